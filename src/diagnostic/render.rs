@@ -1,0 +1,131 @@
+//! Rendering diagnostics: for people (ariadne) and for tools (JSON lines).
+
+use super::{Diagnostic, FileId, Severity, SourceMap};
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+use serde_json::json;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Renders one diagnostic as ariadne does: `error[PFI0010]: ...`, the file, line and column,
+/// the source with the span underlined and labelled, and the help and notes.
+pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    let kind = match diagnostic.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let Some(primary) = diagnostic.primary_span() else {
+        let mut out = format!(
+            "{}[{}]: {}\n",
+            severity_word(diagnostic.severity),
+            diagnostic.code,
+            diagnostic.message
+        );
+        if let Some(help) = &diagnostic.help {
+            out.push_str(&format!("  help: {help}\n"));
+        }
+        for note in &diagnostic.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+        return out;
+    };
+    let name = |file: FileId| sources.path(file).display().to_string();
+    let mut report = Report::build(kind, (name(primary.file), primary.start..primary.end))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
+        .with_code(diagnostic.code.as_str())
+        .with_message(&diagnostic.message);
+    for (i, label) in diagnostic.labels.iter().enumerate() {
+        let colour = if label.primary {
+            Color::Red
+        } else {
+            Color::Blue
+        };
+        let mut l = Label::new((name(label.span.file), label.span.start..label.span.end))
+            .with_message(&label.message)
+            .with_order(i as i32);
+        if color {
+            l = l.with_color(colour);
+        }
+        report = report.with_label(l);
+    }
+    if let Some(help) = &diagnostic.help {
+        report = report.with_help(help);
+    }
+    for note in &diagnostic.notes {
+        report = report.with_note(note);
+    }
+    let mut cache: HashMap<String, ariadne::Source<String>> = HashMap::new();
+    for label in &diagnostic.labels {
+        cache
+            .entry(name(label.span.file))
+            .or_insert_with(|| ariadne::Source::from(sources.text(label.span.file).to_string()));
+    }
+    let mut out = Vec::new();
+    let cache = MapCache(cache);
+    if report.finish().write(cache, &mut out).is_err() {
+        return format!("{}: {}\n", diagnostic.code, diagnostic.message);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One JSON object on one line, for editors and CI.
+pub fn render_json(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
+    let place = |span: super::Span| {
+        let (line, column) = sources.line_col(span.file, span.start);
+        let (end_line, end_column) = sources.line_col(span.file, span.end);
+        json!({
+            "file": sources.path(span.file).display().to_string(),
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "start": span.start,
+            "end": span.end,
+        })
+    };
+    let primary = diagnostic.primary_span().map(place);
+    let labels: Vec<_> = diagnostic
+        .labels
+        .iter()
+        .map(|l| {
+            let mut v = place(l.span);
+            v["message"] = json!(l.message);
+            v["primary"] = json!(l.primary);
+            v
+        })
+        .collect();
+    let value = json!({
+        "severity": diagnostic.severity,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "location": primary,
+        "labels": labels,
+        "help": diagnostic.help,
+        "notes": diagnostic.notes,
+    });
+    value.to_string()
+}
+
+fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+struct MapCache(HashMap<String, ariadne::Source<String>>);
+
+impl ariadne::Cache<String> for MapCache {
+    type Storage = String;
+
+    fn fetch(&mut self, id: &String) -> Result<&ariadne::Source<String>, impl fmt::Debug> {
+        self.0.get(id).ok_or_else(|| format!("no source for {id}"))
+    }
+
+    fn display<'a>(&self, id: &'a String) -> Option<impl fmt::Display + 'a> {
+        Some(id.clone())
+    }
+}

@@ -1,0 +1,14 @@
+//! pfi — predictive fault injection.
+//!
+//! The library is a pipeline of stages (see ARCHITECTURE.md): `syntax` turns text into an AST,
+//! `check` turns the AST into a typed `plan::Plan`, `model` samples the fault timeline and
+//! scores risk, `run` executes a plan against real processes, containers and proxied links.
+
+pub mod check;
+pub mod cli;
+pub mod diagnostic;
+pub mod model;
+pub mod plan;
+pub mod predict;
+pub mod proxy;
+pub mod syntax;

@@ -1,0 +1,1 @@
+//! The TCP and HTTP fault proxy.
