@@ -1,9 +1,13 @@
-//! The command line: clap definitions and dispatch. No logic of its own.
+//! The command line: clap definitions and dispatch. No logic of its own: each subcommand's
+//! glue lives in `src/cli/<command>.rs` and calls into the library.
+
+mod explain;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// pfi — predictive fault injection.
+/// pfi — predictive fault injection: declare resources, faults, probes and thresholds in a
+/// .pfi file; pfi checks it, plans a reproducible fault timeline, runs it and reverts it.
 #[derive(Debug, Parser)]
 #[command(name = "pfi", version, about, long_about = None)]
 pub struct Cli {
@@ -12,10 +16,34 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Print the long explanation of a diagnostic code (e.g. `pfi explain PFI0016`).
+    Explain(explain::ExplainArgs),
+}
+
+/// Exit codes shared by every command.
+pub mod exit {
+    /// Everything passed.
+    pub const OK: u8 = 0;
+    /// A threshold or hypothesis failed, or the run aborted.
+    pub const FAILED: u8 = 1;
+    /// Bad input or usage.
+    pub const BAD_INPUT: u8 = 2;
+    /// The environment failed (Docker unreachable, port taken, a process died at start).
+    pub const ENVIRONMENT: u8 = 3;
+}
 
 /// Parses the arguments and runs the command, returning the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {}
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Explain(args) => explain::run(args),
+    }
 }
