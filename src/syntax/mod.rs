@@ -1,1 +1,9 @@
-//! syntax stage.
+//! Text to typed syntax tree. Pest types never leave this module.
+
+pub mod ast;
+mod comments;
+mod grammar;
+mod parser;
+
+pub use comments::{Comment, comments};
+pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse};
