@@ -2,6 +2,7 @@
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
 mod explain;
+mod proxy;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the long explanation of a diagnostic code (e.g. `pfi explain PFI0016`).
     Explain(explain::ExplainArgs),
+    /// Run the TCP/HTTP fault proxy (`pfi proxy serve`), Toxiproxy-compatible.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Exit codes shared by every command.
@@ -45,5 +48,6 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Proxy(args) => proxy::run(args),
     }
 }
