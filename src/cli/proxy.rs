@@ -38,7 +38,10 @@ pub struct ServeArgs {
 
 pub fn run(args: ProxyArgs) -> ExitCode {
     let ProxyCommand::Serve(args) = args.command;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -54,7 +57,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => Some(bytes),
             Err(err) => {
-                eprintln!("error: cannot read the config file {}: {err}", path.display());
+                eprintln!(
+                    "error: cannot read the config file {}: {err}",
+                    path.display()
+                );
                 return ExitCode::from(exit::BAD_INPUT);
             }
         },
@@ -82,13 +88,24 @@ async fn serve(args: ServeArgs) -> ExitCode {
         match api::populate_all(&proxy, &bytes).await {
             Ok(proxies) => {
                 for p in proxies {
-                    println!("proxy {} listening on {} -> {}", p.name, p.listen, p.upstream);
+                    println!(
+                        "proxy {} listening on {} -> {}",
+                        p.name, p.listen, p.upstream
+                    );
                 }
             }
             Err(failed) => {
-                eprintln!("error: cannot set up the proxies of {}: {}", path.display(), failed.error.message);
+                eprintln!(
+                    "error: cannot set up the proxies of {}: {}",
+                    path.display(),
+                    failed.error.message
+                );
                 proxy.shutdown().await;
-                let code = if failed.error.status == 409 { exit::ENVIRONMENT } else { exit::BAD_INPUT };
+                let code = if failed.error.status == 409 {
+                    exit::ENVIRONMENT
+                } else {
+                    exit::BAD_INPUT
+                };
                 return ExitCode::from(code);
             }
         }

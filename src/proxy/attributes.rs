@@ -38,9 +38,7 @@ impl<'a> Attributes<'a> {
     }
 
     fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map
-            .and_then(|m| m.get(key))
-            .filter(|v| !v.is_null())
+        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
     }
 
     /// A non-negative whole number (`unit` is named in errors, e.g. "milliseconds").
@@ -87,9 +85,8 @@ impl<'a> Attributes<'a> {
                  uniform, normal, log_normal, exponential, pareto, weibull, empirical"
             ))
         })?;
-        validate_distribution(&dist).map_err(|why| {
-            AttributeError(format!("attribute `{key}`: {why}"))
-        })?;
+        validate_distribution(&dist)
+            .map_err(|why| AttributeError(format!("attribute `{key}`: {why}")))?;
         Ok(Some(dist))
     }
 }
@@ -100,7 +97,9 @@ pub fn validate_distribution(dist: &Distribution) -> Result<(), String> {
         if v.is_finite() && v >= 0.0 {
             Ok(())
         } else {
-            Err(format!("`{name}` must be a finite number, 0 or more; got {v}"))
+            Err(format!(
+                "`{name}` must be a finite number, 0 or more; got {v}"
+            ))
         }
     };
     let positive = |name: &str, v: f64| {
@@ -176,18 +175,46 @@ mod tests {
         let a = Attributes::new(&v).unwrap();
         assert_eq!(
             a.distribution("d").unwrap(),
-            Some(Distribution::Normal { mean: 100.0, sd: 20.0 })
+            Some(Distribution::Normal {
+                mean: 100.0,
+                sd: 20.0
+            })
         );
-        assert!(a.distribution("bad").unwrap_err().0.contains("must not exceed"));
-        assert!(a.distribution("unknown").unwrap_err().0.contains("kind one of"));
+        assert!(
+            a.distribution("bad")
+                .unwrap_err()
+                .0
+                .contains("must not exceed")
+        );
+        assert!(
+            a.distribution("unknown")
+                .unwrap_err()
+                .0
+                .contains("kind one of")
+        );
     }
 
     #[test]
     fn distribution_parameters_must_be_sane() {
         assert!(validate_distribution(&Distribution::Exponential { mean: 0.0 }).is_err());
-        assert!(validate_distribution(&Distribution::Normal { mean: f64::NAN, sd: 1.0 }).is_err());
-        let empty = Distribution::Empirical { source: "x".into(), values: vec![] };
+        assert!(
+            validate_distribution(&Distribution::Normal {
+                mean: f64::NAN,
+                sd: 1.0
+            })
+            .is_err()
+        );
+        let empty = Distribution::Empirical {
+            source: "x".into(),
+            values: vec![],
+        };
         assert!(validate_distribution(&empty).is_err());
-        assert!(validate_distribution(&Distribution::Pareto { scale: 1.0, shape: 2.0 }).is_ok());
+        assert!(
+            validate_distribution(&Distribution::Pareto {
+                scale: 1.0,
+                shape: 2.0
+            })
+            .is_ok()
+        );
     }
 }

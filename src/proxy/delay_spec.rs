@@ -25,7 +25,9 @@ impl DelaySpec {
     /// Toxiproxy's latency: uniform on `latency ± jitter` ms (a fixed delay when jitter is 0).
     pub fn toxiproxy(latency: u64, jitter: u64) -> Self {
         let distribution = if jitter == 0 {
-            Distribution::Fixed { value: latency as f64 }
+            Distribution::Fixed {
+                value: latency as f64,
+            }
         } else {
             Distribution::Uniform {
                 min: latency as f64 - jitter as f64,
@@ -121,7 +123,10 @@ mod tests {
             let d = spec.sample(&mut rng).as_secs_f64() * 1_000.0;
             assert!((90.0..=110.0).contains(&d), "{d}");
         }
-        assert_eq!(DelaySpec::toxiproxy(5, 0).sample(&mut rng), Duration::from_millis(5));
+        assert_eq!(
+            DelaySpec::toxiproxy(5, 0).sample(&mut rng),
+            Duration::from_millis(5)
+        );
     }
 
     #[test]

@@ -8,12 +8,21 @@ use std::net::SocketAddr;
 pub enum ProxyError {
     LinkNotFound(String),
     LinkExists(String),
-    ToxicNotFound { link: String, toxic: String },
-    ToxicExists { link: String, toxic: String },
+    ToxicNotFound {
+        link: String,
+        toxic: String,
+    },
+    ToxicExists {
+        link: String,
+        toxic: String,
+    },
     /// The listen address is taken by another process or link.
     AddressInUse(SocketAddr),
     /// Binding the listen address failed for another reason.
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: io::Error,
+    },
     /// A link or toxic definition that cannot work (bad toxicity, HTTP toxic on a TCP link).
     Invalid(String),
 }
@@ -32,7 +41,10 @@ impl fmt::Display for ProxyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProxyError::LinkNotFound(name) => {
-                write!(f, "proxy not found: no link named {name:?} (list them with GET /proxies)")
+                write!(
+                    f,
+                    "proxy not found: no link named {name:?} (list them with GET /proxies)"
+                )
             }
             ProxyError::LinkExists(name) => write!(
                 f,
@@ -78,6 +90,10 @@ mod tests {
         assert!(matches!(err, ProxyError::AddressInUse(_)));
         assert!(err.to_string().contains("127.0.0.1:8474"));
         let other = ProxyError::bind(addr, io::Error::from(io::ErrorKind::PermissionDenied));
-        assert!(other.to_string().starts_with("cannot listen on 127.0.0.1:8474"));
+        assert!(
+            other
+                .to_string()
+                .starts_with("cannot listen on 127.0.0.1:8474")
+        );
     }
 }

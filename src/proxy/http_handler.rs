@@ -58,7 +58,12 @@ impl fmt::Display for Aborted {
 
 impl std::error::Error for Aborted {}
 
-pub(crate) async fn serve(link: &Link, mut client: TcpStream, connection: u64, stop: watch::Receiver<()>) {
+pub(crate) async fn serve(
+    link: &Link,
+    mut client: TcpStream,
+    connection: u64,
+    stop: watch::Receiver<()>,
+) {
     let _active = ActiveConnection::open(&link.counters);
     let mut stopping = stop.clone();
     let (proxy_end, hyper_end) = tokio::io::duplex(PIPE);
@@ -66,7 +71,13 @@ pub(crate) async fn serve(link: &Link, mut client: TcpStream, connection: u64, s
         let (client_read, client_write) = client.split();
         let (from_hyper, to_hyper) = tokio::io::split(proxy_end);
         let up = Pump::new(link, connection, Direction::Upstream, client_read, to_hyper);
-        let down = Pump::new(link, connection, Direction::Downstream, from_hyper, client_write);
+        let down = Pump::new(
+            link,
+            connection,
+            Direction::Downstream,
+            from_hyper,
+            client_write,
+        );
         let http = async {
             let served = http1::Builder::new()
                 .serve_connection(TokioIo::new(hyper_end), service_fn(|req| handle(link, req)))
@@ -118,7 +129,10 @@ fn plan_effects(link: &Link, index: u64, parts: &Parts) -> Vec<Planned> {
         if !toxic.matches(parts) {
             continue;
         }
-        let mut rng = rng_for(link.seed, &seeding::request_stream(&link.name, &installed.config.name, index));
+        let mut rng = rng_for(
+            link.seed,
+            &seeding::request_stream(&link.name, &installed.config.name, index),
+        );
         if !seeding::applies_with(&mut rng, installed.config.toxicity) {
             continue;
         }
@@ -169,7 +183,10 @@ async fn forward(link: &Link, mut parts: Parts, body: Incoming) -> Response<Prox
     let uri = match format!("http://{upstream}{path}").parse::<Uri>() {
         Ok(uri) => uri,
         Err(err) => {
-            return bad_gateway(link, format!("pfi proxy: upstream {upstream:?} is not a valid host:port ({err})"));
+            return bad_gateway(
+                link,
+                format!("pfi proxy: upstream {upstream:?} is not a valid host:port ({err})"),
+            );
         }
     };
     parts.uri = uri;
@@ -185,7 +202,10 @@ async fn forward(link: &Link, mut parts: Parts, body: Incoming) -> Response<Prox
         }
         Err(err) => {
             tracing::warn!(link = %link.name, %upstream, %err, "upstream request failed");
-            bad_gateway(link, format!("pfi proxy: cannot reach upstream {upstream}: {err}\n"))
+            bad_gateway(
+                link,
+                format!("pfi proxy: cannot reach upstream {upstream}: {err}\n"),
+            )
         }
     }
 }

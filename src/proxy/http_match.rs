@@ -35,8 +35,12 @@ impl HttpMatch {
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
         let mut m = HttpMatch::default();
         if let Some(method) = a.text("method")? {
-            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                .map_err(|_| AttributeError(format!("attribute `method` is not an HTTP method: {method:?}")))?;
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                    AttributeError(format!(
+                        "attribute `method` is not an HTTP method: {method:?}"
+                    ))
+                })?;
             m = m.method(method);
         }
         if let Some(prefix) = a.text("path_prefix")? {
@@ -139,8 +143,15 @@ mod tests {
 
     #[test]
     fn bad_matchers_are_refused() {
-        for v in [json!({"method": "GE T"}), json!({"path_prefix": "api"}), json!({"header": "bad header: x"})] {
-            assert!(HttpMatch::from_attributes(&Attributes::new(&v).unwrap()).is_err(), "{v}");
+        for v in [
+            json!({"method": "GE T"}),
+            json!({"path_prefix": "api"}),
+            json!({"header": "bad header: x"}),
+        ] {
+            assert!(
+                HttpMatch::from_attributes(&Attributes::new(&v).unwrap()).is_err(),
+                "{v}"
+            );
         }
     }
 }

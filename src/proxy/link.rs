@@ -68,8 +68,8 @@ impl Link {
         listen: SocketAddr,
         upstream: String,
     ) -> Arc<Link> {
-        let http_client = (kind == LinkKind::Http)
-            .then(|| Client::builder(TokioExecutor::new()).build_http());
+        let http_client =
+            (kind == LinkKind::Http).then(|| Client::builder(TokioExecutor::new()).build_http());
         Arc::new(Link {
             name,
             kind,
@@ -80,7 +80,10 @@ impl Link {
             toxics: watch::Sender::new(Arc::new(ToxicSet::default())),
             toxic_history: Mutex::new(BTreeMap::new()),
             upstream: RwLock::new(Arc::from(upstream)),
-            state: Mutex::new(State { listen, running: None }),
+            state: Mutex::new(State {
+                listen,
+                running: None,
+            }),
             next_connection: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
         })
@@ -135,7 +138,10 @@ impl Link {
     }
 
     pub(crate) fn set_upstream(&self, upstream: &str) {
-        *self.upstream.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(upstream);
+        *self
+            .upstream
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::from(upstream);
     }
 
     pub(crate) fn next_connection(&self) -> u64 {
@@ -191,7 +197,11 @@ impl Link {
             }
             let counters = self.counters_for(&config);
             let mut next = ToxicSet::clone(set);
-            next.toxics.push(Installed { config: config.clone(), revision: 0, counters });
+            next.toxics.push(Installed {
+                config: config.clone(),
+                revision: 0,
+                counters,
+            });
             *set = Arc::new(next);
             true
         });
@@ -213,7 +223,11 @@ impl Link {
             let counters = self.counters_for(&config);
             let mut next = ToxicSet::clone(set);
             let revision = next.toxics[i].revision + 1;
-            next.toxics[i] = Installed { config: config.clone(), revision, counters };
+            next.toxics[i] = Installed {
+                config: config.clone(),
+                revision,
+                counters,
+            };
             *set = Arc::new(next);
             true
         });
@@ -292,7 +306,12 @@ impl Link {
             listen: self.listen(),
             upstream: self.upstream().to_string(),
             enabled: self.is_enabled(),
-            toxics: self.toxic_set().toxics.iter().map(|t| t.config.info()).collect(),
+            toxics: self
+                .toxic_set()
+                .toxics
+                .iter()
+                .map(|t| t.config.info())
+                .collect(),
         }
     }
 

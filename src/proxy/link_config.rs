@@ -79,7 +79,11 @@ pub struct LinkConfig {
 
 impl LinkConfig {
     /// An enabled TCP link.
-    pub fn tcp(name: impl Into<String>, listen: impl Into<Listen>, upstream: impl Into<String>) -> Self {
+    pub fn tcp(
+        name: impl Into<String>,
+        listen: impl Into<Listen>,
+        upstream: impl Into<String>,
+    ) -> Self {
         LinkConfig {
             name: name.into(),
             listen: listen.into(),
@@ -90,7 +94,11 @@ impl LinkConfig {
     }
 
     /// An enabled HTTP link.
-    pub fn http(name: impl Into<String>, listen: impl Into<Listen>, upstream: impl Into<String>) -> Self {
+    pub fn http(
+        name: impl Into<String>,
+        listen: impl Into<Listen>,
+        upstream: impl Into<String>,
+    ) -> Self {
         LinkConfig {
             kind: LinkKind::Http,
             ..LinkConfig::tcp(name, listen, upstream)

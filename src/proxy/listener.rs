@@ -44,8 +44,16 @@ pub(crate) async fn run(link: Arc<Link>, listener: TcpListener, stop: watch::Rec
         let link = Arc::clone(&link);
         let stop = stop.clone();
         match link.kind {
-            LinkKind::Tcp => tokio::spawn(async move { tcp_handler::serve(&link, socket, connection, stop).await }),
-            LinkKind::Http => tokio::spawn(async move { http_handler::serve(&link, socket, connection, stop).await }),
+            LinkKind::Tcp => {
+                tokio::spawn(
+                    async move { tcp_handler::serve(&link, socket, connection, stop).await },
+                )
+            }
+            LinkKind::Http => {
+                tokio::spawn(
+                    async move { http_handler::serve(&link, socket, connection, stop).await },
+                )
+            }
         };
     }
 }

@@ -244,7 +244,10 @@ mod tests {
             worst = worst.max(late);
         }
         // Generous: the box is shared; tokio's own timer would be up to 2 ms late.
-        assert!(worst < Duration::from_millis(20), "worst lateness {worst:?}");
+        assert!(
+            worst < Duration::from_millis(20),
+            "worst lateness {worst:?}"
+        );
         timer.stop();
     }
 

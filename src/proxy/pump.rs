@@ -82,7 +82,13 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    pub(crate) fn new(link: &'a Link, connection: u64, direction: Direction, reader: R, writer: W) -> Self {
+    pub(crate) fn new(
+        link: &'a Link,
+        connection: u64,
+        direction: Direction,
+        reader: R,
+        writer: W,
+    ) -> Self {
         let now = Instant::now();
         Pump {
             link,
@@ -215,7 +221,9 @@ where
                     if self.writer.write_all(&chunk.data).await.is_err() {
                         return Some(Outcome::End(Ending::Close));
                     }
-                    self.link.counters.add_bytes(self.direction, chunk.data.len());
+                    self.link
+                        .counters
+                        .add_bytes(self.direction, chunk.data.len());
                 }
                 Some(Queued::EndOfStream(_)) => {
                     let _ = self.writer.shutdown().await;
@@ -289,7 +297,13 @@ where
                     let bytes_through = old.map_or(0, |a| a.bytes_through);
                     let rng = rng_for(
                         link.seed,
-                        &seeding::stage_stream(&link.name, name, installed.revision, self.connection, self.direction),
+                        &seeding::stage_stream(
+                            &link.name,
+                            name,
+                            installed.revision,
+                            self.connection,
+                            self.direction,
+                        ),
                     );
                     let ctx = StageContext {
                         now,

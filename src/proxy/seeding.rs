@@ -61,7 +61,10 @@ mod tests {
         let c = stage_stream("db", "lat", 1, 1, Direction::Upstream);
         let d = stage_stream("db", "lat", 0, 2, Direction::Upstream);
         assert!(a != b && a != c && a != d);
-        assert_ne!(toxicity_stream("db", "lat", 1), request_stream("db", "lat", 1));
+        assert_ne!(
+            toxicity_stream("db", "lat", 1),
+            request_stream("db", "lat", 1)
+        );
     }
 
     #[test]

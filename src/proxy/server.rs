@@ -24,7 +24,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for link in self.links.get_mut().unwrap_or_else(PoisonError::into_inner).values() {
+        for link in self
+            .links
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
             link.stop();
         }
         self.timer.stop();
@@ -59,7 +64,10 @@ impl ProxyServer {
     }
 
     fn links(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Link>>> {
-        self.inner.links.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get(&self, name: &str) -> Result<Arc<Link>, ProxyError> {
@@ -73,7 +81,9 @@ impl ProxyServer {
     /// address (port 0 resolved). Must be called within a tokio runtime.
     pub async fn add_link(&self, config: LinkConfig) -> Result<LinkInfo, ProxyError> {
         if config.name.trim().is_empty() {
-            return Err(ProxyError::Invalid("missing required field: name (a link needs a name)".into()));
+            return Err(ProxyError::Invalid(
+                "missing required field: name (a link needs a name)".into(),
+            ));
         }
         if config.upstream.trim().is_empty() {
             return Err(ProxyError::Invalid(
@@ -135,7 +145,9 @@ impl ProxyServer {
     pub fn set_upstream(&self, name: &str, upstream: impl Into<String>) -> Result<(), ProxyError> {
         let upstream = upstream.into();
         if upstream.trim().is_empty() {
-            return Err(ProxyError::Invalid("the upstream must be host:port, got an empty string".into()));
+            return Err(ProxyError::Invalid(
+                "the upstream must be host:port, got an empty string".into(),
+            ));
         }
         self.get(name)?.set_upstream(&upstream);
         Ok(())
@@ -143,14 +155,24 @@ impl ProxyServer {
 
     /// Starts or stops accepting on a link (stopping closes its connections).
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<LinkInfo, ProxyError> {
-        self.update_link(name, LinkUpdate { enabled: Some(enabled), ..LinkUpdate::default() })
-            .await
+        self.update_link(
+            name,
+            LinkUpdate {
+                enabled: Some(enabled),
+                ..LinkUpdate::default()
+            },
+        )
+        .await
     }
 
     /// Applies Toxiproxy's proxy update: a new listen address or upstream restarts the link
     /// (closing its connections). If the new address cannot be bound, the link is restored
     /// as it was and the error returned.
-    pub async fn update_link(&self, name: &str, update: LinkUpdate) -> Result<LinkInfo, ProxyError> {
+    pub async fn update_link(
+        &self,
+        name: &str,
+        update: LinkUpdate,
+    ) -> Result<LinkInfo, ProxyError> {
         let link = self.get(name)?;
         let was_enabled = link.is_enabled();
         let old_listen = link.listen();
@@ -161,7 +183,9 @@ impl ProxyServer {
             .as_deref()
             .is_some_and(|u| u != &*link.upstream());
         if let Some(upstream) = update.upstream.as_deref().filter(|u| u.trim().is_empty()) {
-            return Err(ProxyError::Invalid(format!("the upstream must be host:port, got {upstream:?}")));
+            return Err(ProxyError::Invalid(format!(
+                "the upstream must be host:port, got {upstream:?}"
+            )));
         }
         let restart = listen_changes || upstream_changes || !enabled;
         if was_enabled && restart {

@@ -13,10 +13,20 @@ use tokio::sync::watch;
 /// How long to wait for the upstream to accept.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) async fn serve(link: &Link, mut client: TcpStream, connection: u64, stop: watch::Receiver<()>) {
+pub(crate) async fn serve(
+    link: &Link,
+    mut client: TcpStream,
+    connection: u64,
+    stop: watch::Receiver<()>,
+) {
     let _active = ActiveConnection::open(&link.counters);
     let upstream_addr = link.upstream();
-    let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&*upstream_addr)).await {
+    let mut upstream = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect(&*upstream_addr),
+    )
+    .await
+    {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
             LinkCounters::bump(&link.counters.upstream_errors);
@@ -33,8 +43,20 @@ pub(crate) async fn serve(link: &Link, mut client: TcpStream, connection: u64, s
     let outcome = {
         let (client_read, client_write) = client.split();
         let (upstream_read, upstream_write) = upstream.split();
-        let up = Pump::new(link, connection, Direction::Upstream, client_read, upstream_write);
-        let down = Pump::new(link, connection, Direction::Downstream, upstream_read, client_write);
+        let up = Pump::new(
+            link,
+            connection,
+            Direction::Upstream,
+            client_read,
+            upstream_write,
+        );
+        let down = Pump::new(
+            link,
+            connection,
+            Direction::Downstream,
+            upstream_read,
+            client_write,
+        );
         drive(up.run(), down.run(), stop).await
     };
     if outcome == Outcome::End(Ending::Reset) {

@@ -16,7 +16,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { message: message.into(), status: status.as_u16() }
+        ApiError {
+            message: message.into(),
+            status: status.as_u16(),
+        }
     }
 
     /// Toxiproxy's "bad request body: ..." with our explanation.
@@ -25,7 +28,10 @@ impl ApiError {
     }
 
     pub fn missing_field(field: &str, hint: &str) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("missing required field: {field} ({hint})"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("missing required field: {field} ({hint})"),
+        )
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -37,9 +43,9 @@ impl From<ProxyError> for ApiError {
     fn from(err: ProxyError) -> Self {
         let status = match &err {
             ProxyError::LinkNotFound(_) | ProxyError::ToxicNotFound { .. } => StatusCode::NOT_FOUND,
-            ProxyError::LinkExists(_) | ProxyError::ToxicExists { .. } | ProxyError::AddressInUse(_) => {
-                StatusCode::CONFLICT
-            }
+            ProxyError::LinkExists(_)
+            | ProxyError::ToxicExists { .. }
+            | ProxyError::AddressInUse(_) => StatusCode::CONFLICT,
             ProxyError::Bind { .. } | ProxyError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, err.to_string())

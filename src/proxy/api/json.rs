@@ -93,12 +93,23 @@ pub async fn resolve_listen(listen: Option<&str>) -> Result<SocketAddr, ApiError
     if text.is_empty() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], 0)));
     }
-    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
     if let Ok(addr) = full.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    let bad = || ApiError::bad_body(format!("listen address {text:?} is not host:port (e.g. 127.0.0.1:26379)"));
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(full.as_str()).await.map_err(|_| bad())?.collect();
+    let bad = || {
+        ApiError::bad_body(format!(
+            "listen address {text:?} is not host:port (e.g. 127.0.0.1:26379)"
+        ))
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(full.as_str())
+        .await
+        .map_err(|_| bad())?
+        .collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
@@ -115,7 +126,9 @@ pub fn check_upstream(upstream: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_body(format!("upstream {upstream:?} is not host:port (e.g. 127.0.0.1:6379)")))
+        Err(ApiError::bad_body(format!(
+            "upstream {upstream:?} is not host:port (e.g. 127.0.0.1:6379)"
+        )))
     }
 }
 
@@ -142,11 +155,30 @@ mod tests {
 
     #[tokio::test]
     async fn listen_addresses_resolve_like_toxiproxy() {
-        assert_eq!(resolve_listen(None).await.unwrap(), "127.0.0.1:0".parse().unwrap());
-        assert_eq!(resolve_listen(Some(":8080")).await.unwrap(), "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(resolve_listen(Some("[::1]:9")).await.unwrap(), "[::1]:9".parse().unwrap());
-        assert_eq!(resolve_listen(Some("localhost:0")).await.unwrap().ip().to_string(), "127.0.0.1");
-        assert_eq!(resolve_listen(Some("nonsense")).await.unwrap_err().status, 400);
+        assert_eq!(
+            resolve_listen(None).await.unwrap(),
+            "127.0.0.1:0".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_listen(Some(":8080")).await.unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_listen(Some("[::1]:9")).await.unwrap(),
+            "[::1]:9".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_listen(Some("localhost:0"))
+                .await
+                .unwrap()
+                .ip()
+                .to_string(),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            resolve_listen(Some("nonsense")).await.unwrap_err().status,
+            400
+        );
     }
 
     #[test]

@@ -36,11 +36,7 @@ pub const TOXIPROXY_API_VERSION: &str = "2.12.0";
 const MAX_BODY: usize = 1024 * 1024;
 
 /// Serves the API on `listener` until `shutdown` completes. Requests in flight finish.
-pub async fn serve(
-    listener: TcpListener,
-    proxy: ProxyServer,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, proxy: ProxyServer, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -84,23 +80,36 @@ impl Reply {
         let body = serde_json::to_vec(value).unwrap_or_else(|err| {
             format!(r#"{{"error":"cannot encode the response: {err}","status":500}}"#).into_bytes()
         });
-        Reply { status, body: Bytes::from(body), content_type: "application/json" }
+        Reply {
+            status,
+            body: Bytes::from(body),
+            content_type: "application/json",
+        }
     }
 
     pub(crate) fn empty(status: StatusCode) -> Self {
-        Reply { status, body: Bytes::new(), content_type: "application/json" }
+        Reply {
+            status,
+            body: Bytes::new(),
+            content_type: "application/json",
+        }
     }
 
     fn text(status: StatusCode, body: String, content_type: &'static str) -> Self {
-        Reply { status, body: Bytes::from(body), content_type }
+        Reply {
+            status,
+            body: Bytes::from(body),
+            content_type,
+        }
     }
 
     fn into_response(self) -> Response<Full<Bytes>> {
         let mut response = Response::new(Full::new(self.body));
         *response.status_mut() = self.status;
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
         response
     }
 }
@@ -122,14 +131,19 @@ async fn route(proxy: &ProxyServer, request: Request<Incoming>) -> Result<Reply,
         .and_then(|ua| ua.to_str().ok())
         .is_some_and(|ua| ua.starts_with("Mozilla/"));
     if from_browser {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "User agent not allowed"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "User agent not allowed",
+        ));
     }
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let body = Limited::new(request.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|err| ApiError::bad_body(format!("cannot read the body ({err}); the limit is 1 MiB")))?
+        .map_err(|err| {
+            ApiError::bad_body(format!("cannot read the body ({err}); the limit is 1 MiB"))
+        })?
         .to_bytes();
     let segments: Vec<String> = path
         .trim_matches('/')
@@ -153,23 +167,33 @@ async fn route(proxy: &ProxyServer, request: Request<Incoming>) -> Result<Reply,
         (&Method::GET, ["proxies"]) => proxies::index(proxy).await,
         (&Method::POST, ["proxies"]) => proxies::create(proxy, &body).await,
         (&Method::GET, ["proxies", name]) => proxies::show(proxy, name).await,
-        (&Method::POST | &Method::PATCH, ["proxies", name]) => proxies::update(proxy, name, &body).await,
+        (&Method::POST | &Method::PATCH, ["proxies", name]) => {
+            proxies::update(proxy, name, &body).await
+        }
         (&Method::DELETE, ["proxies", name]) => proxies::delete(proxy, name).await,
         (&Method::GET, ["proxies", name, "toxics"]) => toxics::index(proxy, name).await,
         (&Method::POST, ["proxies", name, "toxics"]) => toxics::create(proxy, name, &body).await,
-        (&Method::GET, ["proxies", name, "toxics", toxic]) => toxics::show(proxy, name, toxic).await,
+        (&Method::GET, ["proxies", name, "toxics", toxic]) => {
+            toxics::show(proxy, name, toxic).await
+        }
         (&Method::POST | &Method::PATCH, ["proxies", name, "toxics", toxic]) => {
             toxics::update(proxy, name, toxic, &body).await
         }
-        (&Method::DELETE, ["proxies", name, "toxics", toxic]) => toxics::delete(proxy, name, toxic).await,
+        (&Method::DELETE, ["proxies", name, "toxics", toxic]) => {
+            toxics::delete(proxy, name, toxic).await
+        }
         (_, ["version" | "metrics" | "stats" | "reset" | "populate" | "proxies"])
-        | (_, ["proxies", _] | ["proxies", _, "toxics"] | ["proxies", _, "toxics", _]) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed on {path}"),
-        )),
+        | (_, ["proxies", _] | ["proxies", _, "toxics"] | ["proxies", _, "toxics", _]) => {
+            Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {path}"),
+            ))
+        }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no such endpoint: {path} (see /proxies, /populate, /reset, /version, /metrics)"),
+            format!(
+                "no such endpoint: {path} (see /proxies, /populate, /reset, /version, /metrics)"
+            ),
         )),
     }
 }

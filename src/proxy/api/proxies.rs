@@ -19,7 +19,10 @@ pub async fn index(proxy: &ProxyServer) -> Result<Reply, ApiError> {
 }
 
 pub async fn show(proxy: &ProxyServer, name: &str) -> Result<Reply, ApiError> {
-    Ok(Reply::json(StatusCode::OK, &ProxyJson::from(proxy.link(name)?)))
+    Ok(Reply::json(
+        StatusCode::OK,
+        &ProxyJson::from(proxy.link(name)?),
+    ))
 }
 
 /// A proxy definition checked field by field.
@@ -40,7 +43,9 @@ async fn check(input: ProxyInput, position: Option<usize>) -> Result<Checked, Ap
     let upstream = input
         .upstream
         .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| ApiError::missing_field(&format!("upstream{at}"), "host:port of the real service"))?;
+        .ok_or_else(|| {
+            ApiError::missing_field(&format!("upstream{at}"), "host:port of the real service")
+        })?;
     json::check_upstream(&upstream)?;
     let kind = match input.kind.as_deref() {
         None => LinkKind::Tcp,
@@ -132,7 +137,10 @@ pub struct Populated {
 /// `pfi proxy serve --config`). Bad input changes nothing; an address in use stops the
 /// work at that proxy.
 pub async fn populate_all(proxy: &ProxyServer, body: &[u8]) -> Result<Vec<ProxyJson>, Populated> {
-    let fail = |error| Populated { error, done: Vec::new() };
+    let fail = |error| Populated {
+        error,
+        done: Vec::new(),
+    };
     let inputs: Vec<ProxyInput> = json::parse(body, &format!("[{PROXY_EXAMPLE}]")).map_err(fail)?;
     let mut checked = Vec::with_capacity(inputs.len());
     let mut names = HashSet::new();

@@ -9,12 +9,19 @@ use hyper::StatusCode;
 use serde_json::Value;
 
 pub async fn index(proxy: &ProxyServer, link: &str) -> Result<Reply, ApiError> {
-    let toxics: Vec<ToxicJson> = proxy.toxics(link)?.into_iter().map(ToxicJson::from).collect();
+    let toxics: Vec<ToxicJson> = proxy
+        .toxics(link)?
+        .into_iter()
+        .map(ToxicJson::from)
+        .collect();
     Ok(Reply::json(StatusCode::OK, &toxics))
 }
 
 pub async fn show(proxy: &ProxyServer, link: &str, toxic: &str) -> Result<Reply, ApiError> {
-    Ok(Reply::json(StatusCode::OK, &ToxicJson::from(proxy.toxic(link, toxic)?)))
+    Ok(Reply::json(
+        StatusCode::OK,
+        &ToxicJson::from(proxy.toxic(link, toxic)?),
+    ))
 }
 
 fn parse_stream(text: Option<&str>) -> Result<Option<Stream>, ApiError> {
@@ -34,7 +41,10 @@ pub async fn create(proxy: &ProxyServer, link: &str, body: &[u8]) -> Result<Repl
         .name
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("{type_name}_{stream}"));
-    let toxic = build(&type_name, input.attributes.as_ref().unwrap_or(&Value::Null))?;
+    let toxic = build(
+        &type_name,
+        input.attributes.as_ref().unwrap_or(&Value::Null),
+    )?;
     let config = ToxicConfig {
         name,
         stream,
@@ -47,7 +57,12 @@ pub async fn create(proxy: &ProxyServer, link: &str, body: &[u8]) -> Result<Repl
 
 /// Updates a toxic: the given attributes are merged over the current ones (a partial update
 /// as in Toxiproxy); `toxicity` and (pfi) `stream` may change too.
-pub async fn update(proxy: &ProxyServer, link: &str, toxic: &str, body: &[u8]) -> Result<Reply, ApiError> {
+pub async fn update(
+    proxy: &ProxyServer,
+    link: &str,
+    toxic: &str,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
     let current = proxy.toxic_config(link, toxic)?;
     let input: ToxicInput = json::parse(body, r#"{"attributes": {"latency": 1000}}"#)?;
     let mut attributes = current.toxic.attributes();
@@ -55,7 +70,9 @@ pub async fn update(proxy: &ProxyServer, link: &str, toxic: &str, body: &[u8]) -
         (Value::Object(now), Some(Value::Object(changes))) => now.extend(changes),
         (_, None | Some(Value::Null)) => {}
         (_, Some(other)) => {
-            return Err(ApiError::bad_body(format!("attributes must be a JSON object, got {other}")));
+            return Err(ApiError::bad_body(format!(
+                "attributes must be a JSON object, got {other}"
+            )));
         }
     }
     let config = ToxicConfig {

@@ -68,9 +68,14 @@ impl Toxic for Bandwidth {
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
         let budget = match self.scope {
             BandwidthScope::Connection => Budget::Own(ctx.now),
-            BandwidthScope::Link => Budget::Shared(Arc::clone(&self.link_budget), ctx.direction.index()),
+            BandwidthScope::Link => {
+                Budget::Shared(Arc::clone(&self.link_budget), ctx.direction.index())
+            }
         };
-        Some(Box::new(BandwidthStage { bytes_per_ms: self.rate, budget }))
+        Some(Box::new(BandwidthStage {
+            bytes_per_ms: self.rate,
+            budget,
+        }))
     }
 }
 
@@ -94,7 +99,9 @@ impl BandwidthStage {
         };
         match &mut self.budget {
             Budget::Own(free) => take(free),
-            Budget::Shared(all, i) => take(&mut all[*i].lock().unwrap_or_else(PoisonError::into_inner)),
+            Budget::Shared(all, i) => {
+                take(&mut all[*i].lock().unwrap_or_else(PoisonError::into_inner))
+            }
         }
     }
 }
@@ -102,7 +109,9 @@ impl BandwidthStage {
 impl Stage for BandwidthStage {
     fn chunk(&mut self, chunk: Chunk, out: &mut Vec<Chunk>) -> Option<Ended> {
         // Release data in slices worth 10 ms each so the rate is smooth, not bursty.
-        let slice = usize::try_from(self.bytes_per_ms.saturating_mul(10)).unwrap_or(usize::MAX).max(1);
+        let slice = usize::try_from(self.bytes_per_ms.saturating_mul(10))
+            .unwrap_or(usize::MAX)
+            .max(1);
         let mut data = chunk.data;
         while !data.is_empty() {
             let piece = data.split_to(slice.min(data.len()));
@@ -121,7 +130,13 @@ mod tests {
     use bytes::Bytes;
 
     fn ctx(now: Instant, direction: Direction) -> StageContext {
-        StageContext { now, direction, rng: rng_for(1, "bw"), bytes_through: 0, counters: Arc::default() }
+        StageContext {
+            now,
+            direction,
+            rng: rng_for(1, "bw"),
+            bytes_through: 0,
+            counters: Arc::default(),
+        }
     }
 
     #[test]
@@ -130,7 +145,13 @@ mod tests {
         let toxic = Bandwidth::new(100, BandwidthScope::Connection).unwrap(); // 100 bytes/ms
         let mut stage = toxic.stage(ctx(now, Direction::Downstream)).unwrap();
         let mut out = Vec::new();
-        stage.chunk(Chunk { data: Bytes::from(vec![0u8; 10_000]), due: now }, &mut out);
+        stage.chunk(
+            Chunk {
+                data: Bytes::from(vec![0u8; 10_000]),
+                due: now,
+            },
+            &mut out,
+        );
         assert_eq!(out.iter().map(|c| c.data.len()).sum::<usize>(), 10_000);
         assert_eq!(out.len(), 10);
         assert_eq!(out.last().unwrap().due, now + Duration::from_millis(100));
@@ -138,13 +159,25 @@ mod tests {
 
     #[test]
     fn link_scope_shares_one_budget_between_connections() {
-        let now = Instant::now();
         let toxic = Bandwidth::new(100, BandwidthScope::Link).unwrap();
+        let now = Instant::now();
         let mut a = toxic.stage(ctx(now, Direction::Upstream)).unwrap();
         let mut b = toxic.stage(ctx(now, Direction::Upstream)).unwrap();
         let mut out = Vec::new();
-        a.chunk(Chunk { data: Bytes::from(vec![0u8; 1_000]), due: now }, &mut out);
-        b.chunk(Chunk { data: Bytes::from(vec![0u8; 1_000]), due: now }, &mut out);
+        a.chunk(
+            Chunk {
+                data: Bytes::from(vec![0u8; 1_000]),
+                due: now,
+            },
+            &mut out,
+        );
+        b.chunk(
+            Chunk {
+                data: Bytes::from(vec![0u8; 1_000]),
+                due: now,
+            },
+            &mut out,
+        );
         assert_eq!(out.last().unwrap().due, now + Duration::from_millis(20));
     }
 

@@ -31,7 +31,12 @@ impl Toxic for Down {
     }
 
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
-        Some(Box::new(DownStage { reset: Ended { at: ctx.now, how: Ending::Reset } }))
+        Some(Box::new(DownStage {
+            reset: Ended {
+                at: ctx.now,
+                how: Ending::Reset,
+            },
+        }))
     }
 }
 
@@ -69,6 +74,12 @@ mod tests {
             counters: Default::default(),
         };
         let stage = Down.stage(ctx).unwrap();
-        assert_eq!(stage.deadline(), Some(Ended { at: now, how: Ending::Reset }));
+        assert_eq!(
+            stage.deadline(),
+            Some(Ended {
+                at: now,
+                how: Ending::Reset
+            })
+        );
     }
 }

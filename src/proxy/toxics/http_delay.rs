@@ -19,11 +19,17 @@ pub struct HttpDelay {
 
 impl HttpDelay {
     pub fn new(delay: Distribution, matcher: HttpMatch) -> Result<Self, AttributeError> {
-        Ok(HttpDelay { delay: DelaySpec::distribution(delay)?, matcher })
+        Ok(HttpDelay {
+            delay: DelaySpec::distribution(delay)?,
+            matcher,
+        })
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(HttpDelay { delay: DelaySpec::from_either(a)?, matcher: HttpMatch::from_attributes(a)? })
+        Ok(HttpDelay {
+            delay: DelaySpec::from_either(a)?,
+            matcher: HttpMatch::from_attributes(a)?,
+        })
     }
 }
 
@@ -62,7 +68,10 @@ mod tests {
     fn delays_are_drawn_from_the_distribution() {
         let t = HttpDelay::new(Distribution::Fixed { value: 30.0 }, HttpMatch::default()).unwrap();
         let parts = hyper::Request::get("/").body(()).unwrap().into_parts().0;
-        assert_eq!(t.http_effect(&parts, &mut rng_for(1, "d")), HttpEffect::Delay(Duration::from_millis(30)));
+        assert_eq!(
+            t.http_effect(&parts, &mut rng_for(1, "d")),
+            HttpEffect::Delay(Duration::from_millis(30))
+        );
     }
 
     #[test]

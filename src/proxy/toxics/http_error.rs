@@ -22,9 +22,16 @@ pub struct HttpError {
 impl HttpError {
     pub fn new(status: StatusCode, body: Option<String>, matcher: HttpMatch) -> Self {
         let body = body.unwrap_or_else(|| {
-            format!("{} (injected by pfi)\n", status.canonical_reason().unwrap_or("error"))
+            format!(
+                "{} (injected by pfi)\n",
+                status.canonical_reason().unwrap_or("error")
+            )
         });
-        HttpError { status, body: Bytes::from(body), matcher }
+        HttpError {
+            status,
+            body: Bytes::from(body),
+            matcher,
+        }
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
@@ -33,8 +40,16 @@ impl HttpError {
             .ok()
             .filter(|c| (100..=599).contains(c))
             .and_then(|c| StatusCode::from_u16(c).ok())
-            .ok_or_else(|| AttributeError(format!("attribute `status` must be an HTTP status code from 100 to 599, got {code}")))?;
-        Ok(HttpError::new(status, a.text("body")?.map(str::to_string), HttpMatch::from_attributes(a)?))
+            .ok_or_else(|| {
+                AttributeError(format!(
+                    "attribute `status` must be an HTTP status code from 100 to 599, got {code}"
+                ))
+            })?;
+        Ok(HttpError::new(
+            status,
+            a.text("body")?.map(str::to_string),
+            HttpMatch::from_attributes(a)?,
+        ))
     }
 }
 
@@ -60,7 +75,10 @@ impl Toxic for HttpError {
     }
 
     fn http_effect(&self, _request: &Parts, _rng: &mut ChaCha8Rng) -> HttpEffect {
-        HttpEffect::Respond { status: self.status, body: self.body.clone() }
+        HttpEffect::Respond {
+            status: self.status,
+            body: self.body.clone(),
+        }
     }
 }
 
@@ -73,7 +91,11 @@ mod tests {
     fn responds_with_the_status_and_checks_it() {
         let v = json!({"status": 503, "path_prefix": "/api"});
         let t = HttpError::from_attributes(&Attributes::new(&v).unwrap()).unwrap();
-        let parts = hyper::Request::get("/api/x").body(()).unwrap().into_parts().0;
+        let parts = hyper::Request::get("/api/x")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
         assert!(t.matches(&parts));
         match t.http_effect(&parts, &mut rng_for(1, "e")) {
             HttpEffect::Respond { status, body } => {
@@ -82,7 +104,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        for bad in [json!({"status": 42}), json!({"status": 700}), json!({"status": -1})] {
+        for bad in [
+            json!({"status": 42}),
+            json!({"status": 700}),
+            json!({"status": -1}),
+        ] {
             assert!(HttpError::from_attributes(&Attributes::new(&bad).unwrap()).is_err());
         }
     }

@@ -1,12 +1,12 @@
 //! `latency`: delays every chunk of data by a drawn delay, keeping the stream's order.
 //! Toxiproxy's `latency` ± `jitter` is uniform; `latency_distribution` takes any distribution.
 
+use crate::plan::Distribution;
 use crate::proxy::attributes::{AttributeError, Attributes};
 use crate::proxy::delay_spec::DelaySpec;
 use crate::proxy::stage::{Chunk, Ended, Stage, StageContext};
 use crate::proxy::stats::ToxicCounters;
 use crate::proxy::toxic::Toxic;
-use crate::plan::Distribution;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -21,22 +21,30 @@ pub struct Latency {
 impl Latency {
     /// Toxiproxy's form: `latency_ms` ± `jitter_ms`, uniform.
     pub fn toxiproxy(latency_ms: u64, jitter_ms: u64) -> Self {
-        Latency { delay: DelaySpec::toxiproxy(latency_ms, jitter_ms) }
+        Latency {
+            delay: DelaySpec::toxiproxy(latency_ms, jitter_ms),
+        }
     }
 
     /// Any distribution, in milliseconds.
     pub fn distribution(delay: Distribution) -> Result<Self, AttributeError> {
-        Ok(Latency { delay: DelaySpec::distribution(delay)? })
+        Ok(Latency {
+            delay: DelaySpec::distribution(delay)?,
+        })
     }
 
     /// The `latency` type: `{"latency": ms, "jitter": ms}`.
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(Latency { delay: DelaySpec::from_toxiproxy_attributes(a)? })
+        Ok(Latency {
+            delay: DelaySpec::from_toxiproxy_attributes(a)?,
+        })
     }
 
     /// The `latency_distribution` type: `{"distribution": {...}}`.
     pub fn from_distribution_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(Latency { delay: DelaySpec::from_distribution_attributes(a)? })
+        Ok(Latency {
+            delay: DelaySpec::from_distribution_attributes(a)?,
+        })
     }
 
     pub fn delay(&self) -> &Distribution {
@@ -46,7 +54,11 @@ impl Latency {
 
 impl Toxic for Latency {
     fn type_name(&self) -> &'static str {
-        if self.delay.is_toxiproxy() { "latency" } else { "latency_distribution" }
+        if self.delay.is_toxiproxy() {
+            "latency"
+        } else {
+            "latency_distribution"
+        }
     }
 
     fn attributes(&self) -> Value {
@@ -104,16 +116,29 @@ mod tests {
     #[test]
     fn each_chunk_is_delayed_and_order_is_kept() {
         let now = Instant::now();
-        let toxic = Latency::distribution(Distribution::Uniform { min: 0.0, max: 50.0 }).unwrap();
+        let toxic = Latency::distribution(Distribution::Uniform {
+            min: 0.0,
+            max: 50.0,
+        })
+        .unwrap();
         let mut stage = toxic.stage(ctx(now)).unwrap();
         let mut out = Vec::new();
         for i in 0..100u64 {
             let due = now + Duration::from_micros(i);
-            stage.chunk(Chunk { data: Bytes::from_static(b"x"), due }, &mut out);
+            stage.chunk(
+                Chunk {
+                    data: Bytes::from_static(b"x"),
+                    due,
+                },
+                &mut out,
+            );
         }
         assert_eq!(out.len(), 100);
         assert!(out.windows(2).all(|w| w[0].due <= w[1].due));
-        assert!(out.iter().all(|c| c.due >= now && c.due <= now + Duration::from_millis(51)));
+        assert!(
+            out.iter()
+                .all(|c| c.due >= now && c.due <= now + Duration::from_millis(51))
+        );
     }
 
     #[test]
@@ -122,7 +147,13 @@ mod tests {
         let toxic = Latency::from_attributes(&Attributes::new(&v).unwrap()).unwrap();
         assert_eq!(toxic.type_name(), "latency");
         assert_eq!(toxic.attributes(), v);
-        assert_eq!(toxic.delay(), &Distribution::Uniform { min: 90.0, max: 110.0 });
+        assert_eq!(
+            toxic.delay(),
+            &Distribution::Uniform {
+                min: 90.0,
+                max: 110.0
+            }
+        );
     }
 
     #[test]
@@ -132,7 +163,13 @@ mod tests {
         let counters = Arc::clone(&c.counters);
         let mut stage = Latency::toxiproxy(20, 0).stage(c).unwrap();
         let mut out = Vec::new();
-        stage.chunk(Chunk { data: Bytes::from_static(b"x"), due: now }, &mut out);
+        stage.chunk(
+            Chunk {
+                data: Bytes::from_static(b"x"),
+                due: now,
+            },
+            &mut out,
+        );
         assert_eq!(out[0].due, now + Duration::from_millis(20));
         assert_eq!(counters.delay.snapshot().count(), 1);
     }

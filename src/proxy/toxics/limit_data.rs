@@ -33,33 +33,50 @@ impl Toxic for LimitData {
     }
 
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
-        Some(Box::new(LimitDataStage { limit: self.bytes, passed: ctx.bytes_through, started: ctx.now }))
+        // A changed toxic whose limit was already reached closes at once.
+        let exhausted = (ctx.bytes_through >= self.bytes).then_some(ctx.now);
+        Some(Box::new(LimitDataStage {
+            limit: self.bytes,
+            passed: ctx.bytes_through,
+            exhausted,
+        }))
     }
 }
 
 struct LimitDataStage {
     limit: u64,
     passed: u64,
-    started: Instant,
+    exhausted: Option<Instant>,
 }
 
 impl Stage for LimitDataStage {
     fn chunk(&mut self, mut chunk: Chunk, out: &mut Vec<Chunk>) -> Option<Ended> {
         let remaining = self.limit.saturating_sub(self.passed);
         if remaining == 0 {
-            return Some(Ended { at: chunk.due, how: Ending::Close });
+            return Some(Ended {
+                at: chunk.due,
+                how: Ending::Close,
+            });
         }
         if chunk.data.len() as u64 > remaining {
-            chunk.data.truncate(usize::try_from(remaining).unwrap_or(usize::MAX));
+            chunk
+                .data
+                .truncate(usize::try_from(remaining).unwrap_or(usize::MAX));
         }
         self.passed += chunk.data.len() as u64;
         let at = chunk.due;
         out.push(chunk);
-        (self.passed >= self.limit).then_some(Ended { at, how: Ending::Close })
+        (self.passed >= self.limit).then_some(Ended {
+            at,
+            how: Ending::Close,
+        })
     }
 
     fn deadline(&self) -> Option<Ended> {
-        (self.passed >= self.limit).then_some(Ended { at: self.started, how: Ending::Close })
+        self.exhausted.map(|at| Ended {
+            at,
+            how: Ending::Close,
+        })
     }
 }
 
@@ -86,17 +103,45 @@ mod tests {
         let now = Instant::now();
         let mut s = stage(10, 0, now);
         let mut out = Vec::new();
-        assert_eq!(s.chunk(Chunk { data: Bytes::from_static(b"12345"), due: now }, &mut out), None);
-        let end = s.chunk(Chunk { data: Bytes::from_static(b"6789abcdef"), due: now }, &mut out);
-        assert_eq!(end, Some(Ended { at: now, how: Ending::Close }));
+        assert_eq!(
+            s.chunk(
+                Chunk {
+                    data: Bytes::from_static(b"12345"),
+                    due: now
+                },
+                &mut out
+            ),
+            None
+        );
+        let end = s.chunk(
+            Chunk {
+                data: Bytes::from_static(b"6789abcdef"),
+                due: now,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            end,
+            Some(Ended {
+                at: now,
+                how: Ending::Close
+            })
+        );
         assert_eq!(out[1].data, Bytes::from_static(b"6789a"));
+        assert_eq!(s.deadline(), None, "the close waits for the data");
     }
 
     #[test]
     fn bytes_already_through_count() {
         let now = Instant::now();
         let s = stage(10, 10, now);
-        assert_eq!(s.deadline(), Some(Ended { at: now, how: Ending::Close }));
+        assert_eq!(
+            s.deadline(),
+            Some(Ended {
+                at: now,
+                how: Ending::Close
+            })
+        );
         assert_eq!(stage(10, 3, now).deadline(), None);
     }
 }

@@ -118,7 +118,11 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::UnknownType(name) => {
                 let known: Vec<&str> = TOXIC_TYPES.iter().map(|t| t.name).collect();
-                write!(f, "invalid toxic type {name:?}; known types: {}", known.join(", "))
+                write!(
+                    f,
+                    "invalid toxic type {name:?}; known types: {}",
+                    known.join(", ")
+                )
             }
             BuildError::Attributes(err) => err.fmt(f),
         }
@@ -128,7 +132,10 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// Builds a toxic of type `type_name` from its `attributes` object.
-pub fn build(type_name: &str, attributes: &serde_json::Value) -> Result<Arc<dyn Toxic>, BuildError> {
+pub fn build(
+    type_name: &str,
+    attributes: &serde_json::Value,
+) -> Result<Arc<dyn Toxic>, BuildError> {
     let ty = TOXIC_TYPES
         .iter()
         .find(|t| t.name == type_name)
@@ -163,7 +170,9 @@ mod tests {
 
     #[test]
     fn bad_attributes_name_the_attribute() {
-        let err = build("bandwidth", &json!({"rate": -5})).unwrap_err().to_string();
+        let err = build("bandwidth", &json!({"rate": -5}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`rate`"), "{err}");
         assert!(build("latency", &json!("fast")).is_err());
     }

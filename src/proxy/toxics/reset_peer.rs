@@ -34,7 +34,10 @@ impl Toxic for ResetPeer {
 
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
         Some(Box::new(ResetPeerStage {
-            reset_at: Ended { at: ctx.now + Duration::from_millis(self.timeout_ms), how: Ending::Reset },
+            reset_at: Ended {
+                at: ctx.now + Duration::from_millis(self.timeout_ms),
+                how: Ending::Reset,
+            },
         }))
     }
 }
@@ -73,8 +76,20 @@ mod tests {
         };
         let mut s = ResetPeer::new(100).stage(ctx).unwrap();
         let mut out = Vec::new();
-        s.chunk(Chunk { data: bytes::Bytes::from_static(b"x"), due: now }, &mut out);
+        s.chunk(
+            Chunk {
+                data: bytes::Bytes::from_static(b"x"),
+                due: now,
+            },
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
-        assert_eq!(s.deadline(), Some(Ended { at: now + Duration::from_millis(100), how: Ending::Reset }));
+        assert_eq!(
+            s.deadline(),
+            Some(Ended {
+                at: now + Duration::from_millis(100),
+                how: Ending::Reset
+            })
+        );
     }
 }

@@ -18,16 +18,26 @@ pub struct Slicer {
 }
 
 impl Slicer {
-    pub fn new(average_size: u64, size_variation: u64, delay_us: u64) -> Result<Self, AttributeError> {
+    pub fn new(
+        average_size: u64,
+        size_variation: u64,
+        delay_us: u64,
+    ) -> Result<Self, AttributeError> {
         if average_size == 0 {
-            return Err(AttributeError("attribute `average_size` must be at least 1 (bytes)".into()));
+            return Err(AttributeError(
+                "attribute `average_size` must be at least 1 (bytes)".into(),
+            ));
         }
         if size_variation > average_size {
             return Err(AttributeError(format!(
                 "attribute `size_variation` ({size_variation}) must not exceed `average_size` ({average_size})"
             )));
         }
-        Ok(Slicer { average_size, size_variation, delay_us })
+        Ok(Slicer {
+            average_size,
+            size_variation,
+            delay_us,
+        })
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
@@ -49,7 +59,11 @@ impl Toxic for Slicer {
     }
 
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
-        Some(Box::new(SlicerStage { slicer: self.clone(), rng: ctx.rng, last_due: ctx.now }))
+        Some(Box::new(SlicerStage {
+            slicer: self.clone(),
+            rng: ctx.rng,
+            last_due: ctx.now,
+        }))
     }
 }
 
@@ -103,16 +117,31 @@ mod tests {
         let mut stage = Slicer::new(10, 4, 100).unwrap().stage(ctx).unwrap();
         let mut out = Vec::new();
         let data: Vec<u8> = (0..=255).collect();
-        stage.chunk(Chunk { data: Bytes::from(data.clone()), due: now }, &mut out);
+        stage.chunk(
+            Chunk {
+                data: Bytes::from(data.clone()),
+                due: now,
+            },
+            &mut out,
+        );
         let joined: Vec<u8> = out.iter().flat_map(|c| c.data.to_vec()).collect();
         assert_eq!(joined, data);
-        assert!(out[..out.len() - 1].iter().all(|c| (6..=14).contains(&c.data.len())));
+        assert!(
+            out[..out.len() - 1]
+                .iter()
+                .all(|c| (6..=14).contains(&c.data.len()))
+        );
         assert_eq!(out[1].due - out[0].due, Duration::from_micros(100));
     }
 
     #[test]
     fn sizes_are_validated() {
         assert!(Slicer::new(0, 0, 0).is_err());
-        assert!(Slicer::new(5, 6, 0).unwrap_err().0.contains("size_variation"));
+        assert!(
+            Slicer::new(5, 6, 0)
+                .unwrap_err()
+                .0
+                .contains("size_variation")
+        );
     }
 }

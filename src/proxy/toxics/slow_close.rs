@@ -32,7 +32,9 @@ impl Toxic for SlowClose {
     }
 
     fn stage(&self, _ctx: StageContext) -> Option<Box<dyn Stage>> {
-        Some(Box::new(SlowCloseStage { delay: Duration::from_millis(self.delay_ms) }))
+        Some(Box::new(SlowCloseStage {
+            delay: Duration::from_millis(self.delay_ms),
+        }))
     }
 }
 
@@ -69,7 +71,13 @@ mod tests {
         };
         let mut stage = SlowClose::new(250).stage(ctx).unwrap();
         let mut out = Vec::new();
-        stage.chunk(Chunk { data: bytes::Bytes::from_static(b"a"), due: now }, &mut out);
+        stage.chunk(
+            Chunk {
+                data: bytes::Bytes::from_static(b"a"),
+                due: now,
+            },
+            &mut out,
+        );
         assert_eq!(out[0].due, now);
         assert_eq!(stage.end_of_stream(now), now + Duration::from_millis(250));
     }

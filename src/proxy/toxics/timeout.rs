@@ -78,9 +78,24 @@ mod tests {
         let now = Instant::now();
         let mut s = stage(500, now);
         let mut out = Vec::new();
-        assert_eq!(s.chunk(Chunk { data: bytes::Bytes::from_static(b"x"), due: now }, &mut out), None);
+        assert_eq!(
+            s.chunk(
+                Chunk {
+                    data: bytes::Bytes::from_static(b"x"),
+                    due: now
+                },
+                &mut out
+            ),
+            None
+        );
         assert!(out.is_empty());
-        assert_eq!(s.deadline(), Some(Ended { at: now + Duration::from_millis(500), how: Ending::Close }));
+        assert_eq!(
+            s.deadline(),
+            Some(Ended {
+                at: now + Duration::from_millis(500),
+                how: Ending::Close
+            })
+        );
     }
 
     #[test]
