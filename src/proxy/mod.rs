@@ -33,6 +33,7 @@ mod precise_timer;
 mod pump;
 pub mod seeding;
 mod server;
+mod splice;
 mod stage;
 mod stats;
 mod stream;

@@ -10,6 +10,7 @@
 use super::link::Link;
 use super::precise_timer::Sleep;
 use super::seeding;
+use super::splice::{self, Endpoint, Pipe, SpliceError, Spliced};
 use super::stage::{Chunk, Ended, Ending, Stage, StageContext};
 use super::stats::{LinkCounters, ToxicCounters};
 use super::stream::Direction;
@@ -75,12 +76,14 @@ pub(crate) struct Pump<'a, R, W> {
     reading: bool,
     buf: Vec<u8>,
     sleep: Sleep,
+    /// For zero-copy forwarding when both ends are TCP sockets.
+    pipe: Option<Pipe>,
 }
 
 impl<'a, R, W> Pump<'a, R, W>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + Endpoint,
+    W: AsyncWrite + Unpin + Endpoint,
 {
     pub(crate) fn new(
         link: &'a Link,
@@ -90,7 +93,11 @@ where
         writer: W,
     ) -> Self {
         let now = Instant::now();
+        let pipe = (reader.tcp().is_some() && writer.tcp().is_some())
+            .then(|| Pipe::new().ok())
+            .flatten();
         Pump {
+            pipe,
             link,
             connection,
             direction,
@@ -112,7 +119,12 @@ where
         self.attach_stages();
         loop {
             if self.stages.is_empty() && self.queue.is_empty() && self.triggered.is_none() {
-                if let Some(outcome) = self.copy_step().await {
+                let step = if self.pipe.is_some() {
+                    self.splice_step().await
+                } else {
+                    self.copy_step().await
+                };
+                if let Some(outcome) = step {
                     return outcome;
                 }
             } else if let Some(outcome) = self.toxic_step().await {
@@ -146,6 +158,48 @@ where
                 }
                 Err(_) => Some(Outcome::End(Ending::Reset)),
             },
+        }
+    }
+
+    /// One zero-copy transfer with no toxic in the way (both ends are TCP sockets).
+    async fn splice_step(&mut self) -> Option<Outcome> {
+        let (Some(pipe), Some(from), Some(to)) = (&self.pipe, self.reader.tcp(), self.writer.tcp())
+        else {
+            return self.copy_step().await;
+        };
+        tokio::select! {
+            biased;
+            changed = self.toxics.changed() => {
+                if changed.is_err() {
+                    return Some(Outcome::End(Ending::Close));
+                }
+                self.attach_stages();
+                None
+            }
+            ready = from.readable() => {
+                if ready.is_err() {
+                    return Some(Outcome::End(Ending::Reset));
+                }
+                match splice::forward(pipe, from, to).await {
+                    Ok(Spliced::Moved(n)) => {
+                        self.link.counters.add_bytes(self.direction, n);
+                        None
+                    }
+                    Ok(Spliced::NotReady) => None,
+                    Ok(Spliced::EndOfStream) => {
+                        let _ = self.writer.shutdown().await;
+                        Some(Outcome::Finished)
+                    }
+                    Err(SpliceError::Read(err)) => {
+                        tracing::debug!(link = %self.link.name, %err, "read failed; resetting the connection");
+                        Some(Outcome::End(Ending::Reset))
+                    }
+                    Err(SpliceError::Write(err)) => {
+                        tracing::debug!(link = %self.link.name, %err, "write failed; closing the connection");
+                        Some(Outcome::End(Ending::Close))
+                    }
+                }
+            }
         }
     }
 
