@@ -273,10 +273,16 @@ fn injection_accuracy(
         })
         .collect();
     let start = Instant::now();
+    // Start the clients spread over one mean delay, so requests arrive evenly (about
+    // 1,000/s) instead of in bursts of `connections`.
+    let spacing = Duration::from_secs_f64(delay.mean() / 1e3 / connections as f64);
     let handles: Vec<_> = streams
         .into_iter()
-        .map(|mut stream| {
+        .enumerate()
+        .map(|(i, mut stream)| {
+            let offset = spacing * u32::try_from(i).expect("few connections");
             thread::spawn(move || {
+                thread::sleep(offset);
                 let msg = [1u8; 64];
                 let mut back = [0u8; 64];
                 (0..per_connection)
@@ -411,14 +417,11 @@ fn control_api_under_traffic(runtime: &tokio::runtime::Runtime, proxy: &ProxySer
     let (sink_addr, results) = sink();
     let bulk = add_link(runtime, proxy, "bulk", sink_addr);
     let chat = add_link(runtime, proxy, "chat", echo());
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(local()))
-        .expect("bind api");
-    let api = listener.local_addr().expect("api addr");
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(api::serve(listener, proxy.clone(), async {
-        let _ = api_stopped.await;
-    }));
+    // As `pfi proxy serve` does: the API on a thread of its own, links on the runtime.
+    let api_thread =
+        api::ApiThread::start(TcpListener::bind(local()).expect("bind api"), proxy.clone())
+            .expect("api thread");
+    let api = api_thread.local_addr();
 
     let idle = control_loop(api, 1.0);
 
@@ -487,7 +490,7 @@ fn control_api_under_traffic(runtime: &tokio::runtime::Runtime, proxy: &ProxySer
         stats.bytes_downstream / 512,
         dropped.load(Ordering::Relaxed)
     );
-    let _ = stop_api.send(());
+    api_thread.stop();
     runtime.block_on(async {
         let _ = proxy.remove_link("bulk").await;
         let _ = proxy.remove_link("chat").await;

@@ -38,24 +38,10 @@ pub struct ServeArgs {
 
 pub fn run(args: ProxyArgs) -> ExitCode {
     let ProxyCommand::Serve(args) = args.command;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::ENVIRONMENT);
-        }
-    };
-    runtime.block_on(serve(args))
-}
-
-async fn serve(args: ServeArgs) -> ExitCode {
     let config = match &args.config {
         None => None,
         Some(path) => match std::fs::read(path) {
-            Ok(bytes) => Some(bytes),
+            Ok(bytes) => Some((path, bytes)),
             Err(err) => {
                 eprintln!(
                     "error: cannot read the config file {}: {err}",
@@ -65,13 +51,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+    let listener = match std::net::TcpListener::bind((args.host.as_str(), args.port)) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!(
                 "error: the API cannot listen on {}:{}: {err}\n  help: pick another --port (0 picks a free one) or stop what holds it",
                 args.host, args.port
             );
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
             return ExitCode::from(exit::ENVIRONMENT);
         }
     };
@@ -83,9 +79,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::ENVIRONMENT);
         }
     }
-    let proxy = ProxyServer::new(seed);
-    if let (Some(bytes), Some(path)) = (config, &args.config) {
-        match api::populate_all(&proxy, &bytes).await {
+    // Links run on this runtime; the API gets a thread of its own.
+    let proxy = runtime.block_on(async { ProxyServer::new(seed) });
+    if let Some((path, bytes)) = config {
+        match runtime.block_on(api::populate_all(&proxy, &bytes)) {
             Ok(proxies) => {
                 for p in proxies {
                     println!(
@@ -100,7 +97,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
                     path.display(),
                     failed.error.message
                 );
-                proxy.shutdown().await;
+                runtime.block_on(proxy.shutdown());
                 let code = if failed.error.status == 409 {
                     exit::ENVIRONMENT
                 } else {
@@ -110,8 +107,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     }
-    api::serve(listener, proxy.clone(), shutdown_signal()).await;
-    proxy.shutdown().await;
+    let api = match api::ApiThread::start(listener, proxy.clone()) {
+        Ok(api) => api,
+        Err(err) => {
+            eprintln!("error: cannot start the API thread: {err}");
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    runtime.block_on(shutdown_signal());
+    api.stop();
+    runtime.block_on(proxy.shutdown());
     ExitCode::from(exit::OK)
 }
 

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -33,6 +34,8 @@ pub(crate) struct Link {
     pub(crate) kind: LinkKind,
     pub(crate) seed: u64,
     pub(crate) timer: PreciseTimer,
+    /// The runtime the link's tasks run on (the control API may run on another one).
+    runtime: Handle,
     pub(crate) counters: LinkCounters,
     pub(crate) http_client: Option<UpstreamClient>,
     toxics: watch::Sender<Arc<ToxicSet>>,
@@ -65,6 +68,7 @@ impl Link {
         kind: LinkKind,
         seed: u64,
         timer: PreciseTimer,
+        runtime: Handle,
         listen: SocketAddr,
         upstream: String,
     ) -> Arc<Link> {
@@ -75,6 +79,7 @@ impl Link {
             kind,
             seed,
             timer,
+            runtime,
             counters: LinkCounters::default(),
             http_client,
             toxics: watch::Sender::new(Arc::new(ToxicSet::default())),
@@ -91,14 +96,16 @@ impl Link {
 
     // ---- listener lifecycle ----
 
-    /// Starts accepting on `listener` (must be called within a tokio runtime).
+    /// Starts accepting on `listener`.
     pub(crate) fn start(self: &Arc<Self>, listener: TcpListener) {
         let mut state = lock(&self.state);
         if let Ok(addr) = listener.local_addr() {
             state.listen = addr;
         }
         let (stop, stopped) = watch::channel(());
-        let task = tokio::spawn(listener::run(Arc::clone(self), listener, stopped));
+        let task = self
+            .runtime
+            .spawn(listener::run(Arc::clone(self), listener, stopped));
         if let Some(old) = state.running.replace(Running { stop, task }) {
             old.task.abort();
         }
@@ -107,7 +114,7 @@ impl Link {
 
     /// Binds the current listen address and starts accepting.
     pub(crate) fn bind_and_start(self: &Arc<Self>) -> Result<(), ProxyError> {
-        let listener = bind(self.listen())?;
+        let listener = bind(self.listen(), &self.runtime)?;
         self.start(listener);
         Ok(())
     }
@@ -336,13 +343,14 @@ impl Drop for Link {
     }
 }
 
-/// Binds `addr` for a link (SO_REUSEADDR, as std does on Unix, so a port can be re-bound
-/// right after it was released).
-pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyError> {
+/// Binds `addr` for a link on `runtime` (SO_REUSEADDR, as std does on Unix, so a port can
+/// be re-bound right after it was released).
+pub(crate) fn bind(addr: SocketAddr, runtime: &Handle) -> Result<TcpListener, ProxyError> {
     let std_listener =
         std::net::TcpListener::bind(addr).map_err(|err| ProxyError::bind(addr, err))?;
     std_listener
         .set_nonblocking(true)
         .map_err(|err| ProxyError::bind(addr, err))?;
+    let _entered = runtime.enter();
     TcpListener::from_std(std_listener).map_err(|err| ProxyError::bind(addr, err))
 }

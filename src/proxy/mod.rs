@@ -9,10 +9,13 @@
 //! # async fn demo() -> Result<(), pfi::proxy::ProxyError> {
 //! use pfi::proxy::{LinkConfig, ProxyServer, ToxicConfig, toxics::Latency};
 //! let proxy = ProxyServer::new(42);
-//! let listen = "127.0.0.1:0".parse().expect("an address");
+//! let listen: std::net::SocketAddr = "127.0.0.1:0".parse().expect("an address");
 //! let link = proxy.add_link(LinkConfig::tcp("db", listen, "127.0.0.1:5432")).await?;
+//! // Clients connect to `link.listen`; every response now waits 100 ± 10 ms.
 //! proxy.add_toxic("db", ToxicConfig::new("slow", Latency::toxiproxy(100, 10)))?;
-//! println!("{} -> {}: {:?}", link.listen, link.upstream, proxy.stats("db")?);
+//! let bytes_down = proxy.stats("db")?.bytes_downstream;
+//! proxy.remove_toxic("db", "slow")?;
+//! proxy.shutdown().await;
 //! # Ok(()) }
 //! ```
 //!

@@ -9,6 +9,7 @@ use super::toxic_config::{ToxicConfig, ToxicInfo};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::runtime::Handle;
 
 /// A set of named links sharing one seed. Clones share the same links.
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct ProxyServer {
 struct Inner {
     seed: u64,
     timer: PreciseTimer,
+    /// Where links run: the runtime `new` was called in, else the one `add_link` is.
+    runtime: Option<Handle>,
     links: Mutex<BTreeMap<String, Arc<Link>>>,
 }
 
@@ -48,12 +51,15 @@ pub struct LinkUpdate {
 }
 
 impl ProxyServer {
-    /// A server with no links whose random decisions all derive from `seed`.
+    /// A server with no links whose random decisions all derive from `seed`. Links run on
+    /// the tokio runtime this is called in (if any), whichever runtime later calls come
+    /// from, so the control API can run on a thread of its own.
     pub fn new(seed: u64) -> Self {
         ProxyServer {
             inner: Arc::new(Inner {
                 seed,
                 timer: PreciseTimer::start(),
+                runtime: Handle::try_current().ok(),
                 links: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -77,9 +83,14 @@ impl ProxyServer {
             .ok_or_else(|| ProxyError::LinkNotFound(name.to_string()))
     }
 
+    fn runtime(&self) -> Handle {
+        self.inner.runtime.clone().unwrap_or_else(Handle::current)
+    }
+
     /// Adds a link and, if enabled, starts accepting on it. Returns the link with its bound
-    /// address (port 0 resolved). Must be called within a tokio runtime.
+    /// address (port 0 resolved).
     pub async fn add_link(&self, config: LinkConfig) -> Result<LinkInfo, ProxyError> {
+        let runtime = self.runtime();
         if config.name.trim().is_empty() {
             return Err(ProxyError::Invalid(
                 "missing required field: name (a link needs a name)".into(),
@@ -101,7 +112,7 @@ impl ProxyServer {
                 (Some(listener), addr)
             }
             Listen::Addr(addr) if config.enabled => {
-                let listener = link::bind(addr)?;
+                let listener = link::bind(addr, &runtime)?;
                 let bound = listener.local_addr().unwrap_or(addr);
                 (Some(listener), bound)
             }
@@ -112,6 +123,7 @@ impl ProxyServer {
             config.kind,
             self.inner.seed,
             self.inner.timer.clone(),
+            runtime,
             listen,
             config.upstream,
         );

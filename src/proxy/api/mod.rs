@@ -7,11 +7,13 @@
 //! responsive while toxics change under load.
 
 mod api_error;
+mod api_thread;
 mod json;
 mod proxies;
 mod toxics;
 
 pub use api_error::ApiError;
+pub use api_thread::ApiThread;
 pub use json::{ProxyJson, ToxicJson};
 pub use proxies::{Populated, populate_all};
 
