@@ -79,6 +79,7 @@ pub fn run(args: ProxyArgs) -> ExitCode {
             return ExitCode::from(exit::ENVIRONMENT);
         }
     }
+    raise_open_file_limit();
     // Links run on this runtime; the API gets a thread of its own.
     let proxy = runtime.block_on(async { ProxyServer::new(seed) });
     if let Some((path, bytes)) = config {
@@ -118,6 +119,27 @@ pub fn run(args: ProxyArgs) -> ExitCode {
     api.stop();
     runtime.block_on(proxy.shutdown());
     ExitCode::from(exit::OK)
+}
+
+/// Lifts the soft limit on open files to the hard one: each proxied TCP connection holds
+/// two sockets and two pipes (as Go programs such as Toxiproxy do at start).
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit read and write the struct they are given.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -161,7 +161,7 @@ async fn apply(
         match effect {
             HttpEffect::Pass => {}
             HttpEffect::Delay(delay) => {
-                counters.delay.record(*delay);
+                counters.record_delay(*delay);
                 link.timer.sleep_until(Instant::now() + *delay).await;
             }
             HttpEffect::Respond { status, body } => {

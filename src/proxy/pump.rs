@@ -76,6 +76,7 @@ pub(crate) struct Pump<'a, R, W> {
     /// An end a chunk triggered (limit_data), with the toxic to credit.
     triggered: Option<(Ended, Arc<ToxicCounters>)>,
     reading: bool,
+    /// The read buffer, allocated on first use (zero-copy pumps never need it).
     buf: Vec<u8>,
     sleep: Sleep,
     /// For zero-copy forwarding when both ends are TCP sockets.
@@ -112,7 +113,7 @@ where
             last_due: now,
             triggered: None,
             reading: true,
-            buf: vec![0; BUFFER],
+            buf: Vec::new(),
             sleep: link.timer.sleep_until(now),
         }
     }
@@ -137,6 +138,7 @@ where
 
     /// One read and write with no toxic in the way.
     async fn copy_step(&mut self) -> Option<Outcome> {
+        self.buf.resize(BUFFER, 0);
         tokio::select! {
             biased;
             changed = self.toxics.changed() => {
@@ -217,6 +219,7 @@ where
             self.sleep.reset(at);
         }
         let can_read = self.reading && self.queued_bytes < MAX_QUEUED_BYTES;
+        self.buf.resize(BUFFER, 0);
         tokio::select! {
             biased;
             changed = self.toxics.changed() => {

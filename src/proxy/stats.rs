@@ -5,6 +5,7 @@ use super::link_config::{LinkInfo, LinkKind};
 use super::stream::Direction;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Live counters of one link, shared by its listener and connection tasks.
 #[derive(Debug, Default)]
@@ -60,6 +61,11 @@ pub struct ToxicCounters {
 }
 
 impl ToxicCounters {
+    /// Records a delay the toxic added.
+    pub fn record_delay(&self, delay: Duration) {
+        self.delay.record(delay);
+    }
+
     /// Counts one injected fault on both the toxic and its link.
     pub(crate) fn injected(&self, link: &LinkCounters) {
         self.injected.fetch_add(1, Ordering::Relaxed);

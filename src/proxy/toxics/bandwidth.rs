@@ -20,8 +20,8 @@ pub enum BandwidthScope {
 pub struct Bandwidth {
     rate: u64,
     scope: BandwidthScope,
-    /// When each direction's link-wide budget is next free.
-    link_budget: Arc<[Mutex<Instant>; 2]>,
+    /// Each direction's link-wide budget.
+    link_budget: [Budget; 2],
 }
 
 impl Bandwidth {
@@ -35,7 +35,7 @@ impl Bandwidth {
         Ok(Bandwidth {
             rate: rate_kb_per_s,
             scope,
-            link_budget: Arc::new([Mutex::new(now), Mutex::new(now)]),
+            link_budget: [Arc::new(Mutex::new(now)), Arc::new(Mutex::new(now))],
         })
     }
 
@@ -67,10 +67,8 @@ impl Toxic for Bandwidth {
 
     fn stage(&self, ctx: StageContext) -> Option<Box<dyn Stage>> {
         let budget = match self.scope {
-            BandwidthScope::Connection => Budget::Own(ctx.now),
-            BandwidthScope::Link => {
-                Budget::Shared(Arc::clone(&self.link_budget), ctx.direction.index())
-            }
+            BandwidthScope::Connection => Arc::new(Mutex::new(ctx.now)),
+            BandwidthScope::Link => Arc::clone(&self.link_budget[ctx.direction.index()]),
         };
         Some(Box::new(BandwidthStage {
             bytes_per_ms: self.rate,
@@ -79,31 +77,12 @@ impl Toxic for Bandwidth {
     }
 }
 
-enum Budget {
-    Own(Instant),
-    Shared(Arc<[Mutex<Instant>; 2]>, usize),
-}
+/// When the budget is next free: the stage's own, or one shared by the link.
+type Budget = Arc<Mutex<Instant>>;
 
 struct BandwidthStage {
     bytes_per_ms: u64,
     budget: Budget,
-}
-
-impl BandwidthStage {
-    /// Reserves the time to send `len` bytes available from `ready`; returns when they are sent.
-    fn reserve(&mut self, ready: Instant, len: usize) -> Instant {
-        let cost = Duration::from_nanos((len as u64).saturating_mul(1_000_000) / self.bytes_per_ms);
-        let take = |free: &mut Instant| {
-            *free = (*free).max(ready) + cost;
-            *free
-        };
-        match &mut self.budget {
-            Budget::Own(free) => take(free),
-            Budget::Shared(all, i) => {
-                take(&mut all[*i].lock().unwrap_or_else(PoisonError::into_inner))
-            }
-        }
-    }
 }
 
 impl Stage for BandwidthStage {
@@ -115,7 +94,13 @@ impl Stage for BandwidthStage {
         let mut data = chunk.data;
         while !data.is_empty() {
             let piece = data.split_to(slice.min(data.len()));
-            let due = self.reserve(chunk.due, piece.len());
+            let cost = Duration::from_nanos(
+                (piece.len() as u64).saturating_mul(1_000_000) / self.bytes_per_ms,
+            );
+            let mut free = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+            *free = (*free).max(chunk.due) + cost;
+            let due = *free;
+            drop(free);
             out.push(Chunk { data: piece, due });
         }
         None

@@ -87,7 +87,7 @@ struct LatencyStage {
 impl Stage for LatencyStage {
     fn chunk(&mut self, mut chunk: Chunk, out: &mut Vec<Chunk>) -> Option<Ended> {
         let delay = self.delay.sample(&mut self.rng);
-        self.counters.delay.record(delay);
+        self.counters.record_delay(delay);
         chunk.due = (chunk.due + delay).max(self.last_due);
         self.last_due = chunk.due;
         out.push(chunk);
