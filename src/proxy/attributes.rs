@@ -8,6 +8,10 @@ use crate::plan::Distribution;
 use serde_json::{Map, Value};
 use std::fmt;
 
+/// The longest delay or timeout a toxic takes, in milliseconds: one day. (To hold data
+/// forever, use `timeout` with 0.)
+pub const MAX_DELAY_MS: u64 = 86_400_000;
+
 /// A bad attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeError(pub String);
@@ -60,6 +64,27 @@ impl<'a> Attributes<'a> {
     /// A non-negative whole number, 0 when absent.
     pub fn whole_or_zero(&self, key: &str, unit: &str) -> Result<u64, AttributeError> {
         Ok(self.whole(key, unit)?.unwrap_or(0))
+    }
+
+    /// A duration in milliseconds, 0 when absent, at most `MAX_DELAY_MS`.
+    pub fn millis(&self, key: &str) -> Result<u64, AttributeError> {
+        self.bounded(key, "milliseconds", MAX_DELAY_MS)
+    }
+
+    /// A duration in microseconds, 0 when absent, at most `MAX_DELAY_MS` milliseconds.
+    pub fn micros(&self, key: &str) -> Result<u64, AttributeError> {
+        self.bounded(key, "microseconds", MAX_DELAY_MS * 1_000)
+    }
+
+    fn bounded(&self, key: &str, unit: &str, max: u64) -> Result<u64, AttributeError> {
+        let value = self.whole_or_zero(key, unit)?;
+        if value > max {
+            return Err(AttributeError(format!(
+                "attribute `{key}` is {value} {unit}, more than a day (at most {max}); \
+                 to hold data forever use a `timeout` toxic with timeout 0"
+            )));
+        }
+        Ok(value)
     }
 
     /// A string.
@@ -159,6 +184,15 @@ mod tests {
         assert!(a.whole("e", "ms").is_err());
         assert_eq!(a.whole("f", "ms"), Ok(None));
         assert_eq!(a.whole_or_zero("missing", "ms"), Ok(0));
+    }
+
+    #[test]
+    fn durations_are_capped_at_a_day() {
+        let v = json!({"ok": MAX_DELAY_MS, "long": MAX_DELAY_MS + 1});
+        let a = Attributes::new(&v).unwrap();
+        assert_eq!(a.millis("ok"), Ok(MAX_DELAY_MS));
+        assert!(a.millis("long").unwrap_err().0.contains("more than a day"));
+        assert_eq!(a.micros("long"), Ok(MAX_DELAY_MS + 1));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A delay drawn from a distribution, written either Toxiproxy's way (`latency` ± `jitter`,
 //! integer milliseconds) or pfi's way (a `distribution` object in milliseconds).
 
-use super::attributes::{AttributeError, Attributes, validate_distribution};
+use super::attributes::{AttributeError, Attributes, MAX_DELAY_MS, validate_distribution};
 use crate::plan::Distribution;
 use rand::Rng;
 use serde_json::{Map, Value, json};
@@ -52,8 +52,8 @@ impl DelaySpec {
     /// `{"latency": ms, "jitter": ms}`.
     pub fn from_toxiproxy_attributes(a: &Attributes) -> Result<Self, AttributeError> {
         Ok(DelaySpec::toxiproxy(
-            a.whole_or_zero("latency", "milliseconds")?,
-            a.whole_or_zero("jitter", "milliseconds")?,
+            a.millis("latency")?,
+            a.millis("jitter")?,
         ))
     }
 
@@ -103,9 +103,12 @@ impl DelaySpec {
         }
     }
 
-    /// Draws one delay.
+    /// Draws one delay (at most a day).
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        let ms = self.distribution.sample(rng);
+        let ms = self
+            .distribution
+            .sample(rng)
+            .clamp(0.0, MAX_DELAY_MS as f64);
         Duration::try_from_secs_f64(ms / 1_000.0).unwrap_or(Duration::ZERO)
     }
 }
@@ -143,6 +146,13 @@ mod tests {
         let mut map = Map::new();
         spec.write_attributes(&mut map);
         assert_eq!(Value::Object(map), v);
+    }
+
+    #[test]
+    fn huge_draws_are_capped_at_a_day() {
+        let spec = DelaySpec::distribution(Distribution::Fixed { value: 1e300 }).unwrap();
+        let mut rng = rng_for(1, "t");
+        assert_eq!(spec.sample(&mut rng), Duration::from_millis(MAX_DELAY_MS));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `reset_peer`: resets the connection (TCP RST) after `timeout` ms (at once, if 0).
 
-use crate::proxy::attributes::{AttributeError, Attributes};
+use crate::proxy::attributes::{AttributeError, Attributes, MAX_DELAY_MS};
 use crate::proxy::stage::{Chunk, Ended, Ending, Stage, StageContext};
 use crate::proxy::toxic::Toxic;
 use serde_json::{Value, json};
@@ -15,11 +15,13 @@ pub struct ResetPeer {
 
 impl ResetPeer {
     pub fn new(timeout_ms: u64) -> Self {
-        ResetPeer { timeout_ms }
+        ResetPeer {
+            timeout_ms: timeout_ms.min(MAX_DELAY_MS),
+        }
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(ResetPeer::new(a.whole_or_zero("timeout", "milliseconds")?))
+        Ok(ResetPeer::new(a.millis("timeout")?))
     }
 }
 

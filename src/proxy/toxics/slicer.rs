@@ -1,13 +1,16 @@
 //! `slicer`: cuts data into small pieces of about `average_size` bytes (± `size_variation`),
 //! `delay` microseconds apart.
 
-use crate::proxy::attributes::{AttributeError, Attributes};
+use crate::proxy::attributes::{AttributeError, Attributes, MAX_DELAY_MS};
 use crate::proxy::stage::{Chunk, Ended, Stage, StageContext};
 use crate::proxy::toxic::Toxic;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+
+/// The largest average slice: 1 GiB.
+const MAX_SLICE: u64 = 1 << 30;
 
 /// Slices data the way a congested network would deliver it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,10 +26,10 @@ impl Slicer {
         size_variation: u64,
         delay_us: u64,
     ) -> Result<Self, AttributeError> {
-        if average_size == 0 {
-            return Err(AttributeError(
-                "attribute `average_size` must be at least 1 (bytes)".into(),
-            ));
+        if !(1..=MAX_SLICE).contains(&average_size) {
+            return Err(AttributeError(format!(
+                "attribute `average_size` must be from 1 to {MAX_SLICE} (bytes), got {average_size}"
+            )));
         }
         if size_variation > average_size {
             return Err(AttributeError(format!(
@@ -36,7 +39,7 @@ impl Slicer {
         Ok(Slicer {
             average_size,
             size_variation,
-            delay_us,
+            delay_us: delay_us.min(MAX_DELAY_MS * 1_000),
         })
     }
 
@@ -44,7 +47,7 @@ impl Slicer {
         Slicer::new(
             a.whole_or_zero("average_size", "bytes")?,
             a.whole_or_zero("size_variation", "bytes")?,
-            a.whole_or_zero("delay", "microseconds")?,
+            a.micros("delay")?,
         )
     }
 }
@@ -137,6 +140,7 @@ mod tests {
     #[test]
     fn sizes_are_validated() {
         assert!(Slicer::new(0, 0, 0).is_err());
+        assert!(Slicer::new(u64::MAX, 1, 0).is_err());
         assert!(
             Slicer::new(5, 6, 0)
                 .unwrap_err()

@@ -1,6 +1,6 @@
 //! `slow_close`: delays the close of the stream by `delay` milliseconds.
 
-use crate::proxy::attributes::{AttributeError, Attributes};
+use crate::proxy::attributes::{AttributeError, Attributes, MAX_DELAY_MS};
 use crate::proxy::stage::{Chunk, Ended, Stage, StageContext};
 use crate::proxy::toxic::Toxic;
 use serde_json::{Value, json};
@@ -14,11 +14,13 @@ pub struct SlowClose {
 
 impl SlowClose {
     pub fn new(delay_ms: u64) -> Self {
-        SlowClose { delay_ms }
+        SlowClose {
+            delay_ms: delay_ms.min(MAX_DELAY_MS),
+        }
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(SlowClose::new(a.whole_or_zero("delay", "milliseconds")?))
+        Ok(SlowClose::new(a.millis("delay")?))
     }
 }
 

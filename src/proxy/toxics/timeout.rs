@@ -1,6 +1,6 @@
 //! `timeout`: stops all data; closes the connection after `timeout` ms (never, if 0).
 
-use crate::proxy::attributes::{AttributeError, Attributes};
+use crate::proxy::attributes::{AttributeError, Attributes, MAX_DELAY_MS};
 use crate::proxy::stage::{Chunk, Ended, Ending, Stage, StageContext};
 use crate::proxy::toxic::Toxic;
 use serde_json::{Value, json};
@@ -15,11 +15,13 @@ pub struct Timeout {
 
 impl Timeout {
     pub fn new(timeout_ms: u64) -> Self {
-        Timeout { timeout_ms }
+        Timeout {
+            timeout_ms: timeout_ms.min(MAX_DELAY_MS),
+        }
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
-        Ok(Timeout::new(a.whole_or_zero("timeout", "milliseconds")?))
+        Ok(Timeout::new(a.millis("timeout")?))
     }
 }
 
