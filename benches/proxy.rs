@@ -19,7 +19,14 @@ use std::time::{Duration, Instant};
 
 const SEED: u64 = 2024;
 
+/// Runs every section, or only those named on the command line
+/// (`cargo bench --bench proxy -- throughput latency accuracy api`).
 fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     println!("pfi proxy benchmark (baselines measured in the same run)\n");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -27,26 +34,29 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let proxy = runtime.block_on(async { ProxyServer::new(SEED) });
-    throughput(&runtime, &proxy);
-    added_latency(&runtime, &proxy);
-    injection_accuracy(
-        &runtime,
-        &proxy,
-        "fixed 50 ms",
-        Distribution::Fixed { value: 50.0 },
-        50,
-    );
-    injection_accuracy(
-        &runtime,
-        &proxy,
-        "normal(100 ms, 20 ms)",
-        Distribution::Normal {
+    if wanted("throughput") {
+        throughput(&runtime, &proxy);
+    }
+    if wanted("latency") {
+        added_latency(&runtime, &proxy);
+    }
+    if wanted("accuracy") {
+        injection_accuracy(
+            &runtime,
+            &proxy,
+            "fixed 50 ms",
+            Distribution::Fixed { value: 50.0 },
+            50,
+        );
+        let normal = Distribution::Normal {
             mean: 100.0,
             sd: 20.0,
-        },
-        100,
-    );
-    control_api_under_traffic(&runtime, &proxy);
+        };
+        injection_accuracy(&runtime, &proxy, "normal(100 ms, 20 ms)", normal, 100);
+    }
+    if wanted("api") {
+        control_api_under_traffic(&runtime, &proxy);
+    }
     runtime.block_on(proxy.shutdown());
 }
 
@@ -134,21 +144,45 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// CPU time used by this whole process so far (client, sink and proxy all run in it).
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let (sink_addr, results) = sink();
     let via = add_link(runtime, proxy, "bulk", sink_addr);
     let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    let (mut direct_cpu, mut proxied_cpu) = (0.0, 0.0);
     for _ in 0..5 {
+        let cpu = cpu_seconds();
         direct.push(blast(sink_addr, &results, 1.0));
+        direct_cpu += (cpu_seconds() - cpu) / direct[direct.len() - 1];
+        let cpu = cpu_seconds();
         proxied.push(blast(via, &results, 1.0));
+        proxied_cpu += (cpu_seconds() - cpu) / proxied[proxied.len() - 1];
     }
     let (d, p) = (median(direct) / 1e6, median(proxied) / 1e6);
-    println!("pass-through throughput (1 connection, 64 KiB writes, median of 5 x 1 s)");
-    println!("  direct            {d:>9.0} MB/s");
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "  through the proxy {p:>9.0} MB/s   ratio {:.2}x (target >= 0.9x)\n",
-        p / d
+        "pass-through throughput (1 connection, 64 KiB writes, median of 5 x 1 s, {cores} cores)"
     );
+    println!(
+        "  direct            {d:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
+        direct_cpu / 5.0 * 1e9
+    );
+    println!(
+        "  through the proxy {p:>9.0} MB/s   CPU {:.2} s per GB (client + proxy + sink)",
+        proxied_cpu / 5.0 * 1e9
+    );
+    println!("  ratio {:.2}x (target >= 0.9x)\n", p / d);
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
 }
 
