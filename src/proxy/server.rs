@@ -39,6 +39,16 @@ impl Drop for Inner {
     }
 }
 
+impl std::fmt::Debug for ProxyServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self.links().keys().cloned().collect();
+        f.debug_struct("ProxyServer")
+            .field("seed", &self.inner.seed)
+            .field("links", &names)
+            .finish()
+    }
+}
+
 /// Changes to a link's fields, Toxiproxy's `POST /proxies/{name}` semantics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LinkUpdate {

@@ -9,7 +9,8 @@ use pfi::proxy::toxics::{
     ResetPeer, Slicer, SlowClose, Timeout,
 };
 use pfi::proxy::{
-    HttpMatch, LinkConfig, Listen, ProxyError, ProxyServer, Stream, ToxicConfig, seeding,
+    HttpMatch, LinkConfig, LinkUpdate, Listen, ProxyError, ProxyServer, Stream, ToxicConfig,
+    seeding,
 };
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, ErrorKind};
@@ -533,6 +534,27 @@ async fn a_listen_address_in_use_is_a_clear_error_and_adds_nothing() {
     assert!(matches!(err, ProxyError::AddressInUse(a) if a == addr));
     assert!(err.to_string().contains(&addr.to_string()));
     assert!(proxy.list().is_empty());
+}
+
+#[tokio::test]
+async fn moving_a_link_to_a_taken_address_fails_and_leaves_it_working() {
+    let proxy = ProxyServer::new(1);
+    let addr = tcp_link(&proxy, "echo", echo_server().await).await;
+    let taken = std::net::TcpListener::bind(local()).unwrap();
+    let target = taken.local_addr().unwrap();
+    let update = LinkUpdate {
+        listen: Some(target),
+        ..LinkUpdate::default()
+    };
+    let err = proxy.update_link("echo", update).await.unwrap_err();
+    assert!(
+        matches!(err, ProxyError::AddressInUse(a) if a == target),
+        "{err}"
+    );
+    let info = proxy.link("echo").unwrap();
+    assert_eq!((info.listen, info.enabled), (addr, true));
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut stream, b"still served").await;
 }
 
 #[tokio::test]
