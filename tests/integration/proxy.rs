@@ -625,6 +625,25 @@ async fn http_links_forward_requests() {
 }
 
 #[tokio::test]
+async fn an_unreachable_upstream_closes_tcp_clients_and_gives_http_clients_a_502() {
+    let closed = {
+        let l = std::net::TcpListener::bind(local()).unwrap();
+        l.local_addr().unwrap()
+    };
+    let proxy = ProxyServer::new(1);
+    let tcp = tcp_link(&proxy, "tcp", closed).await;
+    let mut stream = TcpStream::connect(tcp).await.unwrap();
+    let (got, _) = read_until_closed(&mut stream).await;
+    assert!(got.is_empty());
+    let http_addr = http_link(&proxy, "http", closed).await;
+    let (status, body) = http(http_addr, "GET", "/", &[], "").await.unwrap();
+    assert_eq!(status, 502);
+    assert!(body.contains("cannot reach upstream"), "{body}");
+    assert_eq!(proxy.stats("tcp").unwrap().upstream_errors, 1);
+    assert_eq!(proxy.stats("http").unwrap().upstream_errors, 1);
+}
+
+#[tokio::test]
 async fn http_error_rate_is_per_request_and_reproducible() {
     async fn statuses(seed: u64) -> Vec<u16> {
         let proxy = ProxyServer::new(seed);
