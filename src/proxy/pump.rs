@@ -79,7 +79,9 @@ pub(crate) struct Pump<'a, R, W> {
     /// The read buffer, allocated on first use (zero-copy pumps never need it).
     buf: Vec<u8>,
     sleep: Sleep,
-    /// For zero-copy forwarding when both ends are TCP sockets.
+    /// Whether both ends are TCP sockets (and a pipe could be had) for zero-copy forwarding.
+    zero_copy: bool,
+    /// Created on first use.
     pipe: Option<Pipe>,
 }
 
@@ -96,11 +98,9 @@ where
         writer: W,
     ) -> Self {
         let now = Instant::now();
-        let pipe = (reader.tcp().is_some() && writer.tcp().is_some())
-            .then(|| Pipe::new().ok())
-            .flatten();
         Pump {
-            pipe,
+            zero_copy: reader.tcp().is_some() && writer.tcp().is_some(),
+            pipe: None,
             link,
             connection,
             direction,
@@ -122,7 +122,11 @@ where
         self.attach_stages();
         loop {
             if self.stages.is_empty() && self.queue.is_empty() && self.triggered.is_none() {
-                let step = if self.pipe.is_some() {
+                if self.zero_copy && self.pipe.is_none() {
+                    self.pipe = Pipe::new().ok();
+                    self.zero_copy = self.pipe.is_some();
+                }
+                let step = if self.zero_copy {
                     self.splice_step().await
                 } else {
                     self.copy_step().await
