@@ -2,6 +2,7 @@
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
 mod explain;
+mod proxy;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the long explanation of a diagnostic code (e.g. `pfi explain PFI0016`).
     Explain(explain::ExplainArgs),
+    /// Run the TCP/HTTP fault proxy (`pfi proxy serve`), Toxiproxy-compatible.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Exit codes shared by every command.
@@ -38,12 +41,17 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let code = if err.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
             let _ = err.print();
             return ExitCode::from(code);
         }
     };
     match cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Proxy(args) => proxy::run(args),
     }
 }

@@ -1,0 +1,532 @@
+//! The fault proxy's speed and accuracy, each figure next to a baseline measured in the same
+//! run: pass-through throughput vs a direct connection, added latency without toxics,
+//! latency-injection accuracy (requested vs measured, KS distance), and the control API's
+//! latency while toxics change under heavy traffic.
+//!
+//! Run with `cargo bench --bench proxy`.
+
+use pfi::plan::Distribution;
+use pfi::plan::seed::rng_for;
+use pfi::proxy::toxics::Latency;
+use pfi::proxy::{Direction, LinkConfig, ProxyServer, ToxicConfig, api, seeding};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const SEED: u64 = 2024;
+
+/// Runs every section, or only those named on the command line
+/// (`cargo bench --bench proxy -- throughput latency accuracy api`).
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
+    println!("pfi proxy benchmark (baselines measured in the same run)\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let proxy = runtime.block_on(async { ProxyServer::new(SEED) });
+    if wanted("throughput") {
+        throughput(&runtime, &proxy);
+    }
+    if wanted("latency") {
+        added_latency(&runtime, &proxy);
+    }
+    if wanted("accuracy") {
+        injection_accuracy(
+            &runtime,
+            &proxy,
+            "fixed 50 ms",
+            Distribution::Fixed { value: 50.0 },
+            50,
+        );
+        let normal = Distribution::Normal {
+            mean: 100.0,
+            sd: 20.0,
+        };
+        injection_accuracy(&runtime, &proxy, "normal(100 ms, 20 ms)", normal, 100);
+    }
+    if wanted("api") {
+        control_api_under_traffic(&runtime, &proxy);
+    }
+    runtime.block_on(proxy.shutdown());
+}
+
+// ---------------------------------------------------------------- servers
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A sink: each connection is read to EOF; the byte count and end time are sent on `tx`.
+fn sink() -> (SocketAddr, mpsc::Receiver<(u64, Instant)>) {
+    let listener = TcpListener::bind(local()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    total += n as u64;
+                }
+                let _ = tx.send((total, Instant::now()));
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// A blocking echo server, one thread per connection.
+fn echo() -> SocketAddr {
+    let listener = TcpListener::bind(local()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_nodelay(true);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn add_link(
+    runtime: &tokio::runtime::Runtime,
+    proxy: &ProxyServer,
+    name: &str,
+    upstream: SocketAddr,
+) -> SocketAddr {
+    runtime
+        .block_on(proxy.add_link(LinkConfig::tcp(name, local(), upstream.to_string())))
+        .expect("add link")
+        .listen
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// Writes 64 KiB blocks for `secs`, then returns bytes/s as seen by the sink.
+fn blast(addr: SocketAddr, results: &mpsc::Receiver<(u64, Instant)>, secs: f64) -> f64 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let block = vec![0x5au8; 64 * 1024];
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        stream.write_all(&block).expect("write");
+    }
+    stream.shutdown(Shutdown::Write).expect("shutdown");
+    let (bytes, end) = results.recv().expect("sink result");
+    bytes as f64 / (end - start).as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// CPU time used by this whole process so far (client, sink and proxy all run in it).
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
+    let (sink_addr, results) = sink();
+    let via = add_link(runtime, proxy, "bulk", sink_addr);
+    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    let (mut direct_cpu, mut proxied_cpu) = (0.0, 0.0);
+    for _ in 0..5 {
+        let cpu = cpu_seconds();
+        direct.push(blast(sink_addr, &results, 1.0));
+        direct_cpu += (cpu_seconds() - cpu) / direct[direct.len() - 1];
+        let cpu = cpu_seconds();
+        proxied.push(blast(via, &results, 1.0));
+        proxied_cpu += (cpu_seconds() - cpu) / proxied[proxied.len() - 1];
+    }
+    let (d, p) = (median(direct) / 1e6, median(proxied) / 1e6);
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "pass-through throughput (1 connection, 64 KiB writes, median of 5 x 1 s, {cores} cores)"
+    );
+    println!(
+        "  direct            {d:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
+        direct_cpu / 5.0 * 1e9
+    );
+    println!(
+        "  through the proxy {p:>9.0} MB/s   CPU {:.2} s per GB (client + proxy + sink)",
+        proxied_cpu / 5.0 * 1e9
+    );
+    println!("  ratio {:.2}x (target >= 0.9x)\n", p / d);
+    runtime.block_on(proxy.remove_link("bulk")).expect("remove");
+}
+
+// ---------------------------------------------------------------- added latency
+
+fn round_trips(addr: SocketAddr, n: usize) -> Vec<f64> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let msg = [7u8; 64];
+    let mut back = [0u8; 64];
+    for _ in 0..1_000 {
+        stream.write_all(&msg).expect("write");
+        stream.read_exact(&mut back).expect("read");
+    }
+    (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            stream.write_all(&msg).expect("write");
+            stream.read_exact(&mut back).expect("read");
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect()
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn added_latency(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
+    let upstream = echo();
+    let via = add_link(runtime, proxy, "rtt", upstream);
+    let direct = sorted(round_trips(upstream, 20_000));
+    let proxied = sorted(round_trips(via, 20_000));
+    let (d50, d99) = (quantile(&direct, 0.5), quantile(&direct, 0.99));
+    let (p50, p99) = (quantile(&proxied, 0.5), quantile(&proxied, 0.99));
+    println!("added latency without toxics (64-byte echo round trips, 20,000 each)");
+    println!("  direct            p50 {d50:>7.1} µs   p99 {d99:>7.1} µs");
+    println!("  through the proxy p50 {p50:>7.1} µs   p99 {p99:>7.1} µs");
+    println!(
+        "  added             p50 {:>7.1} µs   p99 {:>7.1} µs   (target p99 <= 50 µs)\n",
+        p50 - d50,
+        p99 - d99
+    );
+    runtime.block_on(proxy.remove_link("rtt")).expect("remove");
+}
+
+// ---------------------------------------------------------------- injection accuracy
+
+/// Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf, error < 1.5e-7).
+fn normal_cdf(x: f64, mean: f64, sd: f64) -> f64 {
+    let z = (x - mean) / (sd * std::f64::consts::SQRT_2);
+    let t = 1.0 / (1.0 + 0.327_591_1 * z.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    0.5 * (1.0 + if z >= 0.0 { erf } else { -erf })
+}
+
+/// One-sample KS distance between sorted samples and a CDF.
+fn ks_cdf(sorted: &[f64], cdf: impl Fn(f64) -> f64) -> f64 {
+    let n = sorted.len() as f64;
+    sorted
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let f = cdf(*x);
+            (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Two-sample KS distance between sorted samples.
+fn ks_two(a: &[f64], b: &[f64]) -> f64 {
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+/// `connections` clients each make `per_connection` sequential 64-byte round trips through
+/// a downstream latency toxic, so about `connections / mean delay` requests per second.
+fn injection_accuracy(
+    runtime: &tokio::runtime::Runtime,
+    proxy: &ProxyServer,
+    label: &str,
+    delay: Distribution,
+    connections: u64,
+) {
+    let per_connection = 5_000 / connections as usize;
+    let upstream = echo();
+    let link = "accuracy";
+    let via = add_link(runtime, proxy, link, upstream);
+    let toxic = Latency::distribution(delay.clone()).expect("a valid distribution");
+    proxy
+        .add_toxic(link, ToxicConfig::new("lag", toxic))
+        .expect("add toxic");
+    // Connect one by one so accept order (the connection index) is 0..connections.
+    let streams: Vec<TcpStream> = (0..connections)
+        .map(|i| {
+            let s = TcpStream::connect(via).expect("connect");
+            s.set_nodelay(true).expect("nodelay");
+            while proxy.stats(link).map_or(0, |s| s.connections_total) <= i {
+                thread::sleep(Duration::from_micros(200));
+            }
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    // Start the clients spread over one mean delay, so requests arrive evenly (about
+    // 1,000/s) instead of in bursts of `connections`.
+    let spacing = Duration::from_secs_f64(delay.mean() / 1e3 / connections as f64);
+    let handles: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut stream)| {
+            let offset = spacing * u32::try_from(i).expect("few connections");
+            thread::spawn(move || {
+                thread::sleep(offset);
+                let msg = [1u8; 64];
+                let mut back = [0u8; 64];
+                (0..per_connection)
+                    .map(|_| {
+                        let t = Instant::now();
+                        stream.write_all(&msg).expect("write");
+                        stream.read_exact(&mut back).expect("read");
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect::<Vec<f64>>()
+            })
+        })
+        .collect();
+    let measured = sorted(
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client"))
+            .collect(),
+    );
+    let elapsed = start.elapsed().as_secs_f64();
+    // The exact delays the proxy drew: the seeding contract makes them reproducible.
+    let injected = sorted(
+        (0..connections)
+            .flat_map(|c| {
+                let stream = seeding::stage_stream(link, "lag", 0, c, Direction::Downstream);
+                let mut rng = rng_for(SEED, &stream);
+                let delay = delay.clone();
+                (0..per_connection).map(move |_| delay.sample(&mut rng))
+            })
+            .collect(),
+    );
+    let analytic = |q: f64| match &delay {
+        Distribution::Normal { mean, sd } => {
+            // Inverse by bisection on the CDF.
+            let (mut lo, mut hi) = (mean - 10.0 * sd, mean + 10.0 * sd);
+            for _ in 0..100 {
+                let mid = (lo + hi) / 2.0;
+                if normal_cdf(mid, *mean, *sd) < q {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            lo
+        }
+        other => other.mean(),
+    };
+    println!(
+        "latency injection, {label}: {} requests over {connections} connections in {elapsed:.1} s ({:.0} req/s)",
+        measured.len(),
+        measured.len() as f64 / elapsed
+    );
+    for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+        let (want, drawn, got) = (analytic(q), quantile(&injected, q), quantile(&measured, q));
+        println!(
+            "  {name}: requested {want:>7.2} ms   drawn {drawn:>7.2} ms   measured {got:>7.2} ms   measured-drawn {:+.2} ms   measured-requested {:+.2} ms   (target within 1 ms)",
+            got - drawn,
+            got - want
+        );
+    }
+    match &delay {
+        Distribution::Normal { mean, sd } => {
+            let vs_requested = ks_cdf(&measured, |x| normal_cdf(x, *mean, *sd));
+            let vs_drawn = ks_two(&measured, &injected);
+            let sampling = ks_cdf(&injected, |x| normal_cdf(x, *mean, *sd));
+            println!(
+                "  KS distance: measured vs requested {vs_requested:.4} (target <= 0.02); measured vs drawn {vs_drawn:.4}; drawn vs requested (sampling noise) {sampling:.4}\n"
+            );
+        }
+        _ => {
+            println!("  KS distance: n/a for a point mass (any delay above 50.000 ms gives 1.0)\n")
+        }
+    }
+    runtime.block_on(proxy.remove_link(link)).expect("remove");
+}
+
+// ---------------------------------------------------------------- control API
+
+fn api_call(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, f64) {
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(api).expect("connect api");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// Adds and removes toxics on the busy links for `secs`; returns sorted latencies (ms).
+fn control_loop(api: SocketAddr, secs: f64) -> Vec<f64> {
+    let mut latencies = Vec::new();
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        let calls = [
+            (
+                "POST",
+                "/proxies/bulk/toxics",
+                r#"{"name": "lag", "type": "latency", "attributes": {"latency": 1}}"#,
+            ),
+            (
+                "POST",
+                "/proxies/chat/toxics",
+                r#"{"name": "bw", "type": "bandwidth", "stream": "both", "attributes": {"rate": 100000}}"#,
+            ),
+            (
+                "PATCH",
+                "/proxies/bulk/toxics/lag",
+                r#"{"attributes": {"latency": 2}}"#,
+            ),
+            ("GET", "/proxies", ""),
+            ("DELETE", "/proxies/bulk/toxics/lag", ""),
+            ("DELETE", "/proxies/chat/toxics/bw", ""),
+        ];
+        for (method, path, body) in calls {
+            let (status, ms) = api_call(api, method, path, body);
+            assert!(status < 300, "{method} {path} answered {status}");
+            latencies.push(ms);
+        }
+    }
+    sorted(latencies)
+}
+
+fn control_api_under_traffic(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
+    let (sink_addr, results) = sink();
+    let bulk = add_link(runtime, proxy, "bulk", sink_addr);
+    let chat = add_link(runtime, proxy, "chat", echo());
+    // As `pfi proxy serve` does: the API on a thread of its own, links on the runtime.
+    let api_thread =
+        api::ApiThread::start(TcpListener::bind(local()).expect("bind api"), proxy.clone())
+            .expect("api thread");
+    let api = api_thread.local_addr();
+
+    let idle = control_loop(api, 1.0);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let stop = Arc::clone(&stop);
+        load.push(thread::spawn(move || {
+            let mut stream = TcpStream::connect(bulk).expect("connect");
+            let block = vec![1u8; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) {
+                if stream.write_all(&block).is_err() {
+                    break;
+                }
+            }
+            let _ = stream.shutdown(Shutdown::Write);
+        }));
+    }
+    for _ in 0..16 {
+        let stop = Arc::clone(&stop);
+        let dropped = Arc::clone(&dropped);
+        load.push(thread::spawn(move || {
+            let mut stream = TcpStream::connect(chat).expect("connect");
+            let _ = stream.set_nodelay(true);
+            let (msg, mut back) = ([3u8; 512], [0u8; 512]);
+            while !stop.load(Ordering::Relaxed) {
+                if stream.write_all(&msg).is_err() || stream.read_exact(&mut back).is_err() {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }));
+    }
+    thread::sleep(Duration::from_millis(300));
+    let busy = control_loop(api, 4.0);
+    stop.store(true, Ordering::Relaxed);
+    for handle in load {
+        let _ = handle.join();
+    }
+    let moved: u64 = (0..4)
+        .filter_map(|_| results.recv_timeout(Duration::from_secs(5)).ok())
+        .map(|(b, _)| b)
+        .sum();
+    let stats = proxy.stats("chat").expect("stats");
+    println!(
+        "control API while toxics are added/changed/removed ({} calls idle, {} under load)",
+        idle.len(),
+        busy.len()
+    );
+    println!(
+        "  idle        p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms",
+        quantile(&idle, 0.5),
+        quantile(&idle, 0.99),
+        idle[idle.len() - 1]
+    );
+    println!(
+        "  under load  p50 {:>6.2} ms   p99 {:>6.2} ms   max {:>6.2} ms   (target p99 < 50 ms)",
+        quantile(&busy, 0.5),
+        quantile(&busy, 0.99),
+        busy[busy.len() - 1]
+    );
+    println!(
+        "  load: 4 bulk streams moved {:.0} MB, 16 echo clients made {} round trips through changing toxics; {} of 16 echo connections dropped\n",
+        moved as f64 / 1e6,
+        stats.bytes_downstream / 512,
+        dropped.load(Ordering::Relaxed)
+    );
+    api_thread.stop();
+    runtime.block_on(async {
+        let _ = proxy.remove_link("bulk").await;
+        let _ = proxy.remove_link("chat").await;
+    });
+}

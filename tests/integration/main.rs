@@ -1,0 +1,4 @@
+//! Integration tests: one binary, one module per command or capability.
+
+mod proxy;
+mod support;
