@@ -5,10 +5,13 @@
 //! scores risk, `run` executes a plan against real processes, containers and proxied links.
 
 pub mod check;
+pub mod demo;
 pub mod cli;
 pub mod diagnostic;
 pub mod model;
+pub mod monitor;
 pub mod plan;
 pub mod predict;
 pub mod proxy;
 pub mod syntax;
+pub mod targets;
