@@ -8,6 +8,7 @@ pub mod check;
 pub mod demo;
 pub mod cli;
 pub mod diagnostic;
+pub mod faults;
 pub mod model;
 pub mod monitor;
 pub mod plan;
