@@ -5,8 +5,8 @@
 //! scores risk, `run` executes a plan against real processes, containers and proxied links.
 
 pub mod check;
-pub mod demo;
 pub mod cli;
+pub mod demo;
 pub mod diagnostic;
 pub mod faults;
 pub mod model;
@@ -14,5 +14,6 @@ pub mod monitor;
 pub mod plan;
 pub mod predict;
 pub mod proxy;
+pub mod run;
 pub mod syntax;
 pub mod targets;
