@@ -53,7 +53,11 @@ struct Api {
 }
 
 /// Serves HTTP on `listener` until `shutdown` completes.
-pub async fn serve_api(listener: TcpListener, config: ApiConfig, shutdown: impl Future<Output = ()>) {
+pub async fn serve_api(
+    listener: TcpListener,
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()>,
+) {
     let leak = Leak::new(config.leak_rate, config.memory_limit);
     let api = Arc::new(Api {
         config,
@@ -96,16 +100,23 @@ impl Api {
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_string();
         let (status, body) = if request.method() != Method::GET {
-            (StatusCode::METHOD_NOT_ALLOWED, "only GET is served\n".to_string())
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only GET is served\n".to_string(),
+            )
         } else {
             match path.as_str() {
                 "/health" => self.health().await,
                 "/checkout" => self.checkout().await,
                 "/metrics" => (
                     StatusCode::OK,
-                    self.stats.render(rss_bytes(), self.leak.leaked(), self.leak.limit()),
+                    self.stats
+                        .render(rss_bytes(), self.leak.leaked(), self.leak.limit()),
                 ),
-                _ => (StatusCode::NOT_FOUND, "try /health, /checkout or /metrics\n".to_string()),
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    "try /health, /checkout or /metrics\n".to_string(),
+                ),
             }
         };
         self.stats.count(&path, status.as_u16());
@@ -120,7 +131,10 @@ impl Api {
         }
         match self.call_backend("PING").await {
             Ok(_) => (StatusCode::OK, "ok\n".to_string()),
-            Err((_, reason)) => (StatusCode::SERVICE_UNAVAILABLE, format!("backend unreachable: {reason}\n")),
+            Err((_, reason)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("backend unreachable: {reason}\n"),
+            ),
         }
     }
 
@@ -133,8 +147,14 @@ impl Api {
         }
         if !self.config.cpu_work.is_zero() {
             let amount = self.config.cpu_work;
-            if tokio::task::spawn_blocking(move || burn_cpu(amount)).await.is_err() {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "cpu work failed\n".to_string());
+            if tokio::task::spawn_blocking(move || burn_cpu(amount))
+                .await
+                .is_err()
+            {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cpu work failed\n".to_string(),
+                );
             }
         }
         match self.call_backend("GET checkout").await {
@@ -151,7 +171,9 @@ impl Api {
             let stream = TcpStream::connect(backend)
                 .await
                 .map_err(|err| format!("cannot connect to {backend}: {err}"))?;
-            exchange(stream, request).await.map_err(|err| format!("{backend}: {err}"))
+            exchange(stream, request)
+                .await
+                .map_err(|err| format!("{backend}: {err}"))
         };
         match tokio::time::timeout(self.config.backend_timeout, call).await {
             Ok(Ok(answer)) if answer.starts_with("ERR") => Err((StatusCode::BAD_GATEWAY, answer)),
@@ -159,7 +181,10 @@ impl Api {
             Ok(Err(reason)) => Err((StatusCode::BAD_GATEWAY, reason)),
             Err(_) => Err((
                 StatusCode::GATEWAY_TIMEOUT,
-                format!("{backend} did not answer within {:?}", self.config.backend_timeout),
+                format!(
+                    "{backend} did not answer within {:?}",
+                    self.config.backend_timeout
+                ),
             )),
         }
     }

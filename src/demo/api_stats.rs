@@ -26,22 +26,49 @@ impl ApiStats {
     pub fn render(&self, rss_bytes: u64, leaked_bytes: u64, memory_limit: u64) -> String {
         let mut text = String::new();
         let counters = [
-            ("pfi_demo_requests_total", "Requests answered, by route.", &self.requests),
-            ("pfi_demo_errors_total", "Requests answered with a 5xx status, by route.", &self.errors),
+            (
+                "pfi_demo_requests_total",
+                "Requests answered, by route.",
+                &self.requests,
+            ),
+            (
+                "pfi_demo_errors_total",
+                "Requests answered with a 5xx status, by route.",
+                &self.errors,
+            ),
         ];
         for (name, help, values) in counters {
             let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} counter");
             for (route, value) in ROUTES.iter().zip(values.iter()) {
-                let _ = writeln!(text, "{name}{{route=\"{route}\"}} {}", value.load(Ordering::Relaxed));
+                let _ = writeln!(
+                    text,
+                    "{name}{{route=\"{route}\"}} {}",
+                    value.load(Ordering::Relaxed)
+                );
             }
         }
         let gauges = [
-            ("pfi_demo_rss_bytes", "Resident memory of the process.", rss_bytes),
-            ("pfi_demo_leaked_bytes", "Memory leaked on purpose so far.", leaked_bytes),
-            ("pfi_demo_memory_limit_bytes", "Leaked memory at which requests start failing.", memory_limit),
+            (
+                "pfi_demo_rss_bytes",
+                "Resident memory of the process.",
+                rss_bytes,
+            ),
+            (
+                "pfi_demo_leaked_bytes",
+                "Memory leaked on purpose so far.",
+                leaked_bytes,
+            ),
+            (
+                "pfi_demo_memory_limit_bytes",
+                "Leaked memory at which requests start failing.",
+                memory_limit,
+            ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                text,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         text
     }
@@ -58,11 +85,26 @@ mod tests {
         stats.count("/checkout", 504);
         stats.count("/nope", 404);
         let text = stats.render(1000, 20, 300);
-        assert!(text.contains("pfi_demo_requests_total{route=\"/checkout\"} 2\n"), "{text}");
-        assert!(text.contains("pfi_demo_errors_total{route=\"/checkout\"} 1\n"), "{text}");
-        assert!(text.contains("pfi_demo_requests_total{route=\"other\"} 1\n"), "{text}");
-        assert!(text.contains("pfi_demo_errors_total{route=\"other\"} 0\n"), "{text}");
-        assert!(text.contains("# TYPE pfi_demo_rss_bytes gauge\npfi_demo_rss_bytes 1000\n"), "{text}");
+        assert!(
+            text.contains("pfi_demo_requests_total{route=\"/checkout\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pfi_demo_errors_total{route=\"/checkout\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pfi_demo_requests_total{route=\"other\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pfi_demo_errors_total{route=\"other\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE pfi_demo_rss_bytes gauge\npfi_demo_rss_bytes 1000\n"),
+            "{text}"
+        );
         assert!(text.contains("pfi_demo_leaked_bytes 20\n"), "{text}");
     }
 }

@@ -45,7 +45,11 @@ pub async fn serve_backend(
     }
 }
 
-async fn handle(stream: TcpStream, config: &BackendConfig, served: &AtomicU64) -> std::io::Result<()> {
+async fn handle(
+    stream: TcpStream,
+    config: &BackendConfig,
+    served: &AtomicU64,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     while let Some(line) = lines.next_line().await? {
@@ -82,7 +86,11 @@ mod tests {
         assert_eq!(answer("PING", &config, &served).await, "PONG");
         assert_eq!(answer("get cart", &config, &served).await, "VALUE cart 1");
         assert_eq!(answer("GET cart", &config, &served).await, "VALUE cart 2");
-        assert!(answer("DROP TABLE", &config, &served).await.starts_with("ERR"));
+        assert!(
+            answer("DROP TABLE", &config, &served)
+                .await
+                .starts_with("ERR")
+        );
         assert!(answer("", &config, &served).await.starts_with("ERR"));
     }
 

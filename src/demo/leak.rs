@@ -61,7 +61,11 @@ impl Leak {
             self.leaked.fetch_add(step, Ordering::Relaxed);
         }
         if leaked + step >= self.limit {
-            tracing::warn!(leaked = leaked + step, limit = self.limit, "memory limit reached; failing requests");
+            tracing::warn!(
+                leaked = leaked + step,
+                limit = self.limit,
+                "memory limit reached; failing requests"
+            );
             self.exhausted.store(true, Ordering::Relaxed);
         }
     }
@@ -112,7 +116,12 @@ mod tests {
         leak.grow();
         assert_eq!(leak.leaked(), 32 << 20);
         // Other tests run in this process too, so only require most of the leak to show.
-        assert!(rss_bytes() >= before + (24 << 20), "rss {} -> {}", before, rss_bytes());
+        assert!(
+            rss_bytes() >= before + (24 << 20),
+            "rss {} -> {}",
+            before,
+            rss_bytes()
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" => number * 60.0,
         "h" => number * 3600.0,
         "" => return Err(format!("`{text}` needs a unit: ms, s, m or h (e.g. 20ms)")),
-        other => return Err(format!("unknown duration unit `{other}` in `{text}`; use us, ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}`; use us, ms, s, m or h"
+            ));
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
 }
@@ -34,7 +38,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "k" | "kib" => 1024.0,
         "m" | "mib" => 1024.0 * 1024.0,
         "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("unknown size unit `{unit}` in `{text}`; use B, KiB, MiB, GiB, KB, MB or GB")),
+        _ => {
+            return Err(format!(
+                "unknown size unit `{unit}` in `{text}`; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
     };
     let bytes = number * factor;
     if bytes > u64::MAX as f64 {
@@ -74,7 +82,11 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("20").unwrap_err().contains("needs a unit"));
-        assert!(parse_duration("5d").unwrap_err().contains("unknown duration unit"));
+        assert!(
+            parse_duration("5d")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
         assert!(parse_duration("ms").unwrap_err().contains("number"));
     }
 

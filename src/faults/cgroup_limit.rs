@@ -28,12 +28,20 @@ pub(super) fn prepare_limit(
     let settings = settings(&hierarchy, &identity)?;
     let pid = identity.pid;
     let process_cgroups =
-        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|err| FaultError::Cgroup {
-            fault: keyword,
-            message: format!("cannot read /proc/{pid}/cgroup: {err}"),
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|err| {
+            FaultError::Cgroup {
+                fault: keyword,
+                message: format!("cannot read /proc/{pid}/cgroup: {err}"),
+            }
         })?;
     let placement = hierarchy
-        .place(&process_cgroups, pid, identity.start_time, &ctx.cgroup_name(), settings)
+        .place(
+            &process_cgroups,
+            pid,
+            identity.start_time,
+            &ctx.cgroup_name(),
+            settings,
+        )
         .map_err(|message| FaultError::Cgroup {
             fault: keyword,
             message,

@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "cpu_limit",
     summary: "cap the process's CPU at a number of cores (cgroup CPU quota)",
-    build: |value| Ok(Box::new(params::<CpuLimit>("cpu_limit", value)?.validated()?)),
+    build: |value| {
+        Ok(Box::new(
+            params::<CpuLimit>("cpu_limit", value)?.validated()?,
+        ))
+    },
 };
 
 /// The quota period, in microseconds (the kernel's default).
@@ -29,7 +33,10 @@ impl CpuLimit {
         if !(self.cores > 0.0 && self.cores <= 4096.0) {
             return Err(FaultError::InvalidParams {
                 fault: "cpu_limit",
-                reason: format!("cores must be more than 0 and at most 4096, not {}", self.cores),
+                reason: format!(
+                    "cores must be more than 0 and at most 4096, not {}",
+                    self.cores
+                ),
             });
         }
         Ok(self)
@@ -48,7 +55,10 @@ impl CpuLimit {
                 CgroupSetting::new("cpu.cfs_period_us", PERIOD_US.to_string()),
                 CgroupSetting::new("cpu.cfs_quota_us", quota.to_string()),
             ],
-            CgroupVersion::V2 => vec![CgroupSetting::new("cpu.max", format!("{quota} {PERIOD_US}"))],
+            CgroupVersion::V2 => vec![CgroupSetting::new(
+                "cpu.max",
+                format!("{quota} {PERIOD_US}"),
+            )],
         }
     }
 }

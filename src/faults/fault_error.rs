@@ -9,13 +9,19 @@ pub enum FaultError {
     /// The fault's parameters are invalid (the checker should have caught it).
     InvalidParams { fault: &'static str, reason: String },
     /// The target process is not running.
-    NotRunning { fault: &'static str, resource: String },
+    NotRunning {
+        fault: &'static str,
+        resource: String,
+    },
     /// The machine cannot apply the fault (no writable cgroup controller...).
     Unsupported { fault: &'static str, reason: String },
     /// Starting, stopping or signalling the process failed.
     Target(TargetError),
     /// A cgroup file could not be written or read.
-    Cgroup { fault: &'static str, message: String },
+    Cgroup {
+        fault: &'static str,
+        message: String,
+    },
     /// The revert could not be recorded in the ledger: nothing was applied.
     Record {
         fault: &'static str,

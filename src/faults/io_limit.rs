@@ -1,7 +1,9 @@
 //! `io_limit`: throttles the process's disk reads and writes (bytes per second) or lowers its
 //! I/O weight, through a cgroup.
 
-use super::cgroup::{CgroupSetting, CgroupVersion, Controller, DeviceNumber, Hierarchy, devices_for};
+use super::cgroup::{
+    CgroupSetting, CgroupVersion, Controller, DeviceNumber, Hierarchy, devices_for,
+};
 use super::cgroup_limit::prepare_limit;
 use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
 use crate::targets::ProcessTarget;
@@ -36,31 +38,47 @@ impl IoLimit {
             reason,
         };
         if self.read_bps.is_none() && self.write_bps.is_none() && self.weight.is_none() {
-            return Err(invalid("give at least one of read_bps, write_bps or weight".to_string()));
+            return Err(invalid(
+                "give at least one of read_bps, write_bps or weight".to_string(),
+            ));
         }
         if self.read_bps == Some(0) || self.write_bps == Some(0) {
-            return Err(invalid("a rate of 0 bytes/s would block all I/O; use at least 1".to_string()));
+            return Err(invalid(
+                "a rate of 0 bytes/s would block all I/O; use at least 1".to_string(),
+            ));
         }
         if let Some(weight) = self.weight
             && !(1..=1000).contains(&weight)
         {
-            return Err(invalid(format!("weight must be from 1 to 1000, not {weight}")));
+            return Err(invalid(format!(
+                "weight must be from 1 to 1000, not {weight}"
+            )));
         }
         Ok(self)
     }
 
     /// The limit files for a hierarchy: per-device throttles and the weight (whose file
     /// depends on the I/O scheduler, so it is looked up in the hierarchy).
-    pub fn settings(&self, hierarchy: &Hierarchy, devices: &[DeviceNumber]) -> Result<Vec<CgroupSetting>, String> {
+    pub fn settings(
+        &self,
+        hierarchy: &Hierarchy,
+        devices: &[DeviceNumber],
+    ) -> Result<Vec<CgroupSetting>, String> {
         let mut settings = Vec::new();
         match hierarchy.version {
             CgroupVersion::V1 => {
                 for device in devices {
                     if let Some(rate) = self.read_bps {
-                        settings.push(CgroupSetting::new("blkio.throttle.read_bps_device", format!("{device} {rate}")));
+                        settings.push(CgroupSetting::new(
+                            "blkio.throttle.read_bps_device",
+                            format!("{device} {rate}"),
+                        ));
                     }
                     if let Some(rate) = self.write_bps {
-                        settings.push(CgroupSetting::new("blkio.throttle.write_bps_device", format!("{device} {rate}")));
+                        settings.push(CgroupSetting::new(
+                            "blkio.throttle.write_bps_device",
+                            format!("{device} {rate}"),
+                        ));
                     }
                 }
                 if let Some(weight) = self.weight {
@@ -74,18 +92,25 @@ impl IoLimit {
             }
             CgroupVersion::V2 => {
                 if self.read_bps.is_some() || self.write_bps.is_some() {
-                    let rate = |value: Option<u64>| value.map_or("max".to_string(), |v| v.to_string());
+                    let rate =
+                        |value: Option<u64>| value.map_or("max".to_string(), |v| v.to_string());
                     for device in devices {
                         settings.push(CgroupSetting::new(
                             "io.max",
-                            format!("{device} rbps={} wbps={}", rate(self.read_bps), rate(self.write_bps)),
+                            format!(
+                                "{device} rbps={} wbps={}",
+                                rate(self.read_bps),
+                                rate(self.write_bps)
+                            ),
                         ));
                     }
                 }
                 if let Some(weight) = self.weight {
                     // Files of the root are not shown; a child cgroup has them when the
                     // controller is enabled, so prefer io.weight (the cost model) there.
-                    let file = if hierarchy.has_file("io.bfq.weight") && !hierarchy.has_file("io.weight") {
+                    let file = if hierarchy.has_file("io.bfq.weight")
+                        && !hierarchy.has_file("io.weight")
+                    {
                         "io.bfq.weight"
                     } else {
                         "io.weight"
@@ -129,18 +154,25 @@ impl Fault for IoLimit {
 
     fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
-        prepare_limit("io_limit", Controller::Io, target, ctx, |hierarchy, identity| {
-            let unsupported = |reason: String| FaultError::Unsupported {
-                fault: "io_limit",
-                reason,
-            };
-            let devices = if self.read_bps.is_some() || self.write_bps.is_some() {
-                devices_for(identity.pid, self.device.as_deref(), Path::new("/sys")).map_err(unsupported)?
-            } else {
-                Vec::new()
-            };
-            self.settings(hierarchy, &devices).map_err(unsupported)
-        })
+        prepare_limit(
+            "io_limit",
+            Controller::Io,
+            target,
+            ctx,
+            |hierarchy, identity| {
+                let unsupported = |reason: String| FaultError::Unsupported {
+                    fault: "io_limit",
+                    reason,
+                };
+                let devices = if self.read_bps.is_some() || self.write_bps.is_some() {
+                    devices_for(identity.pid, self.device.as_deref(), Path::new("/sys"))
+                        .map_err(unsupported)?
+                } else {
+                    Vec::new()
+                };
+                self.settings(hierarchy, &devices).map_err(unsupported)
+            },
+        )
     }
 }
 
@@ -169,10 +201,14 @@ mod tests {
             weight: Some(5),
             device: None,
         };
-        let err = limit.settings(&hierarchy(CgroupVersion::V1, dir.path()), &[SDA]).unwrap_err();
+        let err = limit
+            .settings(&hierarchy(CgroupVersion::V1, dir.path()), &[SDA])
+            .unwrap_err();
         assert!(err.contains("does not support weights"), "{err}");
         std::fs::write(dir.path().join("blkio.bfq.weight"), "100").unwrap();
-        let settings = limit.settings(&hierarchy(CgroupVersion::V1, dir.path()), &[SDA]).unwrap();
+        let settings = limit
+            .settings(&hierarchy(CgroupVersion::V1, dir.path()), &[SDA])
+            .unwrap();
         assert_eq!(
             settings,
             vec![
@@ -192,7 +228,18 @@ mod tests {
             device: None,
         };
         let h = hierarchy(CgroupVersion::V2, &PathBuf::from("/nonexistent"));
-        let settings = limit.settings(&h, &[SDA, DeviceNumber { major: 259, minor: 0 }]).unwrap();
+        let settings = limit
+            .settings(
+                &h,
+                &[
+                    SDA,
+                    DeviceNumber {
+                        major: 259,
+                        minor: 0,
+                    },
+                ],
+            )
+            .unwrap();
         assert_eq!(
             settings,
             vec![
@@ -212,8 +259,29 @@ mod tests {
             device: None,
         };
         assert!(base.clone().validated().is_err());
-        assert!(IoLimit { read_bps: Some(0), ..base.clone() }.validated().is_err());
-        assert!(IoLimit { weight: Some(2000), ..base.clone() }.validated().is_err());
-        assert!(IoLimit { weight: Some(100), ..base }.validated().is_ok());
+        assert!(
+            IoLimit {
+                read_bps: Some(0),
+                ..base.clone()
+            }
+            .validated()
+            .is_err()
+        );
+        assert!(
+            IoLimit {
+                weight: Some(2000),
+                ..base.clone()
+            }
+            .validated()
+            .is_err()
+        );
+        assert!(
+            IoLimit {
+                weight: Some(100),
+                ..base
+            }
+            .validated()
+            .is_ok()
+        );
     }
 }

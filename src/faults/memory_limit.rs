@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "memory_limit",
     summary: "cap the memory the process allocates from now on (cgroup memory limit; OOM kill past it)",
-    build: |value| Ok(Box::new(params::<MemoryLimit>("memory_limit", value)?.validated()?)),
+    build: |value| {
+        Ok(Box::new(
+            params::<MemoryLimit>("memory_limit", value)?.validated()?,
+        ))
+    },
 };
 
 /// Below this the process could not even run.
@@ -59,9 +63,13 @@ impl Fault for MemoryLimit {
 
     fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
-        prepare_limit("memory_limit", Controller::Memory, target, ctx, |hierarchy, _| {
-            Ok(self.settings(hierarchy.version))
-        })
+        prepare_limit(
+            "memory_limit",
+            Controller::Memory,
+            target,
+            ctx,
+            |hierarchy, _| Ok(self.settings(hierarchy.version)),
+        )
     }
 }
 
@@ -80,6 +88,9 @@ mod tests {
             limit.settings(CgroupVersion::V2),
             vec![CgroupSetting::new("memory.max", "67108864")]
         );
-        assert_eq!(MemoryLimit { bytes: 1_500_000 }.describe(), "memory_limit 1500000 bytes");
+        assert_eq!(
+            MemoryLimit { bytes: 1_500_000 }.describe(),
+            "memory_limit 1500000 bytes"
+        );
     }
 }

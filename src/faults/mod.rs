@@ -199,7 +199,10 @@ pub fn process_fault(keyword: &str) -> Option<&'static FaultKind> {
 }
 
 /// Reads a fault's parameters (unknown fields are errors).
-fn params<T: DeserializeOwned>(keyword: &'static str, value: serde_json::Value) -> Result<T, FaultError> {
+fn params<T: DeserializeOwned>(
+    keyword: &'static str,
+    value: serde_json::Value,
+) -> Result<T, FaultError> {
     let value = if value.is_null() {
         serde_json::Value::Object(Default::default())
     } else {
@@ -236,13 +239,25 @@ mod tests {
     #[test]
     fn builds_every_kind_from_json_parameters() {
         let cases = [
-            ("kill", serde_json::json!({"signal": "TERM"}), "kill with SIGTERM"),
+            (
+                "kill",
+                serde_json::json!({"signal": "TERM"}),
+                "kill with SIGTERM",
+            ),
             ("kill", serde_json::Value::Null, "kill with SIGKILL"),
             ("pause", serde_json::json!({}), "pause (SIGSTOP)"),
             ("stop", serde_json::json!({}), "stop (graceful)"),
             ("restart", serde_json::json!({}), "restart"),
-            ("cpu_limit", serde_json::json!({"cores": 0.2}), "cpu_limit 0.2 cores"),
-            ("memory_limit", serde_json::json!({"bytes": 67108864}), "memory_limit 64 MiB"),
+            (
+                "cpu_limit",
+                serde_json::json!({"cores": 0.2}),
+                "cpu_limit 0.2 cores",
+            ),
+            (
+                "memory_limit",
+                serde_json::json!({"bytes": 67108864}),
+                "memory_limit 64 MiB",
+            ),
             (
                 "io_limit",
                 serde_json::json!({"read_bps": 1048576, "weight": 50}),
@@ -258,10 +273,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_with_the_keyword() {
-        let build = |keyword: &str, params| (process_fault(keyword).unwrap().build)(params).unwrap_err().to_string();
+        let build = |keyword: &str, params| {
+            (process_fault(keyword).unwrap().build)(params)
+                .unwrap_err()
+                .to_string()
+        };
         assert!(build("kill", serde_json::json!({"signal": "SIGNOPE"})).contains("unknown signal"));
         assert!(build("cpu_limit", serde_json::json!({"cores": 0})).contains("more than 0"));
-        assert!(build("cpu_limit", serde_json::json!({"cpus": 1})).starts_with("invalid `cpu_limit` fault"));
+        assert!(
+            build("cpu_limit", serde_json::json!({"cpus": 1}))
+                .starts_with("invalid `cpu_limit` fault")
+        );
         assert!(build("memory_limit", serde_json::json!({"bytes": 10})).contains("at least"));
         assert!(build("io_limit", serde_json::json!({})).contains("read_bps, write_bps or weight"));
         assert!(build("pause", serde_json::json!({"for": 1})).contains("unknown field"));

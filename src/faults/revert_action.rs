@@ -84,7 +84,9 @@ impl RevertAction {
                 };
                 match identity.liveness().map_err(|err| fail(err.to_string()))? {
                     Liveness::Gone => {
-                        return Ok(RevertOutcome::AlreadyReverted(format!("process {pid} is gone")));
+                        return Ok(RevertOutcome::AlreadyReverted(format!(
+                            "process {pid} is gone"
+                        )));
                     }
                     Liveness::Reused => {
                         return Ok(RevertOutcome::AlreadyReverted(format!(
@@ -159,7 +161,10 @@ mod tests {
             pgid: 12,
         };
         let json = serde_json::to_string(&action).unwrap();
-        assert_eq!(json, r#"{"action":"resume","pid":12,"start_time":34,"pgid":12}"#);
+        assert_eq!(
+            json,
+            r#"{"action":"resume","pid":12,"start_time":34,"pgid":12}"#
+        );
         let back: RevertAction = serde_json::from_str(&json).unwrap();
         assert_eq!(back, action);
     }
@@ -172,7 +177,10 @@ mod tests {
             pgid: u32::MAX - 1,
         };
         let outcome = action.revert(None).await.unwrap();
-        assert!(matches!(outcome, RevertOutcome::AlreadyReverted(_)), "{outcome:?}");
+        assert!(
+            matches!(outcome, RevertOutcome::AlreadyReverted(_)),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]

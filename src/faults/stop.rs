@@ -39,7 +39,11 @@ impl Fault for Stop {
                 }
                 StopOutcome::Stopped { pid, exit, forced } => format!(
                     "stopped `{name}` (pid {pid}, {exit}){}",
-                    if forced { " with SIGKILL after the grace period" } else { "" }
+                    if forced {
+                        " with SIGKILL after the grace period"
+                    } else {
+                        ""
+                    }
                 ),
             })
         }))

@@ -114,11 +114,15 @@ mod tests {
         assert!(check.success);
         assert_eq!(check.detail, "exit status 0");
 
-        let failing = CommandProbe::new(argv(&["ls", "/no/such/path"]), Duration::from_secs(5))
-            .unwrap();
+        let failing =
+            CommandProbe::new(argv(&["ls", "/no/such/path"]), Duration::from_secs(5)).unwrap();
         let check = failing.check().await;
         assert!(!check.success);
-        assert!(check.detail.starts_with("exit status 2: "), "{}", check.detail);
+        assert!(
+            check.detail.starts_with("exit status 2: "),
+            "{}",
+            check.detail
+        );
         assert!(check.detail.contains("/no/such/path"), "{}", check.detail);
     }
 
@@ -138,7 +142,11 @@ mod tests {
             CommandProbe::new(argv(&["no-such-program-pfi"]), Duration::from_secs(1)).unwrap();
         let check = missing.check().await;
         assert!(!check.success);
-        assert!(check.detail.contains("no-such-program-pfi"), "{}", check.detail);
+        assert!(
+            check.detail.contains("no-such-program-pfi"),
+            "{}",
+            check.detail
+        );
         assert!(CommandProbe::new(Vec::new(), Duration::from_secs(1)).is_err());
     }
 }

@@ -136,7 +136,9 @@ impl Probe for HttpProbe {
         Box::pin(async move {
             match tokio::time::timeout(self.timeout, self.request()).await {
                 Ok(check) => check,
-                Err(_) => Check::failure(format!("timed out after {}", short_duration(self.timeout))),
+                Err(_) => {
+                    Check::failure(format!("timed out after {}", short_duration(self.timeout)))
+                }
             }
         })
     }
@@ -160,13 +162,16 @@ mod tests {
     #[test]
     fn rejects_bad_methods_urls_and_tls() {
         let timeout = Duration::from_secs(1);
-        let err = HttpProbe::new("GE T", "http://x/", ExpectedStatus::Success, timeout).unwrap_err();
+        let err =
+            HttpProbe::new("GE T", "http://x/", ExpectedStatus::Success, timeout).unwrap_err();
         assert!(err.contains("not an HTTP method"), "{err}");
-        let err = HttpProbe::new("GET", "https://x/", ExpectedStatus::Success, timeout).unwrap_err();
+        let err =
+            HttpProbe::new("GET", "https://x/", ExpectedStatus::Success, timeout).unwrap_err();
         assert!(err.contains("https is not supported"), "{err}");
         let err = HttpProbe::new("GET", "/health", ExpectedStatus::Success, timeout).unwrap_err();
         assert!(err.contains("http://"), "{err}");
-        let err = HttpProbe::new("GET", "http://x/", ExpectedStatus::Exact(42), timeout).unwrap_err();
+        let err =
+            HttpProbe::new("GET", "http://x/", ExpectedStatus::Exact(42), timeout).unwrap_err();
         assert!(err.contains("not an HTTP status"), "{err}");
     }
 

@@ -204,12 +204,23 @@ impl<T> Series<T> {
         }
     }
 
-    fn push(&mut self, capacity: usize, sample: T, faults: u32, at: Duration, value: f64, success: bool) {
+    fn push(
+        &mut self,
+        capacity: usize,
+        sample: T,
+        faults: u32,
+        at: Duration,
+        value: f64,
+        success: bool,
+    ) {
         if self.ring.len() >= capacity {
             self.ring.pop_front();
         }
         self.ring.push_back(Tagged { sample, faults });
-        self.totals.entry(faults).or_insert_with(Totals::new).add(at, value, success);
+        self.totals
+            .entry(faults)
+            .or_insert_with(Totals::new)
+            .add(at, value, success);
     }
 }
 
@@ -326,7 +337,11 @@ impl MetricsStore {
             Window::Trailing(_) => {
                 let mut totals = Totals::new();
                 for observation in &held {
-                    totals.add(observation.at, observation.latency.as_secs_f64(), observation.success);
+                    totals.add(
+                        observation.at,
+                        observation.latency.as_secs_f64(),
+                        observation.success,
+                    );
                 }
                 totals
             }
@@ -421,7 +436,9 @@ impl MetricsStore {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update leaves the data consistent, so a panic elsewhere does not spoil it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -526,16 +543,26 @@ mod tests {
         store.record_observation("checkout", observation(5, 30, true));
         assert!(store.active_faults().is_empty());
 
-        let baseline = store.probe_summary("checkout", &Selection::all().baseline()).unwrap();
+        let baseline = store
+            .probe_summary("checkout", &Selection::all().baseline())
+            .unwrap();
         assert_eq!(baseline.count, 3);
         assert_eq!(baseline.latency.max, Duration::from_millis(30));
         assert_eq!(baseline.latency.p50, Duration::from_millis(20));
-        let latency = store.probe_summary("checkout", &Selection::all().under("latency-backend")).unwrap();
+        let latency = store
+            .probe_summary("checkout", &Selection::all().under("latency-backend"))
+            .unwrap();
         assert_eq!((latency.count, latency.failures), (2, 1));
-        let pause = store.probe_summary("checkout", &Selection::all().under("pause-api")).unwrap();
+        let pause = store
+            .probe_summary("checkout", &Selection::all().under("pause-api"))
+            .unwrap();
         assert_eq!((pause.count, pause.failures), (2, 2));
         assert_eq!(pause.availability, 0.0);
-        assert!(store.probe_summary("checkout", &Selection::all().under("other")).is_none());
+        assert!(
+            store
+                .probe_summary("checkout", &Selection::all().under("other"))
+                .is_none()
+        );
     }
 
     #[test]
@@ -557,19 +584,36 @@ mod tests {
     async fn trailing_windows_end_now() {
         let store = MetricsStore::new();
         for second in 0..10u64 {
-            store.record("api.cpu_percent", Duration::from_secs(second), second as f64);
+            store.record(
+                "api.cpu_percent",
+                Duration::from_secs(second),
+                second as f64,
+            );
         }
         tokio::time::sleep(Duration::from_secs(9)).await;
-        let recent = store.series_summary("api.cpu_percent", &Selection::trailing(Duration::from_secs(3))).unwrap();
+        let recent = store
+            .series_summary(
+                "api.cpu_percent",
+                &Selection::trailing(Duration::from_secs(3)),
+            )
+            .unwrap();
         // Values at 6, 7, 8 and 9 s.
         assert_eq!(recent.count, 4);
         assert_eq!(recent.mean, 7.5);
         assert_eq!((recent.min, recent.max, recent.last), (6.0, 9.0, 9.0));
-        let whole = store.series_summary("api.cpu_percent", &Selection::all()).unwrap();
+        let whole = store
+            .series_summary("api.cpu_percent", &Selection::all())
+            .unwrap();
         assert_eq!(whole.count, 10);
         assert_eq!(whole.quantiles.p90, 8.0);
-        let points = store.points("api.cpu_percent", &Selection::trailing(Duration::from_secs(1)));
-        assert_eq!(points.iter().map(|p| p.value).collect::<Vec<_>>(), vec![8.0, 9.0]);
+        let points = store.points(
+            "api.cpu_percent",
+            &Selection::trailing(Duration::from_secs(1)),
+        );
+        assert_eq!(
+            points.iter().map(|p| p.value).collect::<Vec<_>>(),
+            vec![8.0, 9.0]
+        );
         assert_eq!(store.series_names(), vec!["api.cpu_percent"]);
     }
 
@@ -581,7 +625,12 @@ mod tests {
         clone.record("x", Duration::ZERO, 4.0);
         let summary = store.series_summary("x", &Selection::all()).unwrap();
         assert_eq!(summary.count, 1);
-        std::thread::spawn(move || clone.record_now("x", 6.0)).join().unwrap();
-        assert_eq!(store.series_summary("x", &Selection::all()).unwrap().mean, 5.0);
+        std::thread::spawn(move || clone.record_now("x", 6.0))
+            .join()
+            .unwrap();
+        assert_eq!(
+            store.series_summary("x", &Selection::all()).unwrap().mean,
+            5.0
+        );
     }
 }

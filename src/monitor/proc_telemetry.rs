@@ -188,8 +188,18 @@ mod tests {
         }
         let second = telemetry.sample(&store).unwrap();
         assert!(second.cpu_percent.unwrap() >= 0.0);
-        assert!(store.series_summary("self.rss_bytes", &Selection::all()).unwrap().count == 2);
-        assert!(store.series_summary("self.cpu_percent", &Selection::all()).is_some());
+        assert!(
+            store
+                .series_summary("self.rss_bytes", &Selection::all())
+                .unwrap()
+                .count
+                == 2
+        );
+        assert!(
+            store
+                .series_summary("self.cpu_percent", &Selection::all())
+                .is_some()
+        );
     }
 
     #[test]

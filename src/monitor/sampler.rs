@@ -76,7 +76,11 @@ mod tests {
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if n % 3 == 2 { Check::failure("third") } else { Check::success("ok") }
+                if n % 3 == 2 {
+                    Check::failure("third")
+                } else {
+                    Check::success("ok")
+                }
             })
         }
     }
@@ -86,12 +90,23 @@ mod tests {
         let store = MetricsStore::new();
         let probe: Arc<dyn Probe> = Arc::new(Flaky::default());
         let shutdown = tokio::time::sleep(Duration::from_millis(9_950));
-        run_probe("flaky".into(), probe, Duration::from_secs(1), store.clone(), shutdown).await;
+        run_probe(
+            "flaky".into(),
+            probe,
+            Duration::from_secs(1),
+            store.clone(),
+            shutdown,
+        )
+        .await;
         // Ticks at 0, 1, ..., 9 s.
         let observations = store.observations("flaky", &Selection::all());
         assert_eq!(observations.len(), 10);
         assert_eq!(observations[3].at, Duration::from_secs(3));
-        assert!(observations.iter().all(|o| o.latency == Duration::from_millis(100)));
+        assert!(
+            observations
+                .iter()
+                .all(|o| o.latency == Duration::from_millis(100))
+        );
         let summary = store.probe_summary("flaky", &Selection::all()).unwrap();
         assert_eq!(summary.failures, 3);
     }

@@ -36,7 +36,9 @@ impl Probe for TcpProbe {
                     Ok(peer) => Check::success(format!("connected to {peer}")),
                     Err(_) => Check::success("connected"),
                 },
-                Ok(Err(err)) => Check::failure(format!("cannot connect to {}: {err}", self.address)),
+                Ok(Err(err)) => {
+                    Check::failure(format!("cannot connect to {}: {err}", self.address))
+                }
                 Err(_) => Check::failure(format!(
                     "connect to {} timed out after {}",
                     self.address,
@@ -71,6 +73,10 @@ mod tests {
         let probe = TcpProbe::new("no-such-host.invalid:80", Duration::from_secs(5));
         let check = probe.check().await;
         assert!(!check.success);
-        assert!(check.detail.contains("no-such-host.invalid"), "{}", check.detail);
+        assert!(
+            check.detail.contains("no-such-host.invalid"),
+            "{}",
+            check.detail
+        );
     }
 }

@@ -61,7 +61,8 @@ impl Ledger {
     pub fn create(state_dir: &Path, run_id: &str) -> Result<Ledger, LedgerError> {
         let path = ledger_path(state_dir, run_id);
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder).map_err(|err| LedgerError::new("create", folder, err))?;
+            std::fs::create_dir_all(folder)
+                .map_err(|err| LedgerError::new("create", folder, err))?;
         }
         let file = OpenOptions::new()
             .create_new(true)
@@ -72,7 +73,8 @@ impl Ledger {
             path,
             file: Mutex::new(file),
         };
-        let owner = ProcessIdentity::current().map_err(|err| LedgerError::new("create", &ledger.path, err))?;
+        let owner = ProcessIdentity::current()
+            .map_err(|err| LedgerError::new("create", &ledger.path, err))?;
         ledger.append(&LedgerEntry::RunStarted {
             run_id: run_id.to_string(),
             pid: owner.pid,
@@ -93,7 +95,8 @@ impl Ledger {
             .append(true)
             .open(path)
             .map_err(|err| LedgerError::new("open", path, err))?;
-        let ends_whole = ends_with_newline(&mut file).map_err(|err| LedgerError::new("read", path, err))?;
+        let ends_whole =
+            ends_with_newline(&mut file).map_err(|err| LedgerError::new("read", path, err))?;
         let ledger = Ledger {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -110,14 +113,21 @@ impl Ledger {
 
     /// Appends one entry and syncs it to disk.
     pub fn append(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
-        let mut line = serde_json::to_vec(entry)
-            .map_err(|err| LedgerError::new("encode an entry for", &self.path, io::Error::other(err)))?;
+        let mut line = serde_json::to_vec(entry).map_err(|err| {
+            LedgerError::new("encode an entry for", &self.path, io::Error::other(err))
+        })?;
         line.push(b'\n');
         self.write_raw(&line)
     }
 
     /// Records a fault and its revert; call before applying it.
-    pub fn applying(&self, id: &str, fault: &str, target: &str, revert: &RevertAction) -> Result<(), LedgerError> {
+    pub fn applying(
+        &self,
+        id: &str,
+        fault: &str,
+        target: &str,
+        revert: &RevertAction,
+    ) -> Result<(), LedgerError> {
         self.append(&LedgerEntry::Applying {
             id: id.to_string(),
             fault: fault.to_string(),
@@ -146,7 +156,10 @@ impl Ledger {
     }
 
     fn write_raw(&self, bytes: &[u8]) -> Result<(), LedgerError> {
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // One write call per line: appends from a crash-interrupted run are at worst torn at
         // the end, never interleaved.
         file.write_all(bytes)
@@ -167,7 +180,12 @@ impl LifecycleRecorder for Ledger {
         .map_err(|err| io::Error::other(err.to_string()))
     }
 
-    fn process_exited(&self, resource: &str, identity: &ProcessIdentity, exit: &str) -> io::Result<()> {
+    fn process_exited(
+        &self,
+        resource: &str,
+        identity: &ProcessIdentity,
+        exit: &str,
+    ) -> io::Result<()> {
         self.append(&LedgerEntry::ProcessStopped {
             resource: resource.to_string(),
             pid: identity.pid,
@@ -206,15 +224,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::create(dir.path(), "r1").unwrap();
         assert_eq!(ledger.path(), dir.path().join("runs/r1/ledger.jsonl"));
-        let revert = RevertAction::Nothing { reason: "test".into() };
+        let revert = RevertAction::Nothing {
+            reason: "test".into(),
+        };
         ledger.applying("f1", "restart", "api", &revert).unwrap();
         ledger.reverted("f1").unwrap();
         let contents = ledger.contents().unwrap();
         assert_eq!(contents.entries.len(), 3);
-        assert!(matches!(&contents.entries[0], LedgerEntry::RunStarted { run_id, pid, .. }
-            if run_id == "r1" && *pid == std::process::id()));
+        assert!(
+            matches!(&contents.entries[0], LedgerEntry::RunStarted { run_id, pid, .. }
+            if run_id == "r1" && *pid == std::process::id())
+        );
         assert!(contents.outstanding().is_empty());
-        assert_eq!(run_ledgers(dir.path()).unwrap(), vec![ledger.path().to_path_buf()]);
+        assert_eq!(
+            run_ledgers(dir.path()).unwrap(),
+            vec![ledger.path().to_path_buf()]
+        );
     }
 
     #[test]
@@ -222,7 +247,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         Ledger::create(dir.path(), "r1").unwrap();
         let err = Ledger::create(dir.path(), "r1").unwrap_err();
-        assert!(err.to_string().starts_with("cannot create the run ledger"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot create the run ledger"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -232,14 +260,17 @@ mod tests {
         let path = ledger.path().to_path_buf();
         drop(ledger);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"event":"applying","id":"f9","fau"#).unwrap();
+        file.write_all(br#"{"event":"applying","id":"f9","fau"#)
+            .unwrap();
         drop(file);
         let ledger = Ledger::open(&path).unwrap();
         ledger.reverted("f0").unwrap();
         let contents = LedgerContents::read(&path).unwrap();
         assert_eq!(contents.bad_lines, vec![2]);
         assert!(!contents.torn_tail);
-        assert!(matches!(contents.entries.last(), Some(LedgerEntry::Reverted { id, .. }) if id == "f0"));
+        assert!(
+            matches!(contents.entries.last(), Some(LedgerEntry::Reverted { id, .. }) if id == "f0")
+        );
     }
 
     #[test]

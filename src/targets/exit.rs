@@ -49,8 +49,14 @@ mod tests {
 
     #[test]
     fn describes_codes_and_signals() {
-        assert_eq!(Exit::from(ExitStatus::from_raw(1 << 8)).to_string(), "status 1");
-        assert_eq!(Exit::from(ExitStatus::from_raw(9)).to_string(), "signal SIGKILL");
+        assert_eq!(
+            Exit::from(ExitStatus::from_raw(1 << 8)).to_string(),
+            "status 1"
+        );
+        assert_eq!(
+            Exit::from(ExitStatus::from_raw(9)).to_string(),
+            "signal SIGKILL"
+        );
         assert!(Exit::from(ExitStatus::from_raw(0)).success());
     }
 }

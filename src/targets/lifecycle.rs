@@ -10,6 +10,10 @@ pub trait LifecycleRecorder: Send + Sync {
     fn process_started(&self, resource: &str, identity: &ProcessIdentity) -> io::Result<()>;
 
     /// The process exited (stopped by pfi, killed by a fault, or crashed on its own).
-    fn process_exited(&self, resource: &str, identity: &ProcessIdentity, exit: &str)
-    -> io::Result<()>;
+    fn process_exited(
+        &self,
+        resource: &str,
+        identity: &ProcessIdentity,
+        exit: &str,
+    ) -> io::Result<()>;
 }

@@ -11,7 +11,10 @@ const TAIL_BYTES: u64 = 8 * 1024;
 /// earlier run's output is left out). A missing file reads as empty.
 pub fn tail(path: &Path, from: u64, lines: usize) -> io::Result<Vec<String>> {
     let text = read_since(path, from, TAIL_BYTES)?;
-    let all: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    let all: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     let skip = all.len().saturating_sub(lines);
     Ok(all[skip..].iter().map(|line| line.to_string()).collect())
 }

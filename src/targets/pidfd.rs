@@ -50,7 +50,10 @@ mod tests {
 
     #[test]
     fn signals_a_child_and_reports_esrch_after_it_is_reaped() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let pidfd = Pidfd::open(child.id()).unwrap();
         pidfd.send(Signal::KILL).unwrap();
         child.wait().unwrap();

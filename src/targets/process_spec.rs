@@ -97,7 +97,13 @@ impl ProcessSpec {
         let file: String = self
             .name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         Path::new(&self.log_dir).join(format!("{file}.{stream}.log"))
     }
@@ -131,7 +137,10 @@ mod tests {
     #[test]
     fn reports_missing_commands() {
         let spec = ProcessSpec::new("api", Vec::new(), "/tmp");
-        assert_eq!(spec.problem().unwrap(), "process `api` has no command to run");
+        assert_eq!(
+            spec.problem().unwrap(),
+            "process `api` has no command to run"
+        );
         let spec = ProcessSpec::new("api", vec!["pfi-demo".into()], "/tmp");
         assert_eq!(spec.problem(), None);
     }

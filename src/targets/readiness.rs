@@ -58,10 +58,11 @@ pub(super) async fn wait_ready(
                 last_check = check.detail;
             }
             Readiness::Http { url } => {
-                let probe = HttpProbe::new("GET", url, ExpectedStatus::Success, timeout)
-                    .map_err(|reason| TargetError::InvalidSpec {
+                let probe = HttpProbe::new("GET", url, ExpectedStatus::Success, timeout).map_err(
+                    |reason| TargetError::InvalidSpec {
                         reason: format!("process `{}`: readiness URL: {reason}", spec.name),
-                    })?;
+                    },
+                )?;
                 let check = probe.check().await;
                 if check.success {
                     return Ok(None);

@@ -180,7 +180,12 @@ mod tests {
 
     #[test]
     fn rejects_unknown_names_and_numbers() {
-        assert!("SIGFOO".parse::<Signal>().unwrap_err().contains("unknown signal"));
+        assert!(
+            "SIGFOO"
+                .parse::<Signal>()
+                .unwrap_err()
+                .contains("unknown signal")
+        );
         assert!("0".parse::<Signal>().unwrap_err().contains("out of range"));
         assert!("65".parse::<Signal>().is_err());
     }

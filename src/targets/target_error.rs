@@ -10,7 +10,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub enum TargetError {
     /// The spec cannot be started (no command...).
-    InvalidSpec { reason: String },
+    InvalidSpec {
+        reason: String,
+    },
     /// The program could not be spawned.
     Spawn {
         name: String,
@@ -37,17 +39,28 @@ pub enum TargetError {
         last_check: String,
         log_tail: Vec<String>,
     },
-    AlreadyRunning { name: String, pid: u32 },
-    NotRunning { name: String },
+    AlreadyRunning {
+        name: String,
+        pid: u32,
+    },
+    NotRunning {
+        name: String,
+    },
     Signal {
         name: String,
         signal: Signal,
         source: io::Error,
     },
     /// The process survived SIGKILL (stuck in uninterruptible sleep).
-    StopFailed { name: String, pid: u32 },
+    StopFailed {
+        name: String,
+        pid: u32,
+    },
     /// The start could not be recorded in the ledger; the process was killed.
-    Record { name: String, source: io::Error },
+    Record {
+        name: String,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for TargetError {

@@ -3,9 +3,7 @@
 
 use crate::support::{demo_spec, start_backend};
 use pfi::faults::{FaultContext, Pause, RevertAction, inject};
-use pfi::run::ledger::{
-    Ledger, LedgerContents, LedgerEntry, RecoverOptions, new_run_id, recover,
-};
+use pfi::run::ledger::{Ledger, LedgerContents, LedgerEntry, RecoverOptions, new_run_id, recover};
 use pfi::targets::{ProcStat, ProcessState, ProcessTarget};
 use std::io::Write;
 use std::sync::Arc;
@@ -42,7 +40,10 @@ async fn recover_resumes_a_process_paused_by_a_crashed_run() {
     })
     .await
     .unwrap();
-    assert!(matches!(applied.revert_action(), RevertAction::Resume { .. }));
+    assert!(matches!(
+        applied.revert_action(),
+        RevertAction::Resume { .. }
+    ));
     crate::support::wait_until("state T", Duration::from_secs(5), || {
         state_of(pid) == Some(ProcessState::Stopped)
     })
@@ -86,9 +87,11 @@ async fn recover_stops_the_processes_a_crashed_run_started() {
 
     // Pause it too, then "crash": the target is detached so dropping it leaves the process.
     let ctx = FaultContext::new(&run_id, "f1");
-    inject(&Pause {}, &backend, &ctx, |revert| ledger.applying("f1", "pause", "backend", revert))
-        .await
-        .unwrap();
+    inject(&Pause {}, &backend, &ctx, |revert| {
+        ledger.applying("f1", "pause", "backend", revert)
+    })
+    .await
+    .unwrap();
     backend.detach();
     drop(backend);
     drop(ledger);
@@ -123,7 +126,10 @@ async fn a_torn_last_line_is_ignored_by_recover() {
     let path = ledger.path().to_path_buf();
     drop(ledger);
     // The run died while writing its first fault: the fault was never applied.
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     write!(file, r#"{{"event":"applying","id":"f1","fault":"pause","target":"backend","revert":{{"action":"res"#).unwrap();
     drop(file);
     let contents = LedgerContents::read(&path).unwrap();

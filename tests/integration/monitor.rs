@@ -23,24 +23,52 @@ async fn http_probe_sees_health_and_a_failing_checkout() {
     let timeout = Duration::from_secs(5);
     let clock = MetricsStore::new().clock();
 
-    let health = HttpProbe::new("GET", &format!("{base}/health"), ExpectedStatus::Success, timeout).unwrap();
+    let health = HttpProbe::new(
+        "GET",
+        &format!("{base}/health"),
+        ExpectedStatus::Success,
+        timeout,
+    )
+    .unwrap();
     let observation = observe(&health, &clock).await;
     assert!(observation.success, "{}", observation.detail);
     assert_eq!(observation.detail, "200 OK");
     assert!(observation.latency < timeout);
 
     backend.stop().await.unwrap();
-    let checkout = HttpProbe::new("GET", &format!("{base}/checkout"), ExpectedStatus::Success, timeout).unwrap();
+    let checkout = HttpProbe::new(
+        "GET",
+        &format!("{base}/checkout"),
+        ExpectedStatus::Success,
+        timeout,
+    )
+    .unwrap();
     let check = checkout.check().await;
     assert!(!check.success);
     assert_eq!(check.detail, "status 502 Bad Gateway, expected 2xx");
-    let expecting_502 = HttpProbe::new("GET", &format!("{base}/checkout"), ExpectedStatus::Exact(502), timeout).unwrap();
+    let expecting_502 = HttpProbe::new(
+        "GET",
+        &format!("{base}/checkout"),
+        ExpectedStatus::Exact(502),
+        timeout,
+    )
+    .unwrap();
     assert!(expecting_502.check().await.success);
 
-    let closed = HttpProbe::new("GET", &format!("http://{}/", closed_port()), ExpectedStatus::Success, timeout).unwrap();
+    let closed = HttpProbe::new(
+        "GET",
+        &format!("http://{}/", closed_port()),
+        ExpectedStatus::Success,
+        timeout,
+    )
+    .unwrap();
     let check = closed.check().await;
     assert!(!check.success);
-    assert!(check.detail.contains("Connection refused"), "{}", check.detail);
+    assert!(
+        check.detail.contains("Connection refused"),
+        "{}",
+        check.detail
+    );
 }
 
 #[tokio::test]
@@ -50,7 +78,13 @@ async fn an_http_probe_times_out_on_a_paused_service() {
     let api = start_api(logs.path(), backend.listen_addr().unwrap(), &[]).await;
     api.signal_group(pfi::targets::Signal::STOP).unwrap();
     let url = format!("http://{}/health", api.listen_addr().unwrap());
-    let probe = HttpProbe::new("GET", &url, ExpectedStatus::Success, Duration::from_millis(300)).unwrap();
+    let probe = HttpProbe::new(
+        "GET",
+        &url,
+        ExpectedStatus::Success,
+        Duration::from_millis(300),
+    )
+    .unwrap();
     let observation = observe(&probe, &MetricsStore::new().clock()).await;
     assert!(!observation.success);
     assert_eq!(observation.detail, "timed out after 300 ms");
@@ -70,7 +104,8 @@ async fn tcp_and_command_probes_against_real_services() {
 
     // A command probe that checks the backend with the demo binary's own client: `curl`
     // may be missing, so use a plain TCP check through the probe's exit status.
-    let command = CommandProbe::new(argv(&["test", "-e", "/proc/self"]), Duration::from_secs(2)).unwrap();
+    let command =
+        CommandProbe::new(argv(&["test", "-e", "/proc/self"]), Duration::from_secs(2)).unwrap();
     assert!(command.check().await.success);
 }
 
@@ -80,8 +115,9 @@ async fn probe_loops_fill_the_store_with_baseline_and_fault_phases() {
     let backend = start_backend(logs.path()).await;
     let api = start_api(logs.path(), backend.listen_addr().unwrap(), &[]).await;
     let url = format!("http://{}/checkout", api.listen_addr().unwrap());
-    let probe: Arc<dyn Probe> =
-        Arc::new(HttpProbe::new("GET", &url, ExpectedStatus::Success, Duration::from_secs(2)).unwrap());
+    let probe: Arc<dyn Probe> = Arc::new(
+        HttpProbe::new("GET", &url, ExpectedStatus::Success, Duration::from_secs(2)).unwrap(),
+    );
     let store = MetricsStore::new();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let looping = tokio::spawn(run_probe(
@@ -97,8 +133,15 @@ async fn probe_loops_fill_the_store_with_baseline_and_fault_phases() {
         let store = store.clone();
         async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            while store.probe_summary("checkout", &selection).map_or(0, |s| s.count) < n {
-                assert!(tokio::time::Instant::now() < deadline, "too few observations");
+            while store
+                .probe_summary("checkout", &selection)
+                .map_or(0, |s| s.count)
+                < n
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "too few observations"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -110,10 +153,14 @@ async fn probe_loops_fill_the_store_with_baseline_and_fault_phases() {
     stop_tx.send(()).unwrap();
     looping.await.unwrap();
 
-    let baseline = store.probe_summary("checkout", &Selection::all().baseline()).unwrap();
+    let baseline = store
+        .probe_summary("checkout", &Selection::all().baseline())
+        .unwrap();
     assert_eq!(baseline.failures, 0);
     assert_eq!(baseline.availability, 1.0);
-    let under = store.probe_summary("checkout", &Selection::all().under("backend-down")).unwrap();
+    let under = store
+        .probe_summary("checkout", &Selection::all().under("backend-down"))
+        .unwrap();
     // The first observations under the fault may precede the stop: most fail, not all.
     assert!(under.error_rate > 0.5, "{under:?}");
     let all = store.probe_summary("checkout", &Selection::all()).unwrap();
@@ -124,7 +171,12 @@ async fn probe_loops_fill_the_store_with_baseline_and_fault_phases() {
 #[tokio::test]
 async fn telemetry_reads_cpu_and_memory_and_follows_restarts() {
     let logs = tempfile::tempdir().unwrap();
-    let busy = ProcessTarget::new(ProcessSpec::new("busy", argv(&["sha256sum", "/dev/zero"]), logs.path())).unwrap();
+    let busy = ProcessTarget::new(ProcessSpec::new(
+        "busy",
+        argv(&["sha256sum", "/dev/zero"]),
+        logs.path(),
+    ))
+    .unwrap();
     busy.start().await.unwrap();
     let store = MetricsStore::new();
     let source = busy.clone();
@@ -141,10 +193,19 @@ async fn telemetry_reads_cpu_and_memory_and_follows_restarts() {
     busy.restart().await.unwrap();
     let after = telemetry.sample(&store).unwrap();
     assert_eq!(after.pid, busy.pid().unwrap());
-    assert!(after.cpu_percent.is_none(), "a new process starts a new baseline");
+    assert!(
+        after.cpu_percent.is_none(),
+        "a new process starts a new baseline"
+    );
     busy.stop().await.unwrap();
     assert!(telemetry.sample(&store).is_none());
-    assert_eq!(store.series_summary("busy.rss_bytes", &Selection::all()).unwrap().count, 3);
+    assert_eq!(
+        store
+            .series_summary("busy.rss_bytes", &Selection::all())
+            .unwrap()
+            .count,
+        3
+    );
 }
 
 #[tokio::test]

@@ -25,7 +25,8 @@ pub fn demo_spec(name: &str, logs: &Path, args: &[&str]) -> ProcessSpec {
 }
 
 pub async fn start_backend(logs: &Path) -> ProcessTarget {
-    let target = ProcessTarget::new(demo_spec("backend", logs, &["backend", "--port", "0"])).unwrap();
+    let target =
+        ProcessTarget::new(demo_spec("backend", logs, &["backend", "--port", "0"])).unwrap();
     target.start().await.unwrap();
     target
 }
@@ -43,7 +44,10 @@ pub async fn start_api(logs: &Path, backend: SocketAddr, extra: &[&str]) -> Proc
 pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -60,7 +64,10 @@ pub async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -68,6 +75,12 @@ pub async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
 pub fn gauge(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no gauge {name} in:\n{metrics}"))
 }

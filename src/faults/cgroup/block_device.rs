@@ -39,7 +39,11 @@ impl DeviceNumber {
 /// The devices to limit for a process: `explicit` (`/dev/sda` or `8:0`) when given, else the
 /// disk holding the process's working folder, else every physical disk. Partitions are
 /// replaced by their disk (the kernel throttles whole disks only).
-pub fn devices_for(pid: u32, explicit: Option<&str>, sys: &Path) -> Result<Vec<DeviceNumber>, String> {
+pub fn devices_for(
+    pid: u32,
+    explicit: Option<&str>,
+    sys: &Path,
+) -> Result<Vec<DeviceNumber>, String> {
     if let Some(device) = explicit {
         let number = match DeviceNumber::parse(device) {
             Some(number) => number,
@@ -92,7 +96,9 @@ fn physical_disks(sys: &Path) -> Vec<DeviceNumber> {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             entry.path().join("device").exists()
-                && !["loop", "ram", "zram"].iter().any(|virtual_| name.starts_with(virtual_))
+                && !["loop", "ram", "zram"]
+                    .iter()
+                    .any(|virtual_| name.starts_with(virtual_))
         })
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("dev")).ok())
         .filter_map(|text| DeviceNumber::parse(&text))
@@ -107,9 +113,24 @@ mod tests {
 
     #[test]
     fn splits_and_parses_device_numbers() {
-        assert_eq!(DeviceNumber::from_dev(0xfe00), DeviceNumber { major: 254, minor: 0 });
-        assert_eq!(DeviceNumber::from_dev(0x0801), DeviceNumber { major: 8, minor: 1 });
-        assert_eq!(DeviceNumber::parse("8:16\n"), Some(DeviceNumber { major: 8, minor: 16 }));
+        assert_eq!(
+            DeviceNumber::from_dev(0xfe00),
+            DeviceNumber {
+                major: 254,
+                minor: 0
+            }
+        );
+        assert_eq!(
+            DeviceNumber::from_dev(0x0801),
+            DeviceNumber { major: 8, minor: 1 }
+        );
+        assert_eq!(
+            DeviceNumber::parse("8:16\n"),
+            Some(DeviceNumber {
+                major: 8,
+                minor: 16
+            })
+        );
         assert_eq!(DeviceNumber::parse("sda"), None);
         assert_eq!(DeviceNumber { major: 8, minor: 0 }.to_string(), "8:0");
     }
@@ -122,7 +143,8 @@ mod tests {
         std::fs::create_dir_all(sys.join("dev/block")).unwrap();
         std::fs::write(sys.join("devices/sda/dev"), "8:0\n").unwrap();
         std::fs::write(sys.join("devices/sda/sda1/partition"), "1\n").unwrap();
-        std::os::unix::fs::symlink(sys.join("devices/sda/sda1"), sys.join("dev/block/8:1")).unwrap();
+        std::os::unix::fs::symlink(sys.join("devices/sda/sda1"), sys.join("dev/block/8:1"))
+            .unwrap();
         std::os::unix::fs::symlink(sys.join("devices/sda"), sys.join("dev/block/8:0")).unwrap();
         let devices = devices_for(1, Some("8:1"), sys).unwrap();
         assert_eq!(devices, vec![DeviceNumber { major: 8, minor: 0 }]);

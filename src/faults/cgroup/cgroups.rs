@@ -44,7 +44,11 @@ impl Cgroups {
     pub fn hierarchy(&self, controller: Controller) -> Result<Hierarchy, String> {
         let mut reasons = Vec::new();
         let v2_name = controller.v2_name();
-        for mount in self.mounts.iter().filter(|m| m.version == CgroupVersion::V2) {
+        for mount in self
+            .mounts
+            .iter()
+            .filter(|m| m.version == CgroupVersion::V2)
+        {
             let point = mount.mount_point.display();
             let available = std::fs::read_to_string(mount.mount_point.join("cgroup.controllers"))
                 .unwrap_or_default();
@@ -62,10 +66,14 @@ impl Cgroups {
         let v1: Vec<&CgroupMount> = self
             .mounts
             .iter()
-            .filter(|m| m.version == CgroupVersion::V1 && m.v1_controllers.iter().any(|c| c == v1_name))
+            .filter(|m| {
+                m.version == CgroupVersion::V1 && m.v1_controllers.iter().any(|c| c == v1_name)
+            })
             .collect();
         if v1.is_empty() {
-            reasons.push(format!("no cgroup v1 hierarchy has the `{v1_name}` controller"));
+            reasons.push(format!(
+                "no cgroup v1 hierarchy has the `{v1_name}` controller"
+            ));
         }
         for mount in v1 {
             if writable(&mount.mount_point) {
@@ -85,7 +93,12 @@ impl Cgroups {
         ))
     }
 
-    fn chosen(&self, version: CgroupVersion, controller: Controller, mount: &CgroupMount) -> Hierarchy {
+    fn chosen(
+        &self,
+        version: CgroupVersion,
+        controller: Controller,
+        mount: &CgroupMount,
+    ) -> Hierarchy {
         Hierarchy {
             version,
             controller,
@@ -109,14 +122,15 @@ impl Hierarchy {
         name: &str,
         settings: Vec<CgroupSetting>,
     ) -> Result<CgroupPlacement, String> {
-        let in_hierarchy = mount_table::process_cgroup(process_cgroups, self.version, self.controller)
-            .ok_or_else(|| {
-                format!(
-                    "process {pid} is in no {} `{}` cgroup",
-                    self.version,
-                    self.controller.name(self.version)
-                )
-            })?;
+        let in_hierarchy =
+            mount_table::process_cgroup(process_cgroups, self.version, self.controller)
+                .ok_or_else(|| {
+                    format!(
+                        "process {pid} is in no {} `{}` cgroup",
+                        self.version,
+                        self.controller.name(self.version)
+                    )
+                })?;
         let relative = if self.root == "/" {
             in_hierarchy.as_str()
         } else {
@@ -158,7 +172,13 @@ impl Hierarchy {
 fn sanitize(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if clean.is_empty() || clean.starts_with('.') {
         format!("fault{clean}")
@@ -183,7 +203,9 @@ mod tests {
         lines
             .iter()
             .enumerate()
-            .map(|(i, (root, point, tail))| format!("{} 1 0:{i} {root} {point} rw - {tail}\n", 30 + i))
+            .map(|(i, (root, point, tail))| {
+                format!("{} 1 0:{i} {root} {point} rw - {tail}\n", 30 + i)
+            })
             .collect()
     }
 
@@ -199,7 +221,9 @@ mod tests {
             ("/", v1.to_str().unwrap(), "cgroup cgroup rw,cpu"),
             ("/", v2.to_str().unwrap(), "cgroup2 cgroup2 rw"),
         ]);
-        let hierarchy = Cgroups::from_mountinfo(&text).hierarchy(Controller::Cpu).unwrap();
+        let hierarchy = Cgroups::from_mountinfo(&text)
+            .hierarchy(Controller::Cpu)
+            .unwrap();
         assert_eq!(hierarchy.version, CgroupVersion::V2);
         assert_eq!(hierarchy.mount_point, v2);
     }
@@ -216,7 +240,9 @@ mod tests {
             ("/", v2.to_str().unwrap(), "cgroup2 cgroup2 rw"),
             ("/", v1.to_str().unwrap(), "cgroup cgroup rw,memory"),
         ]);
-        let hierarchy = Cgroups::from_mountinfo(&text).hierarchy(Controller::Memory).unwrap();
+        let hierarchy = Cgroups::from_mountinfo(&text)
+            .hierarchy(Controller::Memory)
+            .unwrap();
         assert_eq!(hierarchy.version, CgroupVersion::V1);
         assert_eq!(hierarchy.mount_point, v1);
     }
@@ -228,12 +254,22 @@ mod tests {
         std::fs::create_dir_all(&v2).unwrap();
         std::fs::write(v2.join("cgroup.controllers"), "memory\n").unwrap();
         let text = mountinfo(&[("/", v2.to_str().unwrap(), "cgroup2 cgroup2 rw")]);
-        let err = Cgroups::from_mountinfo(&text).hierarchy(Controller::Cpu).unwrap_err();
-        assert!(err.starts_with("no writable cgroup `cpu` controller ("), "{err}");
+        let err = Cgroups::from_mountinfo(&text)
+            .hierarchy(Controller::Cpu)
+            .unwrap_err();
+        assert!(
+            err.starts_with("no writable cgroup `cpu` controller ("),
+            "{err}"
+        );
         assert!(err.contains("has no `cpu` in cgroup.controllers"), "{err}");
-        assert!(err.contains("no cgroup v1 hierarchy has the `cpu` controller"), "{err}");
+        assert!(
+            err.contains("no cgroup v1 hierarchy has the `cpu` controller"),
+            "{err}"
+        );
         assert!(err.contains("run pfi as root"), "{err}");
-        let err = Cgroups::from_mountinfo("").hierarchy(Controller::Io).unwrap_err();
+        let err = Cgroups::from_mountinfo("")
+            .hierarchy(Controller::Io)
+            .unwrap_err();
         assert!(err.contains("no cgroup filesystem is mounted"), "{err}");
     }
 
@@ -246,9 +282,14 @@ mod tests {
             root: "/".to_string(),
         };
         let proc_cgroup = "4:memory:/sandbox/7\n0::/app.slice/api.service\n";
-        let placement = v1.place(proc_cgroup, 42, 7, "run 1/f2", Vec::new()).unwrap();
+        let placement = v1
+            .place(proc_cgroup, 42, 7, "run 1/f2", Vec::new())
+            .unwrap();
         assert_eq!(placement.origin, Path::new("/cg/memory/sandbox/7"));
-        assert_eq!(placement.path, Path::new("/cg/memory/sandbox/7/pfi/run_1_f2"));
+        assert_eq!(
+            placement.path,
+            Path::new("/cg/memory/sandbox/7/pfi/run_1_f2")
+        );
 
         let v2 = Hierarchy {
             version: CgroupVersion::V2,
@@ -273,9 +314,13 @@ mod tests {
             .place("3:cpu,cpuacct:/docker/abc/app\n", 1, 1, "x", Vec::new())
             .unwrap();
         assert_eq!(placement.origin, Path::new("/sys/fs/cgroup/cpu/app"));
-        let err = hierarchy.place("3:cpu:/elsewhere\n", 1, 1, "x", Vec::new()).unwrap_err();
+        let err = hierarchy
+            .place("3:cpu:/elsewhere\n", 1, 1, "x", Vec::new())
+            .unwrap_err();
         assert!(err.contains("outside the part mounted"), "{err}");
-        let err = hierarchy.place("3:memory:/\n", 1, 1, "x", Vec::new()).unwrap_err();
+        let err = hierarchy
+            .place("3:memory:/\n", 1, 1, "x", Vec::new())
+            .unwrap_err();
         assert!(err.contains("in no cgroup v1 `cpu` cgroup"), "{err}");
     }
 }

@@ -62,9 +62,12 @@ fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 4 <= bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
-            let value = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            let value =
+                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(value);
             i += 4;
         } else {
@@ -77,7 +80,11 @@ fn unescape(field: &str) -> String {
 
 /// A process's cgroup in one hierarchy, from the text of `/proc/<pid>/cgroup`: the v2 entry
 /// (`0::/path`), or the v1 entry whose controller list names `controller`.
-pub fn process_cgroup(text: &str, version: CgroupVersion, controller: Controller) -> Option<String> {
+pub fn process_cgroup(
+    text: &str,
+    version: CgroupVersion,
+    controller: Controller,
+) -> Option<String> {
     text.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let id = parts.next()?;
@@ -85,7 +92,9 @@ pub fn process_cgroup(text: &str, version: CgroupVersion, controller: Controller
         let path = parts.next()?;
         let matches = match version {
             CgroupVersion::V2 => id == "0" && controllers.is_empty(),
-            CgroupVersion::V1 => controllers.split(',').any(|name| name == controller.v1_name()),
+            CgroupVersion::V1 => controllers
+                .split(',')
+                .any(|name| name == controller.v1_name()),
         };
         matches.then(|| path.to_string())
     })
@@ -113,16 +122,34 @@ mod tests {
         assert_eq!(mounts[2].root, "/docker/abc");
         assert_eq!(mounts[3].v1_controllers, vec!["xattr"]);
         assert_eq!(mounts[4].version, CgroupVersion::V2);
-        assert_eq!(mounts[4].mount_point, PathBuf::from("/sys/fs/cgroup/my unified"));
+        assert_eq!(
+            mounts[4].mount_point,
+            PathBuf::from("/sys/fs/cgroup/my unified")
+        );
     }
 
     #[test]
     fn finds_a_process_cgroup_per_hierarchy() {
         let text = "9:name=systemd:/\n4:memory:/process_api/01bb\n2:cpu,cpuacct:/user\n7:blkio:/\n0::/init.scope\n";
-        assert_eq!(process_cgroup(text, CgroupVersion::V1, Controller::Memory).unwrap(), "/process_api/01bb");
-        assert_eq!(process_cgroup(text, CgroupVersion::V1, Controller::Cpu).unwrap(), "/user");
-        assert_eq!(process_cgroup(text, CgroupVersion::V1, Controller::Io).unwrap(), "/");
-        assert_eq!(process_cgroup(text, CgroupVersion::V2, Controller::Cpu).unwrap(), "/init.scope");
-        assert_eq!(process_cgroup("1:cpuacct:/", CgroupVersion::V1, Controller::Cpu), None);
+        assert_eq!(
+            process_cgroup(text, CgroupVersion::V1, Controller::Memory).unwrap(),
+            "/process_api/01bb"
+        );
+        assert_eq!(
+            process_cgroup(text, CgroupVersion::V1, Controller::Cpu).unwrap(),
+            "/user"
+        );
+        assert_eq!(
+            process_cgroup(text, CgroupVersion::V1, Controller::Io).unwrap(),
+            "/"
+        );
+        assert_eq!(
+            process_cgroup(text, CgroupVersion::V2, Controller::Cpu).unwrap(),
+            "/init.scope"
+        );
+        assert_eq!(
+            process_cgroup("1:cpuacct:/", CgroupVersion::V1, Controller::Cpu),
+            None
+        );
     }
 }

@@ -58,7 +58,12 @@ impl CgroupPlacement {
         }
         match ProcStat::read(self.pid) {
             Ok(Some(stat)) if stat.start_time == self.start_time => {}
-            _ => return Err(format!("process {} exited before it could be limited", self.pid)),
+            _ => {
+                return Err(format!(
+                    "process {} exited before it could be limited",
+                    self.pid
+                ));
+            }
         }
         let mut pids = vec![self.pid];
         pids.extend(descendants(self.pid).unwrap_or_default());
@@ -70,7 +75,10 @@ impl CgroupPlacement {
                 // A child may exit between listing and moving.
                 Err(err) if err.raw_os_error() == Some(libc::ESRCH) && *pid != self.pid => {}
                 Err(err) => {
-                    return Err(format!("cannot move process {pid} into {}: {err}", procs.display()));
+                    return Err(format!(
+                        "cannot move process {pid} into {}: {err}",
+                        procs.display()
+                    ));
                 }
             }
         }
@@ -123,7 +131,11 @@ impl CgroupPlacement {
         }
         remove_cgroup(&self.path)?;
         // The shared `pfi` parent goes too once no other fault uses it.
-        if let Some(parent) = self.path.parent().filter(|p| p.file_name() == Some("pfi".as_ref())) {
+        if let Some(parent) = self
+            .path
+            .parent()
+            .filter(|p| p.file_name() == Some("pfi".as_ref()))
+        {
             let _ = std::fs::remove_dir(parent);
         }
         Ok(RevertOutcome::Reverted(format!(
@@ -145,7 +157,10 @@ impl CgroupPlacement {
             let enabled = std::fs::read_to_string(&file).unwrap_or_default();
             if !enabled.split_whitespace().any(|c| c == name) {
                 write_file(&file, &format!("+{name}")).map_err(|err| {
-                    format!("{err} (enable the `{name}` controller for {})", folder.display())
+                    format!(
+                        "{err} (enable the `{name}` controller for {})",
+                        folder.display()
+                    )
                 })?;
             }
         }
@@ -171,7 +186,8 @@ fn remove_cgroup(path: &Path) -> Result<(), String> {
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), String> {
-    write_file_raw(path, value).map_err(|err| format!("cannot write `{value}` to {}: {err}", path.display()))
+    write_file_raw(path, value)
+        .map_err(|err| format!("cannot write `{value}` to {}: {err}", path.display()))
 }
 
 /// One `write` of the value: cgroup files take one value per write.
@@ -213,7 +229,10 @@ mod tests {
         assert_eq!(read("pfi/cgroup.subtree_control"), "+cpu");
         assert_eq!(read("pfi/run-f1/cpu.max"), "20000 100000");
         // The fake tree keeps the last write; this process has no children here.
-        assert_eq!(read("pfi/run-f1/cgroup.procs"), std::process::id().to_string());
+        assert_eq!(
+            read("pfi/run-f1/cgroup.procs"),
+            std::process::id().to_string()
+        );
     }
 
     #[test]
@@ -248,7 +267,10 @@ mod tests {
         assert!(matches!(outcome, RevertOutcome::Reverted(_)), "{outcome:?}");
         assert!(!placement.path.exists());
         let again = placement.revert().unwrap();
-        assert!(matches!(again, RevertOutcome::AlreadyReverted(_)), "{again:?}");
+        assert!(
+            matches!(again, RevertOutcome::AlreadyReverted(_)),
+            "{again:?}"
+        );
     }
 
     #[test]

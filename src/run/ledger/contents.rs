@@ -80,7 +80,10 @@ impl LedgerContents {
             match serde_json::from_str::<LedgerEntry>(line) {
                 Ok(entry) => entries.push(entry),
                 Err(err) => {
-                    tracing::warn!(line = index + 1, "ignoring an unreadable ledger line: {err}");
+                    tracing::warn!(
+                        line = index + 1,
+                        "ignoring an unreadable ledger line: {err}"
+                    );
                     bad_lines.push(index + 1);
                 }
             }
@@ -143,10 +146,12 @@ impl LedgerContents {
                     },
                     at: *at,
                 }),
-                LedgerEntry::ProcessStopped { pid, start_time, .. } => {
-                    outstanding
-                        .processes
-                        .retain(|p| !(p.identity.pid == *pid && p.identity.start_time == *start_time));
+                LedgerEntry::ProcessStopped {
+                    pid, start_time, ..
+                } => {
+                    outstanding.processes.retain(|p| {
+                        !(p.identity.pid == *pid && p.identity.start_time == *start_time)
+                    });
                 }
                 LedgerEntry::RunFinished { .. } => outstanding.finished = true,
             }
@@ -192,7 +197,11 @@ mod tests {
 
     #[test]
     fn a_corrupt_middle_line_is_skipped() {
-        let text = format!("{}{{not json}}\n{}", line(&applying("f1")), line(&applying("f2")));
+        let text = format!(
+            "{}{{not json}}\n{}",
+            line(&applying("f1")),
+            line(&applying("f2"))
+        );
         let contents = LedgerContents::parse(&text);
         assert_eq!(contents.entries.len(), 2);
         assert_eq!(contents.bad_lines, vec![2]);
@@ -218,7 +227,10 @@ mod tests {
             line(&started(100, 7)),
             line(&applying("f1")),
             line(&applying("f2")),
-            line(&LedgerEntry::Reverted { id: "f1".into(), at: 3 }),
+            line(&LedgerEntry::Reverted {
+                id: "f1".into(),
+                at: 3,
+            }),
             line(&LedgerEntry::ProcessStopped {
                 resource: "api".into(),
                 pid: 100,
@@ -231,7 +243,14 @@ mod tests {
         .concat();
         let outstanding = LedgerContents::parse(&text).outstanding();
         assert_eq!(outstanding.run_id.as_deref(), Some("r1"));
-        assert_eq!(outstanding.faults.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["f2"]);
+        assert_eq!(
+            outstanding
+                .faults
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect::<Vec<_>>(),
+            ["f2"]
+        );
         assert_eq!(outstanding.processes.len(), 1);
         assert_eq!(outstanding.processes[0].identity.pid, 101);
         assert!(!outstanding.finished);

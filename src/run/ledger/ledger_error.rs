@@ -13,7 +13,11 @@ pub struct LedgerError {
 }
 
 impl LedgerError {
-    pub(super) fn new(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> LedgerError {
+    pub(super) fn new(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> LedgerError {
         LedgerError {
             action,
             path: path.into(),

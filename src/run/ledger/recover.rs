@@ -83,7 +83,10 @@ impl RecoverReport {
 }
 
 /// Recovers every run under `state_dir` that left something behind.
-pub async fn recover(state_dir: &Path, options: &RecoverOptions) -> Result<RecoverReport, LedgerError> {
+pub async fn recover(
+    state_dir: &Path,
+    options: &RecoverOptions,
+) -> Result<RecoverReport, LedgerError> {
     let mut report = RecoverReport::default();
     for path in run_ledgers(state_dir)? {
         if let Some(run) = recover_ledger(&path, options).await? {
@@ -94,7 +97,10 @@ pub async fn recover(state_dir: &Path, options: &RecoverOptions) -> Result<Recov
 }
 
 /// Recovers one run from its ledger; `None` when it left nothing behind.
-pub async fn recover_ledger(path: &Path, options: &RecoverOptions) -> Result<Option<RunRecovery>, LedgerError> {
+pub async fn recover_ledger(
+    path: &Path,
+    options: &RecoverOptions,
+) -> Result<Option<RunRecovery>, LedgerError> {
     let contents = LedgerContents::read(path)?;
     let outstanding = contents.outstanding();
     if outstanding.is_empty() {
@@ -136,7 +142,10 @@ pub async fn recover_ledger(path: &Path, options: &RecoverOptions) -> Result<Opt
     }
     for process in outstanding.processes.iter().rev() {
         let identity = process.identity;
-        let outcome = identity.terminate(options.grace).await.map_err(|err| err.to_string());
+        let outcome = identity
+            .terminate(options.grace)
+            .await
+            .map_err(|err| err.to_string());
         if let Ok(termination) = &outcome {
             ledger.append(&LedgerEntry::ProcessStopped {
                 resource: process.resource.clone(),
@@ -152,7 +161,8 @@ pub async fn recover_ledger(path: &Path, options: &RecoverOptions) -> Result<Opt
             outcome,
         });
     }
-    let all_done = run.faults.iter().all(|f| f.outcome.is_ok()) && run.processes.iter().all(|p| p.outcome.is_ok());
+    let all_done = run.faults.iter().all(|f| f.outcome.is_ok())
+        && run.processes.iter().all(|p| p.outcome.is_ok());
     if all_done && !outstanding.finished {
         ledger.finished()?;
     }
@@ -213,17 +223,27 @@ mod tests {
     async fn a_dead_owner_is_recovered_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_ledger(dir.path(), u32::MAX - 1, &[pending_resume()]);
-        let report = recover(dir.path(), &RecoverOptions::default()).await.unwrap();
+        let report = recover(dir.path(), &RecoverOptions::default())
+            .await
+            .unwrap();
         assert_eq!(report.runs.len(), 1);
         let run = &report.runs[0];
         assert_eq!(run.run_id, "r1");
         assert!(run.skipped.is_none());
-        assert!(matches!(run.faults[0].outcome, Ok(RevertOutcome::AlreadyReverted(_))));
+        assert!(matches!(
+            run.faults[0].outcome,
+            Ok(RevertOutcome::AlreadyReverted(_))
+        ));
         assert_eq!(report.failures(), 0);
         let contents = LedgerContents::read(&path).unwrap();
-        assert!(matches!(contents.entries.last(), Some(LedgerEntry::RunFinished { .. })));
+        assert!(matches!(
+            contents.entries.last(),
+            Some(LedgerEntry::RunFinished { .. })
+        ));
 
-        let again = recover(dir.path(), &RecoverOptions::default()).await.unwrap();
+        let again = recover(dir.path(), &RecoverOptions::default())
+            .await
+            .unwrap();
         assert!(again.runs.is_empty());
         assert!(again.nothing_to_do());
     }
@@ -246,7 +266,9 @@ mod tests {
             serde_json::to_string(&pending_resume()).unwrap()
         );
         std::fs::write(&path, text).unwrap();
-        let report = recover(dir.path(), &RecoverOptions::default()).await.unwrap();
+        let report = recover(dir.path(), &RecoverOptions::default())
+            .await
+            .unwrap();
         let reason = report.runs[0].skipped.as_deref().unwrap();
         assert!(reason.contains("still running"), "{reason}");
         assert!(!report.nothing_to_do());
