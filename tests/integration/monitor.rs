@@ -102,11 +102,19 @@ async fn tcp_and_command_probes_against_real_services() {
     let closed = TcpProbe::new(closed_port(), Duration::from_secs(2));
     assert!(!closed.check().await.success);
 
-    // A command probe that checks the backend with the demo binary's own client: `curl`
-    // may be missing, so use a plain TCP check through the probe's exit status.
+    // Command probes judge by exit status: the logs folder exists, a made-up one does not.
+    let logs_dir = logs.path().to_string_lossy().into_owned();
     let command =
-        CommandProbe::new(argv(&["test", "-e", "/proc/self"]), Duration::from_secs(2)).unwrap();
+        CommandProbe::new(argv(&["test", "-d", &logs_dir]), Duration::from_secs(2)).unwrap();
     assert!(command.check().await.success);
+    let missing = CommandProbe::new(
+        argv(&["test", "-d", "/pfi/no/such/dir"]),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let check = missing.check().await;
+    assert!(!check.success);
+    assert_eq!(check.detail, "exit status 1");
 }
 
 #[tokio::test]
