@@ -6,9 +6,14 @@
 
 pub mod check;
 pub mod cli;
+pub mod demo;
 pub mod diagnostic;
+pub mod faults;
 pub mod model;
+pub mod monitor;
 pub mod plan;
 pub mod predict;
 pub mod proxy;
+pub mod run;
 pub mod syntax;
+pub mod targets;

@@ -1,1 +1,155 @@
-fn main() {}
+//! `pfi-demo`: small services to inject faults into (the quickstart and the tests use them).
+//!
+//! Every mode prints `listening on ADDRESS` on stdout once bound (also with `--port 0`) and
+//! exits cleanly on SIGTERM or Ctrl-C.
+
+use clap::{Args, Parser, Subcommand};
+use pfi::demo::{self, ApiConfig, BackendConfig};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Demo services for pfi: a TCP backend and an HTTP API that depends on it.
+#[derive(Debug, Parser)]
+#[command(name = "pfi-demo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// A TCP line-protocol service: `PING` → `PONG`, `GET key` → `VALUE key N`.
+    Backend(BackendArgs),
+    /// An HTTP API: GET /health, /checkout (calls the backend), /metrics (Prometheus text).
+    Api(ApiArgs),
+}
+
+#[derive(Debug, Args)]
+struct Listen {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind; 0 picks a free one (read it from the `listening on` line).
+    #[arg(long)]
+    port: u16,
+}
+
+#[derive(Debug, Args)]
+struct BackendArgs {
+    #[command(flatten)]
+    listen: Listen,
+    /// Delay before answering each GET (e.g. 20ms).
+    #[arg(long, default_value = "0", value_parser = demo::parse_duration)]
+    latency: Duration,
+}
+
+#[derive(Debug, Args)]
+struct ApiArgs {
+    #[command(flatten)]
+    listen: Listen,
+    /// The backend's HOST:PORT.
+    #[arg(long)]
+    backend: String,
+    /// Delay added to every /checkout (e.g. 5ms).
+    #[arg(long, default_value = "0", value_parser = demo::parse_duration)]
+    latency: Duration,
+    /// CPU time each /checkout burns (e.g. 2ms), so CPU limits show as latency.
+    #[arg(long, default_value = "0", value_parser = demo::parse_duration)]
+    cpu_work: Duration,
+    /// How long /checkout waits for the backend before answering 504.
+    #[arg(long, default_value = "1s", value_parser = demo::parse_duration)]
+    backend_timeout: Duration,
+    /// Leak resident memory at this rate (e.g. 512KiB/s).
+    #[arg(long, value_parser = demo::parse_rate)]
+    leak_rate: Option<u64>,
+    /// Leaked memory at which requests fail with 503 (e.g. 64MiB).
+    #[arg(long, default_value = "256MiB", value_parser = demo::parse_bytes)]
+    memory_limit: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("pfi-demo: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.mode)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pfi-demo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(mode: Mode) -> Result<(), String> {
+    let listen = match &mode {
+        Mode::Backend(args) => &args.listen,
+        Mode::Api(args) => &args.listen,
+    };
+    let address = format!("{}:{}", listen.host, listen.port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .map_err(|err| format!("cannot listen on {address}: {err}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the bound address: {err}"))?;
+    let shutdown = shutdown_signal()?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {bound}")
+        .and_then(|()| stdout.flush())
+        .map_err(|err| format!("cannot write to stdout: {err}"))?;
+    match mode {
+        Mode::Backend(args) => {
+            let config = BackendConfig {
+                latency: args.latency,
+            };
+            demo::serve_backend(listener, config, shutdown).await;
+        }
+        Mode::Api(args) => {
+            let config = ApiConfig {
+                latency: args.latency,
+                cpu_work: args.cpu_work,
+                backend_timeout: args.backend_timeout,
+                leak_rate: args.leak_rate.unwrap_or(0),
+                memory_limit: args.memory_limit,
+                ..ApiConfig::new(args.backend)
+            };
+            demo::serve_api(listener, config, shutdown).await;
+        }
+    }
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|err| format!("cannot watch SIGTERM: {err}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|err| format!("cannot watch SIGINT: {err}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}

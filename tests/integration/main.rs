@@ -1,4 +1,8 @@
 //! Integration tests: one binary, one module per command or capability.
 
+mod demo;
+mod ledger;
+mod monitor;
+mod process;
 mod proxy;
 mod support;

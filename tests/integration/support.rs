@@ -1,8 +1,91 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the real `pfi-demo` binary, started as process
+//! targets, and a minimal HTTP client.
 
-use std::process::Command;
+use pfi::targets::{ProcessSpec, ProcessTarget, Readiness};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub fn demo_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pfi-demo")
+}
+
+pub fn argv(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|part| part.to_string()).collect()
+}
+
+/// A spec for `pfi-demo <args>` on port 0, ready once it announced its address.
+pub fn demo_spec(name: &str, logs: &Path, args: &[&str]) -> ProcessSpec {
+    let mut all = vec![demo_bin()];
+    all.extend_from_slice(args);
+    ProcessSpec::new(name, argv(&all), logs)
+        .readiness(Readiness::Announced)
+        .start_timeout(Duration::from_secs(20))
+}
+
+pub async fn start_backend(logs: &Path) -> ProcessTarget {
+    let target =
+        ProcessTarget::new(demo_spec("backend", logs, &["backend", "--port", "0"])).unwrap();
+    target.start().await.unwrap();
+    target
+}
+
+pub async fn start_api(logs: &Path, backend: SocketAddr, extra: &[&str]) -> ProcessTarget {
+    let backend = backend.to_string();
+    let mut args = vec!["api", "--port", "0", "--backend", backend.as_str()];
+    args.extend_from_slice(extra);
+    let target = ProcessTarget::new(demo_spec("api", logs, &args)).unwrap();
+    target.start().await.unwrap();
+    target
+}
+
+/// Polls `condition` every 20 ms until it holds; panics after `limit`.
+pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// GET `path` over a fresh HTTP/1.1 connection; returns the status and the body.
+pub async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of an unlabelled Prometheus gauge in a metrics text.
+pub fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no gauge {name} in:\n{metrics}"))
+}
 
 /// The `pfi` binary built for this test run.
-pub fn pfi() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pfi"))
+pub fn pfi() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pfi"))
 }

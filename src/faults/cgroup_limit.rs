@@ -1,0 +1,67 @@
+//! What `cpu_limit`, `memory_limit` and `io_limit` share: a cgroup of their own for the
+//! process, with the limits written to it.
+
+use super::cgroup::{CgroupSetting, Cgroups, Controller, Hierarchy};
+use super::{FaultContext, FaultError, Prepared, RevertAction, running};
+use crate::targets::{ProcessIdentity, ProcessTarget};
+
+/// Plans a limit on `target` in the hierarchy that has `controller`; `settings` gives the
+/// limit files for that hierarchy.
+pub(super) fn prepare_limit(
+    keyword: &'static str,
+    controller: Controller,
+    target: &ProcessTarget,
+    ctx: &FaultContext,
+    settings: impl FnOnce(&Hierarchy, &ProcessIdentity) -> Result<Vec<CgroupSetting>, FaultError>,
+) -> Result<Prepared, FaultError> {
+    let identity = running(target, keyword)?;
+    let cgroups = Cgroups::detect().map_err(|err| FaultError::Unsupported {
+        fault: keyword,
+        reason: format!("cannot read /proc/self/mountinfo: {err}"),
+    })?;
+    let hierarchy = cgroups
+        .hierarchy(controller)
+        .map_err(|reason| FaultError::Unsupported {
+            fault: keyword,
+            reason: format!("cannot limit {controller}: {reason}"),
+        })?;
+    let settings = settings(&hierarchy, &identity)?;
+    let pid = identity.pid;
+    let process_cgroups =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|err| {
+            FaultError::Cgroup {
+                fault: keyword,
+                message: format!("cannot read /proc/{pid}/cgroup: {err}"),
+            }
+        })?;
+    let placement = hierarchy
+        .place(
+            &process_cgroups,
+            pid,
+            identity.start_time,
+            &ctx.cgroup_name(),
+            settings,
+        )
+        .map_err(|message| FaultError::Cgroup {
+            fault: keyword,
+            message,
+        })?;
+    let revert = RevertAction::RemoveCgroup {
+        placement: placement.clone(),
+    };
+    let resource = target.name().to_string();
+    Ok(Prepared::new(revert, move || async move {
+        let applied = tokio::task::spawn_blocking(move || placement.apply())
+            .await
+            .map_err(|err| FaultError::Cgroup {
+                fault: keyword,
+                message: format!("the cgroup task failed: {err}"),
+            })?;
+        applied
+            .map(|detail| format!("limited `{resource}` (pid {pid}): {detail}"))
+            .map_err(|message| FaultError::Cgroup {
+                fault: keyword,
+                message,
+            })
+    }))
+}

@@ -1,0 +1,113 @@
+//! `cpu_limit`: caps the process at a number of CPU cores (0.2 = a fifth of one core) through
+//! a cgroup CPU quota.
+
+use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
+use super::cgroup_limit::prepare_limit;
+use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use crate::targets::ProcessTarget;
+use serde::{Deserialize, Serialize};
+
+pub(super) const KIND: FaultKind = FaultKind {
+    keyword: "cpu_limit",
+    summary: "cap the process's CPU at a number of cores (cgroup CPU quota)",
+    build: |value| {
+        Ok(Box::new(
+            params::<CpuLimit>("cpu_limit", value)?.validated()?,
+        ))
+    },
+};
+
+/// The quota period, in microseconds (the kernel's default).
+const PERIOD_US: u64 = 100_000;
+/// The kernel refuses quotas under 1 ms.
+const MIN_QUOTA_US: u64 = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuLimit {
+    pub cores: f64,
+}
+
+impl CpuLimit {
+    fn validated(self) -> Result<CpuLimit, FaultError> {
+        if !(self.cores > 0.0 && self.cores <= 4096.0) {
+            return Err(FaultError::InvalidParams {
+                fault: "cpu_limit",
+                reason: format!(
+                    "cores must be more than 0 and at most 4096, not {}",
+                    self.cores
+                ),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Quota per period, in microseconds.
+    fn quota_us(&self) -> u64 {
+        ((self.cores * PERIOD_US as f64).round() as u64).max(MIN_QUOTA_US)
+    }
+
+    /// The limit files for a cgroup version.
+    pub fn settings(&self, version: CgroupVersion) -> Vec<CgroupSetting> {
+        let quota = self.quota_us();
+        match version {
+            CgroupVersion::V1 => vec![
+                CgroupSetting::new("cpu.cfs_period_us", PERIOD_US.to_string()),
+                CgroupSetting::new("cpu.cfs_quota_us", quota.to_string()),
+            ],
+            CgroupVersion::V2 => vec![CgroupSetting::new(
+                "cpu.max",
+                format!("{quota} {PERIOD_US}"),
+            )],
+        }
+    }
+}
+
+impl Fault for CpuLimit {
+    fn keyword(&self) -> &'static str {
+        "cpu_limit"
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu_limit {} cores", self.cores)
+    }
+
+    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
+        self.clone().validated()?;
+        prepare_limit("cpu_limit", Controller::Cpu, target, ctx, |hierarchy, _| {
+            Ok(self.settings(hierarchy.version))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_quota_and_period_per_version() {
+        let limit = CpuLimit { cores: 0.2 };
+        assert_eq!(
+            limit.settings(CgroupVersion::V1),
+            vec![
+                CgroupSetting::new("cpu.cfs_period_us", "100000"),
+                CgroupSetting::new("cpu.cfs_quota_us", "20000"),
+            ]
+        );
+        assert_eq!(
+            limit.settings(CgroupVersion::V2),
+            vec![CgroupSetting::new("cpu.max", "20000 100000")]
+        );
+        let two = CpuLimit { cores: 2.0 };
+        assert_eq!(two.settings(CgroupVersion::V2)[0].value, "200000 100000");
+        let tiny = CpuLimit { cores: 0.0001 };
+        assert_eq!(tiny.settings(CgroupVersion::V2)[0].value, "1000 100000");
+    }
+
+    #[test]
+    fn refuses_zero_negative_and_nan_cores() {
+        for cores in [0.0, -1.0, f64::NAN, 1e9] {
+            assert!(CpuLimit { cores }.validated().is_err(), "{cores}");
+        }
+    }
+}

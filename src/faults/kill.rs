@@ -1,0 +1,50 @@
+//! `kill`: sends a signal (SIGKILL unless told otherwise) to the process and its group. When
+//! the fault ends, the resource is started again if the signal ended it.
+
+use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running};
+use crate::targets::{ProcessTarget, Signal};
+use serde::{Deserialize, Serialize};
+
+pub(super) const KIND: FaultKind = FaultKind {
+    keyword: "kill",
+    summary: "send a signal (default SIGKILL) to the process and its group; restarted when the fault ends",
+    build: |value| Ok(Box::new(params::<Kill>("kill", value)?)),
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kill {
+    #[serde(default = "default_signal")]
+    pub signal: Signal,
+}
+
+fn default_signal() -> Signal {
+    Signal::KILL
+}
+
+impl Fault for Kill {
+    fn keyword(&self) -> &'static str {
+        "kill"
+    }
+
+    fn describe(&self) -> String {
+        format!("kill with {}", self.signal)
+    }
+
+    fn prepare(&self, target: &ProcessTarget, _ctx: &FaultContext) -> Result<Prepared, FaultError> {
+        let identity = running(target, "kill")?;
+        let revert = RevertAction::Respawn {
+            resource: target.name().to_string(),
+        };
+        let target = target.clone();
+        let signal = self.signal;
+        Ok(Prepared::new(revert, move || async move {
+            target.signal_group(signal)?;
+            Ok(format!(
+                "sent {signal} to `{}` (pid {}) and its process group",
+                target.name(),
+                identity.pid
+            ))
+        }))
+    }
+}

@@ -1,0 +1,96 @@
+//! `memory_limit`: caps the memory the process allocates from now on (cgroup memory limit);
+//! past it, the kernel reclaims and finally OOM-kills the process.
+
+use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
+use super::cgroup_limit::prepare_limit;
+use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use crate::targets::ProcessTarget;
+use serde::{Deserialize, Serialize};
+
+pub(super) const KIND: FaultKind = FaultKind {
+    keyword: "memory_limit",
+    summary: "cap the memory the process allocates from now on (cgroup memory limit; OOM kill past it)",
+    build: |value| {
+        Ok(Box::new(
+            params::<MemoryLimit>("memory_limit", value)?.validated()?,
+        ))
+    },
+};
+
+/// Below this the process could not even run.
+const MIN_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+}
+
+impl MemoryLimit {
+    fn validated(self) -> Result<MemoryLimit, FaultError> {
+        if self.bytes < MIN_BYTES {
+            return Err(FaultError::InvalidParams {
+                fault: "memory_limit",
+                reason: format!("the limit must be at least 1 MiB, not {} bytes", self.bytes),
+            });
+        }
+        Ok(self)
+    }
+
+    /// The limit file for a cgroup version. (Charges made before the move stay where they
+    /// were: cgroup v2 never moves them, so v1 does not either, for the same behaviour.)
+    pub fn settings(&self, version: CgroupVersion) -> Vec<CgroupSetting> {
+        let file = match version {
+            CgroupVersion::V1 => "memory.limit_in_bytes",
+            CgroupVersion::V2 => "memory.max",
+        };
+        vec![CgroupSetting::new(file, self.bytes.to_string())]
+    }
+}
+
+impl Fault for MemoryLimit {
+    fn keyword(&self) -> &'static str {
+        "memory_limit"
+    }
+
+    fn describe(&self) -> String {
+        if self.bytes % (1 << 20) == 0 {
+            format!("memory_limit {} MiB", self.bytes >> 20)
+        } else {
+            format!("memory_limit {} bytes", self.bytes)
+        }
+    }
+
+    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
+        self.clone().validated()?;
+        prepare_limit(
+            "memory_limit",
+            Controller::Memory,
+            target,
+            ctx,
+            |hierarchy, _| Ok(self.settings(hierarchy.version)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_the_limit_file_per_version() {
+        let limit = MemoryLimit { bytes: 64 << 20 };
+        assert_eq!(
+            limit.settings(CgroupVersion::V1),
+            vec![CgroupSetting::new("memory.limit_in_bytes", "67108864")]
+        );
+        assert_eq!(
+            limit.settings(CgroupVersion::V2),
+            vec![CgroupSetting::new("memory.max", "67108864")]
+        );
+        assert_eq!(
+            MemoryLimit { bytes: 1_500_000 }.describe(),
+            "memory_limit 1500000 bytes"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! Faults on process targets, one file per kind named after its keyword in the language.
+//!
+//! Every kind implements [`Fault`]. Injecting is two steps so nothing is applied before it
+//! can be undone after a crash: [`Fault::prepare`] decides everything and yields the
+//! [`RevertAction`] (the caller writes it to the run's ledger), then [`Prepared::apply`]
+//! changes the system. [`inject`] does both around a recording callback.
+
+pub mod cgroup;
+mod cgroup_limit;
+mod cpu_limit;
+mod fault_error;
+mod io_limit;
+mod kill;
+mod memory_limit;
+mod pause;
+mod restart;
+mod revert_action;
+mod stop;
+
+pub use cpu_limit::CpuLimit;
+pub use fault_error::FaultError;
+pub use io_limit::IoLimit;
+pub use kill::Kill;
+pub use memory_limit::MemoryLimit;
+pub use pause::Pause;
+pub use restart::Restart;
+pub use revert_action::{RevertAction, RevertError, RevertOutcome};
+pub use stop::Stop;
+
+use crate::targets::{ProcessIdentity, ProcessTarget};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so faults can live behind `dyn Fault`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Names a fault instance, for cgroup names and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultContext {
+    pub run_id: String,
+    /// Unique within the run (`f3`, `pause-api-2`...).
+    pub fault_id: String,
+}
+
+impl FaultContext {
+    pub fn new(run_id: impl Into<String>, fault_id: impl Into<String>) -> FaultContext {
+        FaultContext {
+            run_id: run_id.into(),
+            fault_id: fault_id.into(),
+        }
+    }
+
+    /// The name of a cgroup created for this fault.
+    pub fn cgroup_name(&self) -> String {
+        format!("{}-{}", self.run_id, self.fault_id)
+    }
+}
+
+/// A fault kind acting on a process target.
+pub trait Fault: fmt::Debug + Send + Sync {
+    /// The keyword of the kind in the language (`kill`, `cpu_limit`...).
+    fn keyword(&self) -> &'static str;
+
+    /// The fault with its parameters, for reports (`cpu_limit 0.2 cores`).
+    fn describe(&self) -> String;
+
+    /// Decides what the fault will do to `target` and how to undo it, changing nothing.
+    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError>;
+}
+
+type ApplyFn = Box<dyn FnOnce() -> BoxFuture<'static, Result<String, FaultError>> + Send>;
+
+/// A fault ready to apply, with its revert decided.
+pub struct Prepared {
+    revert: RevertAction,
+    apply: ApplyFn,
+}
+
+impl Prepared {
+    pub fn new<F, Fut>(revert: RevertAction, apply: F) -> Prepared
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<String, FaultError>> + Send + 'static,
+    {
+        Prepared {
+            revert,
+            apply: Box::new(move || Box::pin(apply())),
+        }
+    }
+
+    /// What undoes the fault: record it before applying.
+    pub fn revert_action(&self) -> &RevertAction {
+        &self.revert
+    }
+
+    /// Applies the fault; returns what was done, in a sentence.
+    pub async fn apply(self) -> Result<String, FaultError> {
+        (self.apply)().await
+    }
+}
+
+/// A fault in effect on a target.
+#[derive(Debug)]
+pub struct AppliedFault {
+    keyword: &'static str,
+    target: ProcessTarget,
+    revert: RevertAction,
+    detail: String,
+}
+
+impl AppliedFault {
+    pub fn keyword(&self) -> &'static str {
+        self.keyword
+    }
+
+    pub fn target(&self) -> &ProcessTarget {
+        &self.target
+    }
+
+    pub fn revert_action(&self) -> &RevertAction {
+        &self.revert
+    }
+
+    /// What applying did, in a sentence.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Undoes the fault (idempotent).
+    pub async fn revert(&self) -> Result<RevertOutcome, RevertError> {
+        self.revert.revert(Some(&self.target)).await
+    }
+}
+
+/// Prepares `fault`, hands its revert to `record` (the ledger: written and synced), and only
+/// then applies it. If applying fails, whatever was partly applied is reverted and the error
+/// says how that went.
+pub async fn inject<E>(
+    fault: &dyn Fault,
+    target: &ProcessTarget,
+    ctx: &FaultContext,
+    record: impl FnOnce(&RevertAction) -> Result<(), E>,
+) -> Result<AppliedFault, FaultError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let keyword = fault.keyword();
+    let prepared = fault.prepare(target, ctx)?;
+    record(prepared.revert_action()).map_err(|err| FaultError::Record {
+        fault: keyword,
+        source: err.into(),
+    })?;
+    let revert = prepared.revert_action().clone();
+    match prepared.apply().await {
+        Ok(detail) => {
+            tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
+            Ok(AppliedFault {
+                keyword,
+                target: target.clone(),
+                revert,
+                detail,
+            })
+        }
+        Err(err) => {
+            let cleanup = revert.revert(Some(target)).await;
+            Err(FaultError::Apply {
+                fault: keyword,
+                source: Box::new(err),
+                cleanup,
+            })
+        }
+    }
+}
+
+/// One fault kind in the table: its keyword, a summary, and how to build it from its
+/// parameters as JSON (`{"signal": "SIGTERM"}`, `{"cores": 0.2}`).
+pub struct FaultKind {
+    pub keyword: &'static str,
+    pub summary: &'static str,
+    pub build: fn(serde_json::Value) -> Result<Box<dyn Fault>, FaultError>,
+}
+
+/// Every fault kind a process target supports.
+pub const PROCESS_FAULTS: &[FaultKind] = &[
+    kill::KIND,
+    pause::KIND,
+    stop::KIND,
+    restart::KIND,
+    cpu_limit::KIND,
+    memory_limit::KIND,
+    io_limit::KIND,
+];
+
+/// The process fault kind with this keyword.
+pub fn process_fault(keyword: &str) -> Option<&'static FaultKind> {
+    PROCESS_FAULTS.iter().find(|kind| kind.keyword == keyword)
+}
+
+/// Reads a fault's parameters (unknown fields are errors).
+fn params<T: DeserializeOwned>(
+    keyword: &'static str,
+    value: serde_json::Value,
+) -> Result<T, FaultError> {
+    let value = if value.is_null() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        value
+    };
+    serde_json::from_value(value).map_err(|err| FaultError::InvalidParams {
+        fault: keyword,
+        reason: err.to_string(),
+    })
+}
+
+/// The running process of a target, or the error for a fault that needs one.
+fn running(target: &ProcessTarget, keyword: &'static str) -> Result<ProcessIdentity, FaultError> {
+    target.identity().ok_or_else(|| FaultError::NotRunning {
+        fault: keyword,
+        resource: target.name().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_one_entry_per_keyword() {
+        let mut keywords: Vec<&str> = PROCESS_FAULTS.iter().map(|kind| kind.keyword).collect();
+        keywords.sort();
+        keywords.dedup();
+        assert_eq!(keywords.len(), PROCESS_FAULTS.len());
+        assert_eq!(process_fault("pause").unwrap().keyword, "pause");
+        assert!(process_fault("latency").is_none());
+    }
+
+    #[test]
+    fn builds_every_kind_from_json_parameters() {
+        let cases = [
+            (
+                "kill",
+                serde_json::json!({"signal": "TERM"}),
+                "kill with SIGTERM",
+            ),
+            ("kill", serde_json::Value::Null, "kill with SIGKILL"),
+            ("pause", serde_json::json!({}), "pause (SIGSTOP)"),
+            ("stop", serde_json::json!({}), "stop (graceful)"),
+            ("restart", serde_json::json!({}), "restart"),
+            (
+                "cpu_limit",
+                serde_json::json!({"cores": 0.2}),
+                "cpu_limit 0.2 cores",
+            ),
+            (
+                "memory_limit",
+                serde_json::json!({"bytes": 67108864}),
+                "memory_limit 64 MiB",
+            ),
+            (
+                "io_limit",
+                serde_json::json!({"read_bps": 1048576, "weight": 50}),
+                "io_limit read 1048576 B/s, weight 50",
+            ),
+        ];
+        for (keyword, params, described) in cases {
+            let fault = (process_fault(keyword).unwrap().build)(params).unwrap();
+            assert_eq!(fault.keyword(), keyword);
+            assert_eq!(fault.describe(), described);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_parameters_with_the_keyword() {
+        let build = |keyword: &str, params| {
+            (process_fault(keyword).unwrap().build)(params)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(build("kill", serde_json::json!({"signal": "SIGNOPE"})).contains("unknown signal"));
+        assert!(build("cpu_limit", serde_json::json!({"cores": 0})).contains("more than 0"));
+        assert!(
+            build("cpu_limit", serde_json::json!({"cpus": 1}))
+                .starts_with("invalid `cpu_limit` fault")
+        );
+        assert!(build("memory_limit", serde_json::json!({"bytes": 10})).contains("at least"));
+        assert!(build("io_limit", serde_json::json!({})).contains("read_bps, write_bps or weight"));
+        assert!(build("pause", serde_json::json!({"for": 1})).contains("unknown field"));
+    }
+}

@@ -1,0 +1,197 @@
+//! `RevertAction`: how to undo a fault, decided before the fault is applied so the run's
+//! ledger holds it first. Serialisable; reverting is idempotent (twice, or after the process
+//! is gone, is fine and says so).
+
+use super::cgroup::CgroupPlacement;
+use crate::targets::{Liveness, ProcessIdentity, ProcessTarget, Signal};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RevertAction {
+    /// The fault leaves nothing to undo (a restart).
+    Nothing { reason: String },
+    /// Continue a paused process (SIGCONT, to its group when it leads one).
+    Resume {
+        pid: u32,
+        start_time: u64,
+        pgid: u32,
+    },
+    /// Start the resource again unless it is running (after `stop` or `kill`). Needs the
+    /// live target: `pfi recover` does not restart processes, it stops the run's processes.
+    Respawn { resource: String },
+    /// Move the processes back to their cgroup and remove the fault's cgroup.
+    RemoveCgroup { placement: CgroupPlacement },
+}
+
+/// What a revert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevertOutcome {
+    /// The fault was undone.
+    Reverted(String),
+    /// There was nothing left to undo (reverted before, or the process is gone).
+    AlreadyReverted(String),
+    /// Deliberately not undone, for the reason given.
+    Skipped(String),
+}
+
+impl fmt::Display for RevertOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RevertOutcome::Reverted(detail) => f.write_str(detail),
+            RevertOutcome::AlreadyReverted(detail) => write!(f, "nothing to undo: {detail}"),
+            RevertOutcome::Skipped(detail) => write!(f, "skipped: {detail}"),
+        }
+    }
+}
+
+/// A revert that failed; the fault may still be in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevertError {
+    /// The action, described.
+    pub action: String,
+    pub message: String,
+}
+
+impl fmt::Display for RevertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot {}: {}", self.action, self.message)
+    }
+}
+
+impl std::error::Error for RevertError {}
+
+impl RevertAction {
+    /// Undoes the fault. `live` is the resource's target during a run (needed to respawn);
+    /// `None` from `pfi recover`.
+    pub async fn revert(&self, live: Option<&ProcessTarget>) -> Result<RevertOutcome, RevertError> {
+        let fail = |message: String| RevertError {
+            action: self.to_string(),
+            message,
+        };
+        match self {
+            RevertAction::Nothing { reason } => Ok(RevertOutcome::AlreadyReverted(reason.clone())),
+            RevertAction::Resume {
+                pid,
+                start_time,
+                pgid,
+            } => {
+                let identity = ProcessIdentity {
+                    pid: *pid,
+                    start_time: *start_time,
+                    pgid: *pgid,
+                };
+                match identity.liveness().map_err(|err| fail(err.to_string()))? {
+                    Liveness::Gone => {
+                        return Ok(RevertOutcome::AlreadyReverted(format!(
+                            "process {pid} is gone"
+                        )));
+                    }
+                    Liveness::Reused => {
+                        return Ok(RevertOutcome::AlreadyReverted(format!(
+                            "process {pid} is gone (the pid now belongs to another process, left alone)"
+                        )));
+                    }
+                    Liveness::Alive(_) => {}
+                }
+                let sent = identity
+                    .signal_group(Signal::CONT)
+                    .map_err(|err| fail(err.to_string()))?;
+                Ok(if sent {
+                    RevertOutcome::Reverted(format!("sent SIGCONT to process {pid}"))
+                } else {
+                    RevertOutcome::AlreadyReverted(format!("process {pid} has exited"))
+                })
+            }
+            RevertAction::Respawn { resource } => match live {
+                None => Ok(RevertOutcome::Skipped(format!(
+                    "`{resource}` is not started again outside a run"
+                ))),
+                Some(target) => {
+                    if let Some(identity) = target.identity() {
+                        return Ok(RevertOutcome::AlreadyReverted(format!(
+                            "`{resource}` is running (pid {})",
+                            identity.pid
+                        )));
+                    }
+                    let identity = target
+                        .ensure_running()
+                        .await
+                        .map_err(|err| fail(err.to_string()))?;
+                    Ok(RevertOutcome::Reverted(format!(
+                        "started `{resource}` again (pid {})",
+                        identity.pid
+                    )))
+                }
+            },
+            RevertAction::RemoveCgroup { placement } => {
+                let placement = placement.clone();
+                tokio::task::spawn_blocking(move || placement.revert())
+                    .await
+                    .map_err(|err| fail(format!("the revert task failed: {err}")))?
+                    .map_err(fail)
+            }
+        }
+    }
+}
+
+impl fmt::Display for RevertAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RevertAction::Nothing { .. } => f.write_str("do nothing"),
+            RevertAction::Resume { pid, .. } => write!(f, "resume process {pid}"),
+            RevertAction::Respawn { resource } => write!(f, "start `{resource}` again"),
+            RevertAction::RemoveCgroup { placement } => {
+                write!(f, "remove cgroup {}", placement.path.display())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_with_an_action_tag() {
+        let action = RevertAction::Resume {
+            pid: 12,
+            start_time: 34,
+            pgid: 12,
+        };
+        let json = serde_json::to_string(&action).unwrap();
+        assert_eq!(
+            json,
+            r#"{"action":"resume","pid":12,"start_time":34,"pgid":12}"#
+        );
+        let back: RevertAction = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, action);
+    }
+
+    #[tokio::test]
+    async fn resuming_a_gone_process_is_harmless() {
+        let action = RevertAction::Resume {
+            pid: u32::MAX - 1,
+            start_time: 1,
+            pgid: u32::MAX - 1,
+        };
+        let outcome = action.revert(None).await.unwrap();
+        assert!(
+            matches!(outcome, RevertOutcome::AlreadyReverted(_)),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn respawn_is_skipped_without_a_live_target() {
+        let action = RevertAction::Respawn {
+            resource: "api".to_string(),
+        };
+        let outcome = action.revert(None).await.unwrap();
+        assert_eq!(
+            outcome.to_string(),
+            "skipped: `api` is not started again outside a run"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `http` probe: one request, success when the status matches.
+
+use super::probe::{BoxFuture, Check, Probe, error_chain, short_duration};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::fmt;
+use std::time::Duration;
+
+/// Which statuses count as success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedStatus {
+    /// Any 2xx.
+    Success,
+    /// Exactly this status.
+    Exact(u16),
+}
+
+impl ExpectedStatus {
+    pub fn accepts(self, status: StatusCode) -> bool {
+        match self {
+            ExpectedStatus::Success => status.is_success(),
+            ExpectedStatus::Exact(code) => status.as_u16() == code,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedStatus::Success => f.write_str("2xx"),
+            ExpectedStatus::Exact(code) => write!(f, "{code}"),
+        }
+    }
+}
+
+/// An HTTP (no TLS) request; each check opens a fresh connection, as a new client would, so
+/// connection-level faults show.
+pub struct HttpProbe {
+    method: Method,
+    url: Uri,
+    expect: ExpectedStatus,
+    timeout: Duration,
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl HttpProbe {
+    /// Checks the method and URL now, so a bad one is reported before the run.
+    pub fn new(
+        method: &str,
+        url: &str,
+        expect: ExpectedStatus,
+        timeout: Duration,
+    ) -> Result<HttpProbe, String> {
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("`{method}` is not an HTTP method"))?;
+        let url: Uri = url
+            .parse()
+            .map_err(|err| format!("`{url}` is not a valid URL: {err}"))?;
+        match url.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "`{url}`: https is not supported by probes; probe the plain-HTTP port"
+                ));
+            }
+            _ => return Err(format!("`{url}` needs an http:// scheme and a host")),
+        }
+        if url.host().is_none() {
+            return Err(format!("`{url}` has no host"));
+        }
+        if let ExpectedStatus::Exact(code) = expect
+            && StatusCode::from_u16(code).is_err()
+        {
+            return Err(format!("{code} is not an HTTP status"));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build(connector);
+        Ok(HttpProbe {
+            method,
+            url,
+            expect,
+            timeout,
+            client,
+        })
+    }
+
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    async fn request(&self) -> Check {
+        let request = match Request::builder()
+            .method(self.method.clone())
+            .uri(self.url.clone())
+            .header(hyper::header::USER_AGENT, "pfi-probe")
+            .body(Empty::<Bytes>::new())
+        {
+            Ok(request) => request,
+            Err(err) => return Check::failure(format!("cannot build the request: {err}")),
+        };
+        let response = match self.client.request(request).await {
+            Ok(response) => response,
+            Err(err) => return Check::failure(error_chain(&err)),
+        };
+        let status = response.status();
+        // Read the whole body: a response is only complete once its body arrived.
+        if let Err(err) = response.into_body().collect().await {
+            return Check::failure(format!("status {status}, body failed: {err}"));
+        }
+        if self.expect.accepts(status) {
+            Check::success(status.to_string())
+        } else {
+            Check::failure(format!("status {status}, expected {}", self.expect))
+        }
+    }
+}
+
+impl Probe for HttpProbe {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {} expecting {}", self.method, self.url, self.expect)
+    }
+
+    fn check(&self) -> BoxFuture<'_, Check> {
+        Box::pin(async move {
+            match tokio::time::timeout(self.timeout, self.request()).await {
+                Ok(check) => check,
+                Err(_) => {
+                    Check::failure(format!("timed out after {}", short_duration(self.timeout)))
+                }
+            }
+        })
+    }
+}
+
+impl fmt::Debug for HttpProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpProbe")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("expect", &self.expect)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_methods_urls_and_tls() {
+        let timeout = Duration::from_secs(1);
+        let err =
+            HttpProbe::new("GE T", "http://x/", ExpectedStatus::Success, timeout).unwrap_err();
+        assert!(err.contains("not an HTTP method"), "{err}");
+        let err =
+            HttpProbe::new("GET", "https://x/", ExpectedStatus::Success, timeout).unwrap_err();
+        assert!(err.contains("https is not supported"), "{err}");
+        let err = HttpProbe::new("GET", "/health", ExpectedStatus::Success, timeout).unwrap_err();
+        assert!(err.contains("http://"), "{err}");
+        let err =
+            HttpProbe::new("GET", "http://x/", ExpectedStatus::Exact(42), timeout).unwrap_err();
+        assert!(err.contains("not an HTTP status"), "{err}");
+    }
+
+    #[test]
+    fn expected_status_matches() {
+        assert!(ExpectedStatus::Success.accepts(StatusCode::NO_CONTENT));
+        assert!(!ExpectedStatus::Success.accepts(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(ExpectedStatus::Exact(503).accepts(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(!ExpectedStatus::Exact(200).accepts(StatusCode::CREATED));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_fails_with_the_reason() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}/health");
+        let probe =
+            HttpProbe::new("get", &url, ExpectedStatus::Success, Duration::from_secs(2)).unwrap();
+        assert_eq!(probe.describe(), format!("GET {url} expecting 2xx"));
+        let check = probe.check().await;
+        assert!(!check.success);
+        assert!(check.detail.contains("refused"), "{}", check.detail);
+    }
+}

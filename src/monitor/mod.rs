@@ -1,0 +1,25 @@
+//! Watching the system under test: probes (http, tcp, command), `/proc` telemetry, and the
+//! metrics store every reading goes to.
+
+mod command_probe;
+mod http_probe;
+mod metrics_store;
+mod probe;
+mod proc_telemetry;
+mod quantiles;
+mod run_clock;
+mod sampler;
+mod tcp_probe;
+
+pub use command_probe::CommandProbe;
+pub use http_probe::{ExpectedStatus, HttpProbe};
+pub use metrics_store::{
+    DEFAULT_CAPACITY, LatencyStats, MetricsStore, Phase, Point, ProbeSummary, Selection,
+    SeriesSummary, Window,
+};
+pub use probe::{BoxFuture, Check, Observation, Probe, observe};
+pub use proc_telemetry::{ProcTelemetry, TelemetrySample};
+pub use quantiles::{Quantiles, nearest_rank};
+pub use run_clock::RunClock;
+pub use sampler::{run_probe, run_telemetry};
+pub use tcp_probe::TcpProbe;

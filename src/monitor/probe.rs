@@ -1,0 +1,145 @@
+//! The `Probe` role: one check of a system's health, timed into an `Observation`.
+
+use super::run_clock::RunClock;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A boxed future, so probes can live behind `dyn Probe`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The outcome of one check, before timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub success: bool,
+    /// What happened, in a few words (`200 OK`, `connection refused`, `exit status 2: ...`).
+    pub detail: String,
+}
+
+impl Check {
+    pub fn success(detail: impl Into<String>) -> Check {
+        Check {
+            success: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failure(detail: impl Into<String>) -> Check {
+        Check {
+            success: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One timed check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// When the check started, as an offset from the run's start.
+    pub at: Duration,
+    /// How long the check took (up to the probe's timeout).
+    pub latency: Duration,
+    pub success: bool,
+    pub detail: String,
+}
+
+/// A health check: HTTP request, TCP connect, command. Each enforces its own timeout, so a
+/// check always completes.
+pub trait Probe: fmt::Debug + Send + Sync {
+    /// The probe kind as the language writes it (`http`, `tcp`, `command`).
+    fn kind(&self) -> &'static str;
+
+    /// What the probe checks, for reports (`GET http://127.0.0.1:8080/health expecting 2xx`).
+    fn describe(&self) -> String;
+
+    /// Performs one check.
+    fn check(&self) -> BoxFuture<'_, Check>;
+}
+
+/// Runs one check and times it on the run's clock.
+pub async fn observe(probe: &dyn Probe, clock: &RunClock) -> Observation {
+    let started = tokio::time::Instant::now();
+    let check = probe.check().await;
+    Observation {
+        at: clock.offset_of(started),
+        latency: started.elapsed(),
+        success: check.success,
+        detail: check.detail,
+    }
+}
+
+/// Formats a duration for details: `250 ms`, `1.5 s`.
+pub(crate) fn short_duration(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{} ms", ms.round())
+    } else {
+        format!("{} s", (ms / 100.0).round() / 10.0)
+    }
+}
+
+/// The messages of an error and its sources, without repeats (`client error (Connect): tcp
+/// connect error: Connection refused (os error 111)` becomes readable).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(err) = current {
+        let message = err.to_string();
+        if !parts.iter().any(|part| part.contains(&message)) {
+            parts.push(message);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Slow;
+
+    impl Probe for Slow {
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+
+        fn describe(&self) -> String {
+            "waits 300 ms".to_string()
+        }
+
+        fn check(&self) -> BoxFuture<'_, Check> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Check::failure("too slow")
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn observe_times_the_check_on_the_run_clock() {
+        let clock = RunClock::start();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let observation = observe(&Slow, &clock).await;
+        assert_eq!(observation.at, Duration::from_secs(2));
+        assert_eq!(observation.latency, Duration::from_millis(300));
+        assert!(!observation.success);
+        assert_eq!(observation.detail, "too slow");
+    }
+
+    #[test]
+    fn formats_short_durations() {
+        assert_eq!(short_duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(short_duration(Duration::from_millis(1500)), "1.5 s");
+    }
+
+    #[test]
+    fn error_chains_skip_repeated_messages() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer = std::io::Error::other(inner);
+        assert_eq!(error_chain(&outer), "refused");
+    }
+}
