@@ -1,8 +1,13 @@
 //! The command line: clap definitions and dispatch. No logic of its own: each subcommand's
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
+mod check;
+mod completions;
 mod explain;
+mod fmt;
+mod plan;
 mod proxy;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,10 +23,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check scenario files: every error with file:line:column, the span underlined and a hint.
+    Check(check::CheckArgs),
+    /// Show the compiled plan and the seeded fault timeline, before anything is touched.
+    Plan(plan::PlanArgs),
+    /// Format scenario files in the canonical layout (keeps comments).
+    Fmt(fmt::FmtArgs),
     /// Print the long explanation of a diagnostic code (e.g. `pfi explain PFI0016`).
     Explain(explain::ExplainArgs),
     /// Run the TCP/HTTP fault proxy (`pfi proxy serve`), Toxiproxy-compatible.
     Proxy(proxy::ProxyArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Exit codes shared by every command.
@@ -51,6 +64,10 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Completions(args) => completions::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Proxy(args) => proxy::run(args),
     }

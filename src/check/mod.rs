@@ -1,1 +1,47 @@
-//! check stage.
+//! AST to `Plan`: name resolution, units, fault support, distributions, the dependency graph,
+//! imports. Collects every diagnostic it can instead of stopping at the first.
+
+mod checker;
+pub mod fault_kinds;
+mod faults;
+mod graph;
+pub mod history;
+pub mod loader;
+mod rules;
+pub mod values;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};
+use crate::plan::Plan;
+use std::path::Path;
+
+/// The outcome of checking a scenario: the plan if there were no errors, every diagnostic
+/// (errors and warnings), and the sources they point into.
+pub struct Checked {
+    pub sources: SourceMap,
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks the scenario at `path` and everything it imports.
+pub fn check_file(path: &Path) -> Checked {
+    let mut sources = SourceMap::new();
+    let mut diagnostics = Diagnostics::new();
+    let files = loader::load(path, &mut sources, &mut diagnostics);
+    let plan = if diagnostics.has_errors() && files.iter().all(|f| !f.is_root) {
+        None
+    } else {
+        checker::Checker::new(&sources, &mut diagnostics, path).check(&files)
+    };
+    let has_errors = diagnostics.has_errors();
+    Checked {
+        sources,
+        plan: if has_errors { None } else { plan },
+        diagnostics: diagnostics.into_sorted(),
+    }
+}

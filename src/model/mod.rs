@@ -1,1 +1,5 @@
-//! model stage.
+//! Predictive modelling that needs no running system: the sampled fault timeline.
+
+pub mod timeline;
+
+pub use timeline::{Activation, Timeline, timeline};

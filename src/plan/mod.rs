@@ -257,30 +257,56 @@ impl Value {
     }
 }
 
-/// A short human description of a distribution whose values are in `unit`.
+/// A short human description of a distribution whose values are in `unit` ("ms" values are
+/// printed as durations).
 pub fn describe_distribution(d: &Distribution, unit: &str) -> String {
+    let q = |v: f64| {
+        if unit == "ms" {
+            format_duration(v)
+        } else {
+            format!("{}{unit}", trim(v))
+        }
+    };
     match d {
-        Distribution::Fixed { value } => format!("{}{unit}", trim(*value)),
-        Distribution::Uniform { min, max } => {
-            format!("uniform({}{unit}, {}{unit})", trim(*min), trim(*max))
-        }
-        Distribution::Normal { mean, sd } => {
-            format!("normal({}{unit}, {}{unit})", trim(*mean), trim(*sd))
-        }
+        Distribution::Fixed { value } => q(*value),
+        Distribution::Uniform { min, max } => format!("uniform({}, {})", q(*min), q(*max)),
+        Distribution::Normal { mean, sd } => format!("normal({}, {})", q(*mean), q(*sd)),
         Distribution::LogNormal { median, sigma } => {
-            format!("lognormal({}{unit}, {})", trim(*median), trim(*sigma))
+            format!("lognormal({}, {})", q(*median), trim(*sigma))
         }
-        Distribution::Exponential { mean } => format!("exponential({}{unit})", trim(*mean)),
-        Distribution::Pareto { scale, shape } => {
-            format!("pareto({}{unit}, {})", trim(*scale), trim(*shape))
-        }
+        Distribution::Exponential { mean } => format!("exponential({})", q(*mean)),
+        Distribution::Pareto { scale, shape } => format!("pareto({}, {})", q(*scale), trim(*shape)),
         Distribution::Weibull { scale, shape } => {
-            format!("weibull({}{unit}, {})", trim(*scale), trim(*shape))
+            format!("weibull({}, {})", q(*scale), trim(*shape))
         }
         Distribution::Empirical { source, values } => {
             format!("empirical({source}, {} values)", values.len())
         }
     }
+}
+
+/// A duration in milliseconds as a person writes it: `250ms`, `1.5s`, `2m`, `1m30s`.
+pub fn format_duration(ms: f64) -> String {
+    if ms < 1000.0 {
+        return format!("{}ms", trim(ms));
+    }
+    let s = ms / 1000.0;
+    if s < 60.0 || (s.fract() != 0.0 && s < 600.0) {
+        return format!("{}s", trim(s));
+    }
+    let whole = s.round() as u64;
+    let (h, m, sec) = (whole / 3600, (whole % 3600) / 60, whole % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
 }
 
 /// Formats a number without a trailing `.0` and with at most 3 decimals.
@@ -520,8 +546,12 @@ pub struct MitigationPlan {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TriggerPlan {
     /// A prediction of this fault kind (`any` for every prediction).
-    Predicted { fault_kind: String },
-    When { condition: ConditionPlan },
+    Predicted {
+        fault_kind: String,
+    },
+    When {
+        condition: ConditionPlan,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -535,17 +565,30 @@ pub enum ActionPlan {
         relative: bool,
     },
     /// Start a standby resource.
-    Activate { resource: String },
+    Activate {
+        resource: String,
+    },
     /// Point a link's upstream somewhere else.
-    Shift { link: String, to: String },
+    Shift {
+        link: String,
+        to: String,
+    },
     /// Inject a less severe version of the predicted (or named) fault.
-    Rehearse { fault: Option<String>, severity: f64 },
-    Restart { resource: String },
+    Rehearse {
+        fault: Option<String>,
+        severity: f64,
+    },
+    Restart {
+        resource: String,
+    },
     Alert {
         message: String,
         webhook: Option<String>,
     },
-    Script { path: PathBuf, timeout_ms: f64 },
+    Script {
+        path: PathBuf,
+        timeout_ms: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,10 @@
 
 pub mod ast;
 mod comments;
+mod format;
 mod grammar;
 mod parser;
 
 pub use comments::{Comment, comments};
+pub use format::format;
 pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse};
