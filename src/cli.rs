@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. No logic of its own: each subcommand's
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
+mod detect;
 mod explain;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the long explanation of a diagnostic code (e.g. `pfi explain PFI0016`).
     Explain(explain::ExplainArgs),
+    /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
+    Detect(detect::DetectArgs),
 }
 
 /// Exit codes shared by every command.
@@ -38,12 +41,17 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { exit::BAD_INPUT } else { exit::OK };
+            let code = if err.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
             let _ = err.print();
             return ExitCode::from(code);
         }
     };
     match cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Detect(args) => detect::run(args),
     }
 }

@@ -63,11 +63,12 @@ impl Distribution {
                     0.0
                 }
             }
-            Distribution::Pareto { scale, shape } => match rand_distr::Pareto::new(*scale, *shape)
-            {
-                Ok(d) => d.sample(rng),
-                Err(_) => *scale,
-            },
+            Distribution::Pareto { scale, shape } => {
+                match rand_distr::Pareto::new(*scale, *shape) {
+                    Ok(d) => d.sample(rng),
+                    Err(_) => *scale,
+                }
+            }
             Distribution::Weibull { scale, shape } => {
                 match rand_distr::Weibull::new(*scale, *shape) {
                     Ok(d) => d.sample(rng),
@@ -82,7 +83,11 @@ impl Distribution {
                 }
             }
         };
-        if value.is_finite() { value.max(0.0) } else { 0.0 }
+        if value.is_finite() {
+            value.max(0.0)
+        } else {
+            0.0
+        }
     }
 
     /// The mean of the distribution (before truncation at zero), for summaries and for
@@ -116,7 +121,9 @@ impl Distribution {
     /// (a less severe fault for rehearsals uses a factor below one).
     pub fn scaled(&self, factor: f64) -> Distribution {
         match self {
-            Distribution::Fixed { value } => Distribution::Fixed { value: value * factor },
+            Distribution::Fixed { value } => Distribution::Fixed {
+                value: value * factor,
+            },
             Distribution::Uniform { min, max } => Distribution::Uniform {
                 min: min * factor,
                 max: max * factor,
@@ -129,7 +136,9 @@ impl Distribution {
                 median: median * factor,
                 sigma: *sigma,
             },
-            Distribution::Exponential { mean } => Distribution::Exponential { mean: mean * factor },
+            Distribution::Exponential { mean } => Distribution::Exponential {
+                mean: mean * factor,
+            },
             Distribution::Pareto { scale, shape } => Distribution::Pareto {
                 scale: scale * factor,
                 shape: *shape,
@@ -187,23 +196,44 @@ mod tests {
     fn sample_means_match_analytic_means() {
         let cases = [
             Distribution::Fixed { value: 5.0 },
-            Distribution::Uniform { min: 10.0, max: 20.0 },
-            Distribution::Normal { mean: 100.0, sd: 10.0 },
-            Distribution::LogNormal { median: 50.0, sigma: 0.3 },
+            Distribution::Uniform {
+                min: 10.0,
+                max: 20.0,
+            },
+            Distribution::Normal {
+                mean: 100.0,
+                sd: 10.0,
+            },
+            Distribution::LogNormal {
+                median: 50.0,
+                sigma: 0.3,
+            },
             Distribution::Exponential { mean: 20.0 },
-            Distribution::Pareto { scale: 10.0, shape: 3.0 },
-            Distribution::Weibull { scale: 100.0, shape: 1.5 },
+            Distribution::Pareto {
+                scale: 10.0,
+                shape: 3.0,
+            },
+            Distribution::Weibull {
+                scale: 100.0,
+                shape: 1.5,
+            },
         ];
         for d in cases {
             let got = mean_of(&d, 200_000);
             let want = d.mean();
-            assert!((got - want).abs() / want < 0.02, "{d:?}: sample mean {got}, analytic {want}");
+            assert!(
+                (got - want).abs() / want < 0.02,
+                "{d:?}: sample mean {got}, analytic {want}"
+            );
         }
     }
 
     #[test]
     fn normal_is_truncated_at_zero() {
-        let d = Distribution::Normal { mean: 1.0, sd: 10.0 };
+        let d = Distribution::Normal {
+            mean: 1.0,
+            sd: 10.0,
+        };
         let mut rng = rng_for(1, "t");
         assert!((0..10_000).all(|_| d.sample(&mut rng) >= 0.0));
     }
