@@ -1,10 +1,10 @@
-//! `isolation_forest`: a streaming isolation forest over shingles (the last few values as one
-//! point), trees rebuilt round-robin from a sliding window of recent shingles.
+//! `isolation_forest`: a streaming isolation forest over shingles (each value with its changes
+//! since the few values before it, as one point), trees rebuilt round-robin from a sliding
+//! window of recent points.
 
 use super::detector::Detector;
 use super::param_spec::{ParamSpec, WARMUP};
 use super::registry::DetectorSpec;
-use super::surprise::{ln_upper_p, score_from_ln_p};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -29,7 +29,7 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             4.0,
             1.0,
             MAX_SHINGLE as f64,
-            "consecutive values that form one point",
+            "values that form one point (the value and its changes since the others)",
         ),
         ParamSpec::integer(
             "window",
@@ -44,13 +44,6 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             1.0,
             1_000_000.0,
             "samples between two tree rebuilds (one tree at a time, oldest first)",
-        ),
-        ParamSpec::real(
-            "scale_rate",
-            0.01,
-            1.0e-4,
-            1.0,
-            "forgetting rate of the running mean and spread of the raw forest score",
         ),
         ParamSpec::integer(
             "seed",
@@ -68,7 +61,7 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             shingle: p.count("shingle"),
             window: p.count("window"),
             rebuild_every: p.count("rebuild_every"),
-            scale_rate: p.get("scale_rate"),
+            scale_rate: 0.01,
             seed: p.get("seed") as u64,
             warmup: p.count("warmup"),
         }))
@@ -105,18 +98,54 @@ enum Node {
     },
 }
 
-/// One isolation tree, stored as an arena of nodes (the root is node 0).
+/// One isolation tree, stored as an arena of nodes (the root is node 0), with the bounding box
+/// of each node's training points (`2 * dims` numbers per node: the lows, then the highs).
 #[derive(Debug, Clone, Default)]
 struct Tree {
     nodes: Vec<Node>,
+    boxes: Vec<f64>,
+    dims: usize,
 }
 
 impl Tree {
-    /// The isolation depth of `point`, with the usual correction for unsplit leaves.
+    /// The chance that a random cut (as used to build the tree, along a dimension chosen in
+    /// proportion to its extent) separates `point` from node `at`'s box: 0 inside the box.
+    fn escape(&self, at: usize, point: &[f64]) -> f64 {
+        let Some(bounds) = self.boxes.get(at * 2 * self.dims..(at + 1) * 2 * self.dims) else {
+            return 0.0;
+        };
+        let (lows, highs) = bounds.split_at(self.dims);
+        let mut outside = 0.0;
+        let mut span = 0.0;
+        for ((x, lo), hi) in point.iter().zip(lows).zip(highs) {
+            outside += (lo - x).max(0.0) + (x - hi).max(0.0);
+            span += hi - lo;
+        }
+        if outside <= 0.0 {
+            0.0
+        } else if outside.is_finite() && span.is_finite() {
+            outside / (span + outside)
+        } else {
+            1.0
+        }
+    }
+
+    /// The expected isolation depth of `point`. Inside the training boxes this is the classic
+    /// path length (with the usual correction for unsplit leaves); a point outside a node's box
+    /// may be cut off at that node, with the probability `escape` gives, so a value far beyond
+    /// everything seen isolates near the root instead of following the largest training points.
     fn path_length(&self, point: &[f64]) -> f64 {
         let mut at = 0;
         let mut depth = 0.0;
+        let mut expected = 0.0;
+        let mut remaining = 1.0;
         while let Some(node) = self.nodes.get(at) {
+            let escape = self.escape(at, point);
+            expected += remaining * escape * depth;
+            remaining *= 1.0 - escape;
+            if remaining <= 1.0e-12 {
+                return expected;
+            }
             match *node {
                 Node::Split {
                     feature,
@@ -131,10 +160,10 @@ impl Tree {
                     };
                     depth += 1.0;
                 }
-                Node::Leaf { size } => return depth + average_path(size),
+                Node::Leaf { size } => return expected + remaining * (depth + average_path(size)),
             }
         }
-        depth
+        expected + remaining * depth
     }
 }
 
@@ -226,25 +255,34 @@ impl IsolationForest {
         }
         let height_limit = (size.max(2) as f64).log2().ceil() as usize;
         let mut nodes = Vec::with_capacity(2 * size);
+        let mut boxes = Vec::with_capacity(4 * size * d);
         // Work list: (node index, point range start, end, depth); points are reordered in place.
         let mut work = vec![(0_usize, 0_usize, size, 0_usize)];
         nodes.push(Node::Leaf { size });
+        boxes.resize(2 * d, 0.0);
         while let Some((at, start, end, depth)) = work.pop() {
+            let bounds = &mut boxes[at * 2 * d..(at + 1) * 2 * d];
+            bounds[..d].fill(f64::INFINITY);
+            bounds[d..].fill(f64::NEG_INFINITY);
+            for i in start..end {
+                for k in 0..d {
+                    let v = points[i * d + k];
+                    bounds[k] = bounds[k].min(v);
+                    bounds[d + k] = bounds[d + k].max(v);
+                }
+            }
             let count = end - start;
             if count <= 1 || depth >= height_limit {
                 continue;
             }
             let feature = self.rng.random_range(0..d);
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            for i in start..end {
-                let v = points[i * d + feature];
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
+            let (lo, hi) = (bounds[feature], bounds[d + feature]);
             if hi <= lo {
                 continue;
             }
-            let threshold = self.rng.random_range(lo..hi);
+            // Interpolated rather than `lo + u * (hi - lo)`: the width may overflow.
+            let u: f64 = self.rng.random();
+            let threshold = lo * (1.0 - u) + hi * u;
             // Partition the rows of [start, end) by the feature.
             let mut split = start;
             for i in start..end {
@@ -261,6 +299,7 @@ impl IsolationForest {
             });
             let right = nodes.len();
             nodes.push(Node::Leaf { size: end - split });
+            boxes.resize(nodes.len() * 2 * d, 0.0);
             nodes[at] = Node::Split {
                 feature,
                 threshold,
@@ -270,7 +309,11 @@ impl IsolationForest {
             work.push((left, start, split, depth + 1));
             work.push((right, split, end, depth + 1));
         }
-        Tree { nodes }
+        Tree {
+            nodes,
+            boxes,
+            dims: d,
+        }
     }
 
     fn maintain(&mut self) {
@@ -293,21 +336,31 @@ impl IsolationForest {
         }
     }
 
-    /// The standardised raw score (upper tail only matters), then learns the sample.
-    pub fn score_z(&mut self, value: f64) -> f64 {
+    /// Scores the shingle ending with `value`, then learns it. Returns the raw isolation score
+    /// (0 until the forest exists) and its z-score against the running mean and spread of raw
+    /// scores (only its upper tail means anything).
+    pub fn observe(&mut self, value: f64) -> (f64, f64) {
         let d = self.config.shingle;
         if self.recent.len() == d {
             self.recent.pop_front();
         }
         self.recent.push_back(value);
         if self.recent.len() < d {
-            return 0.0;
+            return (0.0, 0.0);
         }
-        for (slot, v) in self.point.iter_mut().zip(self.recent.iter()) {
-            *slot = *v;
+        // The point: the value, then its change since each of the previous `shingle - 1`
+        // values. A spike stands out in every coordinate, a change of shape in the changes.
+        for (k, slot) in self.point.iter_mut().enumerate() {
+            let v = if k == 0 {
+                value
+            } else {
+                value - self.recent[d - 1 - k]
+            };
+            *slot = v.clamp(f64::MIN, f64::MAX);
         }
         let mut z = 0.0;
-        if let Some(raw) = self.raw_score() {
+        let raw = self.raw_score();
+        if let Some(raw) = raw {
             if self.scored > 10 {
                 let sd = self.score_var.sqrt().max(1.0e-6);
                 z = (raw - self.score_mean) / sd;
@@ -323,7 +376,7 @@ impl IsolationForest {
         }
         self.window.extend(self.point.iter().copied());
         self.maintain();
-        z
+        (raw.unwrap_or(0.0), z)
     }
 }
 
@@ -338,9 +391,11 @@ impl Detector for IsolationForest {
         }
         let scoring = self.seen >= self.config.warmup;
         self.seen = self.seen.saturating_add(1);
-        let z = self.score_z(value);
-        if scoring && z > 0.0 {
-            score_from_ln_p(ln_upper_p(z))
+        let (raw, _) = self.observe(value);
+        // The classic reading of an isolation score: 0.5 and below is ordinary, 1 is isolated
+        // at the first split.
+        if scoring {
+            (2.0 * raw - 1.0).clamp(0.0, 1.0)
         } else {
             0.0
         }
@@ -349,7 +404,11 @@ impl Detector for IsolationForest {
     fn footprint(&self) -> usize {
         self.window.len()
             + self.recent.len()
-            + self.trees.iter().map(|t| t.nodes.len() * 4).sum::<usize>()
+            + self
+                .trees
+                .iter()
+                .map(|t| t.nodes.len() * 4 + t.boxes.len())
+                .sum::<usize>()
     }
 }
 

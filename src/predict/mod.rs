@@ -21,6 +21,7 @@ pub mod suppressor;
 pub mod surprise;
 pub mod sustained;
 pub mod timestamp;
+pub mod trend;
 
 pub use detector::Detector;
 pub use detector_error::DetectorError;
@@ -30,3 +31,4 @@ pub use registry::{DETECTORS, DetectorSpec, build, resolve, spec};
 pub use scoring::{probation, score_series};
 pub use series::{Row, Series, SeriesReport};
 pub use series_error::SeriesError;
+pub use trend::{Direction, Trend, TrendConfig, TrendReading};

@@ -69,6 +69,7 @@ mod tests {
             .into_iter()
             .map(|v| s.apply(v))
             .collect();
-        assert_eq!(out, vec![0.1, 0.9, 0.0, 0.0, 0.0, 0.9, 0.2]);
+        // The hold ends after three samples; the next alarm starts a new one.
+        assert_eq!(out, vec![0.1, 0.9, 0.0, 0.0, 0.0, 0.9, 0.0]);
     }
 }

@@ -52,6 +52,9 @@ pub fn score_from_ln_p(ln_p: f64) -> f64 {
         return 0.0;
     }
     let decades = (-ln_p / LN_10).max(0.0);
+    if decades.is_infinite() {
+        return 1.0;
+    }
     decades / (decades + HALF_DECADES)
 }
 
@@ -101,6 +104,7 @@ mod tests {
             "extremes stay ordered"
         );
         assert_eq!(score_from_z(f64::NAN), 0.0);
+        assert_eq!(score_from_z(f64::INFINITY), 1.0);
         // Three sigma is about a one-in-370 event: 2.57 / (2.57 + 6) = 0.300.
         assert!((score_from_z(3.0) - 0.300).abs() < 0.001);
     }

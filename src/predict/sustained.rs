@@ -80,21 +80,32 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_spike_is_diluted_by_the_span_and_a_shift_is_not() {
+    fn a_lone_spike_is_diluted_by_the_span_and_a_shift_keeps_scoring() {
+        let mut short = SustainedRecord::new(1, 0.1);
+        let mut long = SustainedRecord::new(10, 0.1);
+        for _ in 0..50 {
+            short.update(1.0, true);
+            long.update(1.0, true);
+        }
+        // Span 1: the spike is 5x the record. Span 10: it moves the mean to 1.4 only.
+        assert!(short.update(5.0, true) > long.update(5.0, true));
         let mut spike = SustainedRecord::new(10, 0.1);
         let mut shift = SustainedRecord::new(10, 0.1);
         for _ in 0..50 {
             spike.update(1.0, true);
             shift.update(1.0, true);
         }
-        let spiked = spike.update(5.0, true);
-        let mut shifted = 0.0_f64;
-        for _ in 0..10 {
-            shifted = shifted.max(shift.update(5.0, true));
+        let mut spike_alarms = 0;
+        let mut shift_alarms = 0;
+        for i in 0..20 {
+            let spiked = spike.update(if i == 0 { 5.0 } else { 1.0 }, true);
+            spike_alarms += usize::from(spiked > 0.0);
+            shift_alarms += usize::from(shift.update(5.0, true) > 0.0);
         }
+        assert_eq!(spike_alarms, 1);
         assert!(
-            shifted > 0.9 && spiked < shifted,
-            "spike {spiked}, shift {shifted}"
+            shift_alarms >= 5,
+            "a shift raised the record {shift_alarms} times"
         );
     }
 
