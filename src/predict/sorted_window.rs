@@ -29,10 +29,6 @@ impl SortedWindow {
         self.sorted.is_empty()
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Adds a finite `value`, evicting the oldest one when full.
     pub fn push(&mut self, value: f64) {
         if !value.is_finite() {
@@ -61,19 +57,6 @@ impl SortedWindow {
             _ if n % 2 == 1 => self.sorted[n / 2],
             _ => 0.5 * (self.sorted[n / 2 - 1] + self.sorted[n / 2]),
         }
-    }
-
-    /// The `q`-quantile (0 ≤ q ≤ 1) by linear interpolation; 0 when empty.
-    pub fn quantile(&self, q: f64) -> f64 {
-        let n = self.sorted.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
-        let below = position.floor() as usize;
-        let above = (below + 1).min(n - 1);
-        let weight = position - below as f64;
-        self.sorted[below] * (1.0 - weight) + self.sorted[above] * weight
     }
 
     /// The median absolute deviation from `center` (unscaled); 0 when empty.
@@ -187,19 +170,5 @@ mod tests {
             }
             assert_eq!(window.len(), capacity);
         }
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        let mut window = SortedWindow::new(5);
-        for v in [5.0, 1.0, 3.0, 2.0, 4.0] {
-            window.push(v);
-        }
-        assert_eq!(window.quantile(0.0), 1.0);
-        assert_eq!(window.quantile(1.0), 5.0);
-        assert_eq!(window.quantile(0.5), 3.0);
-        assert_eq!(window.quantile(0.125), 1.5);
-        window.push(f64::NAN);
-        assert_eq!(window.len(), 5);
     }
 }
