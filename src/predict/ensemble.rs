@@ -191,7 +191,7 @@ impl Ensemble {
             extremes: Extremes::new(p.count("extreme_window")),
             extreme_weight: p.get("w_extreme"),
             extreme_tol: p.get("extreme_tol"),
-            level: RobustZ::new(p.count("level_window"), 0),
+            level: RobustZ::new(p.count("level_window"), 0.0, 0),
             level_record: SustainedRecord::new(sustain, p.get("level_tol")),
             level_weight: p.get("w_level"),
             season: HoltWinters::new(HoltWintersConfig {
@@ -200,6 +200,7 @@ impl Ensemble {
                 gamma: p.get("season_gamma"),
                 season: 0,
                 scale_rate: 0.01,
+                range_floor: 0.0,
                 warmup: 0,
             }),
             season_record: SustainedRecord::new(sustain, p.get("season_tol")),

@@ -1,7 +1,8 @@
 //! `ewma`: z-score against an exponentially weighted moving mean and variance.
 
 use super::detector::Detector;
-use super::param_spec::{ParamSpec, WARMUP};
+use super::extremes::Extremes;
+use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
 use super::registry::DetectorSpec;
 use super::surprise::score_from_z;
 
@@ -18,9 +19,16 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             1.0,
             "weight of the newest sample in the mean and variance (smaller: longer memory)",
         ),
+        RANGE_FLOOR,
         WARMUP,
     ],
-    build: |p| Box::new(Ewma::new(p.get("alpha"), p.count("warmup"))),
+    build: |p| {
+        Box::new(Ewma::new(
+            p.get("alpha"),
+            p.get("range_floor"),
+            p.count("warmup"),
+        ))
+    },
 };
 
 /// Exponentially weighted mean and variance; the score is the two-sided surprise of the
@@ -28,6 +36,8 @@ pub const SPEC: DetectorSpec = DetectorSpec {
 #[derive(Debug, Clone)]
 pub struct Ewma {
     alpha: f64,
+    range_floor: f64,
+    range: Extremes,
     warmup: usize,
     seen: usize,
     mean: f64,
@@ -35,9 +45,11 @@ pub struct Ewma {
 }
 
 impl Ewma {
-    pub fn new(alpha: f64, warmup: usize) -> Ewma {
+    pub fn new(alpha: f64, range_floor: f64, warmup: usize) -> Ewma {
         Ewma {
             alpha: alpha.clamp(1.0e-6, 1.0),
+            range_floor,
+            range: Extremes::new(0),
             warmup,
             seen: 0,
             mean: 0.0,
@@ -54,12 +66,13 @@ impl Ewma {
         if deviation == 0.0 {
             return 0.0;
         }
-        let floor = 1.0e-9 * self.mean.abs().max(1.0);
+        let floor = (1.0e-9 * self.mean.abs().max(1.0)).max(self.range_floor * self.range.range());
         deviation / self.variance.sqrt().max(floor)
     }
 
     /// Folds `value` into the mean and variance.
     pub fn learn(&mut self, value: f64) {
+        self.range.learn(value);
         if self.seen == 0 {
             self.mean = value;
         } else {
@@ -91,7 +104,7 @@ impl Detector for Ewma {
     }
 
     fn footprint(&self) -> usize {
-        5
+        5 + self.range.footprint()
     }
 }
 
@@ -101,7 +114,7 @@ mod tests {
 
     #[test]
     fn spike_scores_high_and_noise_low() {
-        let mut d = Ewma::new(0.05, 10);
+        let mut d = Ewma::new(0.05, 0.1, 10);
         let mut worst_normal: f64 = 0.0;
         for i in 0..500 {
             let value = 10.0 + (f64::from(i) * 0.7).sin();
@@ -113,7 +126,7 @@ mod tests {
 
     #[test]
     fn flat_series_scores_zero() {
-        let mut d = Ewma::new(0.1, 0);
+        let mut d = Ewma::new(0.1, 0.1, 0);
         for i in 0..1000 {
             assert_eq!(d.update(f64::from(i), 3.5), 0.0);
         }

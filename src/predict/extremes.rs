@@ -33,6 +33,14 @@ impl Extremes {
         ((value - max).max(min - value) / range).max(0.0)
     }
 
+    /// The width of the range (0 until two distinct values were seen).
+    pub fn range(&self) -> f64 {
+        match (self.highs.max(), self.lows.max()) {
+            (Some(max), Some(neg_min)) => (max + neg_min).max(0.0),
+            _ => 0.0,
+        }
+    }
+
     /// Adds `value` to the window.
     pub fn learn(&mut self, value: f64) {
         self.highs.learn(value);

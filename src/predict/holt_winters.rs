@@ -3,7 +3,8 @@
 
 use super::cadence::Cadence;
 use super::detector::Detector;
-use super::param_spec::{ParamSpec, WARMUP};
+use super::extremes::Extremes;
+use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
 use super::registry::DetectorSpec;
 use super::surprise::score_from_z;
 
@@ -31,10 +32,12 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             1.0,
             "forgetting rate of the residual scale",
         ),
+        RANGE_FLOOR,
         WARMUP,
     ],
     build: |p| {
         Box::new(HoltWinters::new(HoltWintersConfig {
+            range_floor: p.get("range_floor"),
             alpha: p.get("alpha"),
             beta: p.get("beta"),
             gamma: p.get("gamma"),
@@ -64,6 +67,8 @@ pub struct HoltWintersConfig {
     /// 0 = infer one day from the timestamps, 1 = no season, n = n samples.
     pub season: usize,
     pub scale_rate: f64,
+    /// The residual scale never counts as less than this fraction of the range seen so far.
+    pub range_floor: f64,
     pub warmup: usize,
 }
 
@@ -71,6 +76,7 @@ pub struct HoltWintersConfig {
 #[derive(Debug, Clone)]
 pub struct HoltWinters {
     config: HoltWintersConfig,
+    range: Extremes,
     cadence: Cadence,
     period: Option<usize>,
     first_season: Vec<f64>,
@@ -92,6 +98,7 @@ impl HoltWinters {
         };
         HoltWinters {
             config,
+            range: Extremes::new(0),
             cadence: Cadence::new(),
             period,
             first_season: Vec::new(),
@@ -131,8 +138,11 @@ impl HoltWinters {
         let z = if residual == 0.0 {
             0.0
         } else {
-            residual / sd.max(1.0e-9 * forecast.abs().max(1.0))
+            let floor = (1.0e-9 * forecast.abs().max(1.0))
+                .max(self.config.range_floor * self.range.range());
+            residual / sd.max(floor)
         };
+        self.range.learn(value);
         let settled = self.seen > 10;
         let clipped = if settled && sd > 0.0 {
             residual.clamp(-CLIP * sd, CLIP * sd)
@@ -202,7 +212,7 @@ impl Detector for HoltWinters {
     }
 
     fn footprint(&self) -> usize {
-        self.season.len() + self.first_season.len() + 8
+        self.season.len() + self.first_season.len() + self.range.footprint() + 8
     }
 }
 
@@ -217,6 +227,7 @@ mod tests {
             gamma: 0.1,
             season,
             scale_rate: 0.01,
+            range_floor: 0.1,
             warmup: 100,
         }
     }
@@ -253,7 +264,9 @@ mod tests {
         for i in n..trough {
             d.update(i as f64 * 3600.0, daily(i));
         }
-        assert!(d.update(trough as f64 * 3600.0, 70.0) > 0.9);
+        // The range floor (10% of the 40-wide range) caps the z-score near 10: one in 10^23.
+        let score = d.update(trough as f64 * 3600.0, 70.0);
+        assert!(score > 0.75, "broken rhythm scored {score}");
     }
 
     #[test]

@@ -77,6 +77,20 @@ pub const WARMUP: ParamSpec = ParamSpec::integer(
     "samples to learn from before scoring (they score 0)",
 );
 
+/// The scale floor of the z-score detectors, as a fraction of the range of values seen so far.
+///
+/// A z-score is a deviation over a scale; on a metric that sat on a plateau the scale is about
+/// zero and any change is "infinitely" surprising. Flooring the scale at a fraction of the range
+/// seen so far keeps the scores of such changes finite and ordered by size.
+pub const RANGE_FLOOR: ParamSpec = ParamSpec::real(
+    "range_floor",
+    0.1,
+    0.0,
+    10.0,
+    "the scale never counts as less than this fraction of the range seen so far (0 = off): \
+     a wobble on a metric that was flat until now is not a catastrophe",
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

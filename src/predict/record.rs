@@ -35,7 +35,10 @@ impl Record {
         }
         self.queue.push_back((self.index, value));
         self.index += 1;
-        if self.window > 0 {
+        if self.window == 0 {
+            // Nothing expires: only the maximum can ever be asked for again.
+            self.queue.drain(1..);
+        } else {
             while self
                 .queue
                 .front()
@@ -54,6 +57,15 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unbounded_window_keeps_one_entry() {
+        let mut r = Record::new(0);
+        for i in 0..1000 {
+            r.learn(-f64::from(i));
+        }
+        assert_eq!((r.max(), r.footprint()), (Some(0.0), 2));
+    }
 
     #[test]
     fn sliding_maximum_matches_brute_force() {

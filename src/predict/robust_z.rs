@@ -1,7 +1,8 @@
 //! `robust_z`: z-score against the rolling median and median absolute deviation.
 
 use super::detector::Detector;
-use super::param_spec::{ParamSpec, WARMUP};
+use super::extremes::Extremes;
+use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
 use super::registry::DetectorSpec;
 use super::sorted_window::SortedWindow;
 use super::surprise::score_from_z;
@@ -19,9 +20,16 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             100_000.0,
             "samples in the rolling window",
         ),
+        RANGE_FLOOR,
         WARMUP,
     ],
-    build: |p| Box::new(RobustZ::new(p.count("window"), p.count("warmup"))),
+    build: |p| {
+        Box::new(RobustZ::new(
+            p.count("window"),
+            p.get("range_floor"),
+            p.count("warmup"),
+        ))
+    },
 };
 
 /// MAD × this estimates the standard deviation of normally distributed data.
@@ -33,14 +41,18 @@ const MEAN_ABS_TO_SD: f64 = 1.2533;
 #[derive(Debug, Clone)]
 pub struct RobustZ {
     window: SortedWindow,
+    range_floor: f64,
+    range: Extremes,
     warmup: usize,
     seen: usize,
 }
 
 impl RobustZ {
-    pub fn new(window: usize, warmup: usize) -> RobustZ {
+    pub fn new(window: usize, range_floor: f64, warmup: usize) -> RobustZ {
         RobustZ {
             window: SortedWindow::new(window.max(3)),
+            range_floor,
+            range: Extremes::new(0),
             warmup,
             seen: 0,
         }
@@ -60,7 +72,7 @@ impl RobustZ {
         if scale == 0.0 {
             scale = MEAN_ABS_TO_SD * self.window.mean_abs_deviation(median);
         }
-        let floor = 1.0e-9 * median.abs().max(1.0);
+        let floor = (1.0e-9 * median.abs().max(1.0)).max(self.range_floor * self.range.range());
         deviation / scale.max(floor)
     }
 }
@@ -69,6 +81,7 @@ impl RobustZ {
     /// Adds `value` to the window.
     pub fn learn(&mut self, value: f64) {
         self.window.push(value);
+        self.range.learn(value);
         self.seen = self.seen.saturating_add(1);
     }
 }
@@ -92,7 +105,7 @@ impl Detector for RobustZ {
     }
 
     fn footprint(&self) -> usize {
-        2 * self.window.len()
+        2 * self.window.len() + self.range.footprint()
     }
 }
 
@@ -102,7 +115,7 @@ mod tests {
 
     #[test]
     fn spike_scores_high_and_noise_low() {
-        let mut d = RobustZ::new(50, 10);
+        let mut d = RobustZ::new(50, 0.1, 10);
         let mut worst_normal: f64 = 0.0;
         for i in 0..500 {
             let value = 10.0 + (f64::from(i) * 0.7).sin();
@@ -114,7 +127,7 @@ mod tests {
 
     #[test]
     fn flat_series_scores_zero_and_a_step_off_it_scores_one() {
-        let mut d = RobustZ::new(20, 0);
+        let mut d = RobustZ::new(20, 0.0, 0);
         for i in 0..100 {
             assert_eq!(d.update(f64::from(i), 7.0), 0.0);
         }
@@ -123,7 +136,7 @@ mod tests {
 
     #[test]
     fn mostly_constant_window_falls_back_to_mean_absolute_deviation() {
-        let mut d = RobustZ::new(10, 0);
+        let mut d = RobustZ::new(10, 0.0, 0);
         for i in 0..10 {
             d.update(f64::from(i), if i == 0 { 1.0 } else { 0.0 });
         }
