@@ -52,7 +52,14 @@ fn main() {
     let baseline = rate(&data, budget, running_mean);
     println!("{:<18} {:>14} {:>10}", "detector", "samples/s", "vs mean");
     println!("{:<18} {:>14.0} {:>10}", "running mean", baseline, "1.00x");
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for spec in DETECTORS {
+        if !filters.is_empty() && !filters.iter().any(|f| spec.name.contains(f.as_str())) {
+            continue;
+        }
         // The forest is ~50x slower than the rest: a shorter series keeps the run short.
         let slice = if spec.name == "isolation_forest" {
             &data[..100_000]

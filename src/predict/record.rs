@@ -1,4 +1,4 @@
-//! `Record`: by how much a value beats the largest of the recent past.
+//! `Record`: the largest value of the recent past.
 
 use std::collections::VecDeque;
 
@@ -30,22 +30,25 @@ impl Record {
         if !value.is_finite() {
             return;
         }
+        if self.window == 0 {
+            // Nothing expires: only the maximum can ever be asked for again.
+            match self.queue.front_mut() {
+                Some((_, max)) => *max = max.max(value),
+                None => self.queue.push_back((0, value)),
+            }
+            return;
+        }
         while self.queue.back().is_some_and(|(_, v)| *v <= value) {
             self.queue.pop_back();
         }
         self.queue.push_back((self.index, value));
         self.index += 1;
-        if self.window == 0 {
-            // Nothing expires: only the maximum can ever be asked for again.
-            self.queue.drain(1..);
-        } else {
-            while self
-                .queue
-                .front()
-                .is_some_and(|(i, _)| *i + (self.window as u64) < self.index)
-            {
-                self.queue.pop_front();
-            }
+        while self
+            .queue
+            .front()
+            .is_some_and(|(i, _)| *i + (self.window as u64) < self.index)
+        {
+            self.queue.pop_front();
         }
     }
 

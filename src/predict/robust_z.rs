@@ -15,7 +15,7 @@ pub const SPEC: DetectorSpec = DetectorSpec {
     params: &[
         ParamSpec::integer(
             "window",
-            64.0,
+            32.0,
             3.0,
             100_000.0,
             "samples in the rolling window",

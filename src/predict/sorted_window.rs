@@ -34,19 +34,29 @@ impl SortedWindow {
         if !value.is_finite() {
             return;
         }
-        if self.arrivals.len() == self.capacity
+        self.arrivals.push_back(value);
+        if self.arrivals.len() > self.capacity
             && let Some(oldest) = self.arrivals.pop_front()
         {
-            let at = self
-                .sorted
-                .partition_point(|v| v.total_cmp(&oldest).is_lt());
-            if at < self.sorted.len() {
-                self.sorted.remove(at);
+            // Replace the oldest value by the new one with a single shift of the values
+            // between their two positions.
+            let sorted = &mut self.sorted;
+            let out = count_while(sorted, |v| v < oldest);
+            let to = count_while(sorted, |v| v <= value);
+            if out >= sorted.len() {
+                return;
             }
+            if to > out {
+                sorted.copy_within(out + 1..to, out);
+                sorted[to - 1] = value;
+            } else {
+                sorted.copy_within(to..out, to + 1);
+                sorted[to] = value;
+            }
+            return;
         }
-        let at = self.sorted.partition_point(|v| v.total_cmp(&value).is_le());
+        let at = count_while(&self.sorted, |v| v <= value);
         self.sorted.insert(at, value);
-        self.arrivals.push_back(value);
     }
 
     /// The median (mean of the two middle values for an even count); 0 when empty.
@@ -67,9 +77,10 @@ impl SortedWindow {
         }
         let deviations = Deviations::new(&self.sorted, center);
         if n % 2 == 1 {
-            deviations.kth(n / 2)
+            deviations.kth(n / 2).0
         } else {
-            0.5 * (deviations.kth(n / 2 - 1) + deviations.kth(n / 2))
+            let (lower, upper) = deviations.kth(n / 2 - 1);
+            0.5 * (lower + upper)
         }
     }
 
@@ -83,6 +94,24 @@ impl SortedWindow {
     }
 }
 
+/// How many leading values of `sorted` satisfy `pred` (true on a prefix, false after it): a
+/// binary search without data-dependent branches, which on random data would mispredict at
+/// every other step.
+fn count_while(sorted: &[f64], pred: impl Fn(f64) -> bool) -> usize {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let mut base = 0;
+    let mut size = sorted.len();
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = if pred(sorted[mid]) { mid } else { base };
+        size -= half;
+    }
+    base + usize::from(pred(sorted[base]))
+}
+
 /// The absolute deviations of a sorted slice from a center, seen as two sorted sequences: the
 /// values below the center (walking left) and the values at or above it (walking right).
 struct Deviations<'a> {
@@ -93,7 +122,16 @@ struct Deviations<'a> {
 
 impl<'a> Deviations<'a> {
     fn new(sorted: &'a [f64], center: f64) -> Deviations<'a> {
-        let pivot = sorted.partition_point(|v| *v < center);
+        // Around the median the pivot is the middle, less any ties with the median: start there
+        // instead of searching (a search costs a branch miss per step).
+        let middle = sorted.len() / 2;
+        let pivot = if sorted.get(middle).is_some_and(|v| *v >= center)
+            && (middle == 0 || sorted[middle - 1] < center)
+        {
+            middle
+        } else {
+            count_while(sorted, |v| v < center)
+        };
         Deviations {
             sorted,
             center,
@@ -109,28 +147,46 @@ impl<'a> Deviations<'a> {
         self.sorted[self.pivot + j] - self.center
     }
 
-    /// The k-th smallest deviation (0-based), by a binary search on how many come from the left.
-    fn kth(&self, k: usize) -> f64 {
+    /// The k-th smallest deviation (0-based), by a binary search on how many come from the
+    /// left, and the (k+1)-th (the k-th again when there is none).
+    fn kth(&self, k: usize) -> (f64, f64) {
         let n_left = self.pivot;
         let n_right = self.sorted.len() - self.pivot;
         let take = k + 1;
         let mut lo = take.saturating_sub(n_right);
         let mut hi = take.min(n_left);
-        // Smallest i such that right(j - 1) <= left(i), with j = take - i.
+        // Smallest i such that right(j - 1) <= left(i), with j = take - i, found without a
+        // data-dependent branch (on random data it would mispredict every other step).
         while lo < hi {
             let i = lo + (hi - lo) / 2;
             let j = take - i;
-            if j == 0 || self.right(j - 1) <= self.left(i) {
-                hi = i;
+            let right = if j > 0 {
+                self.right(j - 1)
             } else {
-                lo = i + 1;
-            }
+                f64::NEG_INFINITY
+            };
+            // 0 or 1; arithmetic rather than `if`, which the compiler kept as a branch.
+            let fits = usize::from(right <= self.left(i));
+            hi = fits * i + (1 - fits) * hi;
+            lo = fits * lo + (1 - fits) * (i + 1);
         }
         let i = lo;
         let j = take - i;
         let from_left = if i > 0 { self.left(i - 1) } else { 0.0 };
         let from_right = if j > 0 { self.right(j - 1) } else { 0.0 };
-        from_left.max(from_right)
+        let kth = from_left.max(from_right);
+        let next_left = if i < n_left {
+            self.left(i)
+        } else {
+            f64::INFINITY
+        };
+        let next_right = if j < n_right {
+            self.right(j)
+        } else {
+            f64::INFINITY
+        };
+        let next = next_left.min(next_right);
+        (kth, if next.is_finite() { next } else { kth })
     }
 }
 
@@ -149,6 +205,22 @@ mod tests {
         } else {
             0.5 * (v[n / 2 - 1] + v[n / 2])
         }
+    }
+
+    #[test]
+    fn count_while_matches_partition_point() {
+        let sorted = [1.0, 2.0, 2.0, 2.0, 3.0, 5.0, 8.0];
+        for probe in [0.0, 1.0, 2.0, 2.5, 3.0, 8.0, 9.0] {
+            assert_eq!(
+                count_while(&sorted, |v| v < probe),
+                sorted.partition_point(|v| *v < probe)
+            );
+            assert_eq!(
+                count_while(&sorted, |v| v <= probe),
+                sorted.partition_point(|v| *v <= probe)
+            );
+        }
+        assert_eq!(count_while(&[], |v| v < 1.0), 0);
     }
 
     #[test]
