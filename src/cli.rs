@@ -3,6 +3,7 @@
 
 mod check;
 mod completions;
+mod detect;
 mod explain;
 mod fmt;
 mod plan;
@@ -35,6 +36,8 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
+    /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
+    Detect(detect::DetectArgs),
 }
 
 /// Exit codes shared by every command.
@@ -70,5 +73,6 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Proxy(args) => proxy::run(args),
+        Command::Detect(args) => detect::run(args),
     }
 }

@@ -249,9 +249,20 @@ impl Checker<'_> {
             }
         }
         let detector = match map.get("detector") {
-            Some(s) => self.detector(s)?,
+            Some(s) => {
+                let d = self.detector(s)?;
+                if let Err(e) = crate::predict::registry::resolve(&d.name, &d.params) {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, e.to_string())
+                            .at(s.terms[0].span, "invalid detector")
+                            .help("`pfi detect --list` lists every detector with its parameters"),
+                    );
+                    return None;
+                }
+                d
+            }
             None => DetectorPlan {
-                name: "default".into(),
+                name: crate::predict::registry::DEFAULT_DETECTOR.into(),
                 params: Vec::new(),
             },
         };

@@ -1,0 +1,348 @@
+//! `ensemble`: several views of one metric combined into one early alarm score.
+//!
+//! Views, each scored against the metric's own history (so one parameter set fits quiet and
+//! noisy metrics alike):
+//! - **extremes**: a value beyond the range of the last `extreme_window` values, scored by its
+//!   excess as a fraction of that range (catches spikes, drops and breaks out of the usual band
+//!   the moment they happen);
+//! - **level**: the robust z-score of each value against the median/MAD of the last
+//!   `level_window` values (`robust_z`), averaged over `sustain` samples; a record of that
+//!   sustained deviation scores (catches level shifts inside the historical range);
+//! - **season**: the Holt-Winters forecast residual (`holt_winters`, daily season from the
+//!   timestamps) as a z-score, averaged and scored as a record in the same way (catches a broken
+//!   daily rhythm: a missing peak, a flat day, a peak at the wrong time);
+//! - **forest** (off by default): the isolation-forest score of the last few values' shape
+//!   (`isolation_forest`), averaged and scored as a record.
+//!
+//! The score is the strongest view; then a `Suppressor` raises one alarm per incident (NAB
+//! rewards the earliest detection in a window and counts every repeat as a false positive).
+//! The weights, tolerances and windows were chosen once for the whole NAB corpus (see the
+//! module documentation of `predict`); nothing adapts per file beyond the streaming state.
+
+use super::detector::Detector;
+use super::extremes::Extremes;
+use super::holt_winters::{HoltWinters, HoltWintersConfig};
+use super::isolation_forest::{IsolationForest, IsolationForestConfig};
+use super::param_spec::{ParamSpec, WARMUP};
+use super::params::Params;
+use super::registry::DetectorSpec;
+use super::robust_z::RobustZ;
+use super::suppressor::Suppressor;
+use super::sustained::SustainedRecord;
+
+/// The registry entry of `ensemble`.
+pub const SPEC: DetectorSpec = DetectorSpec {
+    name: "ensemble",
+    doc: "the best on NAB: new extremes, sustained robust level shifts and sustained \
+          Holt-Winters residuals (plus, optionally, isolation-forest shapes), each scored \
+          against the metric's own history; the strongest view wins and one alarm is raised \
+          per incident",
+    params: &[
+        ParamSpec::real(
+            "w_extreme",
+            1.0,
+            0.0,
+            1.0,
+            "weight of the extremes view (0 = off)",
+        ),
+        ParamSpec::real(
+            "w_level",
+            1.0,
+            0.0,
+            1.0,
+            "weight of the level view (0 = off)",
+        ),
+        ParamSpec::real(
+            "w_season",
+            1.0,
+            0.0,
+            1.0,
+            "weight of the Holt-Winters view (0 = off)",
+        ),
+        ParamSpec::real(
+            "w_forest",
+            0.0,
+            0.0,
+            1.0,
+            "weight of the isolation-forest view (0 = off)",
+        ),
+        ParamSpec::integer(
+            "extreme_window",
+            4000.0,
+            0.0,
+            10_000_000.0,
+            "samples the extremes view remembers (0 = all)",
+        ),
+        ParamSpec::real(
+            "extreme_tol",
+            0.01,
+            1.0e-9,
+            10.0,
+            "excess beyond the range, as a fraction of it, that scores 0.5",
+        ),
+        ParamSpec::integer(
+            "level_window",
+            512.0,
+            3.0,
+            100_000.0,
+            "samples in the level view's median/MAD window",
+        ),
+        ParamSpec::real(
+            "level_tol",
+            0.03,
+            1.0e-9,
+            100.0,
+            "relative excess over the level record that scores 0.5",
+        ),
+        ParamSpec::real(
+            "season_alpha",
+            0.1,
+            1.0e-4,
+            1.0,
+            "Holt-Winters level smoothing",
+        ),
+        ParamSpec::real(
+            "season_gamma",
+            0.5,
+            0.0,
+            1.0,
+            "Holt-Winters seasonal smoothing",
+        ),
+        ParamSpec::real(
+            "season_tol",
+            0.12,
+            1.0e-9,
+            100.0,
+            "relative excess over the season record that scores 0.5",
+        ),
+        ParamSpec::real(
+            "forest_tol",
+            0.1,
+            1.0e-9,
+            100.0,
+            "relative excess over the forest record that scores 0.5",
+        ),
+        ParamSpec::integer(
+            "sustain",
+            40.0,
+            1.0,
+            10_000.0,
+            "samples a deviation is averaged over before it counts",
+        ),
+        ParamSpec::real(
+            "settle",
+            0.5,
+            0.0,
+            1.0,
+            "fraction of the warm-up after which scoring views start keeping records",
+        ),
+        ParamSpec::real(
+            "alarm",
+            0.45,
+            0.0,
+            1.0,
+            "score that raises an alarm and starts the hold",
+        ),
+        ParamSpec::integer(
+            "hold",
+            100.0,
+            0.0,
+            1_000_000.0,
+            "samples silenced after an alarm",
+        ),
+        ParamSpec::real(
+            "escalate",
+            2.0,
+            1.0,
+            1000.0,
+            "a score this many times the alarm's gets through the hold",
+        ),
+        WARMUP,
+    ],
+    build: |p| Box::new(Ensemble::from_params(p)),
+};
+
+/// The combined detector (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    extremes: Extremes,
+    extreme_weight: f64,
+    extreme_tol: f64,
+    level: RobustZ,
+    level_record: SustainedRecord,
+    level_weight: f64,
+    season: HoltWinters,
+    season_record: SustainedRecord,
+    season_weight: f64,
+    forest: Option<(IsolationForest, SustainedRecord)>,
+    forest_weight: f64,
+    suppressor: Suppressor,
+    warmup: usize,
+    settle: usize,
+    seen: usize,
+}
+
+impl Ensemble {
+    pub fn from_params(p: &Params) -> Ensemble {
+        let warmup = p.count("warmup");
+        let sustain = p.count("sustain");
+        let forest_weight = p.get("w_forest");
+        Ensemble {
+            extremes: Extremes::new(p.count("extreme_window")),
+            extreme_weight: p.get("w_extreme"),
+            extreme_tol: p.get("extreme_tol"),
+            level: RobustZ::new(p.count("level_window"), 0.0, 0),
+            level_record: SustainedRecord::new(sustain, p.get("level_tol")),
+            level_weight: p.get("w_level"),
+            season: HoltWinters::new(HoltWintersConfig {
+                alpha: p.get("season_alpha"),
+                beta: 0.01,
+                gamma: p.get("season_gamma"),
+                season: 0,
+                scale_rate: 0.01,
+                range_floor: 0.0,
+                warmup: 0,
+            }),
+            season_record: SustainedRecord::new(sustain, p.get("season_tol")),
+            season_weight: p.get("w_season"),
+            forest: (forest_weight > 0.0).then(|| {
+                let forest = IsolationForest::new(IsolationForestConfig {
+                    trees: 32,
+                    sample_size: 64,
+                    shingle: 4,
+                    window: 1024,
+                    rebuild_every: 16,
+                    scale_rate: 0.01,
+                    seed: 1,
+                    warmup: 0,
+                });
+                (forest, SustainedRecord::new(sustain, p.get("forest_tol")))
+            }),
+            forest_weight,
+            suppressor: Suppressor::new(p.get("alarm"), p.count("hold"), p.get("escalate")),
+            warmup,
+            settle: (p.get("settle") * warmup as f64).ceil() as usize,
+            seen: 0,
+        }
+    }
+}
+
+impl Detector for Ensemble {
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
+    fn update(&mut self, timestamp_secs: f64, value: f64) -> f64 {
+        if !value.is_finite() {
+            return 0.0;
+        }
+        let settled = self.seen >= self.settle;
+        let mut best: f64 = 0.0;
+        if self.extreme_weight > 0.0 {
+            if settled {
+                let excess = self.extremes.excess(value);
+                best = best.max(self.extreme_weight * excess / (excess + self.extreme_tol));
+            }
+            self.extremes.learn(value);
+        }
+        if self.level_weight > 0.0 {
+            let z = self.level.z(value);
+            self.level.learn(value);
+            best = best.max(self.level_weight * self.level_record.update(z, settled));
+        }
+        if self.season_weight > 0.0 {
+            let z = self.season.residual_z(timestamp_secs, value);
+            best = best.max(self.season_weight * self.season_record.update(z, settled));
+        }
+        if let Some((forest, record)) = self.forest.as_mut() {
+            let z = forest.observe(value).1.max(0.0);
+            best = best.max(self.forest_weight * record.update(z, settled));
+        }
+        let scoring = self.seen >= self.warmup;
+        self.seen = self.seen.saturating_add(1);
+        if scoring {
+            self.suppressor.apply(best)
+        } else {
+            0.0
+        }
+    }
+
+    fn footprint(&self) -> usize {
+        self.extremes.footprint()
+            + self.level.footprint()
+            + self.level_record.footprint()
+            + self.season.footprint()
+            + self.season_record.footprint()
+            + self
+                .forest
+                .as_ref()
+                .map_or(0, |(f, r)| f.footprint() + r.footprint())
+            + 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::registry::resolve;
+
+    fn ensemble(warmup: f64) -> Ensemble {
+        let params =
+            resolve("ensemble", &[("warmup".into(), warmup)]).unwrap_or_else(|e| panic!("{e}"));
+        Ensemble::from_params(&params)
+    }
+
+    fn noisy(i: usize) -> f64 {
+        let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+        50.0 + 10.0 * phase.sin() + ((i * 7919) % 17) as f64 / 17.0
+    }
+
+    #[test]
+    fn a_spike_after_the_warmup_raises_one_alarm() {
+        let mut d = ensemble(600.0);
+        let mut worst: f64 = 0.0;
+        for i in 0..3000 {
+            let s = d.update(i as f64 * 300.0, noisy(i));
+            if i > 600 {
+                worst = worst.max(s);
+            }
+        }
+        assert!(worst < 0.45, "a regular series raised an alarm: {worst}");
+        let alarm = d.update(3000.0 * 300.0, 200.0);
+        assert!(alarm > 0.9, "spike scored {alarm}");
+        // The hold silences the echo of the same incident.
+        assert_eq!(d.update(3001.0 * 300.0, 190.0), 0.0);
+    }
+
+    #[test]
+    fn a_level_shift_inside_the_range_is_seen() {
+        let mut d = ensemble(600.0);
+        let mut rng = 12345_u64;
+        let mut noise = || {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (rng >> 33) as f64 / f64::from(u32::MAX) - 0.5
+        };
+        // One early spike sets a wide range; later a shift well inside it.
+        let mut best_after_shift: f64 = 0.0;
+        let mut quiet_max: f64 = 0.0;
+        for i in 0..4000 {
+            let base = if i == 700 {
+                100.0
+            } else if i >= 3000 {
+                14.0
+            } else {
+                10.0
+            };
+            let s = d.update(i as f64 * 300.0, base + noise());
+            if i >= 3000 {
+                best_after_shift = best_after_shift.max(s);
+            } else if i > 800 {
+                quiet_max = quiet_max.max(s);
+            }
+        }
+        assert!(
+            best_after_shift > 0.3 && best_after_shift > quiet_max,
+            "shift scored {best_after_shift}, quiet stretch {quiet_max}"
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! `SortedWindow`: the last N values, kept sorted for exact rolling median and MAD.
+
+use std::collections::VecDeque;
+
+/// A sliding window over the last `capacity` values that keeps a sorted copy, so the median is
+/// O(1) and the median absolute deviation O(log N); a push costs a binary search and a shift.
+#[derive(Debug, Clone)]
+pub struct SortedWindow {
+    capacity: usize,
+    arrivals: VecDeque<f64>,
+    sorted: Vec<f64>,
+}
+
+impl SortedWindow {
+    pub fn new(capacity: usize) -> SortedWindow {
+        let capacity = capacity.max(1);
+        SortedWindow {
+            capacity,
+            arrivals: VecDeque::with_capacity(capacity),
+            sorted: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// Adds a finite `value`, evicting the oldest one when full.
+    pub fn push(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.arrivals.push_back(value);
+        if self.arrivals.len() > self.capacity
+            && let Some(oldest) = self.arrivals.pop_front()
+        {
+            // Replace the oldest value by the new one with a single shift of the values
+            // between their two positions.
+            let sorted = &mut self.sorted;
+            let out = count_while(sorted, |v| v < oldest);
+            let to = count_while(sorted, |v| v <= value);
+            if out >= sorted.len() {
+                return;
+            }
+            if to > out {
+                sorted.copy_within(out + 1..to, out);
+                sorted[to - 1] = value;
+            } else {
+                sorted.copy_within(to..out, to + 1);
+                sorted[to] = value;
+            }
+            return;
+        }
+        let at = count_while(&self.sorted, |v| v <= value);
+        self.sorted.insert(at, value);
+    }
+
+    /// The median (mean of the two middle values for an even count); 0 when empty.
+    pub fn median(&self) -> f64 {
+        let n = self.sorted.len();
+        match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => self.sorted[n / 2],
+            _ => 0.5 * (self.sorted[n / 2 - 1] + self.sorted[n / 2]),
+        }
+    }
+
+    /// The median absolute deviation from `center` (unscaled); 0 when empty.
+    pub fn mad_around(&self, center: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let deviations = Deviations::new(&self.sorted, center);
+        if n % 2 == 1 {
+            deviations.kth(n / 2).0
+        } else {
+            let (lower, upper) = deviations.kth(n / 2 - 1);
+            0.5 * (lower + upper)
+        }
+    }
+
+    /// The mean absolute deviation from `center`: a fallback scale when more than half the
+    /// window sits exactly on the median (the MAD is then 0). O(N).
+    pub fn mean_abs_deviation(&self, center: f64) -> f64 {
+        if self.sorted.is_empty() {
+            return 0.0;
+        }
+        self.sorted.iter().map(|v| (v - center).abs()).sum::<f64>() / self.sorted.len() as f64
+    }
+}
+
+/// How many leading values of `sorted` satisfy `pred` (true on a prefix, false after it): a
+/// binary search without data-dependent branches, which on random data would mispredict at
+/// every other step.
+fn count_while(sorted: &[f64], pred: impl Fn(f64) -> bool) -> usize {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let mut base = 0;
+    let mut size = sorted.len();
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = if pred(sorted[mid]) { mid } else { base };
+        size -= half;
+    }
+    base + usize::from(pred(sorted[base]))
+}
+
+/// The absolute deviations of a sorted slice from a center, seen as two sorted sequences: the
+/// values below the center (walking left) and the values at or above it (walking right).
+struct Deviations<'a> {
+    sorted: &'a [f64],
+    center: f64,
+    pivot: usize,
+}
+
+impl<'a> Deviations<'a> {
+    fn new(sorted: &'a [f64], center: f64) -> Deviations<'a> {
+        // Around the median the pivot is the middle, less any ties with the median: start there
+        // instead of searching (a search costs a branch miss per step).
+        let middle = sorted.len() / 2;
+        let pivot = if sorted.get(middle).is_some_and(|v| *v >= center)
+            && (middle == 0 || sorted[middle - 1] < center)
+        {
+            middle
+        } else {
+            count_while(sorted, |v| v < center)
+        };
+        Deviations {
+            sorted,
+            center,
+            pivot,
+        }
+    }
+
+    fn left(&self, j: usize) -> f64 {
+        self.center - self.sorted[self.pivot - 1 - j]
+    }
+
+    fn right(&self, j: usize) -> f64 {
+        self.sorted[self.pivot + j] - self.center
+    }
+
+    /// The k-th smallest deviation (0-based), by a binary search on how many come from the
+    /// left, and the (k+1)-th (the k-th again when there is none).
+    fn kth(&self, k: usize) -> (f64, f64) {
+        let n_left = self.pivot;
+        let n_right = self.sorted.len() - self.pivot;
+        let take = k + 1;
+        let mut lo = take.saturating_sub(n_right);
+        let mut hi = take.min(n_left);
+        // Smallest i such that right(j - 1) <= left(i), with j = take - i, found without a
+        // data-dependent branch (on random data it would mispredict every other step).
+        while lo < hi {
+            let i = lo + (hi - lo) / 2;
+            let j = take - i;
+            let right = if j > 0 {
+                self.right(j - 1)
+            } else {
+                f64::NEG_INFINITY
+            };
+            // 0 or 1; arithmetic rather than `if`, which the compiler kept as a branch.
+            let fits = usize::from(right <= self.left(i));
+            hi = fits * i + (1 - fits) * hi;
+            lo = fits * lo + (1 - fits) * (i + 1);
+        }
+        let i = lo;
+        let j = take - i;
+        let from_left = if i > 0 { self.left(i - 1) } else { 0.0 };
+        let from_right = if j > 0 { self.right(j - 1) } else { 0.0 };
+        let kth = from_left.max(from_right);
+        let next_left = if i < n_left {
+            self.left(i)
+        } else {
+            f64::INFINITY
+        };
+        let next_right = if j < n_right {
+            self.right(j)
+        } else {
+            f64::INFINITY
+        };
+        let next = next_left.min(next_right);
+        (kth, if next.is_finite() { next } else { kth })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn brute_median(values: &[f64]) -> f64 {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+
+    #[test]
+    fn count_while_matches_partition_point() {
+        let sorted = [1.0, 2.0, 2.0, 2.0, 3.0, 5.0, 8.0];
+        for probe in [0.0, 1.0, 2.0, 2.5, 3.0, 8.0, 9.0] {
+            assert_eq!(
+                count_while(&sorted, |v| v < probe),
+                sorted.partition_point(|v| *v < probe)
+            );
+            assert_eq!(
+                count_while(&sorted, |v| v <= probe),
+                sorted.partition_point(|v| *v <= probe)
+            );
+        }
+        assert_eq!(count_while(&[], |v| v < 1.0), 0);
+    }
+
+    #[test]
+    fn median_and_mad_match_brute_force_over_a_sliding_window() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for capacity in [1, 2, 3, 10, 33] {
+            let mut window = SortedWindow::new(capacity);
+            let mut all = Vec::new();
+            for _ in 0..400 {
+                // Repeated values on purpose: ties are the hard case for the MAD.
+                let value = f64::from(rng.random_range(0..12_i32)) * 0.5;
+                window.push(value);
+                all.push(value);
+                let recent = &all[all.len().saturating_sub(capacity)..];
+                let median = brute_median(recent);
+                assert_eq!(window.median(), median);
+                let deviations: Vec<f64> = recent.iter().map(|v| (v - median).abs()).collect();
+                assert_eq!(window.mad_around(median), brute_median(&deviations));
+            }
+            assert_eq!(window.len(), capacity);
+        }
+    }
+}

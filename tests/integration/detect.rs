@@ -1,0 +1,290 @@
+//! `pfi detect`: the real binary on real files in a temporary folder.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn pfi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pfi"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run pfi: {e}"))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A five-minute series with a daily rhythm, and a spike at row `spike`.
+fn series(rows: usize, spike: usize) -> String {
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..rows {
+        let minutes = i * 5;
+        let (day, hour, minute) = (1 + minutes / 1440, (minutes / 60) % 24, minutes % 60);
+        let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+        let mut value = 50.0 + 10.0 * phase.sin() + ((i * 7919) % 13) as f64 / 13.0;
+        if i == spike {
+            value = 200.0;
+        }
+        text.push_str(&format!(
+            "2014-04-{day:02} {hour:02}:{minute:02}:00,{value}\n"
+        ));
+    }
+    text
+}
+
+/// Parses `timestamp,value,anomaly_score` output into (timestamp, value, score) rows.
+fn rows(output: &str) -> Vec<(String, String, f64)> {
+    let mut lines = output.lines();
+    assert_eq!(lines.next(), Some("timestamp,value,anomaly_score"));
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), 3, "bad line {line:?}");
+            let score: f64 = fields[2]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad score in {line:?}"));
+            assert!(
+                (0.0..=1.0).contains(&score),
+                "score out of range in {line:?}"
+            );
+            (fields[0].to_string(), fields[1].to_string(), score)
+        })
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn scores_one_row_per_data_row_and_flags_the_spike() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("cpu.csv");
+    write(&file, &series(2000, 1500));
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let scored = rows(&stdout(&output));
+    assert_eq!(scored.len(), 2000);
+    assert_eq!(scored[0].0, "2014-04-01 00:00:00");
+    assert_eq!(scored[1500].1, "200");
+    let top = scored
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.2.total_cmp(&b.1.2))
+        .map(|(i, _)| i);
+    assert_eq!(top, Some(1500));
+    // The probationary period (15% of 2000 rows) scores 0.
+    assert!(scored[..300].iter().all(|r| r.2 == 0.0));
+}
+
+#[test]
+fn every_detector_runs_and_params_are_applied() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("m.csv");
+    write(&file, &series(800, 700));
+    let path = file.to_str().unwrap_or_default();
+    for detector in [
+        "ensemble",
+        "ewma",
+        "robust_z",
+        "holt_winters",
+        "isolation_forest",
+    ] {
+        let output = pfi(&["detect", "--detector", detector, path]);
+        assert!(output.status.success(), "{detector}: {}", stderr(&output));
+        assert_eq!(rows(&stdout(&output)).len(), 800, "{detector}");
+    }
+    let default = rows(&stdout(&pfi(&["detect", "--detector", "ewma", path])));
+    let tuned = pfi(&[
+        "detect",
+        "--detector",
+        "ewma",
+        "--param",
+        "alpha=0.5",
+        "--param",
+        "warmup=10",
+        path,
+    ]);
+    assert!(tuned.status.success(), "{}", stderr(&tuned));
+    let tuned = rows(&stdout(&tuned));
+    assert!(
+        tuned[..100].iter().any(|r| r.2 > 0.0),
+        "warmup=10 must score early rows"
+    );
+    assert_ne!(default, tuned);
+}
+
+#[test]
+fn awkward_csv_keeps_rows_aligned() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("awkward.csv");
+    let text = "\u{feff}timestamp,value\r\n1396310400,1\r\n\r\n1396310700,\r\n1396310700,NaN\r\n1396310000,3\r\n1396400000,4\r\n";
+    write(&file, text);
+    let output = pfi(&[
+        "detect",
+        "--param",
+        "warmup=0",
+        file.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let scored = rows(&stdout(&output));
+    let stamps: Vec<&str> = scored.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        stamps,
+        [
+            "1396310400",
+            "1396310700",
+            "1396310700",
+            "1396310000",
+            "1396400000"
+        ]
+    );
+    assert_eq!((scored[1].1.as_str(), scored[1].2), ("", 0.0));
+    assert!(stderr(&output).contains("repeated"), "{}", stderr(&output));
+}
+
+#[test]
+fn empty_file_prints_only_the_header() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("empty.csv");
+    write(&file, "");
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "timestamp,value,anomaly_score\n");
+    assert!(stderr(&output).contains("no data rows"));
+}
+
+#[test]
+fn nab_mode_mirrors_the_folder_and_matches_single_file_mode() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    write(&data.join("realA/one.csv"), &series(1200, 1000));
+    write(&data.join("realA/two.csv"), &series(600, 590));
+    write(&data.join("artificialB/three.csv"), &series(900, 100));
+    write(&data.join("README.md"), "not a csv");
+    let out = dir.path().join("out");
+    let output = pfi(&[
+        "detect",
+        "--nab",
+        data.to_str().unwrap_or_default(),
+        "--out",
+        out.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for (name, count) in [
+        ("realA/one.csv", 1200),
+        ("realA/two.csv", 600),
+        ("artificialB/three.csv", 900),
+    ] {
+        let written =
+            std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(rows(&written).len(), count, "{name}");
+        let single = pfi(&["detect", data.join(name).to_str().unwrap_or_default()]);
+        assert_eq!(
+            stdout(&single),
+            written,
+            "{name}: --nab and single-file output differ"
+        );
+    }
+    assert!(!out.join("README.md").exists());
+}
+
+#[test]
+fn list_shows_detectors_and_parameters() {
+    let output = pfi(&["detect", "--list"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    for word in [
+        "ensemble (default)",
+        "ewma",
+        "robust_z",
+        "holt_winters",
+        "isolation_forest",
+        "alpha",
+        "warmup",
+        "range [",
+    ] {
+        assert!(text.contains(word), "`{word}` missing from:\n{text}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let good = dir.path().join("good.csv");
+    write(&good, &series(50, 10));
+    let good = good.to_str().unwrap_or_default();
+    let bad = dir.path().join("bad.csv");
+    write(
+        &bad,
+        "timestamp,value\n2014-04-01 00:00:00,1\nnot a time,2\n",
+    );
+    let bad = bad.to_str().unwrap_or_default();
+    let missing = dir.path().join("missing.csv");
+    let empty_dir = dir.path().join("nothing");
+    std::fs::create_dir_all(&empty_dir).unwrap_or_else(|e| panic!("{e}"));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["detect", "--detector", "nope", good],
+            "the detectors are: ensemble",
+        ),
+        (vec!["detect", "--param", "alpha", good], "NAME=VALUE"),
+        (
+            vec![
+                "detect",
+                "--param",
+                "alpha=fast",
+                "--detector",
+                "ewma",
+                good,
+            ],
+            "not a number",
+        ),
+        (
+            vec!["detect", "--detector", "ewma", "--param", "alpha=7", good],
+            "range",
+        ),
+        (
+            vec!["detect", "--detector", "ewma", "--param", "beta=1", good],
+            "its parameters are: alpha",
+        ),
+        (vec!["detect", bad], "line 3"),
+        (
+            vec!["detect", missing.to_str().unwrap_or_default()],
+            "cannot read",
+        ),
+        (vec!["detect"], "required"),
+        (vec!["detect", "--nab", good], "--out"),
+        (
+            vec![
+                "detect",
+                "--nab",
+                empty_dir.to_str().unwrap_or_default(),
+                "--out",
+                "x",
+            ],
+            "no .csv file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let output = pfi(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(needle),
+            "{args:?}: `{needle}` not in {}",
+            stderr(&output)
+        );
+    }
+}
