@@ -446,23 +446,23 @@ impl<'a> Checker<'a> {
             self.error(
                 Diagnostic::error(Code::EmptyScenario, "a scenario has exactly one experiment")
                     .at(extra.span, "second experiment")
-                    .with_label(in_root[0].span, "first one here"),
+                    .with_label(in_root[0].span, "first one here")
+                    .help("merge the two experiment blocks, or split the file in two"),
             );
         }
         let Some(e) = in_root.first() else {
             let span = root_items.first().map(|i| i.span()).unwrap_or_default();
-            let mut d = Diagnostic::error(
-                Code::EmptyScenario,
-                "this scenario has no `experiment` block",
-            )
-            .help("add `experiment \"name\" { duration 30s }`");
-            if !root_items.is_empty() {
-                d = d.at(
+            self.error(
+                Diagnostic::error(
+                    Code::EmptyScenario,
+                    "this scenario has no `experiment` block",
+                )
+                .at(
                     Span::new(span.file, 0, 0),
                     "expected an experiment in this file",
-                );
-            }
-            self.error(d);
+                )
+                .help("add `experiment \"name\" { duration 30s }`"),
+            );
             return None;
         };
         let settings = self.settings(
@@ -483,7 +483,8 @@ impl<'a> Checker<'a> {
                 if d <= 0.0 {
                     self.error(
                         Diagnostic::error(Code::InvalidValue, "the duration must be positive")
-                            .at(t.span, "zero"),
+                            .at(t.span, "zero")
+                            .help("for example `duration 30s`"),
                     );
                     return None;
                 }
@@ -727,7 +728,8 @@ impl<'a> Checker<'a> {
                         Code::InvalidValue,
                         format!("expected a list of strings, found {}", other.describe()),
                     )
-                    .at(t.span, "expected [\"...\", ...]"),
+                    .at(t.span, "expected [\"...\", ...]")
+                    .help("write a list of strings: [\"a\", \"b\"]"),
                 );
                 None
             }

@@ -174,7 +174,8 @@ impl Checker<'_> {
                 if v <= 0.0 {
                     self.error(
                         Diagnostic::error(Code::InvalidValue, "this value must be greater than 0")
-                            .at(t.span, "must be > 0"),
+                            .at(t.span, "must be > 0")
+                            .help("use a value above 0, for example `cores 0.5`"),
                     );
                     return None;
                 }
@@ -269,7 +270,8 @@ impl Checker<'_> {
                     .distribution(t, Quantity::Duration, &|_, span| {
                         Err(
                             Diagnostic::error(Code::History, "`every` cannot sample from history")
-                                .at(span, "here"),
+                                .at(span, "here")
+                                .help("use a fixed or random interval, for example `every 20s`"),
                         )
                     })?;
                 if interval.mean() <= 0.0 {
@@ -454,7 +456,8 @@ impl Checker<'_> {
                                 Code::InvalidValue,
                                 format!("`{key}` must be positive"),
                             )
-                            .at(t.span, "zero"),
+                            .at(t.span, "zero")
+                            .help("use a positive duration, for example `every 1s`"),
                         );
                         return None;
                     }
@@ -578,7 +581,8 @@ impl Checker<'_> {
         if !t.url.node.starts_with("http://") {
             self.error(
                 Diagnostic::error(Code::InvalidValue, "a scrape URL must start with http://")
-                    .at(t.url.span, "not an http:// URL"),
+                    .at(t.url.span, "not an http:// URL")
+                    .help("for example prometheus \"http://127.0.0.1:9100/metrics\""),
             );
             return None;
         }

@@ -38,10 +38,13 @@ pub fn load(
         diagnostics,
         files: Vec::new(),
         stack: Vec::new(),
+        seen: std::collections::HashMap::new(),
     };
     match read_file(path) {
         Ok(text) => {
             let id = loader.sources.add(path, text);
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            loader.seen.insert(canonical, id);
             loader.visit(id, true);
         }
         Err(ReadError::NotText { lossy, offset }) => {
@@ -69,12 +72,17 @@ struct Loader<'a> {
     files: Vec<LoadedFile>,
     /// The chain of imports being loaded, for cycle reports: (file, span of its import).
     stack: Vec<(FileId, Option<Span>)>,
+    /// Canonical paths of the files read so far (a file imported twice is read once).
+    seen: std::collections::HashMap<PathBuf, FileId>,
 }
 
 impl Loader<'_> {
     fn visit(&mut self, id: FileId, is_root: bool) {
         let ast = match parse(id, self.sources.text(id)) {
-            Ok(ast) => ast,
+            Ok((ast, problems)) => {
+                self.diagnostics.extend(problems);
+                ast
+            }
             Err(errors) => {
                 self.diagnostics.extend(errors);
                 return;
@@ -131,11 +139,7 @@ impl Loader<'_> {
             (path, text)
         };
         let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if let Some(existing) = self
-            .sources
-            .find(&path)
-            .or_else(|| self.sources.find(&canonical))
-        {
+        if let Some(&existing) = self.seen.get(&canonical) {
             if let Some(pos) = self.stack.iter().position(|(f, _)| *f == existing) {
                 let mut chain: Vec<String> = self.stack[pos..]
                     .iter()
@@ -159,15 +163,16 @@ impl Loader<'_> {
         }
         match text {
             Ok(text) => {
-                let id = self.sources.add(canonical, text);
+                let id = self.sources.add(path, text);
+                self.seen.insert(canonical, id);
                 self.visit(id, false);
             }
             Err(ReadError::NotText { lossy, offset }) => {
-                let id = self.sources.add(canonical, lossy);
+                let id = self.sources.add(path, lossy);
                 self.diagnostics.push(not_text(id, offset));
             }
             Err(ReadError::TooLarge(len)) => {
-                let id = self.sources.add(canonical, "");
+                let id = self.sources.add(path, "");
                 self.diagnostics.push(too_large(id, len));
             }
             Err(ReadError::Other(message)) => self.diagnostics.push(

@@ -277,7 +277,8 @@ impl Checker<'_> {
                                 Code::InvalidValue,
                                 "expected `confidence >= 0.8` or `confidence 80%`",
                             )
-                            .at(s.span, "malformed"),
+                            .at(s.span, "malformed")
+                            .help("the minimum confidence for a prediction to count, from 0 to 1"),
                         );
                         return None;
                     }
@@ -292,7 +293,8 @@ impl Checker<'_> {
                 let Term::Ident(name) = &t.node else {
                     self.error(
                         Diagnostic::error(Code::InvalidValue, "`use` takes pattern names")
-                            .at(t.span, "not a name"),
+                            .at(t.span, "not a name")
+                            .help("for example `use memory_leak, disk_contention`"),
                     );
                     continue;
                 };
@@ -601,7 +603,8 @@ impl Checker<'_> {
                                     Code::InvalidValue,
                                     "a webhook URL must start with http://",
                                 )
-                                .at(u.span, "not an http:// URL"),
+                                .at(u.span, "not an http:// URL")
+                                .help("for example webhook \"http://127.0.0.1:9000/hook\""),
                             );
                             return None;
                         }

@@ -329,7 +329,8 @@ impl Values<'_> {
                         Code::BadDistribution,
                         format!("the {what} must be greater than 0"),
                     )
-                    .at(t.span, format!("{what} must be > 0")),
+                    .at(t.span, format!("{what} must be > 0"))
+                    .help(format!("use a {what} above 0")),
                 );
                 return None;
             }
@@ -401,7 +402,10 @@ impl Values<'_> {
                             Code::BadDistribution,
                             "the sigma of lognormal(median, sigma) must be >= 0",
                         )
-                        .at(b.span, "negative sigma"),
+                        .at(b.span, "negative sigma")
+                        .help(
+                            "sigma is the spread of the log: for example `lognormal(100ms, 0.5)`",
+                        ),
                     );
                     return None;
                 }
@@ -480,7 +484,7 @@ impl Values<'_> {
 /// The closest name in `candidates` (edit distance at most a third of the length), for
 /// "did you mean" hints.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.len() / 3).max(1);
+    let limit = name.len().div_ceil(3).max(1);
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))

@@ -54,12 +54,14 @@ pub fn timeline(plan: &Plan, seed: u64) -> Timeline {
     let mut done: HashMap<&str, Vec<Activation>> = HashMap::new();
     // Faults that start after other faults are sampled after them; the checker rejected
     // cycles, and the pass count bounds the loop in any case.
+    let names: std::collections::HashSet<&str> =
+        plan.faults.iter().map(|f| f.name.as_str()).collect();
     let mut pending: Vec<&FaultPlan> = plan.faults.iter().collect();
     for _ in 0..=plan.faults.len() {
         pending.retain(|fault| {
             if let Arrival::After { event, .. } = &fault.arrival
                 && event.event != EventKind::Ready
-                && plan.fault(&event.name).is_some()
+                && names.contains(event.name.as_str())
                 && !done.contains_key(event.name.as_str())
             {
                 return true;

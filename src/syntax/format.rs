@@ -9,7 +9,10 @@ use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// Formats `text`; returns the canonical text, or the diagnostics that prevent formatting.
 pub fn format(file: FileId, text: &str) -> Result<String, Vec<Diagnostic>> {
-    let ast = super::parse(file, text)?;
+    let (ast, problems) = super::parse(file, text)?;
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let mut f = Formatter {
         text,
         comments: comments(text),
@@ -50,7 +53,7 @@ fn verify(
     };
     match super::parse(file, formatted) {
         // Compare the trees without their spans (serialisation skips them).
-        Ok(again) if serde_json::to_value(&again).ok() == serde_json::to_value(ast).ok() => {}
+        Ok((again, _)) if serde_json::to_value(&again).ok() == serde_json::to_value(ast).ok() => {}
         _ => return Err(refuse("the formatted text would not mean the same")),
     }
     let before: Vec<String> = comments(original).into_iter().map(|c| c.text).collect();
@@ -340,8 +343,15 @@ impl Formatter<'_> {
             return;
         }
         self.out.push_str(" {");
-        // A comment right after `{` stays on that line.
-        self.trailing_comment(span.start + 1);
+        // A comment right after `{` (before the first setting) stays on that line.
+        let first = block.settings.first().map_or(span.end, |s| s.span.start);
+        if self
+            .comments
+            .get(self.next)
+            .is_some_and(|c| c.range.start < first)
+        {
+            self.trailing_comment(span.start + 1);
+        }
         self.out.push('\n');
         for s in &block.settings {
             self.leading_comments(s.span.start, indent + 2);

@@ -12,8 +12,9 @@ pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// The deepest nesting of brackets, parentheses and braces.
 pub const MAX_NESTING: usize = 64;
 
-/// Parses one file. On a syntax error, returns the diagnostics (one per error found).
-pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
+/// Parses one file. On a syntax error, returns the diagnostics. Problems found while building
+/// the tree (a number too large, a bad escape) do not stop it: they come back beside the tree.
+pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Diagnostic>> {
     if text.len() > MAX_FILE_BYTES {
         return Err(vec![
             Diagnostic::error(
@@ -45,11 +46,36 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
             }
         }
     }
-    if builder.errors.is_empty() {
-        Ok(File { items })
-    } else {
-        Err(builder.errors)
+    Ok((File { items }, builder.errors))
+}
+
+/// The offset of the last bracket that is never closed, if any.
+fn last_unclosed(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut stack = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => stack.push(i),
+            b')' | b']' | b'}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
     }
+    stack.last().copied()
 }
 
 /// Rejects nesting deeper than `MAX_NESTING` before pest recurses into it.
@@ -130,6 +156,14 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
         Span::new(file, start, token_end),
         format!("expected {expected} here"),
     );
+    if found.is_none()
+        && let Some(open) = last_unclosed(text)
+    {
+        d = d.with_label(
+            Span::new(file, open, open + 1),
+            "this bracket is never closed",
+        );
+    }
     d = d.help(help.unwrap_or_else(|| {
         "see the language tour in README.md; `pfi explain PFI0001` has examples".to_string()
     }));
@@ -166,7 +200,16 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
                 );
                 "a declaration"
             }
-            Rule::ident | Rule::key => "a name",
+            Rule::ident => "a name",
+            Rule::key | Rule::rbrace => {
+                help = Some(
+                    "inside `{ }` each setting is `key value` on its own line (or separated by `;`); close the block with `}`"
+                        .to_string(),
+                );
+                "a setting or `}`"
+            }
+            Rule::colon => "`:`",
+            Rule::arrow => "`->`",
             Rule::string => "a string in double quotes",
             Rule::list => "a list like [\"a\", \"b\"]",
             Rule::block | Rule::predict_block => "`{`",
@@ -807,7 +850,10 @@ impl Address {
 fn is_keyword(rule: Rule) -> bool {
     matches!(
         rule,
-        Rule::kw_import
+        Rule::colon
+            | Rule::arrow
+            | Rule::rbrace
+            | Rule::kw_import
             | Rule::kw_experiment
             | Rule::kw_resource
             | Rule::kw_process

@@ -2,6 +2,7 @@
 
 mod demo;
 mod detect;
+mod language;
 mod ledger;
 mod monitor;
 mod process;
