@@ -27,9 +27,11 @@ pub struct LoadedFile {
     pub is_root: bool,
 }
 
-/// Loads `path` and its imports depth-first; every file is parsed once.
+/// Loads `path` (or, when `text` is given, that text under the name `path`) and its imports
+/// depth-first; every file is parsed once.
 pub fn load(
     path: &Path,
+    text: Option<&str>,
     sources: &mut SourceMap,
     diagnostics: &mut Diagnostics,
 ) -> Vec<LoadedFile> {
@@ -40,7 +42,11 @@ pub fn load(
         stack: Vec::new(),
         seen: std::collections::HashMap::new(),
     };
-    match read_file(path) {
+    let read = match text {
+        Some(t) => Ok(t.to_string()),
+        None => read_file(path),
+    };
+    match read {
         Ok(text) => {
             let id = loader.sources.add(path, text);
             let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

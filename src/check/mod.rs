@@ -30,9 +30,18 @@ impl Checked {
 
 /// Checks the scenario at `path` and everything it imports.
 pub fn check_file(path: &Path) -> Checked {
+    check(path, None)
+}
+
+/// Checks `text` as if it were the file at `path` (imports resolve relative to `path`).
+pub fn check_text(path: &Path, text: &str) -> Checked {
+    check(path, Some(text))
+}
+
+fn check(path: &Path, text: Option<&str>) -> Checked {
     let mut sources = SourceMap::new();
     let mut diagnostics = Diagnostics::new();
-    let files = loader::load(path, &mut sources, &mut diagnostics);
+    let files = loader::load(path, text, &mut sources, &mut diagnostics);
     let plan = if diagnostics.has_errors() && files.iter().all(|f| !f.is_root) {
         None
     } else {

@@ -348,3 +348,22 @@ fn mangled_scenarios_never_panic() {
     }
     assert!(variants >= 300, "only {variants} variants");
 }
+
+#[test]
+fn scenarios_in_the_readme_check() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```pfi\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(!blocks.is_empty());
+    for block in blocks {
+        let checked = pfi::check::check_text(Path::new("README.pfi"), block);
+        assert!(
+            !checked.has_errors(),
+            "README scenario fails: {:?}",
+            checked.diagnostics
+        );
+    }
+}
