@@ -248,7 +248,7 @@ fn hostile_files_get_a_located_diagnostic_and_exit_2() {
     garbage.extend((0..4096u32).map(|i| (i * 7919 % 251) as u8));
     let deep = format!("probe p: command {}", "[".repeat(200_000));
     let huge_number = "experiment \"x\" { duration 1e999999s }";
-    let cases = vec![
+    let cases = [
         write("garbage.pfi", &garbage),
         write("deep.pfi", deep.as_bytes()),
         write("number.pfi", huge_number.as_bytes()),
