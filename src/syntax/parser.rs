@@ -39,7 +39,7 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
         errors: Vec::new(),
     };
     let mut items = Vec::new();
-    for pair in pairs.flatten().filter(|p| p.as_rule() == Rule::file) {
+    for pair in pairs.filter(|p| p.as_rule() == Rule::file) {
         for item in pair.into_inner() {
             if let Some(item) = builder.item(item) {
                 items.push(item);
