@@ -11,49 +11,97 @@ pub struct Comment {
 
 /// Every comment in `text`, in order, skipping anything inside string literals.
 pub fn comments(text: &str) -> Vec<Comment> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
+    Tokens::new(text)
+        .filter(|t| t.kind == Kind::Comment)
+        .map(|t| Comment {
+            range: t.range.clone(),
+            text: text[t.range].to_string(),
+        })
+        .collect()
+}
+
+/// The bytes of `text` that are code (outside strings and comments), with their offsets.
+pub fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    Tokens::new(text)
+        .filter(|t| t.kind == Kind::Code)
+        .map(move |t| (t.range.start, text.as_bytes()[t.range.start]))
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Code,
+    String,
+    Comment,
+}
+
+struct Token {
+    kind: Kind,
+    range: Range<usize>,
+}
+
+/// Splits text into single code bytes, string literals and comments.
+struct Tokens<'a> {
+    bytes: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str) -> Self {
+        Tokens {
+            bytes: text.as_bytes(),
+            i: 0,
+        }
+    }
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let bytes = self.bytes;
+        let start = self.i;
+        if start >= bytes.len() {
+            return None;
+        }
+        let mut i = start;
+        let kind = match (bytes[i], bytes.get(i + 1)) {
+            (b'"', _) => {
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
-                i += 1;
+                i = (i + 1).min(bytes.len());
+                Kind::String
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                let start = i;
+            (b'/', Some(b'/')) => {
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
                 }
-                let end = if i > start && bytes[i - 1] == b'\r' {
-                    i - 1
-                } else {
-                    i
-                };
-                out.push(Comment {
-                    range: start..end,
-                    text: text[start..end].to_string(),
-                });
+                if i > start && bytes[i - 1] == b'\r' {
+                    i -= 1;
+                }
+                Kind::Comment
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let start = i;
+            (b'/', Some(b'*')) => {
                 i += 2;
                 while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
                     i += 1;
                 }
                 i = (i + 2).min(bytes.len());
-                out.push(Comment {
-                    range: start..i,
-                    text: text[start..i].to_string(),
-                });
+                Kind::Comment
             }
-            _ => i += 1,
-        }
+            _ => {
+                i += 1;
+                Kind::Code
+            }
+        };
+        // A `//` comment ending in `\r` leaves the `\r` as code.
+        self.i = i.max(start + 1);
+        Some(Token {
+            kind,
+            range: start..i.max(start + 1).min(bytes.len()),
+        })
     }
-    out
 }
 
 #[cfg(test)]

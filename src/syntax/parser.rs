@@ -1,6 +1,7 @@
 //! Builds the typed AST from pest's parse tree, and turns pest errors into diagnostics.
 
 use super::ast::*;
+use super::comments::code_bytes;
 use super::grammar::{PfiParser, Rule};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::Parser as _;
@@ -51,58 +52,24 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
 
 /// The offset of the last bracket that is never closed, if any.
 fn last_unclosed(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut stack = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
+    for (i, b) in code_bytes(text) {
+        match b {
             b'(' | b'[' | b'{' => stack.push(i),
             b')' | b']' | b'}' => {
                 stack.pop();
             }
             _ => {}
         }
-        i += 1;
     }
     stack.last().copied()
 }
 
 /// Rejects nesting deeper than `MAX_NESTING` before pest recurses into it.
 fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 1;
-            }
+    for (i, b) in code_bytes(text) {
+        match b {
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -119,7 +86,6 @@ fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     None
 }
@@ -374,18 +340,7 @@ impl Builder {
             Rule::probe => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.probe_kind(inner.next()?)?;
-                let mut settings = Block::default();
-                for p in inner {
-                    match p.as_rule() {
-                        Rule::probe_inline => settings.settings.push(self.inline_setting(p)),
-                        Rule::block => {
-                            let b = self.block(Some(p));
-                            settings.span = b.span;
-                            settings.settings.extend(b.settings);
-                        }
-                        _ => {}
-                    }
-                }
+                let settings = self.inline_then_block(inner);
                 Item::Probe(Probe {
                     name,
                     kind,
@@ -397,18 +352,7 @@ impl Builder {
                 let name = self.ident(&inner.next()?);
                 let kind = self.ident(&inner.next()?);
                 let url = self.string(inner.next()?);
-                let mut settings = Block::default();
-                for p in inner {
-                    match p.as_rule() {
-                        Rule::probe_inline => settings.settings.push(self.inline_setting(p)),
-                        Rule::block => {
-                            let b = self.block(Some(p));
-                            settings.span = b.span;
-                            settings.settings.extend(b.settings);
-                        }
-                        _ => {}
-                    }
-                }
+                let settings = self.inline_then_block(inner);
                 Item::Telemetry(Telemetry {
                     name,
                     kind,
@@ -532,6 +476,23 @@ impl Builder {
             }
             _ => return None,
         })
+    }
+
+    /// Inline settings (`every 250ms timeout 1s`) followed by an optional block, as one block.
+    fn inline_then_block<'i>(&mut self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Block {
+        let mut settings = Block::default();
+        for p in pairs {
+            match p.as_rule() {
+                Rule::probe_inline => settings.settings.push(self.inline_setting(p)),
+                Rule::block => {
+                    let b = self.block(Some(p));
+                    settings.span = b.span;
+                    settings.settings.extend(b.settings);
+                }
+                _ => {}
+            }
+        }
+        settings
     }
 
     fn resource_kind(&mut self, pair: Pair<Rule>) -> Option<Spanned<ResourceKind>> {
