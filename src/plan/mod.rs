@@ -520,8 +520,12 @@ pub struct MitigationPlan {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TriggerPlan {
     /// A prediction of this fault kind (`any` for every prediction).
-    Predicted { fault_kind: String },
-    When { condition: ConditionPlan },
+    Predicted {
+        fault_kind: String,
+    },
+    When {
+        condition: ConditionPlan,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -535,17 +539,30 @@ pub enum ActionPlan {
         relative: bool,
     },
     /// Start a standby resource.
-    Activate { resource: String },
+    Activate {
+        resource: String,
+    },
     /// Point a link's upstream somewhere else.
-    Shift { link: String, to: String },
+    Shift {
+        link: String,
+        to: String,
+    },
     /// Inject a less severe version of the predicted (or named) fault.
-    Rehearse { fault: Option<String>, severity: f64 },
-    Restart { resource: String },
+    Rehearse {
+        fault: Option<String>,
+        severity: f64,
+    },
+    Restart {
+        resource: String,
+    },
     Alert {
         message: String,
         webhook: Option<String>,
     },
-    Script { path: PathBuf, timeout_ms: f64 },
+    Script {
+        path: PathBuf,
+        timeout_ms: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -378,7 +378,10 @@ pub struct Setting {
 #[serde(rename_all = "snake_case")]
 pub enum Term {
     /// A number with an optional unit suffix, as written (`120ms`, `5%`, `0.8`, `3/m`).
-    Quantity { value: f64, unit: Option<String> },
+    Quantity {
+        value: f64,
+        unit: Option<String>,
+    },
     String(String),
     Ident(String),
     Path(Vec<String>),

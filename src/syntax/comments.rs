@@ -28,7 +28,11 @@ pub fn comments(text: &str) -> Vec<Comment> {
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
                 }
-                let end = if i > start && bytes[i - 1] == b'\r' { i - 1 } else { i };
+                let end = if i > start && bytes[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
                 out.push(Comment {
                     range: start..end,
                     text: text[start..end].to_string(),

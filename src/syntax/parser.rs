@@ -31,7 +31,8 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
     if let Some(d) = check_nesting(file, text) {
         return Err(vec![d]);
     }
-    let pairs = PfiParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
+    let pairs =
+        PfiParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
     let mut builder = Builder {
         file,
         errors: Vec::new(),
@@ -125,8 +126,10 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
         Some(t) => format!("found `{}`", t.escape_debug()),
         None => "found the end of the file".to_string(),
     };
-    let mut d = Diagnostic::error(Code::Syntax, format!("expected {expected}, {found_text}"))
-        .at(Span::new(file, start, token_end), format!("expected {expected} here"));
+    let mut d = Diagnostic::error(Code::Syntax, format!("expected {expected}, {found_text}")).at(
+        Span::new(file, start, token_end),
+        format!("expected {expected} here"),
+    );
     d = d.help(help.unwrap_or_else(|| {
         "see the language tour in README.md; `pfi explain PFI0001` has examples".to_string()
     }));
@@ -523,10 +526,8 @@ impl Builder {
                 for p in inner {
                     match p.as_rule() {
                         Rule::http_method => {
-                            method = Some(Spanned::new(
-                                p.as_str().to_ascii_uppercase(),
-                                self.span(&p),
-                            ))
+                            method =
+                                Some(Spanned::new(p.as_str().to_ascii_uppercase(), self.span(&p)))
                         }
                         Rule::string => url = Some(self.string(p)),
                         _ => {}
@@ -557,7 +558,9 @@ impl Builder {
                         format!("expected a string in this list, found {}", other.describe()),
                     )
                     .at(span, "not a string")
-                    .help("write each argument in double quotes: [\"./api\", \"--port\", \"8080\"]"),
+                    .help(
+                        "write each argument in double quotes: [\"./api\", \"--port\", \"8080\"]",
+                    ),
                 ),
             }
         }
