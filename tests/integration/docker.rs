@@ -319,7 +319,7 @@ async fn selects_by_name_id_and_label_with_a_reproducible_pick() {
         .unwrap_err();
     assert!(matches!(err, DockerError::NoMatch { .. }), "{err}");
     let bad = engine
-        .select(&[label.clone()], &Pick::Fraction(1.5), 1, "r")
+        .select(std::slice::from_ref(&label), &Pick::Fraction(1.5), 1, "r")
         .await
         .unwrap_err();
     assert!(bad.is_input(), "{bad}");
