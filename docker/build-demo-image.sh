@@ -34,6 +34,7 @@ cp -f "$dockerfile" "$context/Dockerfile"
 
 digest="$(cat "$context/pfi-demo" "$context/Dockerfile" | sha256sum | cut -d' ' -f1)"
 current="$(docker image inspect --format '{{ index .Config.Labels "pfi.demo.digest" }}' "$image" 2>/dev/null || true)"
+previous="$(docker image inspect --format '{{ .Id }}' "$image" 2>/dev/null || true)"
 if [[ "$current" == "$digest" ]]; then
   echo "build-demo-image: $image is up to date"
   exit 0
@@ -45,5 +46,10 @@ if ! output="$(DOCKER_BUILDKIT=0 docker build --quiet --label "pfi.demo.digest=$
   --tag "$image" "$context" 2>&1)"; then
   echo "$output" >&2
   exit 1
+fi
+# The image this replaced is now untagged: remove it (and its layers) unless a container
+# still uses it.
+if [[ -n "$previous" && "$previous" != "$(docker image inspect --format '{{ .Id }}' "$image")" ]]; then
+  docker image rm "$previous" >/dev/null 2>&1 || true
 fi
 echo "build-demo-image: built $image"

@@ -43,6 +43,19 @@ pub enum FaultError {
     },
 }
 
+impl FaultError {
+    /// Whether the scenario is at fault (exit 2: bad parameters, a bad container selector)
+    /// rather than the environment (exit 3).
+    pub fn is_input(&self) -> bool {
+        match self {
+            FaultError::InvalidParams { .. } => true,
+            FaultError::Docker(err) => err.is_input(),
+            FaultError::Apply { source, .. } => source.is_input(),
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for FaultError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -372,5 +372,7 @@ mod tests {
         assert!(build("memory_limit", serde_json::json!({"bytes": 10})).contains("at least"));
         assert!(build("io_limit", serde_json::json!({})).contains("read_bps, write_bps or weight"));
         assert!(build("pause", serde_json::json!({"for": 1})).contains("unknown field"));
+        let err = (container_fault("partition").unwrap().build)(serde_json::json!({"x": 1}));
+        assert!(err.is_err_and(|err| err.is_input()));
     }
 }

@@ -301,6 +301,10 @@ async fn selects_by_name_id_and_label_with_a_reproducible_pick() {
         .await
         .unwrap();
     assert_eq!(all.len(), 5);
+    // A container pfi found, not created, is never removed.
+    let err = by_id.remove().await.unwrap_err();
+    assert!(matches!(err, DockerError::NotCreatedByPfi { .. }), "{err}");
+    assert!(by_id.info().await.unwrap().running);
 
     let missing = engine
         .select(

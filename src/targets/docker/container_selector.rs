@@ -3,8 +3,8 @@
 //! seeded randomness so the same seed picks the same containers.
 
 use super::docker_error::DockerError;
-use crate::plan::Pick;
 use crate::plan::seed::rng_for;
+use crate::plan::{Pick, ResourceTarget};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +107,26 @@ impl fmt::Display for ContainerSelector {
     }
 }
 
+/// The containers a plan's resource names and its blast radius: a `container "name"` (a name
+/// or an id) is all of one; a `container label "k=v"` has its pick. `None` for resources
+/// that are not existing containers (processes, images pfi creates).
+pub fn plan_selection(
+    target: &ResourceTarget,
+) -> Result<Option<(Vec<ContainerSelector>, Pick)>, DockerError> {
+    Ok(match target {
+        ResourceTarget::Container { name } => {
+            let selector = ContainerSelector::Name(name.clone());
+            selector.validate()?;
+            Some((vec![selector], Pick::All))
+        }
+        ResourceTarget::ContainerLabel { selector, pick } => {
+            validate_pick(pick)?;
+            Some((vec![ContainerSelector::label(selector)?], pick.clone()))
+        }
+        ResourceTarget::Process { .. } | ResourceTarget::Image { .. } => None,
+    })
+}
+
 /// Checks a blast radius.
 pub fn validate_pick(pick: &Pick) -> Result<(), DockerError> {
     let invalid = |reason: String| {
@@ -181,6 +201,38 @@ mod tests {
         assert!(ContainerSelector::Id("abc123".into()).validate().is_ok());
         assert!(ContainerSelector::Id("xyz".into()).validate().is_err());
         assert!(ContainerSelector::Name(String::new()).validate().is_err());
+    }
+
+    #[test]
+    fn reads_the_plans_container_targets() {
+        let by_name = ResourceTarget::Container {
+            name: "shop-db".into(),
+        };
+        let (selectors, pick) = plan_selection(&by_name).unwrap().unwrap();
+        assert_eq!(selectors, vec![ContainerSelector::Name("shop-db".into())]);
+        assert_eq!(pick, Pick::All);
+        let by_label = ResourceTarget::ContainerLabel {
+            selector: "app=web".into(),
+            pick: Pick::Count(2),
+        };
+        let (selectors, pick) = plan_selection(&by_label).unwrap().unwrap();
+        assert_eq!(
+            selectors,
+            vec![ContainerSelector::label("app=web").unwrap()]
+        );
+        assert_eq!(pick, Pick::Count(2));
+        let bad = ResourceTarget::ContainerLabel {
+            selector: "app=web".into(),
+            pick: Pick::Fraction(0.0),
+        };
+        assert!(plan_selection(&bad).unwrap_err().is_input());
+        let image = ResourceTarget::Image {
+            image: "x".into(),
+            cmd: vec![],
+            env: Default::default(),
+            ports: vec![],
+        };
+        assert!(plan_selection(&image).unwrap().is_none());
     }
 
     #[test]

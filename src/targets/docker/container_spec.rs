@@ -1,6 +1,7 @@
 //! `ContainerSpec`: a container pfi creates from an image for a run and removes after it.
 
 use super::docker_error::DockerError;
+use crate::plan::ResourceTarget;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,6 +81,24 @@ impl ContainerSpec {
             network: None,
             labels: BTreeMap::new(),
             name: None,
+        }
+    }
+
+    /// The spec of a plan's `image` resource; `None` for other targets.
+    pub fn from_plan(resource: &str, target: &ResourceTarget) -> Option<ContainerSpec> {
+        match target {
+            ResourceTarget::Image {
+                image,
+                cmd,
+                env,
+                ports,
+            } => Some(ContainerSpec {
+                cmd: cmd.clone(),
+                env: env.clone(),
+                ports: ports.clone(),
+                ..ContainerSpec::new(resource, image.clone())
+            }),
+            _ => None,
         }
     }
 
@@ -223,6 +242,23 @@ mod tests {
             binding.as_ref().unwrap()[0].host_ip.as_deref(),
             Some("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn reads_a_plans_image_resource() {
+        let target = ResourceTarget::Image {
+            image: "pfi-demo:local".into(),
+            cmd: vec!["backend".into()],
+            env: BTreeMap::from([("A".to_string(), "1".to_string())]),
+            ports: vec!["7000".into()],
+        };
+        let spec = ContainerSpec::from_plan("db", &target).unwrap();
+        assert_eq!(spec.resource, "db");
+        assert_eq!(spec.cmd, vec!["backend".to_string()]);
+        assert_eq!(spec.ports, vec!["7000".to_string()]);
+        assert_eq!(spec.env["A"], "1");
+        let container = ResourceTarget::Container { name: "x".into() };
+        assert!(ContainerSpec::from_plan("db", &container).is_none());
     }
 
     #[test]

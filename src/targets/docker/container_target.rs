@@ -212,16 +212,21 @@ impl ContainerTarget {
         }
     }
 
-    /// Removes the container (forcefully, with its anonymous volumes); for a container pfi
-    /// created, the removal is recorded. Removing a container that is gone is fine.
+    /// Removes a container pfi created (forcefully, with its anonymous volumes) and records
+    /// the removal. Removing a container that is gone is fine; a container pfi did not create
+    /// is never removed.
     pub async fn remove(&self) -> Result<(), DockerError> {
+        let Some(created) = &self.created else {
+            return Err(DockerError::NotCreatedByPfi {
+                container: self.name.to_string(),
+            });
+        };
         match self.engine.remove(&self.id, &self.name).await {
             Ok(()) => {}
             Err(err) if err.is_gone() => {}
             Err(err) => return Err(err),
         }
-        if let Some(created) = &self.created
-            && !created.removed.swap(true, Ordering::SeqCst)
+        if !created.removed.swap(true, Ordering::SeqCst)
             && let Some(recorder) = &created.recorder
             && let Err(err) = recorder.container_removed(&created.resource, &self.name)
         {

@@ -47,6 +47,10 @@ pub enum DockerError {
         status: u16,
         message: String,
     },
+    /// pfi removes only the containers it created.
+    NotCreatedByPfi {
+        container: String,
+    },
     /// A container pfi created could not be recorded in the run ledger; it was not created.
     Record {
         resource: String,
@@ -223,6 +227,10 @@ impl fmt::Display for DockerError {
             } => write!(
                 f,
                 "the Docker engine refused to {action} {object} (HTTP {status}): {message}"
+            ),
+            DockerError::NotCreatedByPfi { container } => write!(
+                f,
+                "container `{container}` was not created by this run; pfi removes only the containers it created"
             ),
             DockerError::Record { resource, source } => write!(
                 f,

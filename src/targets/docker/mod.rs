@@ -18,7 +18,7 @@ pub use container_limits::{
     ContainerLimits, DEFAULT_BLKIO_WEIGHT, DEFAULT_CPU_PERIOD_US, UNLIMITED_MEMORY,
 };
 pub use container_ref::ContainerRef;
-pub use container_selector::{ContainerSelector, pick_indices, validate_pick};
+pub use container_selector::{ContainerSelector, pick_indices, plan_selection, validate_pick};
 pub use container_spec::{ContainerSpec, PortMapping, RESOURCE_LABEL, RUN_LABEL};
 pub use container_target::{ContainerTarget, StatsStream};
 pub use docker_engine::{DockerEngine, Removal};
