@@ -88,16 +88,6 @@ impl DockerEngine {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// One round trip to the engine.
-    pub async fn ping(&self) -> Result<(), DockerError> {
-        self.count();
-        self.client
-            .ping()
-            .await
-            .map(drop)
-            .map_err(|err| self.error(err, "ping", Object::Engine))
-    }
-
     /// A target for a container known by id and name (from a ledger), without a call.
     pub fn container(&self, reference: &ContainerRef) -> ContainerTarget {
         ContainerTarget::new(self.clone(), &reference.id, &reference.name, None)
