@@ -1,15 +1,17 @@
 //! `cpu_limit`: caps the process at a number of CPU cores (0.2 = a fifth of one core) through
-//! a cgroup CPU quota.
+//! a cgroup CPU quota, or the container through the engine (`docker update`).
 
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
-use crate::targets::ProcessTarget;
+use super::container_limit::prepare_container_limit;
+use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use crate::targets::docker::ContainerLimits;
+use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "cpu_limit",
-    summary: "cap the process's CPU at a number of cores (cgroup CPU quota)",
+    summary: "cap the process's or container's CPU at a number of cores (CPU quota)",
     build: |value| {
         Ok(Box::new(
             params::<CpuLimit>("cpu_limit", value)?.validated()?,
@@ -72,10 +74,32 @@ impl Fault for CpuLimit {
         format!("cpu_limit {} cores", self.cores)
     }
 
-    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
         prepare_limit("cpu_limit", Controller::Cpu, target, ctx, |hierarchy, _| {
             Ok(self.settings(hierarchy.version))
+        })
+    }
+
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            self.clone().validated()?;
+            let cores = self.cores;
+            prepare_container_limit(
+                "cpu_limit",
+                target,
+                |current| ContainerLimits::cpu_change(cores, current),
+                false,
+            )
+            .await
         })
     }
 }

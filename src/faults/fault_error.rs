@@ -1,7 +1,7 @@
 //! Everything that can go wrong preparing, recording or applying a fault.
 
 use super::revert_action::{RevertError, RevertOutcome};
-use crate::targets::TargetError;
+use crate::targets::{DockerError, TargetError};
 use std::fmt;
 
 #[derive(Debug)]
@@ -13,10 +13,18 @@ pub enum FaultError {
         fault: &'static str,
         resource: String,
     },
+    /// The target container is not running (or already paused, for `pause`).
+    ContainerNotRunning {
+        fault: &'static str,
+        container: String,
+        status: String,
+    },
     /// The machine cannot apply the fault (no writable cgroup controller...).
     Unsupported { fault: &'static str, reason: String },
     /// Starting, stopping or signalling the process failed.
     Target(TargetError),
+    /// The Docker engine failed or refused.
+    Docker(DockerError),
     /// A cgroup file could not be written or read.
     Cgroup {
         fault: &'static str,
@@ -35,6 +43,19 @@ pub enum FaultError {
     },
 }
 
+impl FaultError {
+    /// Whether the scenario is at fault (exit 2: bad parameters, a bad container selector)
+    /// rather than the environment (exit 3).
+    pub fn is_input(&self) -> bool {
+        match self {
+            FaultError::InvalidParams { .. } => true,
+            FaultError::Docker(err) => err.is_input(),
+            FaultError::Apply { source, .. } => source.is_input(),
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for FaultError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -45,6 +66,15 @@ impl fmt::Display for FaultError {
                 f,
                 "cannot apply `{fault}` to `{resource}`: the process is not running"
             ),
+            FaultError::ContainerNotRunning {
+                fault,
+                container,
+                status,
+            } => write!(
+                f,
+                "cannot apply `{fault}` to container `{container}`: it is {status}"
+            ),
+            FaultError::Docker(err) => err.fmt(f),
             FaultError::Unsupported { fault, reason } => {
                 write!(f, "cannot apply `{fault}`: {reason}")
             }
@@ -73,6 +103,7 @@ impl std::error::Error for FaultError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FaultError::Target(err) => Some(err),
+            FaultError::Docker(err) => Some(err),
             FaultError::Apply { source, .. } => Some(source.as_ref()),
             _ => None,
         }
@@ -82,5 +113,11 @@ impl std::error::Error for FaultError {
 impl From<TargetError> for FaultError {
     fn from(err: TargetError) -> FaultError {
         FaultError::Target(err)
+    }
+}
+
+impl From<DockerError> for FaultError {
+    fn from(err: DockerError) -> FaultError {
+        FaultError::Docker(err)
     }
 }

@@ -1,18 +1,21 @@
 //! `io_limit`: throttles the process's disk reads and writes (bytes per second) or lowers its
-//! I/O weight, through a cgroup.
+//! I/O weight, through a cgroup; for a container, lowers its block IO weight (`docker
+//! update`).
 
 use super::cgroup::{
     CgroupSetting, CgroupVersion, Controller, DeviceNumber, Hierarchy, devices_for,
 };
 use super::cgroup_limit::prepare_limit;
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
-use crate::targets::ProcessTarget;
+use super::container_limit::prepare_container_limit;
+use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use crate::targets::docker::ContainerLimits;
+use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "io_limit",
-    summary: "throttle disk reads/writes in bytes per second, or lower the I/O weight (cgroup)",
+    summary: "throttle disk reads/writes in bytes per second, or lower the I/O weight (cgroup; containers: the weight only)",
     build: |value| Ok(Box::new(params::<IoLimit>("io_limit", value)?.validated()?)),
 };
 
@@ -152,7 +155,11 @@ impl Fault for IoLimit {
         format!("io_limit {}", parts.join(", "))
     }
 
-    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
         prepare_limit(
             "io_limit",
@@ -173,6 +180,36 @@ impl Fault for IoLimit {
                 self.settings(hierarchy, &devices).map_err(unsupported)
             },
         )
+    }
+
+    /// Containers take the weight only: the engine cannot change the device throttles of a
+    /// container once it is created.
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            let weight = match (self.read_bps, self.write_bps, &self.device, self.weight) {
+                (None, None, None, Some(weight)) => weight.clamp(10, 1000),
+                _ => {
+                    return Err(FaultError::Unsupported {
+                        fault: "io_limit",
+                        reason: format!(
+                            "Docker cannot change the device throttles of container `{}` once it is created; give only `weight`",
+                            target.name()
+                        ),
+                    });
+                }
+            };
+            prepare_container_limit(
+                "io_limit",
+                target,
+                |_| ContainerLimits::blkio_change(weight),
+                true,
+            )
+            .await
+        })
     }
 }
 

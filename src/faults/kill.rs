@@ -1,13 +1,17 @@
-//! `kill`: sends a signal (SIGKILL unless told otherwise) to the process and its group. When
-//! the fault ends, the resource is started again if the signal ended it.
+//! `kill`: sends a signal (SIGKILL unless told otherwise) to the process and its group, or to
+//! a container's main process. When the fault ends, the resource is started again if the
+//! signal ended it.
 
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running};
-use crate::targets::{ProcessTarget, Signal};
+use super::{
+    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running,
+    running_container,
+};
+use crate::targets::{ContainerTarget, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "kill",
-    summary: "send a signal (default SIGKILL) to the process and its group; restarted when the fault ends",
+    summary: "send a signal (default SIGKILL) to the process and its group, or to the container; started again when the fault ends",
     build: |value| Ok(Box::new(params::<Kill>("kill", value)?)),
 };
 
@@ -31,7 +35,11 @@ impl Fault for Kill {
         format!("kill with {}", self.signal)
     }
 
-    fn prepare(&self, target: &ProcessTarget, _ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        _ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         let identity = running(target, "kill")?;
         let revert = RevertAction::Respawn {
             resource: target.name().to_string(),
@@ -46,5 +54,24 @@ impl Fault for Kill {
                 identity.pid
             ))
         }))
+    }
+
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            running_container(target, "kill").await?;
+            let revert = RevertAction::StartContainer {
+                container: target.reference(),
+            };
+            let target = target.clone();
+            let signal = self.signal;
+            Ok(Prepared::new(revert, move || async move {
+                target.kill(signal).await?;
+                Ok(format!("sent {signal} to container `{}`", target.name()))
+            }))
+        })
     }
 }

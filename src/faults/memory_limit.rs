@@ -1,15 +1,18 @@
-//! `memory_limit`: caps the memory the process allocates from now on (cgroup memory limit);
-//! past it, the kernel reclaims and finally OOM-kills the process.
+//! `memory_limit`: caps the memory the process allocates from now on (cgroup memory limit),
+//! or the container's memory and swap (`docker update`); past it, the kernel reclaims and
+//! finally OOM-kills.
 
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, params};
-use crate::targets::ProcessTarget;
+use super::container_limit::prepare_container_limit;
+use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use crate::targets::docker::ContainerLimits;
+use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "memory_limit",
-    summary: "cap the memory the process allocates from now on (cgroup memory limit; OOM kill past it)",
+    summary: "cap the memory of the process (from now on) or the container, swap included (OOM kill past it)",
     build: |value| {
         Ok(Box::new(
             params::<MemoryLimit>("memory_limit", value)?.validated()?,
@@ -19,6 +22,8 @@ pub(super) const KIND: FaultKind = FaultKind {
 
 /// Below this the process could not even run.
 const MIN_BYTES: u64 = 1 << 20;
+/// The engine refuses container memory limits below 6 MiB.
+const MIN_CONTAINER_BYTES: u64 = 6 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +66,11 @@ impl Fault for MemoryLimit {
         }
     }
 
-    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
         prepare_limit(
             "memory_limit",
@@ -70,6 +79,32 @@ impl Fault for MemoryLimit {
             ctx,
             |hierarchy, _| Ok(self.settings(hierarchy.version)),
         )
+    }
+
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            if self.bytes < MIN_CONTAINER_BYTES {
+                return Err(FaultError::Unsupported {
+                    fault: "memory_limit",
+                    reason: format!(
+                        "Docker refuses container memory limits under 6 MiB, not {} bytes",
+                        self.bytes
+                    ),
+                });
+            }
+            let bytes = i64::try_from(self.bytes).unwrap_or(i64::MAX);
+            prepare_container_limit(
+                "memory_limit",
+                target,
+                |_| ContainerLimits::memory_change(bytes),
+                false,
+            )
+            .await
+        })
     }
 }
 

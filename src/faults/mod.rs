@@ -1,17 +1,24 @@
-//! Faults on process targets, one file per kind named after its keyword in the language.
+//! Faults on process and container targets, one file per kind named after its keyword in the
+//! language; a kind's file holds what it does to a process and what it does to a container.
 //!
 //! Every kind implements [`Fault`]. Injecting is two steps so nothing is applied before it
-//! can be undone after a crash: [`Fault::prepare`] decides everything and yields the
-//! [`RevertAction`] (the caller writes it to the run's ledger), then [`Prepared::apply`]
-//! changes the system. [`inject`] does both around a recording callback.
+//! can be undone after a crash: [`Fault::prepare_process`] or [`Fault::prepare_container`]
+//! decides everything and yields the [`RevertAction`] (the caller writes it to the run's
+//! ledger), then [`Prepared::apply`] changes the system. [`inject`] does both around a
+//! recording callback. Which kinds a target family supports is one table per family
+//! ([`PROCESS_FAULTS`], [`CONTAINER_FAULTS`]).
 
 pub mod cgroup;
 mod cgroup_limit;
+mod container_limit;
+mod container_revert;
 mod cpu_limit;
 mod fault_error;
+mod fault_target;
 mod io_limit;
 mod kill;
 mod memory_limit;
+mod partition;
 mod pause;
 mod restart;
 mod revert_action;
@@ -19,15 +26,18 @@ mod stop;
 
 pub use cpu_limit::CpuLimit;
 pub use fault_error::FaultError;
+pub use fault_target::FaultTarget;
 pub use io_limit::IoLimit;
 pub use kill::Kill;
 pub use memory_limit::MemoryLimit;
+pub use partition::Partition;
 pub use pause::Pause;
 pub use restart::Restart;
 pub use revert_action::{RevertAction, RevertError, RevertOutcome};
 pub use stop::Stop;
 
-use crate::targets::{ProcessIdentity, ProcessTarget};
+use crate::targets::docker::ContainerInfo;
+use crate::targets::{ContainerTarget, ProcessIdentity, ProcessTarget};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::future::Future;
@@ -58,7 +68,7 @@ impl FaultContext {
     }
 }
 
-/// A fault kind acting on a process target.
+/// A fault kind acting on process and container targets.
 pub trait Fault: fmt::Debug + Send + Sync {
     /// The keyword of the kind in the language (`kill`, `cpu_limit`...).
     fn keyword(&self) -> &'static str;
@@ -66,8 +76,41 @@ pub trait Fault: fmt::Debug + Send + Sync {
     /// The fault with its parameters, for reports (`cpu_limit 0.2 cores`).
     fn describe(&self) -> String;
 
-    /// Decides what the fault will do to `target` and how to undo it, changing nothing.
-    fn prepare(&self, target: &ProcessTarget, ctx: &FaultContext) -> Result<Prepared, FaultError>;
+    /// Decides what the fault will do to a process and how to undo it, changing nothing.
+    /// Kinds that cannot act on processes keep this default, which says so.
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        _ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
+        Err(FaultError::Unsupported {
+            fault: self.keyword(),
+            reason: format!(
+                "`{}` is a process, and this fault does not act on processes",
+                target.name()
+            ),
+        })
+    }
+
+    /// Decides what the fault will do to a container and how to undo it, changing nothing
+    /// (it reads the container's state to know what to restore). Kinds that cannot act on
+    /// containers keep this default, which says so.
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        let keyword = self.keyword();
+        Box::pin(async move {
+            Err(FaultError::Unsupported {
+                fault: keyword,
+                reason: format!(
+                    "`{}` is a container, and this fault does not act on containers",
+                    target.name()
+                ),
+            })
+        })
+    }
 }
 
 type ApplyFn = Box<dyn FnOnce() -> BoxFuture<'static, Result<String, FaultError>> + Send>;
@@ -105,7 +148,7 @@ impl Prepared {
 #[derive(Debug)]
 pub struct AppliedFault {
     keyword: &'static str,
-    target: ProcessTarget,
+    target: FaultTarget,
     revert: RevertAction,
     detail: String,
 }
@@ -115,7 +158,7 @@ impl AppliedFault {
         self.keyword
     }
 
-    pub fn target(&self) -> &ProcessTarget {
+    pub fn target(&self) -> &FaultTarget {
         &self.target
     }
 
@@ -134,12 +177,12 @@ impl AppliedFault {
     }
 }
 
-/// Prepares `fault`, hands its revert to `record` (the ledger: written and synced), and only
-/// then applies it. If applying fails, whatever was partly applied is reverted and the error
-/// says how that went.
+/// Prepares `fault` for `target` (a process or a container), hands its revert to `record`
+/// (the ledger: written and synced), and only then applies it. If applying fails, whatever
+/// was partly applied is reverted and the error says how that went.
 pub async fn inject<E>(
     fault: &dyn Fault,
-    target: &ProcessTarget,
+    target: impl Into<FaultTarget>,
     ctx: &FaultContext,
     record: impl FnOnce(&RevertAction) -> Result<(), E>,
 ) -> Result<AppliedFault, FaultError>
@@ -147,7 +190,11 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let keyword = fault.keyword();
-    let prepared = fault.prepare(target, ctx)?;
+    let target = target.into();
+    let prepared = match &target {
+        FaultTarget::Process(process) => fault.prepare_process(process, ctx)?,
+        FaultTarget::Container(container) => fault.prepare_container(container, ctx).await?,
+    };
     record(prepared.revert_action()).map_err(|err| FaultError::Record {
         fault: keyword,
         source: err.into(),
@@ -158,13 +205,13 @@ where
             tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
             Ok(AppliedFault {
                 keyword,
-                target: target.clone(),
+                target,
                 revert,
                 detail,
             })
         }
         Err(err) => {
-            let cleanup = revert.revert(Some(target)).await;
+            let cleanup = revert.revert(Some(&target)).await;
             Err(FaultError::Apply {
                 fault: keyword,
                 source: Box::new(err),
@@ -193,9 +240,26 @@ pub const PROCESS_FAULTS: &[FaultKind] = &[
     io_limit::KIND,
 ];
 
+/// Every fault kind a container target supports.
+pub const CONTAINER_FAULTS: &[FaultKind] = &[
+    kill::KIND,
+    pause::KIND,
+    stop::KIND,
+    restart::KIND,
+    cpu_limit::KIND,
+    memory_limit::KIND,
+    io_limit::KIND,
+    partition::KIND,
+];
+
 /// The process fault kind with this keyword.
 pub fn process_fault(keyword: &str) -> Option<&'static FaultKind> {
     PROCESS_FAULTS.iter().find(|kind| kind.keyword == keyword)
+}
+
+/// The container fault kind with this keyword.
+pub fn container_fault(keyword: &str) -> Option<&'static FaultKind> {
+    CONTAINER_FAULTS.iter().find(|kind| kind.keyword == keyword)
 }
 
 /// Reads a fault's parameters (unknown fields are errors).
@@ -222,18 +286,39 @@ fn running(target: &ProcessTarget, keyword: &'static str) -> Result<ProcessIdent
     })
 }
 
+/// The container's state, or the error for a fault that needs it running (and unpaused).
+async fn running_container(
+    target: &ContainerTarget,
+    keyword: &'static str,
+) -> Result<ContainerInfo, FaultError> {
+    let info = target.info().await?;
+    if !info.running || info.paused {
+        return Err(FaultError::ContainerNotRunning {
+            fault: keyword,
+            container: target.name().to_string(),
+            status: info.status.to_string(),
+        });
+    }
+    Ok(info)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_table_has_one_entry_per_keyword() {
-        let mut keywords: Vec<&str> = PROCESS_FAULTS.iter().map(|kind| kind.keyword).collect();
-        keywords.sort();
-        keywords.dedup();
-        assert_eq!(keywords.len(), PROCESS_FAULTS.len());
+    fn each_table_has_one_entry_per_keyword() {
+        for table in [PROCESS_FAULTS, CONTAINER_FAULTS] {
+            let mut keywords: Vec<&str> = table.iter().map(|kind| kind.keyword).collect();
+            keywords.sort();
+            keywords.dedup();
+            assert_eq!(keywords.len(), table.len());
+        }
         assert_eq!(process_fault("pause").unwrap().keyword, "pause");
         assert!(process_fault("latency").is_none());
+        assert!(process_fault("partition").is_none());
+        assert_eq!(container_fault("partition").unwrap().keyword, "partition");
+        assert_eq!(container_fault("cpu_limit").unwrap().keyword, "cpu_limit");
     }
 
     #[test]
@@ -287,5 +372,7 @@ mod tests {
         assert!(build("memory_limit", serde_json::json!({"bytes": 10})).contains("at least"));
         assert!(build("io_limit", serde_json::json!({})).contains("read_bps, write_bps or weight"));
         assert!(build("pause", serde_json::json!({"for": 1})).contains("unknown field"));
+        let err = (container_fault("partition").unwrap().build)(serde_json::json!({"x": 1}));
+        assert!(err.is_err_and(|err| err.is_input()));
     }
 }

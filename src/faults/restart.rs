@@ -1,12 +1,15 @@
-//! `restart`: stops the process gracefully and starts it again; nothing to revert.
+//! `restart`: stops the process or container gracefully and starts it again; nothing to
+//! revert.
 
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params};
-use crate::targets::ProcessTarget;
+use super::{
+    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params,
+};
+use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "restart",
-    summary: "stop the process gracefully and start it again (a new pid)",
+    summary: "stop the process or container gracefully and start it again (a new pid)",
     build: |value| Ok(Box::new(params::<Restart>("restart", value)?)),
 };
 
@@ -23,7 +26,11 @@ impl Fault for Restart {
         "restart".to_string()
     }
 
-    fn prepare(&self, target: &ProcessTarget, _ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        _ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         let revert = RevertAction::Nothing {
             reason: format!("a restart leaves `{}` running", target.name()),
         };
@@ -40,5 +47,24 @@ impl Fault for Restart {
                 None => format!("started `{}` (pid {})", target.name(), after.pid),
             })
         }))
+    }
+
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            // Fails here, before anything is recorded, when the container does not exist.
+            target.info().await?;
+            let revert = RevertAction::Nothing {
+                reason: format!("a restart leaves container `{}` running", target.name()),
+            };
+            let target = target.clone();
+            Ok(Prepared::new(revert, move || async move {
+                target.restart(None).await?;
+                Ok(format!("restarted container `{}`", target.name()))
+            }))
+        })
     }
 }

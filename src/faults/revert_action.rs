@@ -1,9 +1,12 @@
 //! `RevertAction`: how to undo a fault, decided before the fault is applied so the run's
 //! ledger holds it first. Serialisable; reverting is idempotent (twice, or after the process
-//! is gone, is fine and says so).
+//! or container is gone, is fine and says so).
 
 use super::cgroup::CgroupPlacement;
-use crate::targets::{Liveness, ProcessIdentity, ProcessTarget, Signal};
+use super::container_revert::{self, gone_is_done, target_for};
+use super::fault_target::FaultTarget;
+use crate::targets::docker::{ContainerLimits, ContainerRef, NetworkAttachment};
+use crate::targets::{Liveness, ProcessIdentity, Signal};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -23,6 +26,22 @@ pub enum RevertAction {
     Respawn { resource: String },
     /// Move the processes back to their cgroup and remove the fault's cgroup.
     RemoveCgroup { placement: CgroupPlacement },
+    /// Unpause a container (when it is paused).
+    UnpauseContainer { container: ContainerRef },
+    /// Start a container the fault stopped or killed (unless it is running). `pfi recover`
+    /// does this too: the engine keeps the container's configuration.
+    StartContainer { container: ContainerRef },
+    /// Write the container's previous limits back (`docker update`).
+    RestoreContainerLimits {
+        container: ContainerRef,
+        previous: ContainerLimits,
+    },
+    /// Reconnect the container to the networks it was on, with the same aliases and fixed
+    /// addresses.
+    ReconnectContainer {
+        container: ContainerRef,
+        networks: Vec<NetworkAttachment>,
+    },
 }
 
 /// What a revert did.
@@ -63,9 +82,9 @@ impl fmt::Display for RevertError {
 impl std::error::Error for RevertError {}
 
 impl RevertAction {
-    /// Undoes the fault. `live` is the resource's target during a run (needed to respawn);
-    /// `None` from `pfi recover`.
-    pub async fn revert(&self, live: Option<&ProcessTarget>) -> Result<RevertOutcome, RevertError> {
+    /// Undoes the fault. `live` is the resource's target during a run (needed to respawn a
+    /// process; a container's reuses its engine connection); `None` from `pfi recover`.
+    pub async fn revert(&self, live: Option<&FaultTarget>) -> Result<RevertOutcome, RevertError> {
         let fail = |message: String| RevertError {
             action: self.to_string(),
             message,
@@ -104,7 +123,7 @@ impl RevertAction {
                     RevertOutcome::AlreadyReverted(format!("process {pid} has exited"))
                 })
             }
-            RevertAction::Respawn { resource } => match live {
+            RevertAction::Respawn { resource } => match live.and_then(FaultTarget::as_process) {
                 None => Ok(RevertOutcome::Skipped(format!(
                     "`{resource}` is not started again outside a run"
                 ))),
@@ -132,6 +151,43 @@ impl RevertAction {
                     .map_err(|err| fail(format!("the revert task failed: {err}")))?
                     .map_err(fail)
             }
+            RevertAction::UnpauseContainer { container } => {
+                let revert =
+                    async { container_revert::unpause(&target_for(container, live).await?).await };
+                gone_is_done(container, revert)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::StartContainer { container } => {
+                let revert =
+                    async { container_revert::start(&target_for(container, live).await?).await };
+                gone_is_done(container, revert)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::RestoreContainerLimits {
+                container,
+                previous,
+            } => {
+                let revert = async {
+                    container_revert::restore_limits(&target_for(container, live).await?, previous)
+                        .await
+                };
+                gone_is_done(container, revert)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::ReconnectContainer {
+                container,
+                networks,
+            } => {
+                let revert = async {
+                    container_revert::reconnect(&target_for(container, live).await?, networks).await
+                };
+                gone_is_done(container, revert)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
         }
     }
 }
@@ -144,6 +200,23 @@ impl fmt::Display for RevertAction {
             RevertAction::Respawn { resource } => write!(f, "start `{resource}` again"),
             RevertAction::RemoveCgroup { placement } => {
                 write!(f, "remove cgroup {}", placement.path.display())
+            }
+            RevertAction::UnpauseContainer { container } => write!(f, "unpause {container}"),
+            RevertAction::StartContainer { container } => write!(f, "start {container} again"),
+            RevertAction::RestoreContainerLimits {
+                container,
+                previous,
+            } => write!(
+                f,
+                "restore the limits of {container} ({})",
+                previous.describe()
+            ),
+            RevertAction::ReconnectContainer {
+                container,
+                networks,
+            } => {
+                let names: Vec<&str> = networks.iter().map(|n| n.network.as_str()).collect();
+                write!(f, "reconnect {container} to {}", names.join(", "))
             }
         }
     }
@@ -180,6 +253,30 @@ mod tests {
         assert!(
             matches!(outcome, RevertOutcome::AlreadyReverted(_)),
             "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn container_reverts_serialise_with_their_previous_state() {
+        let action = RevertAction::RestoreContainerLimits {
+            container: ContainerRef {
+                id: "abc".into(),
+                name: "web-1".into(),
+            },
+            previous: ContainerLimits {
+                cpu_quota: Some(0),
+                ..ContainerLimits::default()
+            },
+        };
+        let json = serde_json::to_string(&action).unwrap();
+        assert_eq!(
+            json,
+            r#"{"action":"restore_container_limits","container":{"id":"abc","name":"web-1"},"previous":{"cpu_quota":0}}"#
+        );
+        assert_eq!(serde_json::from_str::<RevertAction>(&json).unwrap(), action);
+        assert_eq!(
+            action.to_string(),
+            "restore the limits of container `web-1` (CpuQuota=0)"
         );
     }
 

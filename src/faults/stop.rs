@@ -1,13 +1,16 @@
-//! `stop`: stops the process gracefully (SIGTERM, grace period, SIGKILL); reverting starts
-//! it again.
+//! `stop`: stops the process or container gracefully (SIGTERM or the container's stop
+//! signal, a grace period, SIGKILL); reverting starts it again.
 
-use super::{Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running};
-use crate::targets::{ProcessTarget, StopOutcome};
+use super::{
+    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running,
+    running_container,
+};
+use crate::targets::{ContainerTarget, ProcessTarget, StopOutcome};
 use serde::{Deserialize, Serialize};
 
 pub(super) const KIND: FaultKind = FaultKind {
     keyword: "stop",
-    summary: "stop the process gracefully (SIGTERM, then SIGKILL after the grace period); started again when the fault ends",
+    summary: "stop the process or container gracefully (SIGTERM, then SIGKILL after the grace period); started again when the fault ends",
     build: |value| Ok(Box::new(params::<Stop>("stop", value)?)),
 };
 
@@ -24,7 +27,11 @@ impl Fault for Stop {
         "stop (graceful)".to_string()
     }
 
-    fn prepare(&self, target: &ProcessTarget, _ctx: &FaultContext) -> Result<Prepared, FaultError> {
+    fn prepare_process(
+        &self,
+        target: &ProcessTarget,
+        _ctx: &FaultContext,
+    ) -> Result<Prepared, FaultError> {
         running(target, "stop")?;
         let revert = RevertAction::Respawn {
             resource: target.name().to_string(),
@@ -47,5 +54,24 @@ impl Fault for Stop {
                 ),
             })
         }))
+    }
+
+    fn prepare_container<'a>(
+        &'a self,
+        target: &'a ContainerTarget,
+        _ctx: &'a FaultContext,
+    ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
+        Box::pin(async move {
+            running_container(target, "stop").await?;
+            let revert = RevertAction::StartContainer {
+                container: target.reference(),
+            };
+            let target = target.clone();
+            Ok(Prepared::new(revert, move || async move {
+                // The container's own stop timeout is its grace period.
+                target.stop(None).await?;
+                Ok(format!("stopped container `{}`", target.name()))
+            }))
+        })
     }
 }

@@ -1,7 +1,8 @@
-//! Watching the system under test: probes (http, tcp, command), `/proc` telemetry, and the
-//! metrics store every reading goes to.
+//! Watching the system under test: probes (http, tcp, command), `/proc` and Docker stats
+//! telemetry, and the metrics store every reading goes to.
 
 mod command_probe;
+mod docker_telemetry;
 mod http_probe;
 mod metrics_store;
 mod probe;
@@ -12,6 +13,7 @@ mod sampler;
 mod tcp_probe;
 
 pub use command_probe::CommandProbe;
+pub use docker_telemetry::{ContainerSample, DockerTelemetry};
 pub use http_probe::{ExpectedStatus, HttpProbe};
 pub use metrics_store::{
     DEFAULT_CAPACITY, LatencyStats, MetricsStore, Phase, Point, ProbeSummary, Selection,

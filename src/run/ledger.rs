@@ -1,6 +1,7 @@
 //! The run's ledger: an append-only JSON-lines file, `<state>/runs/<run-id>/ledger.jsonl`.
 //! Every fault is recorded (and synced to disk) with its revert BEFORE it is applied, and
-//! every process start and exit is recorded, so `pfi recover` can undo a run that crashed.
+//! every process start and exit and every container pfi creates is recorded, so `pfi recover`
+//! can undo a run that crashed.
 
 mod contents;
 mod entry;
@@ -8,12 +9,12 @@ mod ledger_error;
 mod recover;
 mod run_id;
 
-pub use contents::{LedgerContents, Outstanding, PendingFault, PendingProcess};
+pub use contents::{LedgerContents, Outstanding, PendingContainer, PendingFault, PendingProcess};
 pub use entry::{LedgerEntry, now_ms};
 pub use ledger_error::LedgerError;
 pub use recover::{
-    FaultRecovery, ProcessRecovery, RecoverOptions, RecoverReport, RunRecovery, recover,
-    recover_ledger,
+    ContainerRecovery, FaultRecovery, ProcessRecovery, RecoverOptions, RecoverReport, RunRecovery,
+    recover, recover_ledger,
 };
 pub use run_id::new_run_id;
 
@@ -191,6 +192,24 @@ impl LifecycleRecorder for Ledger {
             pid: identity.pid,
             start_time: identity.start_time,
             exit: exit.to_string(),
+            at: now_ms(),
+        })
+        .map_err(|err| io::Error::other(err.to_string()))
+    }
+
+    fn container_creating(&self, resource: &str, name: &str) -> io::Result<()> {
+        self.append(&LedgerEntry::ContainerCreating {
+            resource: resource.to_string(),
+            name: name.to_string(),
+            at: now_ms(),
+        })
+        .map_err(|err| io::Error::other(err.to_string()))
+    }
+
+    fn container_removed(&self, resource: &str, name: &str) -> io::Result<()> {
+        self.append(&LedgerEntry::ContainerRemoved {
+            resource: resource.to_string(),
+            name: name.to_string(),
             at: now_ms(),
         })
         .map_err(|err| io::Error::other(err.to_string()))

@@ -1,5 +1,6 @@
-//! The `LifecycleRecorder` role: told about every start and exit of a process resource, so
-//! the run's ledger knows which processes to stop after a crash.
+//! The `LifecycleRecorder` role: told about every start and exit of a process resource and
+//! every container pfi creates and removes, so the run's ledger knows what to stop or remove
+//! after a crash.
 
 use super::process_identity::ProcessIdentity;
 use std::io;
@@ -16,4 +17,11 @@ pub trait LifecycleRecorder: Send + Sync {
         identity: &ProcessIdentity,
         exit: &str,
     ) -> io::Result<()>;
+
+    /// A container is about to be created under `name` (recorded first, so that a crash
+    /// right after creating it cannot leave it unrecorded). An error here stops the creation.
+    fn container_creating(&self, resource: &str, name: &str) -> io::Result<()>;
+
+    /// The container was removed (or never created).
+    fn container_removed(&self, resource: &str, name: &str) -> io::Result<()>;
 }

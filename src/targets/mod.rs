@@ -1,7 +1,8 @@
-//! What faults act on. Here: local processes that pfi starts from an argv (never a shell),
+//! What faults act on: local processes that pfi starts from an argv (never a shell),
 //! identified by pid and start time, in their own process group, with their output in log
-//! files; and the `/proc` readings that tell their state.
+//! files, and the `/proc` readings that tell their state; and Docker containers (`docker`).
 
+pub mod docker;
 mod exit;
 mod lifecycle;
 mod log_file;
@@ -14,6 +15,7 @@ mod readiness;
 mod signal;
 mod target_error;
 
+pub use docker::{ContainerTarget, DockerEngine, DockerError};
 pub use exit::Exit;
 pub use lifecycle::LifecycleRecorder;
 pub use log_file::parse_announce;

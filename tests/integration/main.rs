@@ -2,6 +2,7 @@
 
 mod demo;
 mod detect;
+mod docker;
 mod language;
 mod ledger;
 mod monitor;

@@ -34,6 +34,14 @@ pub struct PendingProcess {
     pub at: u64,
 }
 
+/// A container created for the run and never removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingContainer {
+    pub resource: String,
+    pub name: String,
+    pub at: u64,
+}
+
 /// What a run left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outstanding {
@@ -45,11 +53,13 @@ pub struct Outstanding {
     pub faults: Vec<PendingFault>,
     /// In the order they were started.
     pub processes: Vec<PendingProcess>,
+    /// In the order they were created.
+    pub containers: Vec<PendingContainer>,
 }
 
 impl Outstanding {
     pub fn is_empty(&self) -> bool {
-        self.faults.is_empty() && self.processes.is_empty()
+        self.faults.is_empty() && self.processes.is_empty() && self.containers.is_empty()
     }
 }
 
@@ -95,7 +105,8 @@ impl LedgerContents {
         }
     }
 
-    /// The faults never reverted and the processes never stopped.
+    /// The faults never reverted, the processes never stopped and the containers never
+    /// removed.
     pub fn outstanding(&self) -> Outstanding {
         let mut outstanding = Outstanding::default();
         for entry in &self.entries {
@@ -152,6 +163,16 @@ impl LedgerContents {
                     outstanding.processes.retain(|p| {
                         !(p.identity.pid == *pid && p.identity.start_time == *start_time)
                     });
+                }
+                LedgerEntry::ContainerCreating { resource, name, at } => {
+                    outstanding.containers.push(PendingContainer {
+                        resource: resource.clone(),
+                        name: name.clone(),
+                        at: *at,
+                    })
+                }
+                LedgerEntry::ContainerRemoved { name, .. } => {
+                    outstanding.containers.retain(|c| &c.name != name);
                 }
                 LedgerEntry::RunFinished { .. } => outstanding.finished = true,
             }
@@ -254,6 +275,29 @@ mod tests {
         assert_eq!(outstanding.processes.len(), 1);
         assert_eq!(outstanding.processes[0].identity.pid, 101);
         assert!(!outstanding.finished);
+        assert!(!outstanding.is_empty());
+    }
+
+    #[test]
+    fn removed_containers_are_not_outstanding() {
+        let creating = |name: &str| LedgerEntry::ContainerCreating {
+            resource: "db".into(),
+            name: name.into(),
+            at: 1,
+        };
+        let text = [
+            line(&creating("pfi-r1-db")),
+            line(&creating("pfi-r1-cache")),
+            line(&LedgerEntry::ContainerRemoved {
+                resource: "db".into(),
+                name: "pfi-r1-db".into(),
+                at: 2,
+            }),
+        ]
+        .concat();
+        let outstanding = LedgerContents::parse(&text).outstanding();
+        assert_eq!(outstanding.containers.len(), 1);
+        assert_eq!(outstanding.containers[0].name, "pfi-r1-cache");
         assert!(!outstanding.is_empty());
     }
 

@@ -42,6 +42,18 @@ pub enum LedgerEntry {
         exit: String,
         at: u64,
     },
+    /// A container is about to be created for a resource under `name`.
+    ContainerCreating {
+        resource: String,
+        name: String,
+        at: u64,
+    },
+    /// The container was removed (or its creation failed).
+    ContainerRemoved {
+        resource: String,
+        name: String,
+        at: u64,
+    },
     /// Everything the run applied and started was undone.
     RunFinished { at: u64 },
 }

@@ -1,6 +1,7 @@
 //! `recover`: undoes what crashed runs left behind, from their ledgers. Reverts every fault
 //! never reverted (newest first), then stops every recorded process whose pid and start time
-//! still match. Each success is written back to the ledger, so a second recover finds
+//! still match, then removes every container the run created (when it still carries the
+//! run's label). Each success is written back to the ledger, so a second recover finds
 //! nothing to do.
 
 use super::contents::{LedgerContents, Outstanding};
@@ -8,7 +9,8 @@ use super::entry::{LedgerEntry, now_ms};
 use super::ledger_error::LedgerError;
 use super::{Ledger, run_ledgers};
 use crate::faults::{RevertError, RevertOutcome};
-use crate::targets::{Liveness, Termination};
+use crate::targets::docker::Removal;
+use crate::targets::{DockerEngine, Liveness, Termination};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -45,6 +47,7 @@ pub struct RunRecovery {
     pub skipped: Option<String>,
     pub faults: Vec<FaultRecovery>,
     pub processes: Vec<ProcessRecovery>,
+    pub containers: Vec<ContainerRecovery>,
 }
 
 #[derive(Debug)]
@@ -53,6 +56,13 @@ pub struct FaultRecovery {
     pub fault: String,
     pub target: String,
     pub outcome: Result<RevertOutcome, RevertError>,
+}
+
+#[derive(Debug)]
+pub struct ContainerRecovery {
+    pub resource: String,
+    pub name: String,
+    pub outcome: Result<Removal, String>,
 }
 
 #[derive(Debug)]
@@ -65,9 +75,12 @@ pub struct ProcessRecovery {
 impl RecoverReport {
     /// Whether there was nothing to undo anywhere.
     pub fn nothing_to_do(&self) -> bool {
-        self.runs
-            .iter()
-            .all(|run| run.faults.is_empty() && run.processes.is_empty() && run.skipped.is_none())
+        self.runs.iter().all(|run| {
+            run.faults.is_empty()
+                && run.processes.is_empty()
+                && run.containers.is_empty()
+                && run.skipped.is_none()
+        })
     }
 
     /// How many reverts or stops failed (the system may still be faulty).
@@ -77,6 +90,7 @@ impl RecoverReport {
             .map(|run| {
                 run.faults.iter().filter(|f| f.outcome.is_err()).count()
                     + run.processes.iter().filter(|p| p.outcome.is_err()).count()
+                    + run.containers.iter().filter(|c| c.outcome.is_err()).count()
             })
             .sum()
     }
@@ -119,6 +133,7 @@ pub async fn recover_ledger(
         skipped: None,
         faults: Vec::new(),
         processes: Vec::new(),
+        containers: Vec::new(),
     };
     if !options.force
         && let Some(reason) = owner_alive(&outstanding)
@@ -161,8 +176,40 @@ pub async fn recover_ledger(
             outcome,
         });
     }
+    let mut engine: Option<Result<DockerEngine, String>> = None;
+    for container in outstanding.containers.iter().rev() {
+        let connected = match &engine {
+            Some(connected) => connected.clone(),
+            None => {
+                let connected = DockerEngine::connect().await.map_err(|err| err.to_string());
+                engine = Some(connected.clone());
+                connected
+            }
+        };
+        let outcome = match connected {
+            Ok(engine) => engine
+                .remove_created(&container.name, &run.run_id)
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err),
+        };
+        if outcome.is_ok() {
+            ledger.append(&LedgerEntry::ContainerRemoved {
+                resource: container.resource.clone(),
+                name: container.name.clone(),
+                at: now_ms(),
+            })?;
+        }
+        tracing::info!(container = %container.name, "recover: {outcome:?}");
+        run.containers.push(ContainerRecovery {
+            resource: container.resource.clone(),
+            name: container.name.clone(),
+            outcome,
+        });
+    }
     let all_done = run.faults.iter().all(|f| f.outcome.is_ok())
-        && run.processes.iter().all(|p| p.outcome.is_ok());
+        && run.processes.iter().all(|p| p.outcome.is_ok())
+        && run.containers.iter().all(|c| c.outcome.is_ok());
     if all_done && !outstanding.finished {
         ledger.finished()?;
     }

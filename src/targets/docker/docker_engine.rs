@@ -1,0 +1,309 @@
+//! `DockerEngine`: the connection to the Docker engine (bollard), with a count of the API
+//! calls made through it. Finding, selecting and creating containers start here.
+
+use super::container_info::ContainerInfo;
+use super::container_ref::ContainerRef;
+use super::container_selector::{ContainerSelector, pick_indices, validate_pick};
+use super::container_spec::{ContainerSpec, RUN_LABEL};
+use super::container_target::{ContainerTarget, Created};
+use super::docker_error::{DockerError, Object};
+use crate::plan::Pick;
+use crate::targets::LifecycleRecorder;
+use bollard::Docker;
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long one API call may take (a graceful stop waits up to its grace period inside one).
+const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The engine. Cheap to clone; clones share the connection pool and the call count.
+#[derive(Clone)]
+pub struct DockerEngine {
+    client: Docker,
+    host: Arc<str>,
+    calls: Arc<AtomicU64>,
+}
+
+/// What removing a container pfi created found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// It was already gone.
+    AlreadyGone,
+    /// A container has the name but another run (or no run) created it: left alone.
+    NotOwned,
+}
+
+impl DockerEngine {
+    /// Connects to the engine `DOCKER_HOST` names (a `unix://`, `tcp://` or `http://`
+    /// address), else to the local socket, and agrees on an API version with it (one call,
+    /// which also tells whether the engine is there).
+    pub async fn connect() -> Result<DockerEngine, DockerError> {
+        match std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+            Some(host) => DockerEngine::connect_to(&host).await,
+            None => {
+                let host = "unix:///var/run/docker.sock";
+                let client = Docker::connect_with_local_defaults().map_err(|err| {
+                    DockerError::from_bollard(err, host, "connect to", Object::Engine)
+                })?;
+                DockerEngine::negotiate(client, host).await
+            }
+        }
+    }
+
+    /// Connects to the engine at `host` (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    pub async fn connect_to(host: &str) -> Result<DockerEngine, DockerError> {
+        let client = Docker::connect_with_host(host)
+            .map_err(|err| DockerError::from_bollard(err, host, "connect to", Object::Engine))?;
+        DockerEngine::negotiate(client, host).await
+    }
+
+    async fn negotiate(client: Docker, host: &str) -> Result<DockerEngine, DockerError> {
+        let client = client
+            .with_timeout(CALL_TIMEOUT)
+            .negotiate_version()
+            .await
+            .map_err(|err| DockerError::from_bollard(err, host, "connect to", Object::Engine))?;
+        let engine = DockerEngine {
+            client,
+            host: Arc::from(host),
+            calls: Arc::new(AtomicU64::new(1)),
+        };
+        tracing::debug!(host, api = %engine.client.client_version(), "connected to the Docker engine");
+        Ok(engine)
+    }
+
+    /// The address of the engine.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// How many API calls went through this engine (and its clones) so far.
+    pub fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// A target for a container known by id and name (from a ledger), without a call.
+    pub fn container(&self, reference: &ContainerRef) -> ContainerTarget {
+        ContainerTarget::new(self.clone(), &reference.id, &reference.name, None)
+    }
+
+    /// The container with this name or id.
+    pub async fn find(&self, reference: &str) -> Result<ContainerTarget, DockerError> {
+        let info = self.inspect(reference).await?;
+        Ok(ContainerTarget::new(
+            self.clone(),
+            &info.id,
+            &info.name,
+            None,
+        ))
+    }
+
+    /// Every container the selectors name (names and ids must exist; labels match running
+    /// containers and must match at least one), without duplicates, sorted by name; then the
+    /// ones `pick` keeps, chosen with the run's `seed` on `stream` (one stream per resource).
+    pub async fn select(
+        &self,
+        selectors: &[ContainerSelector],
+        pick: &Pick,
+        seed: u64,
+        stream: &str,
+    ) -> Result<Vec<ContainerTarget>, DockerError> {
+        if selectors.is_empty() {
+            return Err(DockerError::InvalidSelector {
+                selector: "(none)".to_string(),
+                reason: "give at least one name, id or label".to_string(),
+            });
+        }
+        for selector in selectors {
+            selector.validate()?;
+        }
+        validate_pick(pick)?;
+        let mut found: Vec<(String, String)> = Vec::new();
+        for selector in selectors {
+            if let Some(reference) = selector.reference() {
+                let info = self.inspect(reference).await?;
+                found.push((info.name, info.id));
+            } else if let Some(filter) = selector.label_filter() {
+                let matched = self.list_labelled(&filter).await?;
+                if matched.is_empty() {
+                    return Err(DockerError::NoMatch {
+                        selector: selector.to_string(),
+                    });
+                }
+                found.extend(matched.into_iter().map(|r| (r.name, r.id)));
+            }
+        }
+        found.sort();
+        found.dedup_by(|a, b| a.1 == b.1);
+        let chosen = pick_indices(found.len(), pick, seed, stream);
+        Ok(chosen
+            .into_iter()
+            .map(|index| {
+                let (name, id) = &found[index];
+                ContainerTarget::new(self.clone(), id, name, None)
+            })
+            .collect())
+    }
+
+    /// Running containers carrying a label (`key` or `key=value`).
+    pub async fn list_labelled(&self, label: &str) -> Result<Vec<ContainerRef>, DockerError> {
+        self.count();
+        let options = ListContainersOptions {
+            all: false,
+            limit: None,
+            size: false,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![label.to_string()],
+            )])),
+        };
+        let summaries = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|err| self.error(err, "list the containers labelled", Object::Engine))?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(|summary| {
+                let id = summary.id?;
+                let name = summary
+                    .names
+                    .and_then(|names| names.into_iter().next())
+                    .map(|name| name.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| id.chars().take(12).collect());
+                Some(ContainerRef { id, name })
+            })
+            .collect())
+    }
+
+    /// Creates and starts a container for a run. Its name is recorded first (`recorder`, the
+    /// run's ledger), so `pfi recover` removes it even if pfi dies right after creating it.
+    pub async fn create(
+        &self,
+        spec: &ContainerSpec,
+        run_id: &str,
+        recorder: Option<Arc<dyn LifecycleRecorder>>,
+    ) -> Result<ContainerTarget, DockerError> {
+        let body = spec.create_body(run_id)?;
+        let name = spec.container_name(run_id);
+        let resource = spec.resource.clone();
+        if let Some(recorder) = &recorder {
+            recorder
+                .container_creating(&resource, &name)
+                .map_err(|source| DockerError::Record {
+                    resource: resource.clone(),
+                    source,
+                })?;
+        }
+        let forget = |recorder: &Option<Arc<dyn LifecycleRecorder>>| {
+            if let Some(recorder) = recorder
+                && let Err(err) = recorder.container_removed(&resource, &name)
+            {
+                tracing::warn!(resource = %resource, "cannot record the removal: {err}");
+            }
+        };
+        self.count();
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            platform: String::new(),
+        };
+        let created = match self.client.create_container(Some(options), body).await {
+            Ok(created) => created,
+            Err(err) => {
+                forget(&recorder);
+                return Err(self.error(err, "create a container from", Object::Image(&spec.image)));
+            }
+        };
+        for warning in &created.warnings {
+            tracing::warn!(resource = %resource, container = %name, "{warning}");
+        }
+        let target = ContainerTarget::new(
+            self.clone(),
+            &created.id,
+            &name,
+            Some(Arc::new(Created::new(resource.clone(), recorder.clone()))),
+        );
+        if let Err(err) = target.start().await {
+            // Never leave a container that did not start behind.
+            if let Err(cleanup) = target.remove().await {
+                tracing::warn!(container = %name, "cannot remove the container that did not start: {cleanup}");
+            }
+            return Err(err);
+        }
+        tracing::info!(resource = %resource, container = %name, image = %spec.image, "container started");
+        Ok(target)
+    }
+
+    /// Removes the container `name` if the run `run_id` created it (its `pfi.run` label says
+    /// so), with its anonymous volumes. For `pfi recover`.
+    pub async fn remove_created(&self, name: &str, run_id: &str) -> Result<Removal, DockerError> {
+        let info = match self.inspect(name).await {
+            Ok(info) => info,
+            Err(err) if err.is_gone() => return Ok(Removal::AlreadyGone),
+            Err(err) => return Err(err),
+        };
+        if info.labels.get(RUN_LABEL).map(String::as_str) != Some(run_id) {
+            return Ok(Removal::NotOwned);
+        }
+        match self.remove(&info.id, name).await {
+            Ok(()) => Ok(Removal::Removed),
+            Err(err) if err.is_gone() => Ok(Removal::AlreadyGone),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub(super) async fn inspect(&self, reference: &str) -> Result<ContainerInfo, DockerError> {
+        self.count();
+        self.client
+            .inspect_container(reference, None)
+            .await
+            .map(ContainerInfo::from_inspect)
+            .map_err(|err| self.error(err, "inspect", Object::Container(reference)))
+    }
+
+    pub(super) async fn remove(&self, id: &str, name: &str) -> Result<(), DockerError> {
+        self.count();
+        let options = RemoveContainerOptions {
+            v: true,
+            force: true,
+            link: false,
+        };
+        self.client
+            .remove_container(id, Some(options))
+            .await
+            .map_err(|err| self.error(err, "remove", Object::Container(name)))
+    }
+
+    pub(super) fn client(&self) -> &Docker {
+        &self.client
+    }
+
+    /// Counts one API call.
+    pub(super) fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn error(
+        &self,
+        err: bollard::errors::Error,
+        action: &'static str,
+        object: Object<'_>,
+    ) -> DockerError {
+        DockerError::from_bollard(err, &self.host, action, object)
+    }
+}
+
+impl std::fmt::Debug for DockerEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerEngine")
+            .field("host", &self.host)
+            .field("api_calls", &self.api_calls())
+            .finish()
+    }
+}
