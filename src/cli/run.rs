@@ -4,11 +4,10 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
-use crate::monitor::ProbeSummary;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
 use crate::run::junit::junit_xml;
 use crate::run::ledger::DEFAULT_STATE_DIR;
-use crate::run::{Interpreter, RunError, RunEvent, RunOptions, RunReport};
+use crate::run::{Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -179,15 +178,14 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
     out
 }
 
-fn probe_line(s: &ProbeSummary) -> String {
-    let ms = |d: std::time::Duration| format!("{}ms", trim(d.as_secs_f64() * 1000.0));
+fn probe_line(s: &ProbeFigures) -> String {
     format!(
-        "n={:<5} errors {:>5}%  p50 {}  p99 {}  max {}",
+        "n={:<5} errors {:>5}%  p50 {}ms  p99 {}ms  max {}ms",
         s.count,
         trim(s.error_rate * 100.0),
-        ms(s.latency.p50),
-        ms(s.latency.p99),
-        ms(s.latency.max)
+        trim(s.p50_ms),
+        trim(s.p99_ms),
+        trim(s.max_ms)
     )
 }
 

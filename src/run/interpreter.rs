@@ -5,17 +5,18 @@
 //! failure, and a panic of the run task alike.
 
 use super::fault_builder::{FaultAction, build};
+use super::fault_windows::FaultWindows;
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::program::resolve_program;
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
-use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge};
+use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
 use crate::faults::{AppliedFault, FaultContext, RevertAction, inject};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
-    CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Probe, ProbeSummary, Selection,
-    TcpProbe, run_probe,
+    CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
+    run_probe,
 };
 use crate::plan::{
     CheckKind, LinkPlan, Plan, ProbeCheck, ResourcePlan, ResourceTarget, ThresholdPlan,
@@ -60,13 +61,43 @@ pub struct FaultRecord {
     pub error: Option<String>,
 }
 
-/// A probe's figures: the whole run, the baseline (no fault active), and under each fault.
+/// A probe's figures over some of its checks; latencies in ms.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeFigures {
+    pub count: usize,
+    pub error_rate: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl ProbeFigures {
+    /// The figures of `observations`; `None` when there are none.
+    pub fn of(observations: &[Observation]) -> Option<ProbeFigures> {
+        if observations.is_empty() {
+            return None;
+        }
+        let metric = |name| metric_value(name, observations).unwrap_or(f64::NAN);
+        Some(ProbeFigures {
+            count: observations.len(),
+            error_rate: metric("error_rate"),
+            mean_ms: metric("mean"),
+            p50_ms: metric("p50"),
+            p99_ms: metric("p99"),
+            max_ms: metric("max"),
+        })
+    }
+}
+
+/// A probe's figures: the whole run, the baseline (checks overlapping no fault), and under
+/// each fault (checks overlapping it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeComparison {
     pub probe: String,
-    pub overall: Option<ProbeSummary>,
-    pub baseline: Option<ProbeSummary>,
-    pub under: Vec<(String, ProbeSummary)>,
+    pub overall: Option<ProbeFigures>,
+    pub baseline: Option<ProbeFigures>,
+    pub under: Vec<(String, ProbeFigures)>,
 }
 
 /// Everything a finished run reports.
@@ -168,6 +199,7 @@ impl Interpreter {
             next_id: 0,
         }));
         let store = MetricsStore::new();
+        let windows = FaultWindows::new();
         let logs = self
             .options
             .state_dir
@@ -180,6 +212,7 @@ impl Interpreter {
             logs,
             runtime.clone(),
             store.clone(),
+            windows.clone(),
             journal.clone(),
         ));
         let outcome = tokio::select! {
@@ -194,8 +227,11 @@ impl Interpreter {
                 Ok(Ending::Interrupted(reason))
             }
         };
-        let thresholds: Vec<ThresholdVerdict> =
-            plan.thresholds.iter().map(|t| judge(t, &store)).collect();
+        let thresholds: Vec<ThresholdVerdict> = plan
+            .thresholds
+            .iter()
+            .map(|t| judge(t, &store, &windows))
+            .collect();
         let teardown_errors = teardown(&runtime, &journal).await;
         let ending = outcome?;
         let records = runtime.lock().await.records.clone();
@@ -212,7 +248,7 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
-            probes: compare_probes(&plan, &store),
+            probes: compare_probes(&plan, &store, &windows),
             teardown_errors,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
@@ -228,6 +264,7 @@ async fn body(
     logs: PathBuf,
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
+    windows: FaultWindows,
     journal: Journal,
 ) -> Result<Ending, RunError> {
     for link in &plan.links {
@@ -266,6 +303,7 @@ async fn body(
         plan: plan.clone(),
         runtime,
         store,
+        windows,
         journal: journal.clone(),
         zero: Instant::now(),
         aborts: plan
@@ -437,6 +475,7 @@ struct Driver {
     plan: Arc<Plan>,
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
+    windows: FaultWindows,
     journal: Journal,
     zero: Instant,
     aborts: Vec<ThresholdPlan>,
@@ -511,6 +550,7 @@ impl Driver {
         match applied {
             Ok(applied) => {
                 self.store.fault_started(&activation.fault);
+                self.windows.opened(&activation.fault, self.store.now());
                 record.applied_ms = Some(self.now_ms());
                 if let Applied::Process(fault) = &applied {
                     record.detail = fault.detail().to_string();
@@ -565,6 +605,7 @@ impl Driver {
             }
         }
         self.store.fault_ended(&activation.fault);
+        self.windows.closed(&activation.fault, self.store.now());
     }
 }
 
@@ -579,7 +620,7 @@ impl Actuator for Driver {
 
     fn abort_reason(&mut self) -> Option<String> {
         self.aborts.iter().find_map(|threshold| {
-            let verdict = abort_fails(threshold, &self.store)?;
+            let verdict = abort_fails(threshold, &self.store, &self.windows)?;
             Some(format!(
                 "abort threshold `{}` failed (measured {})",
                 verdict.text,
@@ -661,23 +702,31 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
     errors
 }
 
-fn compare_probes(plan: &Plan, store: &MetricsStore) -> Vec<ProbeComparison> {
-    let mut faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
-    faults.dedup();
+fn compare_probes(
+    plan: &Plan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Vec<ProbeComparison> {
+    let faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
     plan.probes
         .iter()
-        .map(|probe| ProbeComparison {
-            probe: probe.name.clone(),
-            overall: store.probe_summary(&probe.name, &Selection::all()),
-            baseline: store.probe_summary(&probe.name, &Selection::all().baseline()),
-            under: faults
-                .iter()
-                .filter_map(|fault| {
-                    let summary =
-                        store.probe_summary(&probe.name, &Selection::all().under(*fault))?;
-                    (summary.count > 0).then(|| (fault.to_string(), summary))
-                })
-                .collect(),
+        .map(|probe| {
+            let all = store.observations(&probe.name, &Selection::all());
+            let only = |keep: &dyn Fn(&Observation) -> bool| -> Vec<Observation> {
+                all.iter().filter(|o| keep(o)).cloned().collect()
+            };
+            ProbeComparison {
+                probe: probe.name.clone(),
+                overall: ProbeFigures::of(&all),
+                baseline: ProbeFigures::of(&only(&|o| !windows.covers(None, o))),
+                under: faults
+                    .iter()
+                    .filter_map(|fault| {
+                        let under = only(&|o| windows.covers(Some(fault), o));
+                        Some((fault.to_string(), ProbeFigures::of(&under)?))
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 //! applied fault undoable after a crash (`pfi recover`).
 
 mod fault_builder;
+mod fault_windows;
 mod interpreter;
 mod journal;
 pub mod junit;
@@ -14,7 +15,10 @@ mod schedule;
 mod threshold_verdict;
 
 pub use fault_builder::{FaultAction, build as build_fault};
-pub use interpreter::{FaultRecord, Interpreter, ProbeComparison, RunOptions, RunReport};
+pub use fault_windows::FaultWindows;
+pub use interpreter::{
+    FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+};
 pub use journal::{EventSink, Journal, RunEvent};
 pub use program::resolve_program;
 pub use run_error::RunError;

@@ -5,6 +5,7 @@
 //! was active; `over W` judges every trailing window of length W (ending at each sample) and
 //! keeps the worst value for the comparison.
 
+use super::fault_windows::FaultWindows;
 use crate::monitor::{MetricsStore, Observation, Selection, nearest_rank};
 use crate::plan::{Comparator, SourceKind, ThresholdPlan};
 use serde::Serialize;
@@ -26,7 +27,11 @@ pub struct ThresholdVerdict {
 }
 
 /// Judges `threshold` on everything recorded so far.
-pub fn judge(threshold: &ThresholdPlan, store: &MetricsStore) -> ThresholdVerdict {
+pub fn judge(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> ThresholdVerdict {
     let verdict = |measured: Option<f64>, note: Option<String>| ThresholdVerdict {
         text: threshold.text.clone(),
         passed: measured.is_some_and(|value| threshold.op.holds(value, threshold.value)),
@@ -43,7 +48,7 @@ pub fn judge(threshold: &ThresholdPlan, store: &MetricsStore) -> ThresholdVerdic
             )),
         );
     }
-    let observations = samples(threshold, store);
+    let observations = samples(threshold, store, windows);
     if observations.is_empty() {
         let note = match &threshold.during {
             Some(fault) => format!("no samples while `{fault}` was active"),
@@ -58,23 +63,34 @@ pub fn judge(threshold: &ThresholdPlan, store: &MetricsStore) -> ThresholdVerdic
 }
 
 /// Whether an abort threshold fails now (with enough samples to judge).
-pub fn abort_fails(threshold: &ThresholdPlan, store: &MetricsStore) -> Option<ThresholdVerdict> {
+pub fn abort_fails(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Option<ThresholdVerdict> {
     if !threshold.abort || threshold.metric.source_kind != SourceKind::Probe {
         return None;
     }
-    if samples(threshold, store).len() < MIN_SAMPLES_TO_ABORT {
+    if samples(threshold, store, windows).len() < MIN_SAMPLES_TO_ABORT {
         return None;
     }
-    let verdict = judge(threshold, store);
+    let verdict = judge(threshold, store, windows);
     (verdict.measured.is_some() && !verdict.passed).then_some(verdict)
 }
 
-fn samples(threshold: &ThresholdPlan, store: &MetricsStore) -> Vec<Observation> {
-    let selection = match &threshold.during {
-        Some(fault) => Selection::all().under(fault.clone()),
-        None => Selection::all(),
-    };
-    store.observations(&threshold.metric.source, &selection)
+fn samples(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Vec<Observation> {
+    let all = store.observations(&threshold.metric.source, &Selection::all());
+    match &threshold.during {
+        Some(fault) => all
+            .into_iter()
+            .filter(|o| windows.covers(Some(fault), o))
+            .collect(),
+        None => all,
+    }
 }
 
 fn measure(threshold: &ThresholdPlan, observations: &[Observation]) -> Result<f64, String> {
@@ -200,25 +216,30 @@ mod tests {
     #[test]
     fn judges_against_the_store_and_during_a_fault() {
         let store = MetricsStore::new();
+        let windows = FaultWindows::new();
         for i in 0..6 {
-            store.record_observation("p", observation(i * 10, 10, true));
+            store.record_observation("p", observation(i * 10, 5, true));
         }
-        store.fault_started("freeze");
+        windows.opened("freeze", Duration::from_millis(60));
         for i in 6..10 {
             store.record_observation("p", observation(i * 10, 900, false));
         }
-        store.fault_ended("freeze");
-        let all = judge(&threshold("availability", Comparator::Gt, 0.5), &store);
+        windows.closed("freeze", Duration::from_millis(95));
+        let all = judge(
+            &threshold("availability", Comparator::Gt, 0.5),
+            &store,
+            &windows,
+        );
         assert_eq!(all.measured, Some(0.6));
         assert!(all.passed);
         let mut during = threshold("p50", Comparator::Lt, 500.0);
         during.during = Some("freeze".into());
-        let verdict = judge(&during, &store);
+        let verdict = judge(&during, &store, &windows);
         assert_eq!(verdict.measured, Some(900.0));
         assert!(!verdict.passed);
         let mut other = threshold("p50", Comparator::Lt, 500.0);
         other.during = Some("never".into());
-        let verdict = judge(&other, &store);
+        let verdict = judge(&other, &store, &windows);
         assert_eq!(verdict.measured, None);
         assert!(!verdict.passed && verdict.note.is_some());
     }
@@ -226,13 +247,14 @@ mod tests {
     #[test]
     fn abort_thresholds_wait_for_enough_samples() {
         let store = MetricsStore::new();
+        let windows = FaultWindows::new();
         let mut t = threshold("availability", Comparator::Gt, 0.9);
         t.abort = true;
         for i in 0..4 {
             store.record_observation("p", observation(i, 1, false));
         }
-        assert_eq!(abort_fails(&t, &store), None);
+        assert_eq!(abort_fails(&t, &store, &windows), None);
         store.record_observation("p", observation(5, 1, false));
-        assert!(abort_fails(&t, &store).is_some());
+        assert!(abort_fails(&t, &store, &windows).is_some());
     }
 }

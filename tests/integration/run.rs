@@ -21,8 +21,17 @@ impl Scenario {
     /// A scenario with one `pfi-demo backend` resource on a free port, a tcp probe `ping`
     /// on it, and `rest` (faults, thresholds...) appended.
     fn new(duration: &str, rest: &str) -> Scenario {
+        Scenario::with_argv(duration, rest, |demo, port| {
+            format!(r#""{demo}", "backend", "--port", "{port}""#)
+        })
+    }
+
+    /// Like `new`, with the resource's argv (as written in the file) built from the demo's
+    /// path and the port.
+    fn with_argv(duration: &str, rest: &str, argv: impl Fn(&str, u16) -> String) -> Scenario {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        let argv = argv(demo_bin(), port);
         let text = format!(
             r#"experiment "test" {{
   duration {duration}
@@ -30,15 +39,14 @@ impl Scenario {
   baseline 200ms
 }}
 
-resource backend: process ["{demo}", "backend", "--port", "{port}"] {{
+resource backend: process [{argv}] {{
   ready tcp 127.0.0.1:{port} within 10s
 }}
 
 probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
 
 {rest}
-"#,
-            demo = demo_bin()
+"#
         );
         std::fs::write(dir.path().join("test.pfi"), text).unwrap();
         Scenario { dir }
@@ -300,9 +308,15 @@ fn sigint_reverts_everything_and_exits() {
 
 #[test]
 fn recover_after_sigkill_resumes_and_stops_the_processes() {
-    let scenario = Scenario::new(
+    // When pfi dies, the backend's stopped process group is orphaned and the kernel sends it
+    // SIGHUP then SIGCONT; the backend ignores SIGHUP here (inherited through exec) so that
+    // it deterministically outlives pfi, as a daemon would.
+    let scenario = Scenario::with_argv(
         "60s",
         "fault freeze: pause on backend {\n  at 0ms\n  lasting 60s\n}",
+        |demo, port| {
+            format!(r#""/bin/sh", "-c", "trap '' HUP; exec {demo} backend --port {port}""#)
+        },
     );
     let mut run = scenario.spawn();
     let pid = pid_in(&run.wait_line("backend ready"));
@@ -310,8 +324,6 @@ fn recover_after_sigkill_resumes_and_stops_the_processes() {
     run.signal(libc::SIGKILL);
     let (code, _) = run.wait();
     assert_eq!(code, -1);
-    // The backend outlives pfi. (Its process group is now orphaned, so the kernel itself
-    // sends it SIGHUP and SIGCONT; recover's SIGCONT is then a no-op.)
     assert!(!gone_or_zombie(pid), "the backend died with pfi");
     let output = pfi()
         .arg("recover")
