@@ -384,3 +384,52 @@ fn check_errors_exit_2_without_starting_anything() {
     assert_eq!(output.status.code(), Some(2));
     assert!(!dir.path().join("state").exists());
 }
+
+#[test]
+fn link_faults_act_through_the_proxy_and_during_thresholds_see_them() {
+    let listen = free_port();
+    // The resource is the demo API (HTTP) this time; a TCP probe cannot see `down`, whose
+    // connections are accepted and then reset.
+    let scenario = Scenario::with_argv(
+        "1500ms",
+        &format!(
+            "link front: http 127.0.0.1:{listen} -> backend:PORT\n\
+             probe through: http get \"http://127.0.0.1:{listen}/metrics\" every 50ms timeout 500ms\n\
+             fault cut: down on front {{\n  at 400ms\n  lasting 500ms\n}}\n\
+             threshold through.error_rate > 50% during cut\n\
+             threshold through.error_rate < 50%"
+        ),
+        |demo, port| format!(r#""{demo}", "api", "--port", "{port}", "--backend", "127.0.0.1:9""#),
+    );
+    // The link's upstream is the backend's port, known only once the scenario is written.
+    let file = scenario.file();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let port = text
+        .split("\"--port\", \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    std::fs::write(&file, text.replace("PORT", &port)).unwrap();
+    let output = scenario
+        .command()
+        .arg("--journal")
+        .arg(scenario.path("journal.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("link front listening on 127.0.0.1:{listen}")));
+    assert!(
+        stderr.contains("fault cut (down on front) applied"),
+        "{stderr}"
+    );
+    let journal = read_json(&scenario.path("journal.json"));
+    let probe = &journal["probes"][0];
+    assert_eq!(probe["probe"], "ping");
+    let through = &journal["probes"][1];
+    assert_eq!(through["baseline"]["error_rate"], 0.0, "{through}");
+    assert_eq!(through["under"][0][0], "cut");
+    assert!(through["under"][0][1]["error_rate"].as_f64().unwrap() > 0.5);
+}
