@@ -543,6 +543,7 @@ impl Driver {
                     })
             }
         };
+        let applied_ms = self.now_ms();
         let mut record = FaultRecord {
             fault: activation.fault.clone(),
             kind: activation.kind.clone(),
@@ -556,9 +557,9 @@ impl Driver {
         };
         match applied {
             Ok(applied) => {
+                record.applied_ms = Some(applied_ms);
                 self.store.fault_started(&activation.fault);
                 self.windows.opened(&activation.fault, self.store.now());
-                record.applied_ms = Some(self.now_ms());
                 if let Applied::Process(fault) = &applied {
                     record.detail = fault.detail().to_string();
                 }
