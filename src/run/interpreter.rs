@@ -206,7 +206,7 @@ impl Interpreter {
             .join("runs")
             .join(&run_id)
             .join("logs");
-        let body = tokio::spawn(body(
+        let mut body = tokio::spawn(body(
             plan.clone(),
             seed,
             logs,
@@ -215,18 +215,21 @@ impl Interpreter {
             windows.clone(),
             journal.clone(),
         ));
-        let outcome = tokio::select! {
-            joined = body => match joined {
-                Ok(result) => result,
-                Err(err) => Err(RunError::environment(format!(
-                    "pfi failed internally ({err}); everything it started was undone"
-                ))),
-            },
+        let joined = tokio::select! {
+            joined = &mut body => joined,
             reason = shutdown => {
                 journal.event(format!("{reason} received: reverting everything"));
-                Ok(Ending::Interrupted(reason))
+                // Stop the run task before tearing down, so it applies nothing more.
+                body.abort();
+                let _ = (&mut body).await;
+                Ok(Ok(Ending::Interrupted(reason)))
             }
         };
+        let outcome = joined.unwrap_or_else(|err| {
+            Err(RunError::environment(format!(
+                "pfi failed internally ({err}); everything it started was undone"
+            )))
+        });
         let thresholds: Vec<ThresholdVerdict> = plan
             .thresholds
             .iter()

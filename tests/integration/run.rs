@@ -433,3 +433,37 @@ fn link_faults_act_through_the_proxy_and_during_thresholds_see_them() {
     assert_eq!(through["under"][0][0], "cut");
     assert!(through["under"][0][1]["error_rate"].as_f64().unwrap() > 0.5);
 }
+
+#[test]
+fn sigint_while_a_resource_starts_stops_it() {
+    let never = free_port();
+    let scenario = Scenario::with_argv("60s", "", |demo, port| {
+        format!(
+            r#""{demo}", "backend", "--port", "{port}"] {{
+  ready tcp 127.0.0.1:{never} within 60s
+}}
+resource second: process ["{demo}", "backend", "--port", "0""#
+        )
+    });
+    // `backend` waits for a port nobody listens on; `second` is never reached.
+    let text = std::fs::read_to_string(scenario.file()).unwrap();
+    let mut run = scenario.spawn();
+    run.wait_line("starting backend");
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted = Instant::now();
+    run.signal(libc::SIGINT);
+    let (code, stdout) = run.wait();
+    assert_eq!(code, 1, "{stdout}\n{text}");
+    assert!(stdout.contains("interrupted: SIGINT"), "{stdout}");
+    assert!(interrupted.elapsed() < Duration::from_secs(10));
+    let ledger = std::fs::read_dir(scenario.state().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("ledger.jsonl");
+    let ledger = std::fs::read_to_string(ledger).unwrap();
+    assert!(ledger.contains("\"process_stopped\""), "{ledger}");
+    assert!(ledger.contains("\"run_finished\""), "{ledger}");
+}
