@@ -14,6 +14,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+A process resource's program without a `/` is looked up on PATH, then beside the pfi \
+executable (so the bundled pfi-demo is always found). Faults start after the experiment's \
+baseline; everything is reverted at the end, on an abort threshold, on Ctrl-C or SIGTERM. \
+If pfi itself is killed, `pfi recover` undoes what the run left behind.
+
+Exit codes: 0 every threshold passed; 1 a threshold failed, or the run was aborted or \
+interrupted; 2 the scenario has errors; 3 the environment failed (missing program, port \
+taken, process died at start).")]
 pub struct RunArgs {
     /// The scenario file.
     pub file: PathBuf,

@@ -467,3 +467,19 @@ resource second: process ["{demo}", "backend", "--port", "0""#
     assert!(ledger.contains("\"process_stopped\""), "{ledger}");
     assert!(ledger.contains("\"run_finished\""), "{ledger}");
 }
+
+#[test]
+fn a_taken_link_port_is_an_environment_error_naming_the_link() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let scenario = Scenario::new(
+        "1s",
+        &format!("link front: tcp 127.0.0.1:{port} -> 127.0.0.1:9"),
+    );
+    let output = scenario.command().output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("link `front` (declared at "), "{stderr}");
+    assert!(stderr.contains("free the port"), "{stderr}");
+    drop(taken);
+}
