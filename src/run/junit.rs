@@ -8,18 +8,18 @@ use std::fmt::Write;
 pub fn junit_xml(report: &RunReport) -> String {
     let failures = report.thresholds.iter().filter(|t| !t.passed).count();
     let errors = usize::from(!report.completed);
+    // An incomplete run adds one `run` case carrying the error.
+    let tests = report.thresholds.len() + errors;
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         xml,
-        "<testsuites name=\"pfi\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
-        report.thresholds.len(),
+        "<testsuites name=\"pfi\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
         report.wall_ms / 1000.0
     );
     let _ = writeln!(
         xml,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
         escape(&report.experiment),
-        report.thresholds.len(),
         report.wall_ms / 1000.0
     );
     let _ = writeln!(
@@ -128,5 +128,14 @@ mod tests {
         assert!(xml.contains("a &lt;b&gt; &amp; &quot;c&quot;"), "{xml}");
         let xml = junit_xml(&report(true));
         assert!(xml.contains("failures=\"0\"") && !xml.contains("<failure"));
+        let mut aborted = report(true);
+        aborted.completed = false;
+        aborted.ending = "aborted: x".into();
+        let xml = junit_xml(&aborted);
+        assert!(
+            xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<error message=\"aborted: x\"/>"), "{xml}");
     }
 }
