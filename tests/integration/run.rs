@@ -483,3 +483,19 @@ fn a_taken_link_port_is_an_environment_error_naming_the_link() {
     assert!(stderr.contains("free the port"), "{stderr}");
     drop(taken);
 }
+
+#[test]
+fn sigterm_reverts_everything_and_exits() {
+    let scenario = Scenario::new(
+        "60s",
+        "fault freeze: pause on backend {\n  at 0ms\n  lasting 60s\n}",
+    );
+    let mut run = scenario.spawn();
+    let pid = pid_in(&run.wait_line("backend ready"));
+    run.wait_line("fault freeze (pause on backend) applied");
+    run.signal(libc::SIGTERM);
+    let (code, stdout) = run.wait();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("interrupted: SIGTERM"), "{stdout}");
+    assert!(gone_or_zombie(pid), "backend still running after SIGTERM");
+}
