@@ -8,7 +8,9 @@ mod explain;
 mod fmt;
 mod plan;
 mod proxy;
+mod recover;
 mod report;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
+    /// Run a scenario: start resources and links, inject the fault timeline, judge thresholds.
+    Run(run::RunArgs),
+    /// Undo what crashed runs left behind (faults still applied, processes still running).
+    Recover(recover::RecoverArgs),
     /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
     Detect(detect::DetectArgs),
 }
@@ -74,5 +80,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Proxy(args) => proxy::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Recover(args) => recover::run(args),
     }
 }

@@ -1,4 +1,26 @@
-//! The interpreter: runs a plan against real processes, containers and proxied links. So far:
-//! the ledger that makes every applied fault undoable after a crash (`pfi recover`).
+//! The interpreter: runs a plan against real processes and proxied links. `Interpreter`
+//! starts everything, `Schedule` applies and reverts the timeline's activations, probes feed
+//! the metrics store, `threshold_verdict` judges the thresholds, and the ledger makes every
+//! applied fault undoable after a crash (`pfi recover`).
 
+mod fault_builder;
+mod fault_windows;
+mod interpreter;
+mod journal;
+pub mod junit;
 pub mod ledger;
+mod program;
+mod run_error;
+mod schedule;
+mod threshold_verdict;
+
+pub use fault_builder::{FaultAction, build as build_fault};
+pub use fault_windows::FaultWindows;
+pub use interpreter::{
+    FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+};
+pub use journal::{EventSink, Journal, RunEvent};
+pub use program::resolve_program;
+pub use run_error::RunError;
+pub use schedule::{ABORT_CHECK_INTERVAL, Actuator, BoxFuture, Ending, Schedule};
+pub use threshold_verdict::{MIN_SAMPLES_TO_ABORT, ThresholdVerdict, judge, metric_value};

@@ -8,4 +8,5 @@ mod ledger;
 mod monitor;
 mod process;
 mod proxy;
+mod run;
 mod support;

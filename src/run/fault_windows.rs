@@ -1,0 +1,103 @@
+//! When each fault was in effect, on the metrics store's clock. A probe check belongs to a
+//! fault when the check's span (start to start + latency) overlaps one of the fault's windows:
+//! a check that hangs on a frozen process and completes after the revert still counts as
+//! "under" that fault, which tagging at record time would miss.
+
+use crate::monitor::Observation;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+struct FaultWindow {
+    fault: String,
+    start: Duration,
+    end: Option<Duration>,
+}
+
+/// Cheap to clone; clones share the windows.
+#[derive(Debug, Clone, Default)]
+pub struct FaultWindows {
+    windows: Arc<Mutex<Vec<FaultWindow>>>,
+}
+
+impl FaultWindows {
+    pub fn new() -> FaultWindows {
+        FaultWindows::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<FaultWindow>> {
+        self.windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `fault` took effect at `at`.
+    pub fn opened(&self, fault: &str, at: Duration) {
+        self.lock().push(FaultWindow {
+            fault: fault.to_string(),
+            start: at,
+            end: None,
+        });
+    }
+
+    /// `fault` stopped at `at`.
+    pub fn closed(&self, fault: &str, at: Duration) {
+        if let Some(window) = self
+            .lock()
+            .iter_mut()
+            .rev()
+            .find(|w| w.fault == fault && w.end.is_none())
+        {
+            window.end = Some(at);
+        }
+    }
+
+    /// Whether `observation` overlaps a window of `fault` (of any fault when `None`).
+    pub fn covers(&self, fault: Option<&str>, observation: &Observation) -> bool {
+        let from = observation.at;
+        let to = observation.at + observation.latency;
+        self.lock().iter().any(|w| {
+            fault.is_none_or(|f| f == w.fault)
+                && to >= w.start
+                && w.end.is_none_or(|end| from <= end)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(at_ms: u64, latency_ms: u64) -> Observation {
+        Observation {
+            at: Duration::from_millis(at_ms),
+            latency: Duration::from_millis(latency_ms),
+            success: true,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_check_overlapping_the_window_is_under_the_fault() {
+        let windows = FaultWindows::new();
+        windows.opened("freeze", Duration::from_millis(1000));
+        windows.closed("freeze", Duration::from_millis(2000));
+        assert!(!windows.covers(Some("freeze"), &check(500, 10)));
+        assert!(windows.covers(Some("freeze"), &check(950, 900)));
+        assert!(windows.covers(Some("freeze"), &check(1500, 10)));
+        assert!(!windows.covers(Some("freeze"), &check(2100, 10)));
+        assert!(!windows.covers(Some("other"), &check(1500, 10)));
+        assert!(windows.covers(None, &check(1500, 10)));
+    }
+
+    #[test]
+    fn an_open_window_lasts_until_closed() {
+        let windows = FaultWindows::new();
+        windows.opened("slow", Duration::from_millis(100));
+        assert!(windows.covers(Some("slow"), &check(10_000, 1)));
+        windows.closed("slow", Duration::from_millis(200));
+        windows.opened("slow", Duration::from_millis(300));
+        assert!(!windows.covers(Some("slow"), &check(250, 10)));
+        assert!(windows.covers(Some("slow"), &check(400, 10)));
+    }
+}

@@ -1,0 +1,743 @@
+//! `Interpreter`: runs a plan. Starts the links and then the resources in plan order, runs
+//! the probes and the fault schedule, judges the thresholds, and always tears down: faults
+//! reverted newest first (then anything the ledger still holds), links closed, processes
+//! stopped in reverse start order — on a normal end, an abort, a shutdown request, a start
+//! failure, and a panic of the run task alike.
+
+use super::fault_builder::{FaultAction, build};
+use super::fault_windows::FaultWindows;
+use super::journal::{EventSink, Journal, RunEvent};
+use super::ledger::{Ledger, new_run_id};
+use super::program::resolve_program;
+use super::run_error::RunError;
+use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
+use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
+use crate::faults::{AppliedFault, FaultContext, RevertAction, inject};
+use crate::model::{Activation, timeline};
+use crate::monitor::{
+    CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
+    run_probe,
+};
+use crate::plan::{
+    CheckKind, LinkPlan, Plan, ProbeCheck, ResourcePlan, ResourceTarget, ThresholdPlan,
+    format_duration,
+};
+use crate::proxy::{LinkConfig, ProxyServer};
+use crate::targets::{ProcessSpec, ProcessTarget, Readiness};
+use serde::Serialize;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Start timeout of a resource without a `ready` check.
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where run ledgers and logs go (`.pfi`).
+    pub state_dir: PathBuf,
+    /// Overrides the experiment's seed.
+    pub seed: Option<u64>,
+}
+
+/// One fired activation and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRecord {
+    pub fault: String,
+    pub kind: String,
+    pub target: String,
+    /// When the plan said (ms after the resources were ready: baseline + start).
+    pub planned_ms: f64,
+    pub planned_duration_ms: f64,
+    /// When it was applied and reverted, on the same clock.
+    pub applied_ms: Option<f64>,
+    pub reverted_ms: Option<f64>,
+    pub detail: String,
+    pub error: Option<String>,
+}
+
+/// A probe's figures over some of its checks; latencies in ms.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeFigures {
+    pub count: usize,
+    pub error_rate: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl ProbeFigures {
+    /// The figures of `observations`; `None` when there are none.
+    pub fn of(observations: &[Observation]) -> Option<ProbeFigures> {
+        if observations.is_empty() {
+            return None;
+        }
+        let metric = |name| metric_value(name, observations).unwrap_or(f64::NAN);
+        Some(ProbeFigures {
+            count: observations.len(),
+            error_rate: metric("error_rate"),
+            mean_ms: metric("mean"),
+            p50_ms: metric("p50"),
+            p99_ms: metric("p99"),
+            max_ms: metric("max"),
+        })
+    }
+}
+
+/// A probe's figures: the whole run, the baseline (checks overlapping no fault), and under
+/// each fault (checks overlapping it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeComparison {
+    pub probe: String,
+    pub overall: Option<ProbeFigures>,
+    pub baseline: Option<ProbeFigures>,
+    pub under: Vec<(String, ProbeFigures)>,
+}
+
+/// Everything a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub experiment: String,
+    pub seed: u64,
+    pub ledger: PathBuf,
+    /// `completed`, `aborted: ...` or `interrupted: ...`.
+    pub ending: String,
+    pub completed: bool,
+    pub thresholds: Vec<ThresholdVerdict>,
+    pub faults: Vec<FaultRecord>,
+    pub probes: Vec<ProbeComparison>,
+    /// Reverts or stops that failed at the end (the system may still be faulty).
+    pub teardown_errors: Vec<String>,
+    pub wall_ms: f64,
+    pub events: Vec<RunEvent>,
+}
+
+impl RunReport {
+    /// Whether the run completed, every threshold passed and everything was undone.
+    pub fn passed(&self) -> bool {
+        self.completed
+            && self.thresholds.iter().all(|t| t.passed)
+            && self.teardown_errors.is_empty()
+    }
+}
+
+/// What is in effect, shared by the run task and the teardown.
+struct Runtime {
+    run_id: String,
+    ledger: Arc<Ledger>,
+    proxy: ProxyServer,
+    links: Vec<String>,
+    processes: Vec<ProcessTarget>,
+    probe_tasks: Vec<JoinHandle<()>>,
+    /// Applied activations in order of application.
+    active: Vec<ActiveFault>,
+    records: Vec<FaultRecord>,
+    next_id: usize,
+}
+
+struct ActiveFault {
+    /// (fault, arrival index) of the activation.
+    key: (String, usize),
+    ledger_id: String,
+    record: usize,
+    applied: Applied,
+}
+
+enum Applied {
+    Process(AppliedFault),
+    Toxic { link: String, toxic: String },
+}
+
+pub struct Interpreter {
+    plan: Arc<Plan>,
+    options: RunOptions,
+    journal: Journal,
+}
+
+impl Interpreter {
+    pub fn new(plan: Plan, options: RunOptions, sink: EventSink) -> Interpreter {
+        Interpreter {
+            plan: Arc::new(plan),
+            options,
+            journal: Journal::new(sink),
+        }
+    }
+
+    /// Runs the experiment until it ends, aborts, or `shutdown` completes (its output names
+    /// why, e.g. `SIGINT`). Everything is undone before this returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = String> + Send + 'static,
+    ) -> Result<RunReport, RunError> {
+        let plan = self.plan.clone();
+        let journal = self.journal.clone();
+        let seed = self.options.seed.unwrap_or(plan.experiment.seed);
+        let run_id = new_run_id();
+        let ledger = Ledger::create(&self.options.state_dir, &run_id)
+            .map_err(|err| RunError::environment(err.to_string()))?;
+        let ledger = Arc::new(ledger);
+        journal.event(format!(
+            "run {run_id}: experiment \"{}\" with seed {seed}",
+            plan.experiment.name
+        ));
+        let runtime = Arc::new(Mutex::new(Runtime {
+            run_id: run_id.clone(),
+            ledger: ledger.clone(),
+            proxy: ProxyServer::new(seed),
+            links: Vec::new(),
+            processes: Vec::new(),
+            probe_tasks: Vec::new(),
+            active: Vec::new(),
+            records: Vec::new(),
+            next_id: 0,
+        }));
+        let store = MetricsStore::new();
+        let windows = FaultWindows::new();
+        let logs = self
+            .options
+            .state_dir
+            .join("runs")
+            .join(&run_id)
+            .join("logs");
+        let mut body = tokio::spawn(body(
+            plan.clone(),
+            seed,
+            logs,
+            runtime.clone(),
+            store.clone(),
+            windows.clone(),
+            journal.clone(),
+        ));
+        let joined = tokio::select! {
+            joined = &mut body => joined,
+            reason = shutdown => {
+                journal.event(format!("{reason} received: reverting everything"));
+                // Stop the run task before tearing down, so it applies nothing more.
+                body.abort();
+                let _ = (&mut body).await;
+                Ok(Ok(Ending::Interrupted(reason)))
+            }
+        };
+        let outcome = joined.unwrap_or_else(|err| {
+            Err(RunError::environment(format!(
+                "pfi failed internally ({err}); everything it started was undone"
+            )))
+        });
+        let thresholds: Vec<ThresholdVerdict> = plan
+            .thresholds
+            .iter()
+            .map(|t| judge(t, &store, &windows))
+            .collect();
+        let teardown_errors = teardown(&runtime, &journal).await;
+        let ending = outcome?;
+        let records = runtime.lock().await.records.clone();
+        let report = RunReport {
+            run_id,
+            experiment: plan.experiment.name.clone(),
+            seed,
+            ledger: ledger.path().to_path_buf(),
+            completed: ending == Ending::Completed,
+            ending: match &ending {
+                Ending::Completed => "completed".to_string(),
+                Ending::Aborted(reason) => format!("aborted: {reason}"),
+                Ending::Interrupted(reason) => format!("interrupted: {reason}"),
+            },
+            thresholds,
+            faults: records,
+            probes: compare_probes(&plan, &store, &windows),
+            teardown_errors,
+            wall_ms: journal.elapsed_ms(),
+            events: journal.events(),
+        };
+        Ok(report)
+    }
+}
+
+/// Starts everything, then probes and the schedule.
+async fn body(
+    plan: Arc<Plan>,
+    seed: u64,
+    logs: PathBuf,
+    runtime: Arc<Mutex<Runtime>>,
+    store: MetricsStore,
+    windows: FaultWindows,
+    journal: Journal,
+) -> Result<Ending, RunError> {
+    for link in &plan.links {
+        start_link(link, &runtime, &journal).await?;
+    }
+    for resource in plan.resources.iter().filter(|r| !r.standby) {
+        start_resource(resource, &logs, &runtime, &journal).await?;
+    }
+    let probes = build_probes(&plan, &journal)?;
+    {
+        let mut rt = runtime.lock().await;
+        for (name, probe, interval) in probes {
+            let task = run_probe(
+                name,
+                probe,
+                interval,
+                store.clone(),
+                std::future::pending::<()>(),
+            );
+            rt.probe_tasks.push(tokio::spawn(task));
+        }
+    }
+    let timeline = timeline(&plan, seed);
+    let schedule = Schedule::new(
+        &timeline.activations,
+        plan.experiment.baseline_ms,
+        plan.experiment.duration_ms,
+    );
+    journal.event(format!(
+        "all resources ready; baseline {}, then {} of faults ({} activations fire)",
+        format_duration(plan.experiment.baseline_ms),
+        format_duration(plan.experiment.duration_ms),
+        timeline.activations.iter().filter(|a| a.fired).count()
+    ));
+    let mut driver = Driver {
+        plan: plan.clone(),
+        runtime,
+        store,
+        windows,
+        journal: journal.clone(),
+        zero: Instant::now(),
+        aborts: plan
+            .thresholds
+            .iter()
+            .filter(|t| t.abort)
+            .cloned()
+            .collect(),
+    };
+    let ending = schedule
+        .run(&mut driver, std::future::pending::<String>())
+        .await;
+    match &ending {
+        Ending::Completed => journal.event("experiment completed"),
+        Ending::Aborted(reason) => journal.event(format!("aborting: {reason}")),
+        Ending::Interrupted(_) => {}
+    }
+    Ok(ending)
+}
+
+fn located(what: &str, at: &crate::plan::Location, message: impl std::fmt::Display) -> RunError {
+    RunError::environment(format!("{what} (declared at {at}): {message}"))
+}
+
+async fn start_link(
+    link: &LinkPlan,
+    runtime: &Arc<Mutex<Runtime>>,
+    journal: &Journal,
+) -> Result<(), RunError> {
+    let what = format!("link `{}`", link.name);
+    let listen: SocketAddr = link.listen.parse().map_err(|_| {
+        located(
+            &what,
+            &link.at,
+            format!("`{}` is not an address", link.listen),
+        )
+    })?;
+    let upstream = match &link.upstream_resource {
+        Some(_) => {
+            let port = link.upstream.rsplit(':').next().unwrap_or_default();
+            format!("127.0.0.1:{port}")
+        }
+        None => link.upstream.clone(),
+    };
+    let config = if link.http {
+        LinkConfig::http(&link.name, listen, &upstream)
+    } else {
+        LinkConfig::tcp(&link.name, listen, &upstream)
+    };
+    let mut rt = runtime.lock().await;
+    let info = rt.proxy.add_link(config).await.map_err(|err| {
+        located(
+            &what,
+            &link.at,
+            format!("cannot listen on {listen}: {err}; free the port or pick another"),
+        )
+    })?;
+    rt.links.push(link.name.clone());
+    journal.event(format!(
+        "link {} listening on {} -> {upstream}",
+        link.name, info.listen
+    ));
+    Ok(())
+}
+
+async fn start_resource(
+    resource: &ResourcePlan,
+    logs: &std::path::Path,
+    runtime: &Arc<Mutex<Runtime>>,
+    journal: &Journal,
+) -> Result<(), RunError> {
+    let what = format!("resource `{}`", resource.name);
+    let ResourceTarget::Process {
+        argv,
+        env,
+        cwd,
+        stop_grace_ms,
+    } = &resource.target
+    else {
+        return Err(located(
+            &what,
+            &resource.at,
+            "container resources need the Docker support, not in this build",
+        ));
+    };
+    let mut argv = argv.clone();
+    let Some(program) = argv.first().cloned() else {
+        return Err(located(&what, &resource.at, "no command to run"));
+    };
+    let Some(resolved) = resolve_program(&program) else {
+        return Err(located(
+            &what,
+            &resource.at,
+            format!(
+                "program `{program}` was not found on PATH nor beside pfi; install it or give its full path"
+            ),
+        ));
+    };
+    argv[0] = resolved.to_string_lossy().into_owned();
+    let (readiness, timeout) = match &resource.ready {
+        Some(ready) => (
+            match &ready.check {
+                CheckKind::Http { url } => Readiness::Http { url: url.clone() },
+                CheckKind::Tcp { address } => Readiness::Tcp {
+                    address: address.clone(),
+                },
+            },
+            Duration::from_secs_f64(ready.interval_ms.max(ready.timeout_ms).max(1.0) / 1000.0),
+        ),
+        None => (Readiness::Started, DEFAULT_START_TIMEOUT),
+    };
+    let mut spec = ProcessSpec::new(&resource.name, argv, logs)
+        .readiness(readiness)
+        .start_timeout(timeout)
+        .stop_grace(Duration::from_secs_f64(stop_grace_ms.max(0.0) / 1000.0));
+    for (key, value) in env {
+        spec = spec.env(key, value);
+    }
+    if let Some(cwd) = cwd {
+        spec = spec.cwd(cwd);
+    }
+    let ledger = runtime.lock().await.ledger.clone();
+    let target =
+        ProcessTarget::recorded(spec, ledger).map_err(|err| located(&what, &resource.at, err))?;
+    runtime.lock().await.processes.push(target.clone());
+    journal.event(format!("starting {}", resource.name));
+    let identity = target
+        .start()
+        .await
+        .map_err(|err| located(&what, &resource.at, err))?;
+    journal.event(format!("{} ready (pid {})", resource.name, identity.pid));
+    Ok(())
+}
+
+type ProbeSetup = (String, Arc<dyn Probe>, Duration);
+
+fn build_probes(plan: &Plan, journal: &Journal) -> Result<Vec<ProbeSetup>, RunError> {
+    let mut probes: Vec<ProbeSetup> = Vec::new();
+    for probe in &plan.probes {
+        let timeout = Duration::from_secs_f64(probe.timeout_ms.max(1.0) / 1000.0);
+        let built: Arc<dyn Probe> = match &probe.check {
+            ProbeCheck::Http {
+                method,
+                url,
+                expect_status,
+                headers,
+                body,
+            } => {
+                if !headers.is_empty() || body.is_some() {
+                    journal.event(format!(
+                        "warning: probe `{}` ({}): headers and bodies are not sent by this build",
+                        probe.name, probe.at
+                    ));
+                }
+                let expect = expect_status.map_or(ExpectedStatus::Success, ExpectedStatus::Exact);
+                Arc::new(
+                    HttpProbe::new(method, url, expect, timeout).map_err(|err| {
+                        located(&format!("probe `{}`", probe.name), &probe.at, err)
+                    })?,
+                )
+            }
+            ProbeCheck::Tcp { address } => Arc::new(TcpProbe::new(address.clone(), timeout)),
+            ProbeCheck::Command { argv, .. } => Arc::new(
+                CommandProbe::new(argv.clone(), timeout)
+                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?,
+            ),
+        };
+        let interval = Duration::from_secs_f64(probe.interval_ms.max(1.0) / 1000.0);
+        probes.push((probe.name.clone(), built, interval));
+    }
+    Ok(probes)
+}
+
+/// Drives the schedule: applies and reverts through the ledger, checks abort thresholds.
+struct Driver {
+    plan: Arc<Plan>,
+    runtime: Arc<Mutex<Runtime>>,
+    store: MetricsStore,
+    windows: FaultWindows,
+    journal: Journal,
+    zero: Instant,
+    aborts: Vec<ThresholdPlan>,
+}
+
+impl Driver {
+    fn now_ms(&self) -> f64 {
+        self.zero.elapsed().as_secs_f64() * 1000.0
+    }
+
+    async fn apply_activation(&mut self, activation: &Activation) {
+        let planned_ms = self.plan.experiment.baseline_ms + activation.start_ms;
+        let mut rt = self.runtime.lock().await;
+        rt.next_id += 1;
+        let ledger_id = format!("f{}", rt.next_id);
+        let toxic_name = format!("{}-{}", activation.fault, activation.index);
+        let result = match self.plan.fault(&activation.fault) {
+            Some(fault) => build(fault, &toxic_name),
+            None => Err(format!("fault `{}` is not in the plan", activation.fault)),
+        };
+        let applied = match result {
+            Err(err) => Err(err),
+            Ok(FaultAction::Process(fault)) => {
+                match rt.processes.iter().find(|p| p.name() == activation.target) {
+                    None => Err(format!("resource `{}` is not running", activation.target)),
+                    Some(target) => {
+                        let ctx = FaultContext::new(rt.run_id.clone(), ledger_id.clone());
+                        let ledger = rt.ledger.clone();
+                        inject(fault.as_ref(), target, &ctx, |revert| {
+                            ledger.applying(
+                                &ledger_id,
+                                &activation.fault,
+                                &activation.target,
+                                revert,
+                            )
+                        })
+                        .await
+                        .map(Applied::Process)
+                        .map_err(|err| err.to_string())
+                    }
+                }
+            }
+            Ok(FaultAction::Toxic(config)) => {
+                let revert = RevertAction::Nothing {
+                    reason: "a proxy toxic ends with the pfi process that holds it".to_string(),
+                };
+                rt.ledger
+                    .applying(&ledger_id, &activation.fault, &activation.target, &revert)
+                    .map_err(|err| err.to_string())
+                    .and_then(|()| {
+                        rt.proxy
+                            .add_toxic(&activation.target, config)
+                            .map_err(|err| err.to_string())
+                    })
+                    .map(|_| Applied::Toxic {
+                        link: activation.target.clone(),
+                        toxic: toxic_name.clone(),
+                    })
+            }
+        };
+        let applied_ms = self.now_ms();
+        let mut record = FaultRecord {
+            fault: activation.fault.clone(),
+            kind: activation.kind.clone(),
+            target: activation.target.clone(),
+            planned_ms,
+            planned_duration_ms: activation.duration_ms,
+            applied_ms: None,
+            reverted_ms: None,
+            detail: activation.strength.clone(),
+            error: None,
+        };
+        match applied {
+            Ok(applied) => {
+                record.applied_ms = Some(applied_ms);
+                self.store.fault_started(&activation.fault);
+                self.windows.opened(&activation.fault, self.store.now());
+                if let Applied::Process(fault) = &applied {
+                    record.detail = fault.detail().to_string();
+                }
+                self.journal.event(format!(
+                    "fault {} ({} on {}) applied for {}",
+                    activation.fault,
+                    activation.kind,
+                    activation.target,
+                    format_duration(activation.duration_ms)
+                ));
+                let index = rt.records.len();
+                rt.records.push(record);
+                rt.active.push(ActiveFault {
+                    key: (activation.fault.clone(), activation.index),
+                    ledger_id,
+                    record: index,
+                    applied,
+                });
+            }
+            Err(err) => {
+                self.journal.event(format!(
+                    "fault {} could not be applied: {err}",
+                    activation.fault
+                ));
+                record.error = Some(err);
+                rt.records.push(record);
+            }
+        }
+    }
+
+    async fn revert_activation(&mut self, activation: &Activation) {
+        let key = (activation.fault.clone(), activation.index);
+        let mut rt = self.runtime.lock().await;
+        let Some(position) = rt.active.iter().position(|a| a.key == key) else {
+            return;
+        };
+        let active = rt.active.remove(position);
+        let now = self.now_ms();
+        match revert(&rt, &active).await {
+            Ok(()) => {
+                rt.records[active.record].reverted_ms = Some(now);
+                self.journal
+                    .event(format!("fault {} reverted", activation.fault));
+            }
+            Err(err) => {
+                self.journal.event(format!(
+                    "fault {} could not be reverted: {err}",
+                    activation.fault
+                ));
+                rt.records[active.record].error = Some(err);
+            }
+        }
+        self.store.fault_ended(&activation.fault);
+        self.windows.closed(&activation.fault, self.store.now());
+    }
+}
+
+impl Actuator for Driver {
+    fn apply<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
+        Box::pin(self.apply_activation(activation))
+    }
+
+    fn revert<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
+        Box::pin(self.revert_activation(activation))
+    }
+
+    fn abort_reason(&mut self) -> Option<String> {
+        self.aborts.iter().find_map(|threshold| {
+            let verdict = abort_fails(threshold, &self.store, &self.windows)?;
+            Some(format!(
+                "abort threshold `{}` failed (measured {})",
+                verdict.text,
+                verdict
+                    .measured
+                    .map_or("nothing".to_string(), |v| format!("{v:.3}"))
+            ))
+        })
+    }
+}
+
+async fn revert(rt: &Runtime, active: &ActiveFault) -> Result<(), String> {
+    match &active.applied {
+        Applied::Process(fault) => fault
+            .revert()
+            .await
+            .map(|_| ())
+            .map_err(|err| err.to_string())?,
+        Applied::Toxic { link, toxic } => rt
+            .proxy
+            .remove_toxic(link, toxic)
+            .map_err(|err| err.to_string())?,
+    }
+    rt.ledger
+        .reverted(&active.ledger_id)
+        .map_err(|err| err.to_string())
+}
+
+/// Undoes everything; returns what could not be undone.
+async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut rt = runtime.lock().await;
+    for task in rt.probe_tasks.drain(..) {
+        task.abort();
+    }
+    while let Some(active) = rt.active.pop() {
+        match revert(&rt, &active).await {
+            Ok(()) => journal.event(format!("fault {} reverted", active.key.0)),
+            Err(err) => errors.push(format!("fault {}: {err}", active.key.0)),
+        }
+    }
+    // Anything recorded but not in `active` (a run task stopped mid-apply).
+    match rt.ledger.contents() {
+        Ok(contents) => {
+            for pending in contents.outstanding().faults.iter().rev() {
+                let outcome = pending.revert.revert(None).await;
+                match outcome {
+                    Ok(_) => {
+                        if let Err(err) = rt.ledger.reverted(&pending.id) {
+                            errors.push(err.to_string());
+                        }
+                    }
+                    Err(err) => errors.push(format!("fault {}: {err}", pending.fault)),
+                }
+            }
+        }
+        Err(err) => errors.push(err.to_string()),
+    }
+    rt.proxy.shutdown().await;
+    for link in rt.links.drain(..) {
+        journal.event(format!("link {link} closed"));
+    }
+    while let Some(process) = rt.processes.pop() {
+        match process.stop().await {
+            Ok(_) => journal.event(format!("{} stopped", process.name())),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        if let Err(err) = rt.ledger.finished() {
+            errors.push(err.to_string());
+        }
+    } else {
+        errors.push(format!(
+            "run `pfi recover` to retry what could not be undone (ledger {})",
+            rt.ledger.path().display()
+        ));
+    }
+    errors
+}
+
+fn compare_probes(
+    plan: &Plan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Vec<ProbeComparison> {
+    let faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+    plan.probes
+        .iter()
+        .map(|probe| {
+            let all = store.observations(&probe.name, &Selection::all());
+            let only = |keep: &dyn Fn(&Observation) -> bool| -> Vec<Observation> {
+                all.iter().filter(|o| keep(o)).cloned().collect()
+            };
+            ProbeComparison {
+                probe: probe.name.clone(),
+                overall: ProbeFigures::of(&all),
+                baseline: ProbeFigures::of(&only(&|o| !windows.covers(None, o))),
+                under: faults
+                    .iter()
+                    .filter_map(|fault| {
+                        let under = only(&|o| windows.covers(Some(fault), o));
+                        Some((fault.to_string(), ProbeFigures::of(&under)?))
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
