@@ -151,7 +151,7 @@ struct ActiveFault {
 }
 
 enum Applied {
-    Process(AppliedFault),
+    Process(Box<AppliedFault>),
     Toxic { link: String, toxic: String },
 }
 
@@ -523,7 +523,7 @@ impl Driver {
                             )
                         })
                         .await
-                        .map(Applied::Process)
+                        .map(|f| Applied::Process(Box::new(f)))
                         .map_err(|err| err.to_string())
                     }
                 }
