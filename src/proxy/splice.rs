@@ -54,7 +54,7 @@ mod imp {
     use tokio::net::TcpStream;
 
     /// Bytes moved per splice call at most (the pipe is enlarged to this when allowed).
-    const CHUNK: usize = 256 * 1024;
+    const CHUNK: usize = 1024 * 1024;
 
     /// A non-blocking pipe between the two sockets.
     pub(crate) struct Pipe {
