@@ -68,6 +68,11 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("everything pfi started was stopped");
             ExitCode::from(exit::ENVIRONMENT)
         }
+        Err(RunError::Input(message)) => {
+            eprintln!("error: {message}");
+            eprintln!("everything pfi started was stopped");
+            ExitCode::from(exit::BAD_INPUT)
+        }
         Ok(report) => {
             print!("{}", summary(&plan, &report));
             let mut code = if report.passed() {
