@@ -234,9 +234,7 @@ impl Containers {
             None => DEFAULT_READY_TIMEOUT,
         };
         for target in &targets {
-            wait_ready(target, resource, timeout)
-                .await
-                .map_err(|message| env(message))?;
+            wait_ready(target, resource, timeout).await.map_err(&env)?;
         }
         let names: Vec<&str> = targets.iter().map(ContainerTarget::name).collect();
         journal.event(format!(

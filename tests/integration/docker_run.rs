@@ -183,7 +183,15 @@ fn read_json(path: &Path) -> serde_json::Value {
 
 /// The state that must come back after a run: running, unpaused, the same limits and the
 /// same networks (with their aliases).
-fn restorable(info: &ContainerInfo) -> impl PartialEq + std::fmt::Debug {
+type Restorable = (
+    bool,
+    bool,
+    pfi::targets::docker::ContainerLimits,
+    Vec<(String, Vec<String>)>,
+    String,
+);
+
+fn restorable(info: &ContainerInfo) -> Restorable {
     let mut networks: Vec<(String, Vec<String>)> = info
         .networks
         .iter()
@@ -197,7 +205,7 @@ fn restorable(info: &ContainerInfo) -> impl PartialEq + std::fmt::Debug {
     (
         info.running,
         info.paused,
-        info.limits.clone(),
+        info.limits,
         networks,
         info.id.clone(),
     )
@@ -428,7 +436,7 @@ fault starve: memory_limit on made {{ limit 40MiB; at 0s; lasting 50s }}
     assert!(found.info().await.unwrap().paused);
     assert_eq!(
         containers_labelled(&format!("pfi.run={run_id}")),
-        [made.clone()]
+        vec![made.clone()]
     );
 
     let output = scenario.recover();
@@ -553,6 +561,7 @@ fn a_bad_container_selector_is_exit_2_before_anything_starts() {
 
 resource web: container label "app tier=web" { pick 2 }
 resource db: container "shop db"
+resource cache: container label "app=cache" { pick 0% }
 "#,
     );
     let output = scenario
@@ -562,7 +571,15 @@ resource db: container "shop db"
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("web"), "{stderr}");
-    assert!(stderr.contains("test.pfi:5:"), "{stderr}");
+    for expected in [
+        "app tier=web",
+        "shop db",
+        "pick 0%",
+        "test.pfi:5:",
+        "test.pfi:6:",
+        "test.pfi:7:",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
     assert!(!stderr.contains("cannot reach"), "{stderr}");
 }
