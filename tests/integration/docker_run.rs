@@ -182,7 +182,8 @@ fn read_json(path: &Path) -> serde_json::Value {
 }
 
 /// The state that must come back after a run: running, unpaused, the same limits and the
-/// same networks (with their aliases).
+/// same networks (with their aliases). A CPU quota of 0 (never set) comes back as -1: both
+/// mean no quota to the engine.
 type Restorable = (
     bool,
     bool,
@@ -202,13 +203,11 @@ fn restorable(info: &ContainerInfo) -> Restorable {
         })
         .collect();
     networks.sort();
-    (
-        info.running,
-        info.paused,
-        info.limits,
-        networks,
-        info.id.clone(),
-    )
+    let mut limits = info.limits;
+    if limits.cpu_quota == Some(-1) {
+        limits.cpu_quota = Some(0);
+    }
+    (info.running, info.paused, limits, networks, info.id.clone())
 }
 
 #[tokio::test]
@@ -380,17 +379,15 @@ async fn sigint_mid_run_leaves_nothing_paused() {
 
 resource db: container "{}"
 
-fault freeze: pause on db {{ at 0s; lasting 50s }}
 fault squeeze: cpu_limit on db {{ cores 0.25; at 0s; lasting 50s }}
+fault freeze: pause on db {{ at 300ms; lasting 50s }}
 "#,
         target.name()
     ));
     let run = scenario.spawn();
-    wait_state(&target, "paused", |i| {
-        i.paused && i.limits.nano_cpus.is_some_and(|n| n > 0)
-    })
-    .await;
-    run.wait_line("fault squeeze").await;
+    run.wait_line("fault squeeze (cpu_limit on db) applied")
+        .await;
+    wait_state(&target, "paused", |i| i.paused).await;
     run.signal(libc::SIGINT);
     let (code, stdout, stderr) = run.finish().await;
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
