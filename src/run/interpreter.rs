@@ -414,7 +414,7 @@ async fn start_resource(
         return Err(located(
             &what,
             &resource.at,
-            "container resources need the Docker support, not in this build",
+            "not a process resource (containers start in `containers`)",
         ));
     };
     let mut argv = argv.clone();
