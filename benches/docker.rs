@@ -6,12 +6,19 @@
 //!
 //! "In effect": pause and cpu_limit when the engine's call returns (it returns after the
 //! freezer or the cgroup was written); kill when inspect first shows the container stopped.
+//!
+//! Then the same faults through the run engine (`Interpreter`, as `pfi run` drives them, with
+//! the container's stats telemetry and disappearance watch running): the time from each
+//! activation's scheduled instant to its inject returning (the ledger write included), p50/p99.
 
+use pfi::check::check_file;
 use pfi::faults::{CpuLimit, Fault, FaultContext, Kill, Pause, inject};
 use pfi::monitor::Quantiles;
+use pfi::run::{Interpreter, RunOptions};
 use pfi::targets::docker::ContainerSpec;
 use pfi::targets::{ContainerTarget, DockerEngine, Signal};
 use std::error::Error;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REPETITIONS: usize = 40;
@@ -119,7 +126,79 @@ async fn measure(engine: &DockerEngine, target: &ContainerTarget) -> Result<()> 
     )
     .await?;
     report("kill SIGKILL (to exited)", &kill.0, kill.1, &baseline);
+
+    println!("\nscheduled activation -> in effect, through the run engine:");
+    let cases = [
+        ("pause", "pause", "every 400ms; lasting 200ms", "12s"),
+        (
+            "cpu_limit 0.5 cores",
+            "cpu_limit",
+            "cores 0.5; every 400ms; lasting 200ms",
+            "12s",
+        ),
+        (
+            "kill SIGKILL",
+            "kill",
+            "signal SIGKILL; every 1s; lasting 400ms",
+            "15s",
+        ),
+    ];
+    for (label, kind, settings, duration) in cases {
+        let late = scheduled(target, kind, settings, duration).await?;
+        let q = Quantiles::of(late.clone());
+        println!(
+            "{label:<24} p50 {:>8.2} ms  p99 {:>8.2} ms   n={:<3}  baseline inspect p50 {:>6.2} ms",
+            q.p50,
+            q.p99,
+            late.len(),
+            baseline.p50
+        );
+    }
     Ok(())
+}
+
+/// Runs a one-fault scenario on `target` through the interpreter; returns, per activation, the
+/// milliseconds from its scheduled instant to its inject returning.
+async fn scheduled(
+    target: &ContainerTarget,
+    kind: &str,
+    settings: &str,
+    duration: &str,
+) -> Result<Vec<f64>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("bench.pfi");
+    std::fs::write(
+        &file,
+        format!(
+            "experiment \"bench\" {{\n  duration {duration}\n  seed 1\n  baseline 500ms\n}}\n\n\
+             resource c: container \"{}\"\n\n\
+             fault f: {kind} on c {{ {settings} }}\n",
+            target.name()
+        ),
+    )?;
+    let plan = check_file(&file)
+        .plan
+        .ok_or("the bench scenario does not check")?;
+    let options = RunOptions {
+        state_dir: dir.path().join("state"),
+        seed: None,
+    };
+    let report = Interpreter::new(plan, options, Arc::new(|_: &pfi::run::RunEvent| {}))
+        .run(std::future::pending::<String>())
+        .await?;
+    if !report.teardown_errors.is_empty() {
+        return Err(format!("not undone: {:?}", report.teardown_errors).into());
+    }
+    let mut late = Vec::new();
+    for fault in &report.faults {
+        if let Some(error) = &fault.error {
+            return Err(format!("{kind}: {error}").into());
+        }
+        if let Some(applied) = fault.applied_ms {
+            late.push(applied - fault.planned_ms);
+        }
+    }
+    Ok(late)
 }
 
 /// Injects and reverts `fault` `times` times; returns the time from the call to the fault in

@@ -4,6 +4,7 @@ use super::graph::Graph;
 use super::loader::LoadedFile;
 use super::values::{Quantity, Values, suggest};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, SourceMap, Span};
+use crate::plan::container_rules::{container_name_problem, label_key_problem};
 use crate::plan::*;
 use crate::syntax::ast::{self, Item, Setting, Spanned, Term};
 use std::collections::{BTreeMap, HashMap};
@@ -584,6 +585,16 @@ impl<'a> Checker<'a> {
                             .help("name the container by its name or id"),
                     );
                     ok = false;
+                } else if let Some(reason) = container_name_problem(&name.node) {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`{}` cannot name a container", name.node),
+                        )
+                        .at(name.span, "not a container name")
+                        .help(reason),
+                    );
+                    ok = false;
                 }
                 ResourceTarget::Container {
                     name: name.node.clone(),
@@ -595,6 +606,20 @@ impl<'a> Checker<'a> {
                         Diagnostic::error(Code::InvalidValue, "the label selector is empty")
                             .at(selector.span, "empty")
                             .help("select containers by a label: container label \"app=shop\""),
+                    );
+                    ok = false;
+                }
+                let key = selector.node.split('=').next().unwrap_or_default();
+                if let Some(reason) = label_key_problem(key)
+                    && !selector.node.trim().is_empty()
+                {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`{}` is not a label selector", selector.node),
+                        )
+                        .at(selector.span, reason)
+                        .help("select containers by a label: container label \"app=shop\" or \"tier\""),
                     );
                     ok = false;
                 }
@@ -706,6 +731,14 @@ impl<'a> Checker<'a> {
             Term::Ident(w) if w == "one" => Some(Pick::Count(1)),
             Term::Quantity { unit: Some(u), .. } if u == "%" => {
                 let f = self.values().probability(t)?;
+                if f <= 0.0 {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, "`pick 0%` selects no container")
+                            .at(t.span, "nothing picked")
+                            .help("pick a share above 0%, a count, `one` or `all`"),
+                    );
+                    return None;
+                }
                 Some(Pick::Fraction(f))
             }
             _ => {

@@ -21,8 +21,9 @@ baseline; everything is reverted at the end, on an abort threshold, on Ctrl-C or
 If pfi itself is killed, `pfi recover` undoes what the run left behind.
 
 Exit codes: 0 every threshold passed; 1 a threshold failed, or the run was aborted or \
-interrupted; 2 the scenario has errors; 3 the environment failed (missing program, port \
-taken, process died at start).")]
+interrupted; 2 the scenario has errors (a bad container selector too); 3 the environment \
+failed (missing program, port taken, process died at start, Docker unreachable or a \
+permission error, a container missing or removed during the run).")]
 pub struct RunArgs {
     /// The scenario file.
     pub file: PathBuf,
@@ -67,6 +68,11 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: {message}");
             eprintln!("everything pfi started was stopped");
             ExitCode::from(exit::ENVIRONMENT)
+        }
+        Err(RunError::Input(message)) => {
+            eprintln!("error: {message}");
+            eprintln!("everything pfi started was stopped");
+            ExitCode::from(exit::BAD_INPUT)
         }
         Ok(report) => {
             print!("{}", summary(&plan, &report));

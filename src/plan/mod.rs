@@ -2,6 +2,7 @@
 //! (milliseconds, bytes, fractions), with the source location of each declaration so that
 //! errors at run time can point back into the file.
 
+pub mod container_rules;
 pub mod distribution;
 pub mod seed;
 

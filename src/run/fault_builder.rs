@@ -1,7 +1,8 @@
-//! Turning a planned fault into what the runtime applies: a process fault from the fault
-//! table (`faults::process_fault`), or a toxic installed on a proxied link.
+//! Turning a planned fault into what the runtime applies: a process or container fault from
+//! the fault tables (`faults::process_fault`, `faults::container_fault`), or a toxic
+//! installed on a proxied link.
 
-use crate::faults::{Fault, process_fault};
+use crate::faults::{Fault, FaultKind, container_fault, process_fault};
 use crate::plan::{FaultPlan, TargetFamily, Value};
 use crate::proxy::toxics;
 use crate::proxy::{Stream, ToxicConfig};
@@ -11,28 +12,37 @@ use serde_json::{Map, json};
 #[derive(Debug)]
 pub enum FaultAction {
     Process(Box<dyn Fault>),
+    /// Applied to every container the resource selected.
+    Container(Box<dyn Fault>),
     Toxic(ToxicConfig),
 }
 
 /// Builds the action of `fault`; `toxic_name` names the toxic on its link.
 pub fn build(fault: &FaultPlan, toxic_name: &str) -> Result<FaultAction, String> {
     match fault.target_family {
-        TargetFamily::Process => process(fault).map(FaultAction::Process),
+        TargetFamily::Process => {
+            let kind = process_fault(&fault.kind);
+            from_table(fault, kind, "a process").map(FaultAction::Process)
+        }
+        TargetFamily::Container => {
+            let kind = container_fault(&fault.kind);
+            from_table(fault, kind, "a container").map(FaultAction::Container)
+        }
         TargetFamily::TcpLink | TargetFamily::HttpLink => {
             let http = fault.target_family == TargetFamily::HttpLink;
             toxic(fault, toxic_name, http).map(FaultAction::Toxic)
         }
-        TargetFamily::Container => Err(format!(
-            "fault `{}` acts on a container; container faults need the Docker support, not in this build",
-            fault.name
-        )),
     }
 }
 
-fn process(fault: &FaultPlan) -> Result<Box<dyn Fault>, String> {
-    let kind = process_fault(&fault.kind).ok_or_else(|| {
+fn from_table(
+    fault: &FaultPlan,
+    kind: Option<&'static FaultKind>,
+    family: &str,
+) -> Result<Box<dyn Fault>, String> {
+    let kind = kind.ok_or_else(|| {
         format!(
-            "fault `{}`: `{}` cannot act on a process",
+            "fault `{}`: `{}` cannot act on {family}",
             fault.name, fault.kind
         )
     })?;
@@ -56,6 +66,12 @@ fn process(fault: &FaultPlan) -> Result<Box<dyn Fault>, String> {
             }
             serde_json::Value::Object(map)
         }
+        "partition" => match fault.params.get("network") {
+            Some(Value::Text(network)) | Some(Value::Word(network)) => {
+                json!({ "network": network })
+            }
+            _ => json!({}),
+        },
         // pause, stop and restart take no settings (their grace is the resource's).
         _ => json!({}),
     };
@@ -221,7 +237,9 @@ mod tests {
     fn toxic_of(action: FaultAction) -> ToxicConfig {
         match action {
             FaultAction::Toxic(config) => config,
-            FaultAction::Process(fault) => panic!("not a toxic: {fault:?}"),
+            FaultAction::Process(fault) | FaultAction::Container(fault) => {
+                panic!("not a toxic: {fault:?}")
+            }
         }
     }
 
@@ -281,5 +299,31 @@ mod tests {
         );
         let err = build(&fault("latency", TargetFamily::Process, &[]), "x").unwrap_err();
         assert!(err.contains("cannot act on a process"), "{err}");
+    }
+
+    #[test]
+    fn container_kinds_come_from_the_container_table() {
+        let partition = fault(
+            "partition",
+            TargetFamily::Container,
+            &[("network", Value::Text("shop".into()))],
+        );
+        match build(&partition, "x").unwrap() {
+            FaultAction::Container(f) => {
+                assert_eq!(f.keyword(), "partition");
+                assert!(f.describe().contains("shop"), "{}", f.describe());
+            }
+            other => panic!("not a container fault: {other:?}"),
+        }
+        let kill = fault(
+            "kill",
+            TargetFamily::Container,
+            &[("signal", Value::Word("SIGTERM".into()))],
+        );
+        assert!(
+            matches!(build(&kill, "x").unwrap(), FaultAction::Container(f) if f.describe() == "kill with SIGTERM")
+        );
+        let err = build(&fault("latency", TargetFamily::Container, &[]), "x").unwrap_err();
+        assert!(err.contains("cannot act on a container"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 //! stopped in reverse start order — on a normal end, an abort, a shutdown request, a start
 //! failure, and a panic of the run task alike.
 
+use super::containers::{self, AppliedContainers, Containers};
 use super::fault_builder::{FaultAction, build};
 use super::fault_windows::FaultWindows;
 use super::journal::{EventSink, Journal, RunEvent};
@@ -135,6 +136,7 @@ struct Runtime {
     proxy: ProxyServer,
     links: Vec<String>,
     processes: Vec<ProcessTarget>,
+    containers: Containers,
     probe_tasks: Vec<JoinHandle<()>>,
     /// Applied activations in order of application.
     active: Vec<ActiveFault>,
@@ -152,7 +154,12 @@ struct ActiveFault {
 
 enum Applied {
     Process(Box<AppliedFault>),
-    Toxic { link: String, toxic: String },
+    /// One applied fault per selected container, each with its ledger id.
+    Containers(AppliedContainers),
+    Toxic {
+        link: String,
+        toxic: String,
+    },
 }
 
 pub struct Interpreter {
@@ -193,6 +200,7 @@ impl Interpreter {
             proxy: ProxyServer::new(seed),
             links: Vec::new(),
             processes: Vec::new(),
+            containers: Containers::default(),
             probe_tasks: Vec::new(),
             active: Vec::new(),
             records: Vec::new(),
@@ -270,11 +278,22 @@ async fn body(
     windows: FaultWindows,
     journal: Journal,
 ) -> Result<Ending, RunError> {
+    containers::validate(&plan)?;
     for link in &plan.links {
         start_link(link, &runtime, &journal).await?;
     }
+    let (containers, ledger, run_id) = {
+        let rt = runtime.lock().await;
+        (rt.containers.clone(), rt.ledger.clone(), rt.run_id.clone())
+    };
     for resource in plan.resources.iter().filter(|r| !r.standby) {
-        start_resource(resource, &logs, &runtime, &journal).await?;
+        if matches!(resource.target, ResourceTarget::Process { .. }) {
+            start_resource(resource, &logs, &runtime, &journal).await?;
+        } else {
+            containers
+                .start(resource, seed, &run_id, ledger.clone(), &store, &journal)
+                .await?;
+        }
     }
     let probes = build_probes(&plan, &journal)?;
     {
@@ -316,9 +335,15 @@ async fn body(
             .cloned()
             .collect(),
     };
-    let ending = schedule
-        .run(&mut driver, std::future::pending::<String>())
-        .await;
+    let fatal = containers.fatal.clone();
+    if let Some(message) = fatal.raised() {
+        return Err(RunError::environment(message));
+    }
+    let ending = schedule.run(&mut driver, fatal.wait()).await;
+    if let Some(message) = fatal.raised() {
+        journal.event(format!("stopping: {message}"));
+        return Err(RunError::environment(message));
+    }
     match &ending {
         Ending::Completed => journal.event("experiment completed"),
         Ending::Aborted(reason) => journal.event(format!("aborting: {reason}")),
@@ -389,7 +414,7 @@ async fn start_resource(
         return Err(located(
             &what,
             &resource.at,
-            "container resources need the Docker support, not in this build",
+            "not a process resource (containers start in `containers`)",
         ));
     };
     let mut argv = argv.clone();
@@ -528,6 +553,18 @@ impl Driver {
                     }
                 }
             }
+            Ok(FaultAction::Container(fault)) => rt
+                .containers
+                .apply(
+                    &activation.target,
+                    fault.as_ref(),
+                    &activation.fault,
+                    &rt.run_id,
+                    &ledger_id,
+                    &rt.ledger,
+                )
+                .await
+                .map(Applied::Containers),
             Ok(FaultAction::Toxic(config)) => {
                 let revert = RevertAction::Nothing {
                     reason: "a proxy toxic ends with the pfi process that holds it".to_string(),
@@ -563,8 +600,13 @@ impl Driver {
                 record.applied_ms = Some(applied_ms);
                 self.store.fault_started(&activation.fault);
                 self.windows.opened(&activation.fault, self.store.now());
-                if let Applied::Process(fault) = &applied {
-                    record.detail = fault.detail().to_string();
+                match &applied {
+                    Applied::Process(fault) => record.detail = fault.detail().to_string(),
+                    Applied::Containers(faults) => {
+                        let details: Vec<&str> = faults.iter().map(|(_, f)| f.detail()).collect();
+                        record.detail = details.join("; ");
+                    }
+                    Applied::Toxic { .. } => {}
                 }
                 self.journal.event(format!(
                     "fault {} ({} on {}) applied for {}",
@@ -650,6 +692,7 @@ async fn revert(rt: &Runtime, active: &ActiveFault) -> Result<(), String> {
             .await
             .map(|_| ())
             .map_err(|err| err.to_string())?,
+        Applied::Containers(applied) => return containers::revert(applied, &rt.ledger).await,
         Applied::Toxic { link, toxic } => rt
             .proxy
             .remove_toxic(link, toxic)
@@ -700,6 +743,8 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
             Err(err) => errors.push(err.to_string()),
         }
     }
+    let containers = rt.containers.clone();
+    errors.extend(containers.teardown(&rt.ledger, &rt.run_id, journal).await);
     if errors.is_empty() {
         if let Err(err) = rt.ledger.finished() {
             errors.push(err.to_string());

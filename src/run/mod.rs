@@ -3,6 +3,7 @@
 //! the metrics store, `threshold_verdict` judges the thresholds, and the ledger makes every
 //! applied fault undoable after a crash (`pfi recover`).
 
+mod containers;
 mod fault_builder;
 mod fault_windows;
 mod interpreter;

@@ -25,13 +25,13 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const IMAGE: &str = "pfi-demo:local";
+pub(super) const IMAGE: &str = "pfi-demo:local";
 
 static BUILD_IMAGE: Once = Once::new();
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The engine, with the demo image built; `None` (the test is skipped) unless PFI_DOCKER=1.
-async fn docker() -> Option<DockerEngine> {
+pub(super) async fn docker() -> Option<DockerEngine> {
     if std::env::var("PFI_DOCKER").as_deref() != Ok("1") {
         println!("skipped: set PFI_DOCKER=1 to run Docker tests");
         return None;
@@ -45,7 +45,7 @@ async fn docker() -> Option<DockerEngine> {
 }
 
 /// A name unique to this test process: `pfi-test-<what>-<pid>-<n>`.
-fn unique(what: &str) -> String {
+pub(super) fn unique(what: &str) -> String {
     format!(
         "pfi-test-{what}-{}-{}",
         std::process::id(),
@@ -55,9 +55,9 @@ fn unique(what: &str) -> String {
 
 /// Removes the containers and networks a test made when it ends, passed or failed.
 #[derive(Default)]
-struct Cleanup {
-    containers: Vec<String>,
-    networks: Vec<String>,
+pub(super) struct Cleanup {
+    pub(super) containers: Vec<String>,
+    pub(super) networks: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -77,7 +77,7 @@ impl Drop for Cleanup {
 }
 
 /// A `pfi-demo backend` container on port 7000, published on a free loopback port.
-fn backend_spec(name: &str) -> ContainerSpec {
+pub(super) fn backend_spec(name: &str) -> ContainerSpec {
     ContainerSpec::new("backend", IMAGE)
         .name(name)
         .cmd(&["backend", "--host", "0.0.0.0", "--port", "7000"])
@@ -85,7 +85,7 @@ fn backend_spec(name: &str) -> ContainerSpec {
         .label("pfi.test", "1")
 }
 
-async fn start_backend(engine: &DockerEngine, cleanup: &mut Cleanup) -> ContainerTarget {
+pub(super) async fn start_backend(engine: &DockerEngine, cleanup: &mut Cleanup) -> ContainerTarget {
     let name = unique("backend");
     cleanup.containers.push(name.clone());
     engine
@@ -158,7 +158,7 @@ async fn ping_once(address: std::net::SocketAddr) -> std::io::Result<String> {
     Ok(line.trim().to_string())
 }
 
-fn docker_cli(args: &[&str]) {
+pub(super) fn docker_cli(args: &[&str]) {
     let output = Command::new("docker").args(args).output().unwrap();
     assert!(
         output.status.success(),

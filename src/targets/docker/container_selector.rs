@@ -3,6 +3,7 @@
 //! seeded randomness so the same seed picks the same containers.
 
 use super::docker_error::DockerError;
+use crate::plan::container_rules::{container_name_problem, label_key_problem};
 use crate::plan::seed::rng_for;
 use crate::plan::{Pick, ResourceTarget};
 use std::fmt;
@@ -42,18 +43,8 @@ impl ContainerSelector {
         };
         match self {
             ContainerSelector::Name(name) => {
-                let name = name.strip_prefix('/').unwrap_or(name);
-                if name.is_empty() {
-                    return invalid("the name is empty");
-                }
-                let valid_first = name.starts_with(|c: char| c.is_ascii_alphanumeric());
-                let valid_rest = name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-                if !valid_first || !valid_rest {
-                    return invalid(
-                        "container names are letters, digits, `_`, `.` and `-`, starting with a letter or digit",
-                    );
+                if let Some(reason) = container_name_problem(name) {
+                    return invalid(reason);
                 }
             }
             ContainerSelector::Id(id) => {
@@ -62,11 +53,8 @@ impl ContainerSelector {
                 }
             }
             ContainerSelector::Label { key, .. } => {
-                if key.trim().is_empty() {
-                    return invalid("the label key is empty");
-                }
-                if key.chars().any(char::is_whitespace) {
-                    return invalid("a label key has no spaces");
+                if let Some(reason) = label_key_problem(key) {
+                    return invalid(reason);
                 }
             }
         }
