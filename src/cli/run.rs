@@ -4,6 +4,8 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
+use crate::model::profile::restrict;
+use crate::model::thresholds::apply as apply_effective;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
 use crate::run::junit::junit_xml;
 use crate::run::ledger::DEFAULT_STATE_DIR;
@@ -38,14 +40,52 @@ pub struct RunArgs {
     /// Write a JUnit XML report (one test case per threshold) to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Run only the faults of the top N scenarios of the fault injection profile (`top:N`,
+    /// as ranked by `pfi plan`); the other faults are left out of the timeline.
+    #[arg(long, value_name = "top:N", value_parser = parse_profile)]
+    pub profile: Option<usize>,
+}
+
+fn parse_profile(text: &str) -> Result<usize, String> {
+    text.strip_prefix("top:")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a profile selection; write `top:N` with N ≥ 1"))
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);
-    let Some(plan) = checked.plan else {
+    let Some(mut plan) = checked.plan else {
         return ExitCode::from(exit::BAD_INPUT);
     };
+    let seed = args.seed.unwrap_or(plan.experiment.seed);
+    let profile = match super::plan::profile_of(&plan, seed) {
+        Ok(profile) => profile,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if let Some(n) = args.profile {
+        let removed = restrict(&mut plan, &profile.top(n));
+        let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+        eprintln!(
+            "profile top:{n}: running {} (left out: {})",
+            if kept.is_empty() {
+                "no faults".to_string()
+            } else {
+                kept.join(", ")
+            },
+            if removed.is_empty() {
+                "none".to_string()
+            } else {
+                removed.join(", ")
+            }
+        );
+    }
+    // Judge thresholds at their effective (criticality-scaled) limits.
+    apply_effective(&mut plan);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

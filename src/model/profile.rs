@@ -290,6 +290,40 @@ impl Profile {
     }
 }
 
+/// Keeps only the faults named in `keep`, plus the faults they start after (so `after`
+/// arrivals still have their event). Returns the names of the faults removed. The timeline
+/// draws each fault from its own stream, so the kept faults keep their activations.
+pub fn restrict(plan: &mut Plan, keep: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = keep.to_vec();
+    loop {
+        let mut added = false;
+        for f in &plan.faults {
+            if !kept.contains(&f.name) {
+                continue;
+            }
+            if let crate::plan::Arrival::After { event, .. } = &f.arrival
+                && plan.fault(&event.name).is_some()
+                && !kept.contains(&event.name)
+            {
+                kept.push(event.name.clone());
+                added = true;
+                break;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    let removed = plan
+        .faults
+        .iter()
+        .filter(|f| !kept.contains(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    plan.faults.retain(|f| kept.contains(&f.name));
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +400,21 @@ fault kill_api: kill on api { at 2s }
                 .unwrap()
                 .single_point_of_failure
         );
+    }
+
+    #[test]
+    fn restricting_keeps_the_faults_a_kept_fault_starts_after() {
+        let text = SCENARIO.replace(
+            "fault kill_api: kill on api { at 2s }",
+            "fault kill_api: kill on api { after kill_cache.start + 1s }",
+        );
+        let checked = check_text(std::path::Path::new("/tmp/x.pfi"), &text);
+        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+        let mut plan = checked.plan.unwrap();
+        let removed = restrict(&mut plan, &["kill_api".to_string()]);
+        assert_eq!(removed, vec!["slow_db", "freeze_db"]);
+        let names: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["kill_cache", "kill_api"]);
     }
 
     #[test]

@@ -8,5 +8,6 @@ mod ledger;
 mod monitor;
 mod process;
 mod proxy;
+mod risk;
 mod run;
 mod support;
