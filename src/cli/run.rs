@@ -5,9 +5,10 @@ use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
 use crate::model::profile::restrict;
+use crate::model::risk::{RiskReport, assess, remedies};
 use crate::model::thresholds::apply as apply_effective;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
-use crate::run::junit::junit_xml;
+use crate::run::junit::junit_xml_with;
 use crate::run::ledger::DEFAULT_STATE_DIR;
 use crate::run::{Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
 use clap::Args;
@@ -109,22 +110,35 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(exit::ENVIRONMENT)
         }
         Ok(report) => {
+            let risk = assess(&plan, &profile, &report, &remedies(&plan));
             print!("{}", summary(&plan, &report));
+            print!("{}", risk_summary(&risk));
             let mut code = if report.passed() {
                 exit::OK
             } else {
                 exit::FAILED
             };
             if let Some(path) = &args.journal {
-                let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+                let mut value = serde_json::to_value(&report).unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert(
+                        "risk".to_string(),
+                        serde_json::to_value(&risk).unwrap_or_default(),
+                    );
+                }
+                let json = serde_json::to_string_pretty(&value).unwrap_or_default();
                 code = write(path, "journal", &json)
                     .unwrap_or(exit::ENVIRONMENT)
                     .max(code);
             }
             if let Some(path) = &args.junit {
-                code = write(path, "JUnit report", &junit_xml(&report))
-                    .unwrap_or(exit::ENVIRONMENT)
-                    .max(code);
+                code = write(
+                    path,
+                    "JUnit report",
+                    &junit_xml_with(&report, &risk_properties(&risk)),
+                )
+                .unwrap_or(exit::ENVIRONMENT)
+                .max(code);
             }
             ExitCode::from(code)
         }
@@ -223,6 +237,86 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
     }
     for error in &report.teardown_errors {
         out.push_str(&format!("\nNOT UNDONE: {error}\n"));
+    }
+    out
+}
+
+/// The risk section of the summary.
+fn risk_summary(risk: &RiskReport) -> String {
+    let mut out = String::from("\nrisk (probability of failure in production within 30 days):\n");
+    for s in &risk.scenarios {
+        if !s.observed {
+            out.push_str(&format!(
+                "  {:<16} not observed in this run (probability {:.2}%)\n",
+                s.fault,
+                s.probability * 100.0
+            ));
+            continue;
+        }
+        let why = if s.thresholds_failed.is_empty() {
+            format!("degradation {:.0}%", s.failure * 100.0)
+        } else {
+            format!("failed {}", s.thresholds_failed.join(", "))
+        };
+        out.push_str(&format!(
+            "  {:<16} risk {:>6.2}% = probability {:.2}% × failure {:.2} ({why}){}\n",
+            s.fault,
+            s.risk * 100.0,
+            s.probability * 100.0,
+            s.failure,
+            if s.risk > s.tolerance {
+                format!("  ABOVE tolerance {:.1}%", s.tolerance * 100.0)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for r in &risk.resources {
+        out.push_str(&format!(
+            "  resource {:<12} risk {:>6.2}%  (tolerance {:.1}%, {:?}){}\n",
+            r.resource,
+            r.risk * 100.0,
+            r.tolerance * 100.0,
+            r.criticality,
+            if r.risk > r.tolerance { "  ABOVE" } else { "" }
+        ));
+    }
+    if !risk.suggestions.is_empty() {
+        out.push_str("\nremediation:\n");
+        for s in &risk.suggestions {
+            out.push_str(&format!(
+                "  [{}] {} ({}, {}): {}\n",
+                s.fault,
+                s.resource.as_deref().unwrap_or("-"),
+                s.mode,
+                s.source,
+                s.text
+            ));
+        }
+    }
+    out
+}
+
+/// JUnit properties: the risk of every observed scenario and every resource.
+fn risk_properties(risk: &RiskReport) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in risk.scenarios.iter().filter(|s| s.observed) {
+        out.push((
+            format!("risk.scenario.{}", s.fault),
+            format!("{:.6}", s.risk),
+        ));
+    }
+    for r in &risk.resources {
+        out.push((
+            format!("risk.resource.{}", r.resource),
+            format!("{:.6}", r.risk),
+        ));
+    }
+    for (i, s) in risk.suggestions.iter().enumerate() {
+        out.push((
+            format!("remediation.{}", i + 1),
+            format!("{} ({}): {}", s.fault, s.mode, s.text),
+        ));
     }
     out
 }

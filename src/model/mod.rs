@@ -6,6 +6,7 @@ pub mod history;
 pub mod profile;
 pub mod propagation;
 pub mod rates;
+pub mod risk;
 pub mod thresholds;
 pub mod timeline;
 

@@ -172,3 +172,78 @@ fn run_profile_top_1_runs_only_the_top_scenario() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("top:N"), "{stderr}");
 }
+
+#[test]
+fn the_run_reports_risk_and_remediation_in_summary_journal_and_junit() {
+    let scenario = Scenario::new(
+        HISTORY,
+        &format!(
+            "{FAULTS}threshold ping.error_rate < 90%\n\
+             remediation for dependency_failure \"Serve reads from the replica while db is down.\"\n"
+        ),
+    );
+    let journal = scenario.path("journal.json");
+    let junit = scenario.path("junit.xml");
+    let (code, stdout, stderr) = scenario.run(
+        "run",
+        &[
+            "--journal",
+            journal.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // kill_db: every check of ping under it fails, so the 90% limit fails under it:
+    // failure 1, risk = its probability, Gamma(5.5, 2) over 30 days.
+    let h: f64 = 30.0 / 365.25;
+    let p = 1.0 - (2.0 / (2.0 + h)).powf(5.5);
+    assert!(stdout.contains("risk (probability of failure"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("kill_db          risk {:>6.2}%", p * 100.0)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ABOVE tolerance 7.5%"), "{stdout}");
+    assert!(stdout.contains("remediation:"), "{stdout}");
+    assert!(
+        stdout.contains("(dependency_failure, scenario): Serve reads from the replica"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(single_point_of_failure, stdlib)"),
+        "{stdout}"
+    );
+
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let kill = value["risk"]["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["fault"] == "kill_db")
+        .unwrap()
+        .clone();
+    assert_eq!(kill["failure"], 1.0);
+    assert!((kill["risk"].as_f64().unwrap() - p).abs() < 1e-9, "{kill}");
+    assert_eq!(kill["thresholds_failed"][0], "ping.error_rate < 90%");
+    let front = value["risk"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "front")
+        .unwrap()
+        .clone();
+    // front is reached from db with probability 0.5.
+    assert!(
+        (front["risk"].as_f64().unwrap() - 0.5 * p).abs() < 0.02,
+        "{front}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<property name=\"risk.scenario.kill_db\" value=\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<property name=\"risk.resource.db\""), "{xml}");
+    assert!(xml.contains("<property name=\"remediation.1\""), "{xml}");
+}
