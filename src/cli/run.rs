@@ -4,6 +4,7 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
+use crate::mitigate::{Limits, Sandbox};
 use crate::model::profile::restrict;
 use crate::model::risk::{RiskReport, assess, remedies};
 use crate::model::thresholds::apply as apply_effective;
@@ -12,6 +13,7 @@ use crate::run::junit::junit_xml_with;
 use crate::run::ledger::DEFAULT_STATE_DIR;
 use crate::run::{Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
 use clap::Args;
+use rhai::Dynamic;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -110,7 +112,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(exit::ENVIRONMENT)
         }
         Ok(report) => {
-            let risk = assess(&plan, &profile, &report, &remedies(&plan));
+            let mut risk = assess(&plan, &profile, &report, &remedies(&plan));
+            run_remediation_scripts(&mut risk);
             print!("{}", summary(&plan, &report));
             print!("{}", risk_summary(&risk));
             let mut code = if report.passed() {
@@ -295,6 +298,50 @@ fn risk_summary(risk: &RiskReport) -> String {
         }
     }
     out
+}
+
+/// Runs the rhai script of every suggestion that has one, in the sandbox, with the
+/// scenario's figures in scope (`fault`, `resource`, `mode`, `risk`, `probability`,
+/// `failure`); what it returns replaces the suggestion's text. A failing script is reported
+/// in the suggestion and the run goes on.
+fn run_remediation_scripts(risk: &mut RiskReport) {
+    let sandbox = Sandbox::new(Limits::default(), None);
+    let scenarios = risk.scenarios.clone();
+    for s in risk.suggestions.iter_mut() {
+        let Some(path) = s.script.clone() else {
+            continue;
+        };
+        let scenario = scenarios.iter().find(|x| x.fault == s.fault);
+        let vars = [
+            ("fault", Dynamic::from(s.fault.clone())),
+            (
+                "resource",
+                Dynamic::from(s.resource.clone().unwrap_or_default()),
+            ),
+            ("mode", Dynamic::from(s.mode.clone())),
+            ("risk", Dynamic::from(scenario.map_or(0.0, |x| x.risk))),
+            (
+                "probability",
+                Dynamic::from(scenario.map_or(0.0, |x| x.probability)),
+            ),
+            (
+                "failure",
+                Dynamic::from(scenario.map_or(0.0, |x| x.failure)),
+            ),
+        ];
+        let outcome = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|text| sandbox.run(&path, &text, &vars).map_err(|e| e.to_string()));
+        s.source = format!("script {}", path.display());
+        match outcome {
+            Ok(text) if !text.trim().is_empty() => s.text = text,
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("remediation script failed: {err}");
+                s.text = format!("{} (script failed: {err})", s.text);
+            }
+        }
+    }
 }
 
 /// JUnit properties: the risk of every observed scenario and every resource.

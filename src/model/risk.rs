@@ -74,6 +74,8 @@ pub struct Suggestion {
     pub text: String,
     /// Where the text came from: `scenario` (the file or its imports), `stdlib`, or a script.
     pub source: String,
+    /// A rhai script that refines the suggestion (run by the caller, in the sandbox).
+    pub script: Option<std::path::PathBuf>,
 }
 
 /// One remediation entry: a failure mode and its advice.
@@ -82,6 +84,7 @@ pub struct Remedy {
     pub mode: String,
     pub text: String,
     pub source: String,
+    pub script: Option<std::path::PathBuf>,
 }
 
 fn probe_metric(figures: &crate::run::ProbeFigures, metric: &str) -> Option<f64> {
@@ -253,6 +256,7 @@ pub fn assess(
                     mode: mode.clone(),
                     text: remedy.text.clone(),
                     source: remedy.source.clone(),
+                    script: remedy.script.clone(),
                 });
             }
         }
@@ -282,6 +286,7 @@ pub fn stdlib_remedies() -> Vec<Remedy> {
                 mode: r.mode.node.clone(),
                 text: r.text.node.clone(),
                 source: "stdlib".to_string(),
+                script: None,
             }),
             _ => None,
         })
@@ -298,6 +303,7 @@ pub fn remedies(plan: &Plan) -> Vec<Remedy> {
             mode: r.mode.clone(),
             text: r.text.clone(),
             source: "scenario".to_string(),
+            script: r.script.clone(),
         })
         .collect();
     for r in stdlib_remedies() {

@@ -247,3 +247,46 @@ fn the_run_reports_risk_and_remediation_in_summary_journal_and_junit() {
     assert!(xml.contains("<property name=\"risk.resource.db\""), "{xml}");
     assert!(xml.contains("<property name=\"remediation.1\""), "{xml}");
 }
+
+#[test]
+fn a_script_that_does_not_compile_is_a_check_error_with_its_line_and_column() {
+    let scenario = Scenario::new(
+        HISTORY,
+        &format!("{FAULTS}mitigate when ping.error_rate > 5% {{ script \"bad.rhai\" }}\n"),
+    );
+    std::fs::write(scenario.path("bad.rhai"), "let a = 1;\nlet b = (a + ;\n").unwrap();
+    let (code, _, stderr) = scenario.run("check", &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("script does not compile"), "{stderr}");
+    assert!(stderr.contains("bad.rhai:2:"), "{stderr}");
+    let (code, _, stderr) = scenario.run("run", &[]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn remediation_scripts_refine_suggestions_and_a_runaway_one_is_stopped() {
+    let scenario = Scenario::new(
+        HISTORY,
+        &format!(
+            "{FAULTS}threshold ping.error_rate < 90%\n\
+             remediation for dependency_failure \"fallback\" {{ script \"advice.rhai\" }}\n\
+             remediation for single_point_of_failure \"spof\" {{ script \"loop.rhai\" }}\n"
+        ),
+    );
+    std::fs::write(
+        scenario.path("advice.rhai"),
+        "`Add a replica of ${resource}: risk ${(risk * 100.0).round()}% under ${fault}`",
+    )
+    .unwrap();
+    std::fs::write(scenario.path("loop.rhai"), "let x = 0;\nloop { x += 1; }\n").unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = scenario.run("run", &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Add a replica of db: risk 20.0% under kill_db"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("spof (script failed:"), "{stdout}");
+    assert!(stderr.contains("loop.rhai:2:"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

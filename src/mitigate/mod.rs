@@ -1,0 +1,9 @@
+//! Mitigation: the hardened rhai sandbox that runs users' scripts (mitigation actions and
+//! remediation scripts), with a capability API onto this run's metrics, predictions and
+//! mitigation actions, and nothing else.
+
+pub mod host;
+pub mod sandbox;
+
+pub use host::{Host, StoreHost};
+pub use sandbox::{Limits, Sandbox, ScriptError, compile_check};
