@@ -7,6 +7,10 @@
 //! - probability: P(at least one incident of the fault's kind on the resource's type within
 //!   the horizon, 30 days), from the Gamma–Poisson rates (`rates.rs`). A resource without a
 //!   `type` is matched by its name.
+//! Per resource, the probability of failing within the horizon on its own (every kind its
+//! type has seen) and with its dependencies (closed form on trees, seeded Monte Carlo
+//! otherwise).
+//!
 //! - impact: Σ over resources r of weight(criticality of r) × P(r fails | the scenario's
 //!   resource fails), propagation along the dependency map (`propagation.rs`); weights low 1,
 //!   medium 2, high 4, critical 8. A fault with no resource behind it has impact 2.
@@ -117,12 +121,17 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
             }
         })
         .collect();
-    let total = graph.monte_carlo(
-        &own,
-        PROPAGATION,
-        SAMPLES,
-        stream_seed(seed, "model:resources"),
-    );
+    // Exact when no two paths share an ancestor; sampled (seeded) otherwise.
+    let total = if graph.is_forest() {
+        graph.exact_tree(&own, PROPAGATION)
+    } else {
+        graph.monte_carlo(
+            &own,
+            PROPAGATION,
+            SAMPLES,
+            stream_seed(seed, "model:resources"),
+        )
+    };
     let resources = plan
         .resources
         .iter()
@@ -246,10 +255,10 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
             covered.extend(scenarios[*best].covers.iter().cloned());
         }
     }
-    for i in 0..scenarios.len() {
+    for (i, why) in whys.iter_mut().enumerate() {
         if !order.contains(&i) {
             order.push(i);
-            whys[i] = "by probability × impact".to_string();
+            *why = "by probability × impact".to_string();
         }
     }
     let mut ranked: Vec<Scenario> = Vec::with_capacity(scenarios.len());
