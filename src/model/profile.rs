@@ -4,13 +4,13 @@
 //! A scenario is one declared fault. Its *resource* is its target, or for a fault on a link
 //! the resource behind the link (its upstream, or the dependency reached through it).
 //!
-//! - probability: P(at least one incident of the fault's kind on the resource's type within
-//!   the horizon, 30 days), from the Gamma–Poisson rates (`rates.rs`). A resource without a
-//!   `type` is matched by its name.
 //! Per resource, the probability of failing within the horizon on its own (every kind its
 //! type has seen) and with its dependencies (closed form on trees, seeded Monte Carlo
 //! otherwise).
 //!
+//! - probability: P(at least one incident of the fault's kind on the resource's type within
+//!   the horizon, 30 days), from the Gamma–Poisson rates (`rates.rs`). A resource without a
+//!   `type` is matched by its name.
 //! - impact: Σ over resources r of weight(criticality of r) × P(r fails | the scenario's
 //!   resource fails), propagation along the dependency map (`propagation.rs`); weights low 1,
 //!   medium 2, high 4, critical 8. A fault with no resource behind it has impact 2.
