@@ -2,6 +2,7 @@
 //! remediation scripts), with a capability API onto this run's metrics, predictions and
 //! mitigation actions, and nothing else; and the mitigation engine (`engine.rs`).
 
+pub mod actions;
 pub mod engine;
 pub mod host;
 pub mod sandbox;
