@@ -9,6 +9,7 @@ pub mod cli;
 pub mod demo;
 pub mod diagnostic;
 pub mod faults;
+pub mod mitigate;
 pub mod model;
 pub mod monitor;
 pub mod plan;

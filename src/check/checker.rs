@@ -48,6 +48,8 @@ pub struct Checker<'a> {
     /// Declaration order of names, for deterministic suggestions.
     pub(super) order: Vec<String>,
     pub(super) history: Option<PathBuf>,
+    /// The span of the experiment's `history` setting, for diagnostics about the file.
+    pub(super) history_span: Option<Span>,
     pub(super) families: HashMap<String, TargetFamily>,
 }
 
@@ -60,6 +62,7 @@ impl<'a> Checker<'a> {
             symbols: HashMap::new(),
             order: Vec::new(),
             history: None,
+            history_span: None,
             families: HashMap::new(),
         }
     }
@@ -131,6 +134,7 @@ impl<'a> Checker<'a> {
         for (r, _) in &resources {
             self.families.insert(r.name.clone(), r.target.family());
         }
+        self.incidents(&resources);
         let links: Vec<LinkPlan> = items
             .iter()
             .filter_map(|i| match i {
@@ -507,6 +511,7 @@ impl<'a> Checker<'a> {
             let t = self.one(s)?;
             let rel = self.values().string(t, "the history file")?;
             let path = self.base_dir(t.span).join(&rel);
+            self.history_span = Some(t.span);
             if !path.is_file() {
                 self.error(
                     Diagnostic::error(

@@ -6,6 +6,7 @@ pub mod fault_kinds;
 mod faults;
 mod graph;
 pub mod history;
+mod incidents;
 pub mod loader;
 mod rules;
 pub mod values;

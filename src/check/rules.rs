@@ -638,6 +638,7 @@ impl Checker<'_> {
                     );
                     return None;
                 }
+                self.compile_script(&full, path.span)?;
                 let timeout_ms = match timeout {
                     Some(t) => self.values().non_negative(t, Quantity::Duration)?,
                     None => 1000.0,
@@ -669,7 +670,20 @@ impl Checker<'_> {
             Some(s) => {
                 let t = self.one(s)?;
                 let rel = self.values().string(t, "the script path")?;
-                Some(self.base_dir(t.span).join(rel))
+                let full = self.base_dir(t.span).join(rel);
+                if !full.is_file() {
+                    self.error(
+                        Diagnostic::error(
+                            Code::Script,
+                            format!("script `{}` not found", full.display()),
+                        )
+                        .at(t.span, "no such file")
+                        .help("script paths are relative to the scenario's folder"),
+                    );
+                    return None;
+                }
+                self.compile_script(&full, t.span)?;
+                Some(full)
             }
             None => None,
         };
@@ -678,5 +692,21 @@ impl Checker<'_> {
             text: r.text.node.clone(),
             script,
         })
+    }
+
+    /// Compiles a rhai script in the sandbox: a syntax error is reported with the script's
+    /// line and column, at check time.
+    fn compile_script(&mut self, path: &std::path::Path, span: Span) -> Option<()> {
+        match crate::mitigate::compile_check(path) {
+            Ok(()) => Some(()),
+            Err(err) => {
+                self.error(
+                    Diagnostic::error(Code::Script, format!("script does not compile: {err}"))
+                        .at(span, "this script")
+                        .help("scripts are rhai, without `eval`, `import` or file access; see README, Scripts"),
+                );
+                None
+            }
+        }
     }
 }

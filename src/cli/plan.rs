@@ -1,8 +1,10 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
-use crate::model::timeline;
-use crate::plan::{Plan, ResourceTarget, format_duration};
+use crate::model::history::{Format as HistoryFormat, parse};
+use crate::model::thresholds::{EffectiveThreshold, effective};
+use crate::model::{Profile, RateTable, profile, timeline};
+use crate::plan::{MetricUnit, Plan, ResourceTarget, format_duration, trim};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
@@ -28,16 +30,139 @@ pub fn run(args: PlanArgs) -> ExitCode {
     };
     let seed = args.seed.unwrap_or(plan.experiment.seed);
     let timeline = timeline(&plan, seed);
+    let profile = match profile_of(&plan, seed) {
+        Ok(profile) => profile,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let effective = effective(&plan);
     if args.json {
-        let value = json!({ "plan": plan, "timeline": timeline });
+        let value = json!({
+            "plan": plan,
+            "timeline": timeline,
+            "profile": profile,
+            "effective_thresholds": effective,
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
     } else {
         print!("{}", render(&plan, &timeline));
+        print!("{}", render_risk(&profile, &effective));
     }
     ExitCode::from(exit::OK)
+}
+
+/// The fault injection profile of a checked plan: rates from its history file (if any).
+pub(super) fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
+    let rates = match &plan.experiment.history {
+        None => RateTable::empty(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read history file `{}`: {e}", path.display()))?;
+            let history = parse(&text, HistoryFormat::of(path)).map_err(|errors| {
+                let rows: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                format!("history file `{}`: {}", path.display(), rows.join("; "))
+            })?;
+            RateTable::from_history(&history)
+        }
+    };
+    Ok(profile(plan, &rates, seed))
+}
+
+fn render_risk(profile: &Profile, effective: &[EffectiveThreshold]) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nfault injection profile (probability within {} days; rank = edge coverage, then probability × impact):\n",
+        trim(profile.horizon_days)
+    ));
+    out.push_str(&format!(
+        "  {:>4}  {:<14} {:<12} {:<10} {:>11}  {:<19} {:>6}  {:>7}  {}\n",
+        "rank",
+        "fault",
+        "kind",
+        "resource",
+        "probability",
+        "rate/yr (90%)",
+        "impact",
+        "score",
+        "why"
+    ));
+    for s in &profile.scenarios {
+        out.push_str(&format!(
+            "  {:>4}  {:<14} {:<12} {:<10} {:>10}%  {:<19} {:>6}  {:>7}  {}\n",
+            s.rank,
+            s.fault,
+            s.kind,
+            s.resource.as_deref().unwrap_or("-"),
+            format!("{:.2}", s.probability * 100.0),
+            format!(
+                "{:.2} ({:.2}–{:.2})",
+                s.rate.mean_per_year(),
+                s.rate_interval.0,
+                s.rate_interval.1
+            ),
+            format!("{:.2}", s.impact),
+            format!("{:.4}", s.score),
+            s.why
+        ));
+    }
+    for edge in &profile.uncovered {
+        out.push_str(&format!("  no fault exercises the dependency {edge}\n"));
+    }
+    if !profile.resources.is_empty() {
+        out.push_str(&format!(
+            "\nresource failure probability within {} days (propagation {} per edge, seeded):\n",
+            trim(profile.horizon_days),
+            trim(profile.propagation)
+        ));
+        for r in &profile.resources {
+            out.push_str(&format!(
+                "  {:<16} type {:<10} {:<9} own {:>6.2}%  with dependencies {:>6.2}%{}\n",
+                r.name,
+                r.resource_type,
+                format!("{:?}", r.criticality).to_lowercase(),
+                r.own * 100.0,
+                r.total * 100.0,
+                if r.single_point_of_failure {
+                    "  single point of failure"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if !effective.is_empty() {
+        out.push_str("\neffective thresholds (scaled by criticality):\n");
+        for e in effective {
+            out.push_str(&format!(
+                "  {:<36} {:<9} ×{:<5} {} -> {}{}\n",
+                e.text,
+                format!("{:?}", e.criticality).to_lowercase(),
+                trim(e.factor),
+                value_in(e.unit, e.written),
+                value_in(e.unit, e.effective),
+                e.resource
+                    .as_ref()
+                    .map(|r| format!("  (criticality of {r})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// A value in a metric's unit, as a person writes it.
+pub(super) fn value_in(unit: MetricUnit, value: f64) -> String {
+    match unit {
+        MetricUnit::Milliseconds => format!("{}ms", trim(value)),
+        MetricUnit::Fraction => format!("{}%", trim(value * 100.0)),
+        MetricUnit::Bytes => format!("{} bytes", trim(value)),
+        MetricUnit::Count | MetricUnit::Number => trim(value),
+    }
 }
 
 fn render(plan: &Plan, timeline: &crate::model::Timeline) -> String {

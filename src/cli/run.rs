@@ -4,11 +4,16 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
+use crate::mitigate::{Limits, Sandbox};
+use crate::model::profile::restrict;
+use crate::model::risk::{RiskReport, assess, remedies};
+use crate::model::thresholds::apply as apply_effective;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
-use crate::run::junit::junit_xml;
+use crate::run::junit::junit_xml_with;
 use crate::run::ledger::DEFAULT_STATE_DIR;
 use crate::run::{Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
 use clap::Args;
+use rhai::Dynamic;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,14 +44,52 @@ pub struct RunArgs {
     /// Write a JUnit XML report (one test case per threshold) to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Run only the faults of the top N scenarios of the fault injection profile (`top:N`,
+    /// as ranked by `pfi plan`); the other faults are left out of the timeline.
+    #[arg(long, value_name = "top:N", value_parser = parse_profile)]
+    pub profile: Option<usize>,
+}
+
+fn parse_profile(text: &str) -> Result<usize, String> {
+    text.strip_prefix("top:")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a profile selection; write `top:N` with N ≥ 1"))
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);
-    let Some(plan) = checked.plan else {
+    let Some(mut plan) = checked.plan else {
         return ExitCode::from(exit::BAD_INPUT);
     };
+    let seed = args.seed.unwrap_or(plan.experiment.seed);
+    let profile = match super::plan::profile_of(&plan, seed) {
+        Ok(profile) => profile,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if let Some(n) = args.profile {
+        let removed = restrict(&mut plan, &profile.top(n));
+        let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+        eprintln!(
+            "profile top:{n}: running {} (left out: {})",
+            if kept.is_empty() {
+                "no faults".to_string()
+            } else {
+                kept.join(", ")
+            },
+            if removed.is_empty() {
+                "none".to_string()
+            } else {
+                removed.join(", ")
+            }
+        );
+    }
+    // Judge thresholds at their effective (criticality-scaled) limits.
+    apply_effective(&mut plan);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -75,22 +118,36 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(exit::BAD_INPUT)
         }
         Ok(report) => {
+            let mut risk = assess(&plan, &profile, &report, &remedies(&plan));
+            run_remediation_scripts(&mut risk);
             print!("{}", summary(&plan, &report));
+            print!("{}", risk_summary(&risk));
             let mut code = if report.passed() {
                 exit::OK
             } else {
                 exit::FAILED
             };
             if let Some(path) = &args.journal {
-                let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+                let mut value = serde_json::to_value(&report).unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert(
+                        "risk".to_string(),
+                        serde_json::to_value(&risk).unwrap_or_default(),
+                    );
+                }
+                let json = serde_json::to_string_pretty(&value).unwrap_or_default();
                 code = write(path, "journal", &json)
                     .unwrap_or(exit::ENVIRONMENT)
                     .max(code);
             }
             if let Some(path) = &args.junit {
-                code = write(path, "JUnit report", &junit_xml(&report))
-                    .unwrap_or(exit::ENVIRONMENT)
-                    .max(code);
+                code = write(
+                    path,
+                    "JUnit report",
+                    &junit_xml_with(&report, &risk_properties(&risk)),
+                )
+                .unwrap_or(exit::ENVIRONMENT)
+                .max(code);
             }
             ExitCode::from(code)
         }
@@ -189,6 +246,130 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
     }
     for error in &report.teardown_errors {
         out.push_str(&format!("\nNOT UNDONE: {error}\n"));
+    }
+    out
+}
+
+/// The risk section of the summary.
+fn risk_summary(risk: &RiskReport) -> String {
+    let mut out = String::from("\nrisk (probability of failure in production within 30 days):\n");
+    for s in &risk.scenarios {
+        if !s.observed {
+            out.push_str(&format!(
+                "  {:<16} not observed in this run (probability {:.2}%)\n",
+                s.fault,
+                s.probability * 100.0
+            ));
+            continue;
+        }
+        let why = if s.thresholds_failed.is_empty() {
+            format!("degradation {:.0}%", s.failure * 100.0)
+        } else {
+            format!("failed {}", s.thresholds_failed.join(", "))
+        };
+        out.push_str(&format!(
+            "  {:<16} risk {:>6.2}% = probability {:.2}% × failure {:.2} ({why}){}\n",
+            s.fault,
+            s.risk * 100.0,
+            s.probability * 100.0,
+            s.failure,
+            if s.risk > s.tolerance {
+                format!("  ABOVE tolerance {:.1}%", s.tolerance * 100.0)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for r in &risk.resources {
+        out.push_str(&format!(
+            "  resource {:<12} risk {:>6.2}%  (tolerance {:.1}%, {:?}){}\n",
+            r.resource,
+            r.risk * 100.0,
+            r.tolerance * 100.0,
+            r.criticality,
+            if r.risk > r.tolerance { "  ABOVE" } else { "" }
+        ));
+    }
+    if !risk.suggestions.is_empty() {
+        out.push_str("\nremediation:\n");
+        for s in &risk.suggestions {
+            out.push_str(&format!(
+                "  [{}] {} ({}, {}): {}\n",
+                s.fault,
+                s.resource.as_deref().unwrap_or("-"),
+                s.mode,
+                s.source,
+                s.text
+            ));
+        }
+    }
+    out
+}
+
+/// Runs the rhai script of every suggestion that has one, in the sandbox, with the
+/// scenario's figures in scope (`fault`, `resource`, `mode`, `risk`, `probability`,
+/// `failure`); what it returns replaces the suggestion's text. A failing script is reported
+/// in the suggestion and the run goes on.
+fn run_remediation_scripts(risk: &mut RiskReport) {
+    let sandbox = Sandbox::new(Limits::default(), None);
+    let scenarios = risk.scenarios.clone();
+    for s in risk.suggestions.iter_mut() {
+        let Some(path) = s.script.clone() else {
+            continue;
+        };
+        let scenario = scenarios.iter().find(|x| x.fault == s.fault);
+        let vars = [
+            ("fault", Dynamic::from(s.fault.clone())),
+            (
+                "resource",
+                Dynamic::from(s.resource.clone().unwrap_or_default()),
+            ),
+            ("mode", Dynamic::from(s.mode.clone())),
+            ("risk", Dynamic::from(scenario.map_or(0.0, |x| x.risk))),
+            (
+                "probability",
+                Dynamic::from(scenario.map_or(0.0, |x| x.probability)),
+            ),
+            (
+                "failure",
+                Dynamic::from(scenario.map_or(0.0, |x| x.failure)),
+            ),
+        ];
+        let outcome = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|text| sandbox.run(&path, &text, &vars).map_err(|e| e.to_string()));
+        s.source = format!("script {}", path.display());
+        match outcome {
+            Ok(text) if !text.trim().is_empty() => s.text = text,
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("remediation script failed: {err}");
+                s.text = format!("{} (script failed: {err})", s.text);
+            }
+        }
+    }
+}
+
+/// JUnit properties: the risk of every observed scenario and every resource.
+fn risk_properties(risk: &RiskReport) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in risk.scenarios.iter().filter(|s| s.observed) {
+        out.push((
+            format!("risk.scenario.{}", s.fault),
+            format!("{:.6}", s.risk),
+        ));
+    }
+    for r in &risk.resources {
+        out.push((
+            format!("risk.resource.{}", r.resource),
+            format!("{:.6}", r.risk),
+        ));
+    }
+    for (i, s) in risk.suggestions.iter().enumerate() {
+        out.push((
+            format!("remediation.{}", i + 1),
+            format!("{} ({}): {}", s.fault, s.mode, s.text),
+        ));
     }
     out
 }

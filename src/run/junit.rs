@@ -6,6 +6,11 @@ use std::fmt::Write;
 
 /// The JUnit XML document of `report`.
 pub fn junit_xml(report: &RunReport) -> String {
+    junit_xml_with(report, &[])
+}
+
+/// The JUnit XML document of `report`, with `extra` suite properties (the risk scores).
+pub fn junit_xml_with(report: &RunReport, extra: &[(String, String)]) -> String {
     let failures = report.thresholds.iter().filter(|t| !t.passed).count();
     let errors = usize::from(!report.completed);
     // An incomplete run adds one `run` case carrying the error.
@@ -24,10 +29,14 @@ pub fn junit_xml(report: &RunReport) -> String {
     );
     let _ = writeln!(
         xml,
-        "    <properties><property name=\"run_id\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"ending\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"run_id\" value=\"{}\"/><property name=\"seed\" value=\"{}\"/><property name=\"ending\" value=\"{}\"/>{}</properties>",
         escape(&report.run_id),
         report.seed,
-        escape(&report.ending)
+        escape(&report.ending),
+        extra
+            .iter()
+            .map(|(k, v)| format!("<property name=\"{}\" value=\"{}\"/>", escape(k), escape(v)))
+            .collect::<String>()
     );
     for threshold in &report.thresholds {
         let _ = write!(

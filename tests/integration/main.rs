@@ -9,5 +9,6 @@ mod ledger;
 mod monitor;
 mod process;
 mod proxy;
+mod risk;
 mod run;
 mod support;

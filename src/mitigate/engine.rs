@@ -1,0 +1,701 @@
+//! The mitigation engine: `mitigate on predicted(kind)` rules fire on predictions received
+//! from the prediction loop's channel (at or above the predict block's confidence);
+//! `mitigate when <condition>` rules are evaluated over the metrics store at every tick. Each
+//! rule has a cooldown. Every firing is recorded (trigger, prediction, confidence, action,
+//! outcome); what changed the system is reverted, newest first, when the engine finishes.
+//!
+//! The engine performs `alert` (stderr, and a webhook POST with a JSON body) and `script`
+//! (the rhai sandbox, whose actions call back into the engine's [`Actions`]) itself; the
+//! actions that touch the system (`scale`, `activate`, `shift`, `rehearse`, `restart`) go to
+//! the [`Actions`] the interpreter provides, the narrow interface between the two.
+
+use super::host::StoreHost;
+use super::sandbox::{Limits, Sandbox};
+use crate::monitor::{MetricsStore, Selection};
+use crate::plan::{ActionPlan, ConditionPlan, MitigationPlan, Plan, SourceKind, TriggerPlan};
+use crate::predict::Prediction;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How to undo something an action changed; opaque to the engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Undo {
+    pub action: String,
+    pub detail: String,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Performed {
+    pub detail: String,
+    pub undo: Option<Undo>,
+}
+
+/// The system-changing actions, provided by the interpreter.
+pub trait Actions: Send + Sync + 'static {
+    fn perform<'a>(
+        &'a self,
+        action: &'a ActionPlan,
+        prediction: Option<&'a Prediction>,
+    ) -> BoxFuture<'a, Result<Performed, String>>;
+    fn revert<'a>(&'a self, undo: &'a Undo) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// One firing of a rule, for the journal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Firing {
+    pub at_ms: f64,
+    pub rule: usize,
+    pub trigger: String,
+    pub prediction: Option<String>,
+    pub confidence: Option<f64>,
+    pub action: String,
+    pub outcome: String,
+    pub ok: bool,
+}
+
+/// What the engine did over a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MitigationLog {
+    pub firings: Vec<Firing>,
+    pub reverted: Vec<String>,
+    pub revert_errors: Vec<String>,
+}
+
+pub struct MitigationEngine {
+    rules: Vec<MitigationPlan>,
+    min_confidence: f64,
+    store: MetricsStore,
+    actions: Arc<dyn Actions>,
+    window: Duration,
+    last_fired: Vec<Option<f64>>,
+    undo: Vec<Undo>,
+    firings: Vec<Firing>,
+}
+
+fn describe_trigger(t: &TriggerPlan) -> String {
+    match t {
+        TriggerPlan::Predicted { fault_kind } => format!("predicted({fault_kind})"),
+        TriggerPlan::When { .. } => "when <condition>".to_string(),
+    }
+}
+
+fn action_name(a: &ActionPlan) -> String {
+    match a {
+        ActionPlan::Scale {
+            resource,
+            what,
+            amount,
+            relative,
+        } => format!(
+            "scale {resource} {what} {}{amount}",
+            if *relative && *amount >= 0.0 { "+" } else { "" }
+        ),
+        ActionPlan::Activate { resource } => format!("activate {resource}"),
+        ActionPlan::Shift { link, to } => format!("shift {link} -> {to}"),
+        ActionPlan::Rehearse { fault, severity } => format!(
+            "rehearse {} at {}%",
+            fault.as_deref().unwrap_or("the predicted fault"),
+            severity * 100.0
+        ),
+        ActionPlan::Restart { resource } => format!("restart {resource}"),
+        ActionPlan::Alert { message, .. } => format!("alert {message:?}"),
+        ActionPlan::Script { path, .. } => format!("script {}", path.display()),
+    }
+}
+
+impl MitigationEngine {
+    pub fn new(plan: &Plan, store: MetricsStore, actions: Arc<dyn Actions>) -> MitigationEngine {
+        MitigationEngine::with_rules(
+            plan.mitigations.clone(),
+            plan.predict.as_ref().map_or(0.0, |p| p.confidence),
+            store,
+            actions,
+        )
+    }
+
+    /// An engine for `rules`, acting on predictions of at least `min_confidence`.
+    pub fn with_rules(
+        rules: Vec<MitigationPlan>,
+        min_confidence: f64,
+        store: MetricsStore,
+        actions: Arc<dyn Actions>,
+    ) -> MitigationEngine {
+        MitigationEngine {
+            last_fired: vec![None; rules.len()],
+            rules,
+            min_confidence,
+            store,
+            actions,
+            window: Duration::from_secs(10),
+            undo: Vec::new(),
+            firings: Vec::new(),
+        }
+    }
+
+    fn now_ms(&self) -> f64 {
+        self.store.now().as_secs_f64() * 1000.0
+    }
+
+    fn cooled(&self, rule: usize, now: f64) -> bool {
+        self.last_fired[rule].is_none_or(|t| now - t >= self.rules[rule].cooldown_ms)
+    }
+
+    /// Fires every `on predicted` rule matching `prediction`.
+    pub async fn on_prediction(&mut self, prediction: &Prediction) {
+        if prediction.confidence < self.min_confidence {
+            return;
+        }
+        let now = self.now_ms();
+        for rule in 0..self.rules.len() {
+            let matches = matches!(&self.rules[rule].trigger,
+                TriggerPlan::Predicted { fault_kind } if fault_kind == "any" || *fault_kind == prediction.kind);
+            if matches && self.cooled(rule, now) {
+                self.fire(rule, Some(prediction)).await;
+            }
+        }
+    }
+
+    /// Fires every `when` rule whose condition holds now.
+    pub async fn tick(&mut self) {
+        let now = self.now_ms();
+        for rule in 0..self.rules.len() {
+            let holds = match &self.rules[rule].trigger {
+                TriggerPlan::When { condition } => self.holds(condition),
+                TriggerPlan::Predicted { .. } => false,
+            };
+            if holds && self.cooled(rule, now) {
+                self.fire(rule, None).await;
+            }
+        }
+    }
+
+    /// A condition over the trailing window; a metric with no value yet, and trends (which
+    /// the prediction loop reads), do not hold.
+    pub fn holds(&self, c: &ConditionPlan) -> bool {
+        match c {
+            ConditionPlan::Compare { metric, op, value } => {
+                let v = match metric.source_kind {
+                    SourceKind::Probe => self
+                        .store
+                        .probe_summary(&metric.source, &Selection::trailing(self.window))
+                        .and_then(|s| {
+                            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                            Some(match metric.metric.as_str() {
+                                "p50" => ms(s.latency.p50),
+                                "p90" => ms(s.latency.p90),
+                                "p95" => ms(s.latency.p95),
+                                "p99" => ms(s.latency.p99),
+                                "mean" => ms(s.latency.mean),
+                                "max" => ms(s.latency.max),
+                                "error_rate" => s.error_rate,
+                                "availability" => s.availability,
+                                "count" => s.count as f64,
+                                _ => return None,
+                            })
+                        }),
+                    _ => self
+                        .store
+                        .series_summary(&metric.to_string(), &Selection::trailing(self.window))
+                        .map(|s| s.last),
+                };
+                v.is_some_and(|v| op.holds(v, *value))
+            }
+            ConditionPlan::Trend { .. } => false,
+            ConditionPlan::Not { inner } => !self.holds(inner),
+            ConditionPlan::All { all } => all.iter().all(|c| self.holds(c)),
+            ConditionPlan::Any { any } => any.iter().any(|c| self.holds(c)),
+        }
+    }
+
+    async fn fire(&mut self, rule: usize, prediction: Option<&Prediction>) {
+        let now = self.now_ms();
+        self.last_fired[rule] = Some(now);
+        let trigger = describe_trigger(&self.rules[rule].trigger);
+        for action in self.rules[rule].actions.clone() {
+            let result = match &action {
+                ActionPlan::Alert { message, webhook } => {
+                    self.alert(message, webhook.as_deref(), &trigger, prediction)
+                        .await
+                }
+                ActionPlan::Script { path, timeout_ms } => {
+                    self.script(path, *timeout_ms, prediction).await
+                }
+                other => self.actions.perform(other, prediction).await,
+            };
+            let (outcome, ok) = match result {
+                Ok(done) => {
+                    if let Some(undo) = done.undo {
+                        self.undo.push(undo);
+                    }
+                    (done.detail, true)
+                }
+                Err(err) => (format!("failed: {err}"), false),
+            };
+            self.firings.push(Firing {
+                at_ms: now,
+                rule,
+                trigger: trigger.clone(),
+                prediction: prediction
+                    .map(|p| format!("{} on {} ({})", p.kind, p.resource, p.pattern)),
+                confidence: prediction.map(|p| p.confidence),
+                action: action_name(&action),
+                outcome,
+                ok,
+            });
+        }
+    }
+
+    async fn alert(
+        &self,
+        message: &str,
+        webhook: Option<&str>,
+        trigger: &str,
+        prediction: Option<&Prediction>,
+    ) -> Result<Performed, String> {
+        eprintln!("pfi alert: {message} ({trigger})");
+        let Some(url) = webhook else {
+            return Ok(Performed {
+                detail: "alerted on stderr".into(),
+                undo: None,
+            });
+        };
+        let body = serde_json::json!({
+            "message": message,
+            "trigger": trigger,
+            "prediction": prediction,
+            "at_ms": self.now_ms(),
+        })
+        .to_string();
+        let status = tokio::time::timeout(Duration::from_secs(2), post_json(url, &body))
+            .await
+            .map_err(|_| format!("webhook {url} did not answer within 2s"))??;
+        if (200..300).contains(&status) {
+            Ok(Performed {
+                detail: format!("alerted on stderr and POSTed to {url} ({status})"),
+                undo: None,
+            })
+        } else {
+            Err(format!("webhook {url} answered {status}"))
+        }
+    }
+
+    async fn script(
+        &self,
+        path: &std::path::Path,
+        timeout_ms: f64,
+        prediction: Option<&Prediction>,
+    ) -> Result<Performed, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let actions = self.actions.clone();
+        let undo = Arc::new(Mutex::new(Vec::new()));
+        let undo_sink = undo.clone();
+        let handle = tokio::runtime::Handle::current();
+        let host = StoreHost {
+            store: self.store.clone(),
+            window: self.window,
+            predictions: Arc::new(Mutex::new(prediction.cloned().into_iter().collect())),
+            actions: Arc::new(move |name: &str, args: &[String]| {
+                let action = match (name, args) {
+                    ("restart", [r]) => ActionPlan::Restart {
+                        resource: r.clone(),
+                    },
+                    ("activate", [r]) => ActionPlan::Activate {
+                        resource: r.clone(),
+                    },
+                    ("shift", [l, to]) => ActionPlan::Shift {
+                        link: l.clone(),
+                        to: to.clone(),
+                    },
+                    ("scale", [r, what, amount]) => ActionPlan::Scale {
+                        resource: r.clone(),
+                        what: what.clone(),
+                        amount: amount.parse().map_err(|_| format!("bad amount {amount}"))?,
+                        relative: true,
+                    },
+                    ("alert", [m]) => {
+                        eprintln!("pfi alert (script): {m}");
+                        return Ok("alerted".into());
+                    }
+                    _ => return Err(format!("`{name}` is not an action scripts can call")),
+                };
+                let done = handle.block_on(actions.perform(&action, None))?;
+                if let Some(u) = done.undo {
+                    undo_sink.lock().unwrap_or_else(|p| p.into_inner()).push(u);
+                }
+                Ok(done.detail)
+            }),
+            logged: Arc::new(Mutex::new(Vec::new())),
+        };
+        let limits = Limits {
+            deadline: Duration::from_secs_f64((timeout_ms / 1000.0).clamp(0.01, 10.0)),
+            ..Limits::default()
+        };
+        let path = path.to_path_buf();
+        let result = tokio::task::spawn_blocking(move || {
+            Sandbox::new(limits, Some(Arc::new(host))).run(&path, &text, &[])
+        })
+        .await
+        .map_err(|e| format!("script task failed: {e}"))?;
+        let undone: Vec<Undo> =
+            std::mem::take(&mut *undo.lock().unwrap_or_else(|p| p.into_inner()));
+        let (detail, err) = match result {
+            Ok(out) => (format!("script done: {out}"), None),
+            Err(e) => (String::new(), Some(e.to_string())),
+        };
+        // Whatever the script changed is reverted at the end, even when it failed later.
+        let undo = undone.into_iter().reduce(|a, b| Undo {
+            action: format!("{}; {}", a.action, b.action),
+            detail: format!("{}\n{}", a.detail, b.detail),
+        });
+        match err {
+            None => Ok(Performed { detail, undo }),
+            Some(e) => {
+                if let Some(u) = undo {
+                    // Keep the undo even though the script failed.
+                    return Ok(Performed {
+                        detail: format!("script failed after acting: {e}"),
+                        undo: Some(u),
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs until `stop` completes: predictions as they arrive, `when` rules every
+    /// `interval`; then reverts everything, newest first.
+    pub async fn run(
+        mut self,
+        mut predictions: tokio::sync::mpsc::Receiver<Prediction>,
+        interval: Duration,
+        stop: impl Future<Output = ()>,
+    ) -> MitigationLog {
+        let mut stop = std::pin::pin!(stop);
+        let mut ticker = tokio::time::interval(interval);
+        let mut open = true;
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                p = predictions.recv(), if open => match p {
+                    Some(p) => self.on_prediction(&p).await,
+                    None => open = false,
+                },
+                _ = ticker.tick() => self.tick().await,
+            }
+        }
+        self.finish().await
+    }
+
+    /// Reverts everything the mitigations changed, newest first.
+    pub async fn finish(mut self) -> MitigationLog {
+        let mut reverted = Vec::new();
+        let mut revert_errors = Vec::new();
+        while let Some(undo) = self.undo.pop() {
+            match self.actions.revert(&undo).await {
+                Ok(()) => reverted.push(undo.action),
+                Err(e) => revert_errors.push(format!("{}: {e}", undo.action)),
+            }
+        }
+        MitigationLog {
+            firings: self.firings,
+            reverted,
+            revert_errors,
+        }
+    }
+
+    pub fn firings(&self) -> &[Firing] {
+        &self.firings
+    }
+}
+
+/// POSTs `body` as JSON to an `http://host:port/path` URL; returns the status code.
+async fn post_json(url: &str, body: &str) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("webhook {url}: only http:// URLs are supported"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("webhook {url}: {e}"))?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("webhook {url}: {e}"))?;
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .map_err(|e| format!("webhook {url}: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("webhook {url}: not an HTTP response"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Comparator, Location, MetricRef};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The interpreter's side of the interface, recording what it is asked to do.
+    #[derive(Default)]
+    struct Recorder {
+        done: Mutex<Vec<String>>,
+    }
+
+    impl Actions for Recorder {
+        fn perform<'a>(
+            &'a self,
+            action: &'a ActionPlan,
+            _: Option<&'a Prediction>,
+        ) -> BoxFuture<'a, Result<Performed, String>> {
+            Box::pin(async move {
+                let name = action_name(action);
+                self.done.lock().unwrap().push(name.clone());
+                Ok(Performed {
+                    detail: format!("did {name}"),
+                    undo: Some(Undo {
+                        action: name,
+                        detail: String::new(),
+                    }),
+                })
+            })
+        }
+
+        fn revert<'a>(&'a self, undo: &'a Undo) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                self.done
+                    .lock()
+                    .unwrap()
+                    .push(format!("undo {}", undo.action));
+                Ok(())
+            })
+        }
+    }
+
+    fn at() -> Location {
+        Location {
+            file: "t.pfi".into(),
+            line: 1,
+            column: 1,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn rule(trigger: TriggerPlan, actions: Vec<ActionPlan>) -> MitigationPlan {
+        MitigationPlan {
+            trigger,
+            actions,
+            cooldown_ms: 60_000.0,
+            at: at(),
+        }
+    }
+
+    fn prediction(kind: &str, confidence: f64) -> Prediction {
+        Prediction {
+            at_ms: 0.0,
+            kind: kind.into(),
+            pattern: "leak".into(),
+            resource: "api".into(),
+            confidence,
+            signals: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn predictions_fire_matching_rules_once_per_cooldown_and_are_reverted() {
+        let recorder = Arc::new(Recorder::default());
+        let mut engine = MitigationEngine::with_rules(
+            vec![
+                rule(
+                    TriggerPlan::Predicted {
+                        fault_kind: "memory_leak".into(),
+                    },
+                    vec![ActionPlan::Activate {
+                        resource: "standby".into(),
+                    }],
+                ),
+                rule(
+                    TriggerPlan::Predicted {
+                        fault_kind: "any".into(),
+                    },
+                    vec![ActionPlan::Rehearse {
+                        fault: None,
+                        severity: 0.5,
+                    }],
+                ),
+            ],
+            0.8,
+            MetricsStore::new(),
+            recorder.clone(),
+        );
+        engine.on_prediction(&prediction("memory_leak", 0.5)).await;
+        assert!(engine.firings().is_empty(), "below the confidence");
+        engine.on_prediction(&prediction("memory_leak", 0.9)).await;
+        engine.on_prediction(&prediction("memory_leak", 0.95)).await;
+        assert_eq!(engine.firings().len(), 2, "cooldown holds the second");
+        let f = &engine.firings()[0];
+        assert_eq!(f.trigger, "predicted(memory_leak)");
+        assert_eq!(f.confidence, Some(0.9));
+        assert_eq!(f.prediction.as_deref(), Some("memory_leak on api (leak)"));
+        assert_eq!(f.outcome, "did activate standby");
+        let log = engine.finish().await;
+        assert_eq!(log.reverted.len(), 2);
+        assert_eq!(
+            *recorder.done.lock().unwrap(),
+            vec![
+                "activate standby",
+                "rehearse the predicted fault at 50%",
+                "undo rehearse the predicted fault at 50%",
+                "undo activate standby"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn when_rules_read_the_metrics_store() {
+        let store = MetricsStore::new();
+        let recorder = Arc::new(Recorder::default());
+        let condition = ConditionPlan::Compare {
+            metric: MetricRef {
+                source: "db".into(),
+                source_kind: SourceKind::Resource,
+                metric: "cpu".into(),
+            },
+            op: Comparator::Gt,
+            value: 0.8,
+        };
+        let mut engine = MitigationEngine::with_rules(
+            vec![rule(
+                TriggerPlan::When { condition },
+                vec![ActionPlan::Scale {
+                    resource: "db".into(),
+                    what: "cpu".into(),
+                    amount: 1.0,
+                    relative: true,
+                }],
+            )],
+            0.0,
+            store.clone(),
+            recorder.clone(),
+        );
+        store.record_now("db.cpu", 0.5);
+        engine.tick().await;
+        assert!(engine.firings().is_empty());
+        store.record_now("db.cpu", 0.95);
+        engine.tick().await;
+        assert_eq!(engine.firings()[0].action, "scale db cpu +1");
+    }
+
+    #[tokio::test]
+    async fn alerts_post_json_to_the_webhook() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut got = Vec::new();
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(i) = text.find("\r\n\r\n")
+                    && text.len() >= i + 4 + 10
+                    && text.ends_with('}')
+                {
+                    break;
+                }
+            }
+            s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&got).to_string()
+        });
+        let mut engine = MitigationEngine::with_rules(
+            vec![rule(
+                TriggerPlan::Predicted {
+                    fault_kind: "any".into(),
+                },
+                vec![ActionPlan::Alert {
+                    message: "leak coming".into(),
+                    webhook: Some(url.clone()),
+                }],
+            )],
+            0.0,
+            MetricsStore::new(),
+            Arc::new(Recorder::default()),
+        );
+        engine.on_prediction(&prediction("memory_leak", 0.9)).await;
+        let request = server.await.unwrap();
+        assert!(request.starts_with("POST /hook HTTP/1.1"), "{request}");
+        let body: serde_json::Value =
+            serde_json::from_str(&request[request.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(body["message"], "leak coming");
+        assert_eq!(body["prediction"]["kind"], "memory_leak");
+        assert!(engine.firings()[0].ok, "{:?}", engine.firings());
+        assert!(engine.firings()[0].outcome.contains("(204)"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scripts_act_through_the_engine_and_a_runaway_script_does_not_stop_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.rhai");
+        std::fs::write(
+            &good,
+            "if predicted(\"memory_leak\") > 0.5 { activate(\"standby\") }",
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.rhai");
+        std::fs::write(&bad, "loop { }").unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let mut engine = MitigationEngine::with_rules(
+            vec![rule(
+                TriggerPlan::Predicted {
+                    fault_kind: "any".into(),
+                },
+                vec![
+                    ActionPlan::Script {
+                        path: bad,
+                        timeout_ms: 200.0,
+                    },
+                    ActionPlan::Script {
+                        path: good,
+                        timeout_ms: 200.0,
+                    },
+                ],
+            )],
+            0.0,
+            MetricsStore::new(),
+            recorder.clone(),
+        );
+        let started = std::time::Instant::now();
+        engine.on_prediction(&prediction("memory_leak", 0.9)).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let firings = engine.firings().to_vec();
+        assert!(
+            !firings[0].ok && firings[0].outcome.contains("stopped"),
+            "{firings:?}"
+        );
+        assert!(firings[1].ok, "{firings:?}");
+        assert_eq!(firings[1].outcome, "script done: did activate standby");
+        let log = engine.finish().await;
+        assert_eq!(log.reverted, vec!["activate standby"]);
+    }
+}

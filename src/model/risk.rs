@@ -1,0 +1,360 @@
+//! The risk score: the probability of failure in production, from the profile's scenario
+//! probabilities and what the run observed under each fault; and remediation suggestions
+//! when the risk exceeds the tolerance of what is at risk.
+//!
+//! Per scenario (one applied fault `s`):
+//!
+//! - failure(s) = 1 when a threshold fails under `s` (each probe threshold re-judged at its
+//!   effective limit on the probe's checks overlapping `s`, and any `during s` threshold that
+//!   failed); otherwise the measured degradation, the largest over probes of
+//!   max(error_rate under − error_rate in the baseline, (p99 under / p99 baseline − 1) / 4),
+//!   clamped to [0, 1] (a p99 five times the baseline counts as a full failure; the baseline
+//!   p99 is taken as at least 1 ms).
+//! - risk(s) = probability(s) × failure(s): the chance, within the horizon, that the fault
+//!   happens in production and does to users what it did in the run.
+//!
+//! Per resource r: risk(r) = 1 − Π over observed scenarios s of (1 − risk(s) × reach(s, r)),
+//! reach being P(r fails | the scenario's resource fails) from the dependency map.
+//!
+//! Tolerance: 10% × the criticality factor of the dynamic thresholds (low 15%, medium 10%,
+//! high 7.5%, critical 5%). A scenario uses its resource's, or medium.
+
+use super::profile::Profile;
+use super::thresholds::factor;
+use crate::plan::{Criticality, Plan, SourceKind};
+use crate::run::RunReport;
+use serde::Serialize;
+
+pub const BASE_TOLERANCE: f64 = 0.10;
+/// p99 growth (as a multiple of the baseline, minus one) that counts as a full failure.
+pub const LATENCY_SPAN: f64 = 4.0;
+
+pub fn tolerance(c: Criticality) -> f64 {
+    BASE_TOLERANCE * factor(c)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskReport {
+    pub scenarios: Vec<ScenarioRisk>,
+    pub resources: Vec<ResourceRisk>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioRisk {
+    pub fault: String,
+    pub kind: String,
+    pub resource: Option<String>,
+    pub probability: f64,
+    /// Whether the fault was applied and some probe was checked under it.
+    pub observed: bool,
+    pub failure: f64,
+    pub thresholds_failed: Vec<String>,
+    pub error_increase: f64,
+    pub latency_ratio: Option<f64>,
+    pub risk: f64,
+    pub tolerance: f64,
+    /// The failure modes observed (`latency`, `dependency_failure`, ...).
+    pub modes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceRisk {
+    pub resource: String,
+    pub criticality: Criticality,
+    pub risk: f64,
+    pub tolerance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub fault: String,
+    pub resource: Option<String>,
+    pub mode: String,
+    pub text: String,
+    /// Where the text came from: `scenario` (the file or its imports), `stdlib`, or a script.
+    pub source: String,
+    /// A rhai script that refines the suggestion (run by the caller, in the sandbox).
+    pub script: Option<std::path::PathBuf>,
+}
+
+/// One remediation entry: a failure mode and its advice.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remedy {
+    pub mode: String,
+    pub text: String,
+    pub source: String,
+    pub script: Option<std::path::PathBuf>,
+}
+
+fn probe_metric(figures: &crate::run::ProbeFigures, metric: &str) -> Option<f64> {
+    Some(match metric {
+        "p50" => figures.p50_ms,
+        "p99" => figures.p99_ms,
+        "mean" => figures.mean_ms,
+        "max" => figures.max_ms,
+        "error_rate" => figures.error_rate,
+        "availability" => 1.0 - figures.error_rate,
+        "count" => figures.count as f64,
+        _ => return None,
+    })
+    .filter(|v| v.is_finite())
+}
+
+/// The failure modes a scenario's observation points to.
+fn modes(kind: &str, errors: f64, latency: f64, has_dependents: bool, spof: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let primary = match kind {
+        "cpu_limit" | "memory_limit" | "io_limit" => "starvation",
+        _ if latency > errors => "latency",
+        "http_error" => "http_error",
+        _ if has_dependents => "dependency_failure",
+        "kill" | "stop" | "restart" | "pause" => "crash",
+        "latency" | "jitter" | "bandwidth" => "latency",
+        _ => "dependency_failure",
+    };
+    out.push(primary.to_string());
+    if spof {
+        out.push("single_point_of_failure".to_string());
+    }
+    out
+}
+
+/// The risk of every scenario and resource of `plan` (thresholds at their effective limits)
+/// given `profile` and the `report` of a run, with suggestions from `remedies` (the first
+/// entries for a mode win; every entry for a mode is suggested).
+pub fn assess(
+    plan: &Plan,
+    profile: &Profile,
+    report: &RunReport,
+    remedies: &[Remedy],
+) -> RiskReport {
+    let mut scenarios = Vec::new();
+    for s in &profile.scenarios {
+        let applied = report
+            .faults
+            .iter()
+            .any(|f| f.fault == s.fault && f.applied_ms.is_some());
+        let mut failed: Vec<String> = Vec::new();
+        let (mut errors, mut latency, mut ratio, mut observed) = (0.0f64, 0.0f64, None, false);
+        for probe in &report.probes {
+            let Some((_, under)) = probe.under.iter().find(|(f, _)| *f == s.fault) else {
+                continue;
+            };
+            observed = true;
+            for t in &plan.thresholds {
+                if t.metric.source_kind != SourceKind::Probe || t.metric.source != probe.probe {
+                    continue;
+                }
+                if t.during.as_deref().is_some_and(|d| d != s.fault) {
+                    continue;
+                }
+                if let Some(v) = probe_metric(under, &t.metric.metric)
+                    && !t.op.holds(v, t.value)
+                    && !failed.contains(&t.text)
+                {
+                    failed.push(t.text.clone());
+                }
+            }
+            if let Some(base) = &probe.baseline {
+                if base.error_rate.is_finite() && under.error_rate.is_finite() {
+                    errors = errors.max(under.error_rate - base.error_rate);
+                }
+                if base.p99_ms.is_finite() && under.p99_ms.is_finite() {
+                    let r = under.p99_ms / base.p99_ms.max(1.0);
+                    ratio = Some(ratio.map_or(r, |x: f64| x.max(r)));
+                    latency = latency.max((r - 1.0) / LATENCY_SPAN);
+                }
+            }
+        }
+        for (v, t) in report.thresholds.iter().zip(&plan.thresholds) {
+            if t.during.as_deref() == Some(s.fault.as_str())
+                && !v.passed
+                && !failed.contains(&t.text)
+            {
+                failed.push(t.text.clone());
+            }
+        }
+        let observed = observed && applied;
+        let failure = if !observed {
+            0.0
+        } else if failed.is_empty() {
+            errors.max(latency).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let criticality = s
+            .resource
+            .as_deref()
+            .and_then(|r| plan.resource(r))
+            .map(|r| r.criticality)
+            .unwrap_or(Criticality::Medium);
+        let outlook = s
+            .resource
+            .as_deref()
+            .and_then(|r| profile.resources.iter().find(|o| o.name == r));
+        let has_dependents = s
+            .resource
+            .as_deref()
+            .is_some_and(|r| plan.dependencies.iter().any(|d| d.to == r));
+        let spof = outlook.is_some_and(|o| o.single_point_of_failure);
+        scenarios.push(ScenarioRisk {
+            fault: s.fault.clone(),
+            kind: s.kind.clone(),
+            resource: s.resource.clone(),
+            probability: s.probability,
+            observed,
+            failure,
+            thresholds_failed: failed,
+            error_increase: errors.max(0.0),
+            latency_ratio: ratio,
+            risk: s.probability * failure,
+            tolerance: tolerance(criticality),
+            modes: if observed && failure > 0.0 {
+                modes(&s.kind, errors, latency, has_dependents, spof)
+            } else {
+                Vec::new()
+            },
+        });
+    }
+
+    let resources = plan
+        .resources
+        .iter()
+        .map(|r| {
+            let survive: f64 = scenarios
+                .iter()
+                .filter(|s| s.observed)
+                .filter_map(|s| {
+                    let p = profile.scenario(&s.fault)?;
+                    let reach = p.reach.iter().find(|(n, _)| *n == r.name)?.1;
+                    Some(1.0 - s.risk * reach)
+                })
+                .product();
+            ResourceRisk {
+                resource: r.name.clone(),
+                criticality: r.criticality,
+                risk: 1.0 - survive,
+                tolerance: tolerance(r.criticality),
+            }
+        })
+        .collect();
+
+    let mut suggestions = Vec::new();
+    for s in scenarios.iter().filter(|s| s.risk > s.tolerance) {
+        for mode in &s.modes {
+            for remedy in remedies.iter().filter(|r| r.mode == *mode) {
+                if suggestions
+                    .iter()
+                    .any(|x: &Suggestion| x.fault == s.fault && x.text == remedy.text)
+                {
+                    continue;
+                }
+                suggestions.push(Suggestion {
+                    fault: s.fault.clone(),
+                    resource: s.resource.clone(),
+                    mode: mode.clone(),
+                    text: remedy.text.clone(),
+                    source: remedy.source.clone(),
+                    script: remedy.script.clone(),
+                });
+            }
+        }
+    }
+    RiskReport {
+        scenarios,
+        resources,
+        suggestions,
+    }
+}
+
+/// The stdlib table (`std/remediation`), built into the binary.
+pub fn stdlib_remedies() -> Vec<Remedy> {
+    let Some((_, text)) = crate::check::loader::STDLIB
+        .iter()
+        .find(|(name, _)| *name == "std/remediation")
+    else {
+        return Vec::new();
+    };
+    let Ok((file, _)) = crate::syntax::parse(crate::diagnostic::FileId(0), text) else {
+        return Vec::new();
+    };
+    file.items
+        .iter()
+        .filter_map(|i| match i {
+            crate::syntax::ast::Item::Remediation(r) => Some(Remedy {
+                mode: r.mode.node.clone(),
+                text: r.text.node.clone(),
+                source: "stdlib".to_string(),
+                script: None,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The remediation table of `plan`: its own entries (the file and its imports) first, then
+/// the stdlib's entries that it did not already import.
+pub fn remedies(plan: &Plan) -> Vec<Remedy> {
+    let mut out: Vec<Remedy> = plan
+        .remediations
+        .iter()
+        .map(|r| Remedy {
+            mode: r.mode.clone(),
+            text: r.text.clone(),
+            source: "scenario".to_string(),
+            script: r.script.clone(),
+        })
+        .collect();
+    for r in stdlib_remedies() {
+        if !out.iter().any(|o| o.mode == r.mode && o.text == r.text) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_modes_follow_the_observation() {
+        assert_eq!(modes("latency", 0.0, 0.5, true, false), vec!["latency"]);
+        assert_eq!(
+            modes("kill", 0.9, 0.0, true, true),
+            vec!["dependency_failure", "single_point_of_failure"]
+        );
+        assert_eq!(modes("kill", 0.9, 0.0, false, false), vec!["crash"]);
+        assert_eq!(
+            modes("cpu_limit", 0.0, 2.0, false, false),
+            vec!["starvation"]
+        );
+        assert_eq!(
+            modes("http_error", 0.3, 0.0, false, false),
+            vec!["http_error"]
+        );
+    }
+
+    #[test]
+    fn the_stdlib_table_covers_every_mode() {
+        let table = stdlib_remedies();
+        for mode in [
+            "latency",
+            "http_error",
+            "dependency_failure",
+            "starvation",
+            "single_point_of_failure",
+            "crash",
+        ] {
+            assert!(table.iter().any(|r| r.mode == mode), "{mode}");
+        }
+    }
+
+    #[test]
+    fn tolerance_shrinks_with_criticality() {
+        assert!((tolerance(Criticality::Medium) - 0.10).abs() < 1e-12);
+        assert!((tolerance(Criticality::Critical) - 0.05).abs() < 1e-12);
+        assert!((tolerance(Criticality::Low) - 0.15).abs() < 1e-12);
+    }
+}
