@@ -437,8 +437,11 @@ fault starve: memory_limit on made {{ limit 40MiB; at 0s; lasting 50s }}
     );
 
     let output = scenario.recover();
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.status.success(), "{text}");
     assert_eq!(restorable(&found.info().await.unwrap()), before, "{text}");
     assert!(
