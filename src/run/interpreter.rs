@@ -276,7 +276,7 @@ async fn body(
     for resource in plan.resources.iter().filter(|r| !r.standby) {
         start_resource(resource, &logs, &runtime, &journal).await?;
     }
-    let probes = build_probes(&plan, &journal)?;
+    let probes = build_probes(&plan)?;
     {
         let mut rt = runtime.lock().await;
         for (name, probe, interval) in probes {
@@ -443,7 +443,7 @@ async fn start_resource(
 
 type ProbeSetup = (String, Arc<dyn Probe>, Duration);
 
-fn build_probes(plan: &Plan, journal: &Journal) -> Result<Vec<ProbeSetup>, RunError> {
+fn build_probes(plan: &Plan) -> Result<Vec<ProbeSetup>, RunError> {
     let mut probes: Vec<ProbeSetup> = Vec::new();
     for probe in &plan.probes {
         let timeout = Duration::from_secs_f64(probe.timeout_ms.max(1.0) / 1000.0);
@@ -455,17 +455,13 @@ fn build_probes(plan: &Plan, journal: &Journal) -> Result<Vec<ProbeSetup>, RunEr
                 headers,
                 body,
             } => {
-                if !headers.is_empty() || body.is_some() {
-                    journal.event(format!(
-                        "warning: probe `{}` ({}): headers and bodies are not sent by this build",
-                        probe.name, probe.at
-                    ));
-                }
                 let expect = expect_status.map_or(ExpectedStatus::Success, ExpectedStatus::Exact);
                 Arc::new(
-                    HttpProbe::new(method, url, expect, timeout).map_err(|err| {
-                        located(&format!("probe `{}`", probe.name), &probe.at, err)
-                    })?,
+                    HttpProbe::new(method, url, expect, timeout)
+                        .and_then(|built| built.with_request(headers, body.as_deref()))
+                        .map_err(|err| {
+                            located(&format!("probe `{}`", probe.name), &probe.at, err)
+                        })?,
                 )
             }
             ProbeCheck::Tcp { address } => Arc::new(TcpProbe::new(address.clone(), timeout)),
