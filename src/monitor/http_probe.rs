@@ -284,33 +284,34 @@ mod tests {
                     return;
                 };
                 tokio::spawn(async move {
-                    let service = service_fn(|request: Request<hyper::body::Incoming>| async move {
-                        let (parts, body) = request.into_parts();
-                        let body = body.collect().await.unwrap().to_bytes();
-                        let header = |name: &str| {
-                            parts
-                                .headers
-                                .get(name)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_string()
-                        };
-                        let ok = parts.method == Method::POST
-                            && header("x-token") == "s3cret"
-                            && header("content-type") == "application/json"
-                            && header("user-agent") == "pfi-probe"
-                            && &body[..] == br#"{"item": 1}"#;
-                        let status = if ok { 200 } else { 400 };
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .body(Full::new(Bytes::from(format!(
-                                    "{:?} {:?}",
-                                    parts.headers, body
-                                ))))
-                                .unwrap(),
-                        )
-                    });
+                    let service =
+                        service_fn(|request: Request<hyper::body::Incoming>| async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let header = |name: &str| {
+                                parts
+                                    .headers
+                                    .get(name)
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("")
+                                    .to_string()
+                            };
+                            let ok = parts.method == Method::POST
+                                && header("x-token") == "s3cret"
+                                && header("content-type") == "application/json"
+                                && header("user-agent") == "pfi-probe"
+                                && &body[..] == br#"{"item": 1}"#;
+                            let status = if ok { 200 } else { 400 };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(format!(
+                                        "{:?} {:?}",
+                                        parts.headers, body
+                                    ))))
+                                    .unwrap(),
+                            )
+                        });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;

@@ -6,9 +6,11 @@
 
 use super::fault_builder::{FaultAction, build};
 use super::fault_windows::FaultWindows;
+use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::program::resolve_program;
+use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
@@ -113,6 +115,8 @@ pub struct RunReport {
     pub thresholds: Vec<ThresholdVerdict>,
     pub faults: Vec<FaultRecord>,
     pub probes: Vec<ProbeComparison>,
+    /// Health of the resources that declare a `health` check.
+    pub health: Vec<HealthReport>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
     pub wall_ms: f64,
@@ -159,6 +163,7 @@ pub struct Interpreter {
     plan: Arc<Plan>,
     options: RunOptions,
     journal: Journal,
+    progress: Option<Arc<dyn ProgressView>>,
 }
 
 impl Interpreter {
@@ -167,7 +172,14 @@ impl Interpreter {
             plan: Arc::new(plan),
             options,
             journal: Journal::new(sink),
+            progress: None,
         }
+    }
+
+    /// Shows the run's progress on `view` while the faults are scheduled.
+    pub fn with_progress(mut self, view: Arc<dyn ProgressView>) -> Interpreter {
+        self.progress = Some(view);
+        self
     }
 
     /// Runs the experiment until it ends, aborts, or `shutdown` completes (its output names
@@ -200,6 +212,7 @@ impl Interpreter {
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
+        let health = HealthBoard::new();
         let logs = self
             .options
             .state_dir
@@ -213,7 +226,9 @@ impl Interpreter {
             runtime.clone(),
             store.clone(),
             windows.clone(),
+            health.clone(),
             journal.clone(),
+            self.progress.clone(),
         ));
         let joined = tokio::select! {
             joined = &mut body => joined,
@@ -236,6 +251,9 @@ impl Interpreter {
             .map(|t| judge(t, &store, &windows))
             .collect();
         let teardown_errors = teardown(&runtime, &journal).await;
+        if let Some(view) = &self.progress {
+            view.finish();
+        }
         let ending = outcome?;
         let records = runtime.lock().await.records.clone();
         let report = RunReport {
@@ -252,6 +270,7 @@ impl Interpreter {
             thresholds,
             faults: records,
             probes: compare_probes(&plan, &store, &windows),
+            health: health.reports(),
             teardown_errors,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
@@ -268,7 +287,9 @@ async fn body(
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
     windows: FaultWindows,
+    health: HealthBoard,
     journal: Journal,
+    progress: Option<Arc<dyn ProgressView>>,
 ) -> Result<Ending, RunError> {
     for link in &plan.links {
         start_link(link, &runtime, &journal).await?;
@@ -277,8 +298,19 @@ async fn body(
         start_resource(resource, &logs, &runtime, &journal).await?;
     }
     let probes = build_probes(&plan)?;
+    // Time zero of fault records and health periods: every resource is ready.
+    let zero = Instant::now();
     {
         let mut rt = runtime.lock().await;
+        for resource in plan.resources.iter().filter(|r| !r.standby) {
+            if let Some(watch) = HealthWatch::of(resource) {
+                let watch = watch.map_err(|err| {
+                    located(&format!("health of `{}`", resource.name), &resource.at, err)
+                })?;
+                let task = watch.watch(&health, store.clone(), journal.clone(), zero);
+                rt.probe_tasks.push(tokio::spawn(task));
+            }
+        }
         for (name, probe, interval) in probes {
             let task = run_probe(
                 name,
@@ -296,6 +328,17 @@ async fn body(
         plan.experiment.baseline_ms,
         plan.experiment.duration_ms,
     );
+    if let Some(view) = progress {
+        let task = drive_progress(
+            view,
+            store.clone(),
+            plan.probes.iter().map(|p| p.name.clone()).collect(),
+            zero,
+            Duration::from_secs_f64(plan.experiment.baseline_ms.max(0.0) / 1000.0),
+            schedule.end(),
+        );
+        runtime.lock().await.probe_tasks.push(tokio::spawn(task));
+    }
     journal.event(format!(
         "all resources ready; baseline {}, then {} of faults ({} activations fire)",
         format_duration(plan.experiment.baseline_ms),
@@ -308,7 +351,7 @@ async fn body(
         store,
         windows,
         journal: journal.clone(),
-        zero: Instant::now(),
+        zero,
         aborts: plan
             .thresholds
             .iter()
