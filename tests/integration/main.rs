@@ -3,6 +3,7 @@
 mod demo;
 mod detect;
 mod docker;
+mod engine;
 mod language;
 mod ledger;
 mod monitor;
