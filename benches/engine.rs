@@ -142,7 +142,7 @@ async fn activation_delay(dir: &Path, count: usize) {
     let spec = ProcessSpec::new(
         "sleeper",
         vec!["sleep".to_string(), "600".to_string()],
-        &dir.join("logs"),
+        dir.join("logs"),
     )
     .readiness(Readiness::Started);
     let target = ProcessTarget::new(spec).unwrap();

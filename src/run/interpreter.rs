@@ -280,6 +280,8 @@ impl Interpreter {
 }
 
 /// Starts everything, then probes and the schedule.
+// The run's shared state, handed over one piece each so the run task owns clones of them.
+#[allow(clippy::too_many_arguments)]
 async fn body(
     plan: Arc<Plan>,
     seed: u64,
