@@ -11,12 +11,18 @@ use crate::model::thresholds::apply as apply_effective;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
 use crate::run::junit::junit_xml_with;
 use crate::run::ledger::DEFAULT_STATE_DIR;
-use crate::run::{Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
+use crate::run::progress::{PlainProgress, ProgressView, TerminalProgress};
+use crate::run::{EventSink, Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
 use clap::Args;
 use rhai::Dynamic;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a plain progress line is printed when stdout is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -101,11 +107,26 @@ pub fn run(args: RunArgs) -> ExitCode {
         state_dir: args.state_dir.clone(),
         seed: args.seed,
     };
-    let sink = Arc::new(|event: &RunEvent| {
-        eprintln!("[{:>7.2}s] {}", event.at_ms / 1000.0, event.message);
-    });
-    let interpreter = Interpreter::new(plan.clone(), options, sink);
+    // A live bar when a person watches; plain lines (and a status line now and then) in logs.
+    let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let (sink, view): (EventSink, Arc<dyn ProgressView>) = if terminal {
+        let bar = Arc::new(TerminalProgress::new());
+        let printer = bar.clone();
+        (
+            Arc::new(move |event: &RunEvent| printer.print(&event_line(event))),
+            bar,
+        )
+    } else {
+        (
+            Arc::new(|event: &RunEvent| eprintln!("{}", event_line(event))),
+            Arc::new(PlainProgress::new(PLAIN_PROGRESS_EVERY, |line| {
+                eprintln!("[progress] {line}")
+            })),
+        )
+    };
+    let interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
     let result = runtime.block_on(async { interpreter.run(shutdown_signal()).await });
+    view.finish();
     match result {
         Err(RunError::Environment(message)) => {
             eprintln!("error: {message}");
@@ -152,6 +173,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+fn event_line(event: &RunEvent) -> String {
+    format!("[{:>7.2}s] {}", event.at_ms / 1000.0, event.message)
 }
 
 fn write(path: &Path, what: &str, contents: &str) -> Option<u8> {
@@ -231,6 +256,7 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
             fault.fault, fault.kind, fault.target
         ));
     }
+    out.push_str(&health_section(report));
     out.push_str(&format!("\nprobes: {}\n", report.probes.len()));
     for probe in &report.probes {
         out.push_str(&format!("  {}\n", probe.probe));
@@ -392,4 +418,39 @@ fn value_in(unit: MetricUnit, value: f64) -> String {
         MetricUnit::Bytes => format!("{} bytes", trim(value)),
         MetricUnit::Count | MetricUnit::Number => trim(value),
     }
+}
+
+/// Each watched resource's checks and unhealthy periods (times after every resource was ready).
+fn health_section(report: &RunReport) -> String {
+    if report.health.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\nhealth: {}\n", report.health.len());
+    for health in &report.health {
+        let state = if health.unhealthy.is_empty() {
+            "healthy throughout".to_string()
+        } else {
+            format!("unhealthy {} time(s)", health.unhealthy.len())
+        };
+        out.push_str(&format!(
+            "  {:<16} {} checks, {} failed; {state}\n",
+            health.resource, health.checks, health.failures
+        ));
+        for period in &health.unhealthy {
+            let until = match period.until_ms {
+                Some(until) => format!(
+                    "to {} ({})",
+                    format_duration(until.round()),
+                    format_duration((until - period.from_ms).max(0.0).round())
+                ),
+                None => "to the end".to_string(),
+            };
+            out.push_str(&format!(
+                "    unhealthy from {} {until}: {}\n",
+                format_duration(period.from_ms.round()),
+                period.detail
+            ));
+        }
+    }
+    out
 }

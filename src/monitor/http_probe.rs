@@ -2,7 +2,8 @@
 
 use super::probe::{BoxFuture, Check, Probe, error_chain, short_duration};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -44,7 +45,11 @@ pub struct HttpProbe {
     url: Uri,
     expect: ExpectedStatus,
     timeout: Duration,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    /// Headers sent with every request, after `user-agent: pfi-probe` (which they can replace).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The request body; empty when `None`.
+    body: Option<Bytes>,
+    client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl HttpProbe {
@@ -88,8 +93,40 @@ impl HttpProbe {
             url,
             expect,
             timeout,
+            headers: Vec::new(),
+            body: None,
             client,
         })
+    }
+
+    /// Sends these headers and this body with every request. Header names and values are
+    /// checked now. A body without a `content-type` header is sent as `application/json`
+    /// when it parses as JSON, else as `text/plain`.
+    pub fn with_request(
+        mut self,
+        headers: &[(String, String)],
+        body: Option<&str>,
+    ) -> Result<HttpProbe, String> {
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of header `{name}` is not a valid header value"))?;
+            self.headers.push((name, value));
+        }
+        if let Some(body) = body {
+            if !self.headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
+                let kind = if serde_json::from_str::<serde_json::Value>(body).is_ok() {
+                    "application/json"
+                } else {
+                    "text/plain; charset=utf-8"
+                };
+                self.headers
+                    .push((CONTENT_TYPE, HeaderValue::from_static(kind)));
+            }
+            self.body = Some(Bytes::copy_from_slice(body.as_bytes()));
+        }
+        Ok(self)
     }
 
     pub fn url(&self) -> &Uri {
@@ -97,12 +134,24 @@ impl HttpProbe {
     }
 
     async fn request(&self) -> Check {
-        let request = match Request::builder()
+        let mut builder = Request::builder()
             .method(self.method.clone())
-            .uri(self.url.clone())
-            .header(hyper::header::USER_AGENT, "pfi-probe")
-            .body(Empty::<Bytes>::new())
-        {
+            .uri(self.url.clone());
+        if let Some(headers) = builder.headers_mut() {
+            headers.insert(
+                hyper::header::USER_AGENT,
+                HeaderValue::from_static("pfi-probe"),
+            );
+            for (name, value) in &self.headers {
+                if name == hyper::header::USER_AGENT {
+                    headers.insert(name.clone(), value.clone());
+                } else {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+        }
+        let body = self.body.clone().unwrap_or_default();
+        let request = match builder.body(Full::new(body)) {
             Ok(request) => request,
             Err(err) => return Check::failure(format!("cannot build the request: {err}")),
         };
@@ -151,6 +200,8 @@ impl fmt::Debug for HttpProbe {
             .field("url", &self.url)
             .field("expect", &self.expect)
             .field("timeout", &self.timeout)
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.as_ref().map(Bytes::len))
             .finish()
     }
 }
@@ -176,6 +227,27 @@ mod tests {
     }
 
     #[test]
+    fn rejects_bad_headers() {
+        let probe = || {
+            HttpProbe::new(
+                "POST",
+                "http://x/",
+                ExpectedStatus::Success,
+                Duration::from_secs(1),
+            )
+            .unwrap()
+        };
+        let err = probe()
+            .with_request(&[("bad name".into(), "v".into())], None)
+            .unwrap_err();
+        assert!(err.contains("not a valid header name"), "{err}");
+        let err = probe()
+            .with_request(&[("x-a".into(), "line\nbreak".into())], None)
+            .unwrap_err();
+        assert!(err.contains("header `x-a`"), "{err}");
+    }
+
+    #[test]
     fn expected_status_matches() {
         assert!(ExpectedStatus::Success.accepts(StatusCode::NO_CONTENT));
         assert!(!ExpectedStatus::Success.accepts(StatusCode::SERVICE_UNAVAILABLE));
@@ -195,5 +267,82 @@ mod tests {
         let check = probe.check().await;
         assert!(!check.success);
         assert!(check.detail.contains("refused"), "{}", check.detail);
+    }
+
+    /// A real HTTP server on a free port that answers 200 only when the request carries
+    /// `x-token: s3cret` and the body `{"item": 1}` as JSON, 400 otherwise.
+    async fn checking_server() -> std::net::SocketAddr {
+        use http_body_util::Full;
+        use hyper::server::conn::http1;
+        use hyper::service::service_fn;
+        use hyper_util::rt::TokioIo;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(|request: Request<hyper::body::Incoming>| async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let header = |name: &str| {
+                                parts
+                                    .headers
+                                    .get(name)
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("")
+                                    .to_string()
+                            };
+                            let ok = parts.method == Method::POST
+                                && header("x-token") == "s3cret"
+                                && header("content-type") == "application/json"
+                                && header("user-agent") == "pfi-probe"
+                                && &body[..] == br#"{"item": 1}"#;
+                            let status = if ok { 200 } else { 400 };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(format!(
+                                        "{:?} {:?}",
+                                        parts.headers, body
+                                    ))))
+                                    .unwrap(),
+                            )
+                        });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn sends_the_headers_and_the_body() {
+        let address = checking_server().await;
+        let url = format!("http://{address}/orders");
+        let timeout = Duration::from_secs(2);
+        let probe = HttpProbe::new("post", &url, ExpectedStatus::Success, timeout)
+            .unwrap()
+            .with_request(
+                &[("X-Token".into(), "s3cret".into())],
+                Some(r#"{"item": 1}"#),
+            )
+            .unwrap();
+        let check = probe.check().await;
+        assert!(check.success, "{}", check.detail);
+        let wrong = HttpProbe::new("post", &url, ExpectedStatus::Success, timeout)
+            .unwrap()
+            .with_request(&[("X-Token".into(), "nope".into())], Some(r#"{"item": 1}"#))
+            .unwrap();
+        let check = wrong.check().await;
+        assert!(!check.success);
+        assert!(check.detail.contains("400"), "{}", check.detail);
+        let bare = HttpProbe::new("post", &url, ExpectedStatus::Success, timeout).unwrap();
+        assert!(!bare.check().await.success);
     }
 }

@@ -7,9 +7,11 @@
 use super::containers::{self, AppliedContainers, Containers};
 use super::fault_builder::{FaultAction, build};
 use super::fault_windows::FaultWindows;
+use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::program::resolve_program;
+use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
@@ -114,6 +116,8 @@ pub struct RunReport {
     pub thresholds: Vec<ThresholdVerdict>,
     pub faults: Vec<FaultRecord>,
     pub probes: Vec<ProbeComparison>,
+    /// Health of the resources that declare a `health` check.
+    pub health: Vec<HealthReport>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
     pub wall_ms: f64,
@@ -166,6 +170,7 @@ pub struct Interpreter {
     plan: Arc<Plan>,
     options: RunOptions,
     journal: Journal,
+    progress: Option<Arc<dyn ProgressView>>,
 }
 
 impl Interpreter {
@@ -174,7 +179,14 @@ impl Interpreter {
             plan: Arc::new(plan),
             options,
             journal: Journal::new(sink),
+            progress: None,
         }
+    }
+
+    /// Shows the run's progress on `view` while the faults are scheduled.
+    pub fn with_progress(mut self, view: Arc<dyn ProgressView>) -> Interpreter {
+        self.progress = Some(view);
+        self
     }
 
     /// Runs the experiment until it ends, aborts, or `shutdown` completes (its output names
@@ -208,6 +220,7 @@ impl Interpreter {
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
+        let health = HealthBoard::new();
         let logs = self
             .options
             .state_dir
@@ -221,7 +234,9 @@ impl Interpreter {
             runtime.clone(),
             store.clone(),
             windows.clone(),
+            health.clone(),
             journal.clone(),
+            self.progress.clone(),
         ));
         let joined = tokio::select! {
             joined = &mut body => joined,
@@ -244,6 +259,9 @@ impl Interpreter {
             .map(|t| judge(t, &store, &windows))
             .collect();
         let teardown_errors = teardown(&runtime, &journal).await;
+        if let Some(view) = &self.progress {
+            view.finish();
+        }
         let ending = outcome?;
         let records = runtime.lock().await.records.clone();
         let report = RunReport {
@@ -260,6 +278,7 @@ impl Interpreter {
             thresholds,
             faults: records,
             probes: compare_probes(&plan, &store, &windows),
+            health: health.reports(),
             teardown_errors,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
@@ -269,6 +288,8 @@ impl Interpreter {
 }
 
 /// Starts everything, then probes and the schedule.
+// The run's shared state, handed over one piece each so the run task owns clones of them.
+#[allow(clippy::too_many_arguments)]
 async fn body(
     plan: Arc<Plan>,
     seed: u64,
@@ -276,7 +297,9 @@ async fn body(
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
     windows: FaultWindows,
+    health: HealthBoard,
     journal: Journal,
+    progress: Option<Arc<dyn ProgressView>>,
 ) -> Result<Ending, RunError> {
     containers::validate(&plan)?;
     for link in &plan.links {
@@ -295,9 +318,20 @@ async fn body(
                 .await?;
         }
     }
-    let probes = build_probes(&plan, &journal)?;
+    let probes = build_probes(&plan)?;
+    // Time zero of fault records and health periods: every resource is ready.
+    let zero = Instant::now();
     {
         let mut rt = runtime.lock().await;
+        for resource in plan.resources.iter().filter(|r| !r.standby) {
+            if let Some(watch) = HealthWatch::of(resource) {
+                let watch = watch.map_err(|err| {
+                    located(&format!("health of `{}`", resource.name), &resource.at, err)
+                })?;
+                let task = watch.watch(&health, store.clone(), journal.clone(), zero);
+                rt.probe_tasks.push(tokio::spawn(task));
+            }
+        }
         for (name, probe, interval) in probes {
             let task = run_probe(
                 name,
@@ -315,6 +349,17 @@ async fn body(
         plan.experiment.baseline_ms,
         plan.experiment.duration_ms,
     );
+    if let Some(view) = progress {
+        let task = drive_progress(
+            view,
+            store.clone(),
+            plan.probes.iter().map(|p| p.name.clone()).collect(),
+            zero,
+            Duration::from_secs_f64(plan.experiment.baseline_ms.max(0.0) / 1000.0),
+            schedule.end(),
+        );
+        runtime.lock().await.probe_tasks.push(tokio::spawn(task));
+    }
     journal.event(format!(
         "all resources ready; baseline {}, then {} of faults ({} activations fire)",
         format_duration(plan.experiment.baseline_ms),
@@ -327,7 +372,7 @@ async fn body(
         store,
         windows,
         journal: journal.clone(),
-        zero: Instant::now(),
+        zero,
         aborts: plan
             .thresholds
             .iter()
@@ -468,7 +513,7 @@ async fn start_resource(
 
 type ProbeSetup = (String, Arc<dyn Probe>, Duration);
 
-fn build_probes(plan: &Plan, journal: &Journal) -> Result<Vec<ProbeSetup>, RunError> {
+fn build_probes(plan: &Plan) -> Result<Vec<ProbeSetup>, RunError> {
     let mut probes: Vec<ProbeSetup> = Vec::new();
     for probe in &plan.probes {
         let timeout = Duration::from_secs_f64(probe.timeout_ms.max(1.0) / 1000.0);
@@ -480,17 +525,13 @@ fn build_probes(plan: &Plan, journal: &Journal) -> Result<Vec<ProbeSetup>, RunEr
                 headers,
                 body,
             } => {
-                if !headers.is_empty() || body.is_some() {
-                    journal.event(format!(
-                        "warning: probe `{}` ({}): headers and bodies are not sent by this build",
-                        probe.name, probe.at
-                    ));
-                }
                 let expect = expect_status.map_or(ExpectedStatus::Success, ExpectedStatus::Exact);
                 Arc::new(
-                    HttpProbe::new(method, url, expect, timeout).map_err(|err| {
-                        located(&format!("probe `{}`", probe.name), &probe.at, err)
-                    })?,
+                    HttpProbe::new(method, url, expect, timeout)
+                        .and_then(|built| built.with_request(headers, body.as_deref()))
+                        .map_err(|err| {
+                            located(&format!("probe `{}`", probe.name), &probe.at, err)
+                        })?,
                 )
             }
             ProbeCheck::Tcp { address } => Arc::new(TcpProbe::new(address.clone(), timeout)),

@@ -114,6 +114,7 @@ mod tests {
             }],
             faults: Vec::new(),
             probes: Vec::new(),
+            health: Vec::new(),
             teardown_errors: Vec::new(),
             wall_ms: 1500.0,
             events: Vec::new(),

@@ -6,17 +6,20 @@
 mod containers;
 mod fault_builder;
 mod fault_windows;
+mod health;
 mod interpreter;
 mod journal;
 pub mod junit;
 pub mod ledger;
 mod program;
+pub mod progress;
 mod run_error;
 mod schedule;
 mod threshold_verdict;
 
 pub use fault_builder::{FaultAction, build as build_fault};
 pub use fault_windows::FaultWindows;
+pub use health::{HealthBoard, HealthReport, HealthWatch, UnhealthyPeriod};
 pub use interpreter::{
     FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
 };

@@ -4,6 +4,7 @@ mod demo;
 mod detect;
 mod docker;
 mod docker_run;
+mod engine;
 mod language;
 mod ledger;
 mod monitor;

@@ -375,19 +375,20 @@ async fn a_fault_whose_revert_cannot_be_recorded_is_not_applied() {
     assert_ne!(state_of(pid), Some(ProcessState::Stopped));
 }
 
-/// The cgroup a process is in for a v1 controller, from `/proc/<pid>/cgroup`.
+/// The cgroup a process is in for a v1 controller, from `/proc/<pid>/cgroup`; on a cgroup
+/// v2 machine (no v1 line for the controller), its unified cgroup.
 fn v1_cgroup(pid: u32, controller: &str) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    text.lines()
-        .find_map(|line| {
+    let line_of = |wanted: &dyn Fn(&str) -> bool| {
+        text.lines().find_map(|line| {
             let mut parts = line.splitn(3, ':');
             let _ = parts.next();
             let names = parts.next()?;
-            names
-                .split(',')
-                .any(|n| n == controller)
-                .then(|| parts.next().unwrap().to_string())
+            wanted(names).then(|| parts.next().unwrap().to_string())
         })
+    };
+    line_of(&|names| names.split(',').any(|n| n == controller))
+        .or_else(|| line_of(&|names| names.is_empty()))
         .unwrap()
 }
 

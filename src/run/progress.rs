@@ -1,0 +1,278 @@
+//! Live progress of a run: a [`Status`] computed a few times a second from the metrics store
+//! (elapsed of total, baseline or faults phase, active faults, each probe's recent p99 and
+//! error rate) and handed to a [`ProgressView`]. Two views: [`TerminalProgress`], an
+//! indicatif bar on stderr that the journal lines print above (so they are never garbled),
+//! and [`PlainProgress`], one plain line every few seconds for logs and CI.
+
+use crate::monitor::{MetricsStore, Selection};
+use crate::plan::{format_duration, trim};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// How often the status is computed.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+/// The window of the probe figures shown.
+pub const RECENT: Duration = Duration::from_secs(5);
+
+/// Where the run is, at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub elapsed: Duration,
+    pub total: Duration,
+    /// `baseline` or `faults`.
+    pub phase: &'static str,
+    pub active_faults: Vec<String>,
+    pub probes: Vec<ProbeStatus>,
+}
+
+/// A probe's figures over the last [`RECENT`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeStatus {
+    pub probe: String,
+    pub p99_ms: f64,
+    pub error_rate: f64,
+}
+
+impl Status {
+    /// The status now: `elapsed` since every resource was ready.
+    pub fn read(
+        store: &MetricsStore,
+        probes: &[String],
+        elapsed: Duration,
+        baseline: Duration,
+        total: Duration,
+    ) -> Status {
+        let recent = Selection::trailing(RECENT);
+        Status {
+            elapsed: elapsed.min(total),
+            total,
+            phase: if elapsed < baseline {
+                "baseline"
+            } else {
+                "faults"
+            },
+            active_faults: store.active_faults(),
+            probes: probes
+                .iter()
+                .filter_map(|probe| {
+                    let summary = store.probe_summary(probe, &recent)?;
+                    Some(ProbeStatus {
+                        probe: probe.clone(),
+                        p99_ms: summary.latency.p99.as_secs_f64() * 1000.0,
+                        error_rate: summary.error_rate,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// What the status says after the elapsed time:
+    /// `faults | active: freeze | ping p99 1.2ms err 0%`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![self.phase.to_string()];
+        parts.push(if self.active_faults.is_empty() {
+            "no fault active".to_string()
+        } else {
+            format!("active: {}", self.active_faults.join(", "))
+        });
+        for probe in &self.probes {
+            parts.push(format!(
+                "{} p99 {}ms err {}%",
+                probe.probe,
+                trim(probe.p99_ms),
+                trim(probe.error_rate * 100.0)
+            ));
+        }
+        parts.join(" | ")
+    }
+
+    /// `3.2s/10s faults | ...`, for plain output.
+    pub fn line(&self) -> String {
+        format!(
+            "{}/{} {}",
+            format_duration((self.elapsed.as_secs_f64() * 10.0).round() * 100.0),
+            format_duration(self.total.as_secs_f64() * 1000.0),
+            self.describe()
+        )
+    }
+}
+
+/// Shows a run's progress.
+pub trait ProgressView: Send + Sync {
+    fn show(&self, status: &Status);
+    /// The run is over (called before the summary is printed).
+    fn finish(&self);
+}
+
+/// Computes the status every [`PROGRESS_INTERVAL`] until dropped; `zero` is when every
+/// resource was ready.
+pub async fn drive(
+    view: Arc<dyn ProgressView>,
+    store: MetricsStore,
+    probes: Vec<String>,
+    zero: Instant,
+    baseline: Duration,
+    total: Duration,
+) {
+    let mut ticks = tokio::time::interval(PROGRESS_INTERVAL);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        let status = Status::read(&store, &probes, zero.elapsed(), baseline, total);
+        view.show(&status);
+    }
+}
+
+/// An indicatif bar on stderr. Journal lines must go through [`TerminalProgress::print`] so
+/// the bar is cleared while they are written and redrawn under them.
+pub struct TerminalProgress {
+    bar: ProgressBar,
+}
+
+impl TerminalProgress {
+    pub fn new() -> TerminalProgress {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("{spinner} [{bar:24.cyan/blue}] {prefix} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message("starting resources");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        TerminalProgress { bar }
+    }
+
+    /// Writes one line to stderr above the bar.
+    pub fn print(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+}
+
+impl Default for TerminalProgress {
+    fn default() -> Self {
+        TerminalProgress::new()
+    }
+}
+
+impl ProgressView for TerminalProgress {
+    fn show(&self, status: &Status) {
+        self.bar.set_length(status.total.as_millis() as u64);
+        self.bar.set_position(status.elapsed.as_millis() as u64);
+        self.bar.set_prefix(format!(
+            "{:>6.1}s/{}",
+            status.elapsed.as_secs_f64(),
+            format_duration(status.total.as_secs_f64() * 1000.0)
+        ));
+        self.bar.set_message(status.describe());
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// One plain `progress:` line every `every` of the run, through `out`.
+pub struct PlainProgress {
+    every: Duration,
+    next: Mutex<Duration>,
+    out: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+impl PlainProgress {
+    pub fn new(every: Duration, out: impl Fn(&str) + Send + Sync + 'static) -> PlainProgress {
+        PlainProgress {
+            every,
+            next: Mutex::new(every),
+            out: Box::new(out),
+        }
+    }
+}
+
+impl ProgressView for PlainProgress {
+    fn show(&self, status: &Status) {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if status.elapsed < *next || status.elapsed >= status.total {
+            return;
+        }
+        while *next <= status.elapsed {
+            *next += self.every;
+        }
+        (self.out)(&format!("progress: {}", status.line()));
+    }
+
+    fn finish(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Observation;
+
+    #[test]
+    fn reads_phase_faults_and_recent_probe_figures() {
+        let store = MetricsStore::new();
+        for (i, ok) in [true, true, true, false].into_iter().enumerate() {
+            store.record_observation(
+                "ping",
+                Observation {
+                    at: store.now(),
+                    latency: Duration::from_millis(10 * (i as u64 + 1)),
+                    success: ok,
+                    detail: String::new(),
+                },
+            );
+        }
+        store.fault_started("freeze");
+        let probes = vec!["ping".to_string(), "silent".to_string()];
+        let status = Status::read(
+            &store,
+            &probes,
+            Duration::from_millis(3250),
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        );
+        assert_eq!(status.phase, "faults");
+        assert_eq!(status.active_faults, vec!["freeze".to_string()]);
+        assert_eq!(status.probes.len(), 1);
+        assert_eq!(status.probes[0].error_rate, 0.25);
+        assert_eq!(
+            status.line(),
+            "3.3s/10s faults | active: freeze | ping p99 40ms err 25%"
+        );
+        let early = Status::read(
+            &store,
+            &[],
+            Duration::from_millis(500),
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        );
+        assert_eq!(early.phase, "baseline");
+    }
+
+    #[test]
+    fn plain_progress_prints_one_line_per_period() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let view = PlainProgress::new(Duration::from_secs(5), move |line| {
+            seen.lock().unwrap().push(line.to_string())
+        });
+        for ms in [0, 200, 4800, 5000, 5200, 9000, 12_100, 30_000] {
+            view.show(&Status {
+                elapsed: Duration::from_millis(ms),
+                total: Duration::from_secs(30),
+                phase: "faults",
+                active_faults: Vec::new(),
+                probes: Vec::new(),
+            });
+        }
+        assert_eq!(
+            *lines.lock().unwrap(),
+            vec![
+                "progress: 5s/30s faults | no fault active".to_string(),
+                "progress: 12.1s/30s faults | no fault active".to_string(),
+            ]
+        );
+    }
+}
