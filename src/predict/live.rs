@@ -279,12 +279,13 @@ impl PredictionLoop {
         made
     }
 
-    /// Steps every `interval` and sends each prediction (a send without receivers is fine)
-    /// until `shutdown` completes.
+    /// Steps every `interval`, hands each prediction to `made` and sends it on `sender` (a
+    /// send without receivers is fine), until `shutdown` completes.
     pub async fn run(
         mut self,
         store: MetricsStore,
         sender: tokio::sync::broadcast::Sender<Prediction>,
+        mut made: impl FnMut(&Prediction),
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut ticks = tokio::time::interval(self.interval);
@@ -295,6 +296,7 @@ impl PredictionLoop {
                 _ = &mut shutdown => return,
                 _ = ticks.tick() => {
                     for prediction in self.step(&store) {
+                        made(&prediction);
                         let _ = sender.send(prediction);
                     }
                 }

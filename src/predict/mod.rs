@@ -74,6 +74,7 @@ pub mod extremes;
 pub mod holt_winters;
 pub mod isolation_forest;
 pub mod live;
+pub mod outcome;
 pub mod param_spec;
 pub mod params;
 pub mod prediction;

@@ -52,6 +52,14 @@ impl FaultWindows {
         }
     }
 
+    /// Every (fault, start) so far, in order of opening.
+    pub fn starts(&self) -> Vec<(String, Duration)> {
+        self.lock()
+            .iter()
+            .map(|w| (w.fault.clone(), w.start))
+            .collect()
+    }
+
     /// Whether `observation` overlaps a window of `fault` (of any fault when `None`).
     pub fn covers(&self, fault: Option<&str>, observation: &Observation) -> bool {
         self.overlaps(fault, observation.at, observation.at + observation.latency)

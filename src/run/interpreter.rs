@@ -11,6 +11,7 @@ use super::ledger::{Ledger, new_run_id};
 use super::program::resolve_program;
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
+use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
 use crate::faults::{AppliedFault, FaultContext, RevertAction, inject};
 use crate::model::{Activation, timeline};
@@ -22,6 +23,8 @@ use crate::plan::{
     CheckKind, LinkPlan, Plan, ProbeCheck, ResourcePlan, ResourceTarget, ThresholdPlan,
     format_duration,
 };
+use crate::predict::Prediction;
+use crate::predict::outcome::{FaultStart, PredictionOutcome, outcomes};
 use crate::proxy::{LinkConfig, ProxyServer};
 use crate::targets::{ProcessSpec, ProcessTarget, Readiness};
 use serde::Serialize;
@@ -115,6 +118,8 @@ pub struct RunReport {
     pub probes: Vec<ProbeComparison>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
+    /// Every prediction of the `predict` block, and whether and when it came true.
+    pub predictions: Vec<PredictionOutcome>,
     pub wall_ms: f64,
     pub events: Vec<RunEvent>,
 }
@@ -159,6 +164,7 @@ pub struct Interpreter {
     plan: Arc<Plan>,
     options: RunOptions,
     journal: Journal,
+    predictions: tokio::sync::broadcast::Sender<Prediction>,
 }
 
 impl Interpreter {
@@ -167,7 +173,14 @@ impl Interpreter {
             plan: Arc::new(plan),
             options,
             journal: Journal::new(sink),
+            predictions: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// The predictions of the run's prediction loop, as they are made (subscribe before
+    /// `run`; a receiver that falls 256 behind skips the oldest).
+    pub fn subscribe_predictions(&self) -> tokio::sync::broadcast::Receiver<Prediction> {
+        self.predictions.subscribe()
     }
 
     /// Runs the experiment until it ends, aborts, or `shutdown` completes (its output names
@@ -200,6 +213,7 @@ impl Interpreter {
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
+        let predicted: Predictions = Arc::default();
         let logs = self
             .options
             .state_dir
@@ -214,6 +228,7 @@ impl Interpreter {
             store.clone(),
             windows.clone(),
             journal.clone(),
+            (self.predictions.clone(), predicted.clone()),
         ));
         let joined = tokio::select! {
             joined = &mut body => joined,
@@ -236,6 +251,7 @@ impl Interpreter {
             .map(|t| judge(t, &store, &windows))
             .collect();
         let teardown_errors = teardown(&runtime, &journal).await;
+        let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
         let records = runtime.lock().await.records.clone();
         let report = RunReport {
@@ -253,6 +269,7 @@ impl Interpreter {
             faults: records,
             probes: compare_probes(&plan, &store, &windows),
             teardown_errors,
+            predictions,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
         };
@@ -269,6 +286,7 @@ async fn body(
     store: MetricsStore,
     windows: FaultWindows,
     journal: Journal,
+    (sender, predicted): (tokio::sync::broadcast::Sender<Prediction>, Predictions),
 ) -> Result<Ending, RunError> {
     for link in &plan.links {
         start_link(link, &runtime, &journal).await?;
@@ -289,6 +307,16 @@ async fn body(
             );
             rt.probe_tasks.push(tokio::spawn(task));
         }
+        let watchers = telemetry::spawn(
+            &plan,
+            &rt.processes,
+            &rt.proxy,
+            &store,
+            &sender,
+            &predicted,
+            &journal,
+        )?;
+        rt.probe_tasks.extend(watchers);
     }
     let timeline = timeline(&plan, seed);
     let schedule = Schedule::new(
@@ -711,6 +739,53 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
         ));
     }
     errors
+}
+
+/// Whether and when each prediction came true; journals each verdict.
+fn judge_predictions(
+    plan: &Plan,
+    predicted: &Predictions,
+    windows: &FaultWindows,
+    store: &MetricsStore,
+    journal: &Journal,
+) -> Vec<PredictionOutcome> {
+    let made = predicted
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let applied: Vec<FaultStart> = windows
+        .starts()
+        .into_iter()
+        .filter_map(|(fault, at)| {
+            let declared = plan.fault(&fault)?;
+            Some(FaultStart {
+                kind: declared.kind.clone(),
+                target: declared.target.clone(),
+                fault,
+                at,
+            })
+        })
+        .collect();
+    let judged = outcomes(&made, plan, &applied, store);
+    for outcome in &judged {
+        let p = &outcome.prediction;
+        journal.event(match (outcome.lead_ms, &outcome.evidence) {
+            (Some(lead), Some(evidence)) => format!(
+                "prediction {} on {} at {}: came true ({evidence}) {} later",
+                p.kind,
+                p.resource,
+                format_duration(p.at_ms),
+                format_duration(lead)
+            ),
+            _ => format!(
+                "prediction {} on {} at {}: did not happen during the run",
+                p.kind,
+                p.resource,
+                format_duration(p.at_ms)
+            ),
+        });
+    }
+    judged
 }
 
 fn compare_probes(

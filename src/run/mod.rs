@@ -12,6 +12,7 @@ pub mod ledger;
 mod program;
 mod run_error;
 mod schedule;
+mod telemetry;
 mod threshold_verdict;
 
 pub use fault_builder::{FaultAction, build as build_fault};
