@@ -6,6 +6,7 @@ mod docker;
 mod language;
 mod ledger;
 mod monitor;
+mod predict_run;
 mod process;
 mod proxy;
 mod run;
