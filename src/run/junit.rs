@@ -106,6 +106,7 @@ mod tests {
             faults: Vec::new(),
             probes: Vec::new(),
             teardown_errors: Vec::new(),
+            predictions: Vec::new(),
             wall_ms: 1500.0,
             events: Vec::new(),
         }
