@@ -1,7 +1,6 @@
 //! `robust_z`: z-score against the rolling median and median absolute deviation.
 
 use super::detector::Detector;
-use super::extremes::Extremes;
 use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
 use super::registry::DetectorSpec;
 use super::sorted_window::SortedWindow;
@@ -42,7 +41,11 @@ const MEAN_ABS_TO_SD: f64 = 1.2533;
 pub struct RobustZ {
     window: SortedWindow,
     range_floor: f64,
-    range: Extremes,
+    /// The largest value seen, and the largest negated value (minus the smallest): the range
+    /// of every value so far is their sum (as `Extremes` over an unbounded window has it, in
+    /// two fields instead of two queues: this is the hot path).
+    high: f64,
+    neg_low: f64,
     warmup: usize,
     seen: usize,
 }
@@ -52,7 +55,8 @@ impl RobustZ {
         RobustZ {
             window: SortedWindow::new(window.max(3)),
             range_floor,
-            range: Extremes::new(0),
+            high: f64::NEG_INFINITY,
+            neg_low: f64::NEG_INFINITY,
             warmup,
             seen: 0,
         }
@@ -72,7 +76,8 @@ impl RobustZ {
         if scale == 0.0 {
             scale = MEAN_ABS_TO_SD * self.window.mean_abs_deviation(median);
         }
-        let floor = (1.0e-9 * median.abs().max(1.0)).max(self.range_floor * self.range.range());
+        let range = (self.high + self.neg_low).max(0.0);
+        let floor = (1.0e-9 * median.abs().max(1.0)).max(self.range_floor * range);
         deviation / scale.max(floor)
     }
 }
@@ -81,7 +86,10 @@ impl RobustZ {
     /// Adds `value` to the window.
     pub fn learn(&mut self, value: f64) {
         self.window.push(value);
-        self.range.learn(value);
+        if value.is_finite() {
+            self.high = self.high.max(value);
+            self.neg_low = self.neg_low.max(-value);
+        }
         self.seen = self.seen.saturating_add(1);
     }
 }
@@ -105,7 +113,7 @@ impl Detector for RobustZ {
     }
 
     fn footprint(&self) -> usize {
-        2 * self.window.len() + self.range.footprint()
+        2 * self.window.len() + 2
     }
 }
 
