@@ -126,7 +126,7 @@ mod tests {
             .add_link(LinkConfig::tcp(
                 "echo",
                 "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
-                &upstream_addr.to_string(),
+                upstream_addr.to_string(),
             ))
             .await
             .unwrap();

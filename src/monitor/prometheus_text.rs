@@ -10,12 +10,15 @@
 
 use std::collections::BTreeMap;
 
+/// A sample's labels, `(name, value)`.
+pub type Labels = Vec<(String, String)>;
+
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromSample {
     pub name: String,
     /// Labels sorted by name.
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
     /// Milliseconds since the Unix epoch, when the line has one.
     pub timestamp_ms: Option<i64>,
@@ -117,7 +120,7 @@ fn sample(line: &str) -> Result<PromSample, String> {
 }
 
 /// Parses `a="x",b="y"}` (after the `{`); returns the labels and what follows the `}`.
-fn label_set(mut text: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn label_set(mut text: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         text = text.trim_start();

@@ -141,6 +141,9 @@ struct Runtime {
     links: Vec<String>,
     processes: Vec<ProcessTarget>,
     probe_tasks: Vec<JoinHandle<()>>,
+    /// Where the prediction loop sends its predictions, and keeps them for the report.
+    prediction_sender: tokio::sync::broadcast::Sender<Prediction>,
+    predicted: Predictions,
     /// Applied activations in order of application.
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
@@ -200,6 +203,7 @@ impl Interpreter {
             "run {run_id}: experiment \"{}\" with seed {seed}",
             plan.experiment.name
         ));
+        let predicted: Predictions = Arc::default();
         let runtime = Arc::new(Mutex::new(Runtime {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
@@ -207,13 +211,14 @@ impl Interpreter {
             links: Vec::new(),
             processes: Vec::new(),
             probe_tasks: Vec::new(),
+            prediction_sender: self.predictions.clone(),
+            predicted: predicted.clone(),
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
-        let predicted: Predictions = Arc::default();
         let logs = self
             .options
             .state_dir
@@ -228,7 +233,6 @@ impl Interpreter {
             store.clone(),
             windows.clone(),
             journal.clone(),
-            (self.predictions.clone(), predicted.clone()),
         ));
         let joined = tokio::select! {
             joined = &mut body => joined,
@@ -286,7 +290,6 @@ async fn body(
     store: MetricsStore,
     windows: FaultWindows,
     journal: Journal,
-    (sender, predicted): (tokio::sync::broadcast::Sender<Prediction>, Predictions),
 ) -> Result<Ending, RunError> {
     for link in &plan.links {
         start_link(link, &runtime, &journal).await?;
@@ -312,8 +315,8 @@ async fn body(
             &rt.processes,
             &rt.proxy,
             &store,
-            &sender,
-            &predicted,
+            &rt.prediction_sender,
+            &rt.predicted,
             &journal,
         )?;
         rt.probe_tasks.extend(watchers);
