@@ -162,7 +162,7 @@ mod tests {
              rss 100\nlat_bucket{le=\"0.1\"} 2\nlat_bucket{le=\"+Inf\"} 5\nbad NaN\n",
         );
         let store = MetricsStore::new();
-        assert_eq!(record("app", &page, &store), 7);
+        assert_eq!(record("app", &page, &store), 6);
         let last = |series: &str| {
             store
                 .series_summary(series, &Selection::all())
