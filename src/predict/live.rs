@@ -30,8 +30,10 @@
 //! - `m > x`, `m >= x` (and `<`, `<=` mirrored): with `e` the margin by which the latest value
 //!   clears the limit, relative to `|x|` (to 1 when `x` is 0), `0.5 + 0.5 · clamp(e / 0.2, -1, 1)`:
 //!   a value 20% beyond the limit is fully true; `==`, `!=`: 1 or 0;
-//! - `m rising` / `m falling`: with τ the Kendall tau of the trend window in that direction,
-//!   `0.5 + 0.5 · τ` when the trend says so, else `0.5 · max(τ, 0)`;
+//! - `m rising` / `m falling`: holds when the [`Trend`] says so (a significant Mann–Kendall
+//!   trend whose size is at least 5% of the metric's scale) *and* it is steady: τ, the Kendall
+//!   tau of the trend window in that direction, is at least [`STEADY`]; soft truth `0.5 + 0.5 · τ`
+//!   when it holds, else `0.5 · max(τ, 0)`;
 //! - `m flat`: `0.5 + 0.5 · (1 − |τ|)` when flat, else `0.5 · (1 − |τ|)`;
 //! - `m anomalous`: with `a` the metric's anomaly and `T` the alarm level ([`ALARM`], or the
 //!   ensemble's `alarm` parameter), holds when `a ≥ T`; soft truth `0.5 + 0.5 · (a − T)/(1 − T)`
@@ -65,6 +67,11 @@ use std::time::Duration;
 pub const TREND_WINDOW: usize = 30;
 /// Detector score at which a metric counts as anomalous, unless the ensemble's `alarm` is set.
 pub const ALARM: f64 = 0.45;
+/// Kendall's tau a `rising` or `falling` trend must reach: a steady trend, not one step. A
+/// single step anywhere in a window has a tau of at most about 0.52 (half the samples above
+/// the other half), so a process whose memory settles one notch higher after warming up is not
+/// "rising"; a leak's ramp reaches 0.6 once it fills about a third of the window.
+pub const STEADY: f64 = 0.6;
 /// Run-time warm-up bounds, in samples.
 pub const MIN_WARMUP: usize = 20;
 pub const MAX_WARMUP: usize = 240;
@@ -484,7 +491,7 @@ fn judge(condition: &ConditionPlan, metrics: &BTreeMap<String, Tracked>, alarm: 
                     } else {
                         (Direction::Falling, -tau)
                     };
-                    let holds = dir == wanted;
+                    let holds = dir == wanted && tau >= STEADY;
                     let soft = if holds {
                         0.5 + 0.5 * tau.clamp(0.0, 1.0)
                     } else {
