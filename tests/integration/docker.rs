@@ -831,5 +831,5 @@ async fn telemetry_follows_the_stats_stream() {
     let cpu = store.series_summary("db.cpu", &Selection::all()).unwrap();
     assert!(cpu.min >= 0.0 && cpu.max <= 2.05, "{cpu:?}");
     assert!(samples("db.memory_limit") >= 2);
-    assert!(samples("db.write_bytes_per_s") >= 1);
+    assert!(samples("db.io_write") >= 1);
 }
