@@ -68,6 +68,13 @@ struct ApiArgs {
     /// Leaked memory at which requests fail with 503 (e.g. 64MiB).
     #[arg(long, default_value = "256MiB", value_parser = demo::parse_bytes)]
     memory_limit: u64,
+    /// Start leaking this long after start (e.g. 8s).
+    #[arg(long, default_value = "0", value_parser = demo::parse_duration)]
+    leak_after: Duration,
+    /// Exit with status 137, as if killed for running out of memory, once the leak reaches
+    /// --memory-limit (instead of answering 503).
+    #[arg(long)]
+    exit_at_limit: bool,
 }
 
 fn main() -> ExitCode {
@@ -92,7 +99,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.mode)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(demo::ApiEnd::Shutdown) => ExitCode::SUCCESS,
+        Ok(demo::ApiEnd::OutOfMemory) => ExitCode::from(137),
         Err(message) => {
             eprintln!("pfi-demo: {message}");
             ExitCode::FAILURE
@@ -100,7 +108,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(mode: Mode) -> Result<(), String> {
+async fn run(mode: Mode) -> Result<demo::ApiEnd, String> {
     let listen = match &mode {
         Mode::Backend(args) => &args.listen,
         Mode::Api(args) => &args.listen,
@@ -123,6 +131,8 @@ async fn run(mode: Mode) -> Result<(), String> {
                 latency: args.latency,
             };
             demo::serve_backend(listener, config, shutdown).await;
+            tracing::info!("shut down");
+            Ok(demo::ApiEnd::Shutdown)
         }
         Mode::Api(args) => {
             let config = ApiConfig {
@@ -131,13 +141,17 @@ async fn run(mode: Mode) -> Result<(), String> {
                 backend_timeout: args.backend_timeout,
                 leak_rate: args.leak_rate.unwrap_or(0),
                 memory_limit: args.memory_limit,
+                leak_after: args.leak_after,
+                exit_at_limit: args.exit_at_limit,
                 ..ApiConfig::new(args.backend)
             };
-            demo::serve_api(listener, config, shutdown).await;
+            let end = demo::serve_api(listener, config, shutdown).await;
+            if end == demo::ApiEnd::Shutdown {
+                tracing::info!("shut down");
+            }
+            Ok(end)
         }
     }
-    tracing::info!("shut down");
-    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -321,7 +321,7 @@ impl Checker<'_> {
             Some(s) => self
                 .one(s)
                 .and_then(|t| self.values().non_negative(t, Quantity::Duration))?,
-            None => 1000.0,
+            None => 250.0,
         };
         Some(PredictPlan {
             watch,

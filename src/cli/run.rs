@@ -270,6 +270,40 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
             out.push_str(&format!("    {label:<24} {}\n", probe_line(stats)));
         }
     }
+    if plan.predict.is_some() {
+        out.push_str(&format!("\npredictions: {}\n", report.predictions.len()));
+    }
+    for outcome in &report.predictions {
+        let p = &outcome.prediction;
+        let came = match (outcome.lead_ms, &outcome.evidence) {
+            (Some(lead), Some(evidence)) => format!(
+                "happened at {} ({evidence}): lead time {}",
+                format_duration(outcome.happened_ms.unwrap_or(0.0).round()),
+                format_duration(lead.round())
+            ),
+            _ => "did not happen during the run".to_string(),
+        };
+        out.push_str(&format!(
+            "  {} on {} at {}, confidence {:.2} (pattern {}): {came}\n",
+            p.kind,
+            p.resource,
+            format_duration(p.at_ms.round()),
+            p.confidence,
+            p.pattern
+        ));
+        for signal in &p.signals {
+            let trend = signal
+                .trend
+                .as_deref()
+                .map_or(String::new(), |t| format!(" {t}"));
+            out.push_str(&format!(
+                "      {} = {}{trend}, anomaly {:.2}\n",
+                signal.metric,
+                trim(signal.value),
+                signal.anomaly
+            ));
+        }
+    }
     for error in &report.teardown_errors {
         out.push_str(&format!("\nNOT UNDONE: {error}\n"));
     }

@@ -31,6 +31,11 @@ pub struct ApiConfig {
     pub leak_rate: u64,
     /// Leaked bytes at which the API starts answering 503.
     pub memory_limit: u64,
+    /// How long after start the leak begins (a leak that a later code path triggers).
+    pub leak_after: Duration,
+    /// Exit (like a process killed for running out of memory) once the leak reaches
+    /// `memory_limit`, instead of answering 503.
+    pub exit_at_limit: bool,
 }
 
 impl ApiConfig {
@@ -42,6 +47,8 @@ impl ApiConfig {
             backend_timeout: Duration::from_secs(1),
             leak_rate: 0,
             memory_limit: 256 << 20,
+            leak_after: Duration::ZERO,
+            exit_at_limit: false,
         }
     }
 }
@@ -52,24 +59,46 @@ struct Api {
     leak: Leak,
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes.
+/// How `serve_api` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiEnd {
+    /// `shutdown` completed.
+    Shutdown,
+    /// The leak reached the memory limit with `exit_at_limit` set.
+    OutOfMemory,
+}
+
+/// Serves HTTP on `listener` until `shutdown` completes (or, with `exit_at_limit`, until the
+/// leak reaches the memory limit).
 pub async fn serve_api(
     listener: TcpListener,
     config: ApiConfig,
     shutdown: impl Future<Output = ()>,
-) {
+) -> ApiEnd {
     let leak = Leak::new(config.leak_rate, config.memory_limit);
+    let (leak_after, exit_at_limit) = (config.leak_after, config.exit_at_limit);
     let api = Arc::new(Api {
         config,
         stats: ApiStats::default(),
         leak,
     });
     let leaking = api.clone();
-    let leak_task = tokio::spawn(async move { leaking.leak.run().await });
+    let mut leak_task = tokio::spawn(async move {
+        tokio::time::sleep(leak_after).await;
+        leaking.leak.run().await
+    });
+    let mut leaking = true;
     tokio::pin!(shutdown);
-    loop {
+    let end = loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => break ApiEnd::Shutdown,
+            _ = &mut leak_task, if leaking => {
+                leaking = false;
+                if exit_at_limit && api.leak.exhausted() {
+                    tracing::error!("out of memory: the leak reached its limit; exiting");
+                    break ApiEnd::OutOfMemory;
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let api = api.clone();
@@ -92,8 +121,9 @@ pub async fn serve_api(
                 }
             },
         }
-    }
+    };
     leak_task.abort();
+    end
 }
 
 impl Api {

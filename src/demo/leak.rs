@@ -70,13 +70,14 @@ impl Leak {
         }
     }
 
-    /// Grows the leak every tick, forever (spawn it).
+    /// Grows the leak every tick until it is exhausted (spawn it); returns at once without
+    /// a leak.
     pub async fn run(&self) {
         if self.rate == 0 {
             return;
         }
         let mut ticks = tokio::time::interval(TICK);
-        loop {
+        while !self.exhausted() {
             ticks.tick().await;
             self.grow();
         }

@@ -9,6 +9,6 @@ mod cpu_work;
 mod leak;
 mod units;
 
-pub use api::{ApiConfig, serve_api};
+pub use api::{ApiConfig, ApiEnd, serve_api};
 pub use backend::{BackendConfig, serve_backend};
 pub use units::{parse_bytes, parse_duration, parse_rate};

@@ -1,10 +1,10 @@
-//! Telemetry of a container from the Docker engine's stats stream, recorded under the same
-//! series names as a process's `/proc` telemetry so scenarios read both alike:
-//! `<resource>.cpu_percent` (100 = one core), `<resource>.rss_bytes` (memory in use, page
-//! cache excluded, as `docker stats` shows it), `<resource>.read_bytes_per_s` and
-//! `<resource>.write_bytes_per_s` (block IO), plus what only containers have:
-//! `<resource>.rx_bytes_per_s`, `<resource>.tx_bytes_per_s` (network) and
-//! `<resource>.memory_limit_bytes`.
+//! Telemetry of a container from the Docker engine's stats stream, recorded under the
+//! language's resource metric names, as a process's `/proc` telemetry is, so scenarios read
+//! both alike: `<resource>.cpu` (a fraction of one core), `<resource>.memory` (bytes in use,
+//! page cache excluded, as `docker stats` shows it), `<resource>.io_read` and
+//! `<resource>.io_write` (block IO, bytes per second), plus what only containers have:
+//! `<resource>.net_rx`, `<resource>.net_tx` (network, bytes per second) and
+//! `<resource>.memory_limit` (bytes; what "reaching its memory limit" is measured against).
 
 use super::metrics_store::MetricsStore;
 use crate::targets::ContainerTarget;
@@ -69,17 +69,17 @@ impl DockerTelemetry {
 
         let now = store.now();
         let name = |metric: &str| format!("{}.{metric}", self.resource);
-        store.record(&name("rss_bytes"), now, reading.memory_bytes as f64);
+        store.record(&name("memory"), now, reading.memory_bytes as f64);
         let optional = [
-            ("cpu_percent", reading.cpu_percent),
+            ("cpu", reading.cpu_percent.map(|percent| percent / 100.0)),
             (
-                "memory_limit_bytes",
+                "memory_limit",
                 reading.memory_limit_bytes.map(|limit| limit as f64),
             ),
-            ("read_bytes_per_s", sample.read_bytes_per_s),
-            ("write_bytes_per_s", sample.write_bytes_per_s),
-            ("rx_bytes_per_s", sample.rx_bytes_per_s),
-            ("tx_bytes_per_s", sample.tx_bytes_per_s),
+            ("io_read", sample.read_bytes_per_s),
+            ("io_write", sample.write_bytes_per_s),
+            ("net_rx", sample.rx_bytes_per_s),
+            ("net_tx", sample.tx_bytes_per_s),
         ];
         for (metric, value) in optional {
             if let Some(value) = value {
@@ -164,13 +164,10 @@ mod tests {
         assert_eq!(sample.tx_bytes_per_s, Some(250.0));
         assert_eq!(sample.write_bytes_per_s, Some(2_048.0));
         let summary = |name: &str| store.series_summary(name, &Selection::all());
-        assert_eq!(summary("db.rss_bytes").unwrap().count, 2);
-        assert_eq!(summary("db.cpu_percent").unwrap().last, 50.0);
-        assert_eq!(
-            summary("db.memory_limit_bytes").unwrap().last,
-            (64 << 20) as f64
-        );
-        assert_eq!(summary("db.rx_bytes_per_s").unwrap().count, 1);
+        assert_eq!(summary("db.memory").unwrap().count, 2);
+        assert_eq!(summary("db.cpu").unwrap().last, 0.5);
+        assert_eq!(summary("db.memory_limit").unwrap().last, (64 << 20) as f64);
+        assert_eq!(summary("db.net_rx").unwrap().count, 1);
     }
 
     #[test]

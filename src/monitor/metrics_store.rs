@@ -434,6 +434,23 @@ impl MetricsStore {
         })
     }
 
+    /// The values of a series recorded after `after` (oldest first), found from the newest
+    /// end of the ring: cheap for a reader that polls for what is new.
+    pub fn points_after(&self, series: &str, after: Duration) -> Vec<Point> {
+        let inner = self.lock();
+        inner.series.get(series).map_or_else(Vec::new, |data| {
+            newest_after(&data.ring, after, |point| point.at)
+        })
+    }
+
+    /// The observations of a probe that started after `after` (oldest first).
+    pub fn observations_after(&self, probe: &str, after: Duration) -> Vec<Observation> {
+        let inner = self.lock();
+        inner.probes.get(probe).map_or_else(Vec::new, |data| {
+            newest_after(&data.ring, after, |observation| observation.at)
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update leaves the data consistent, so a panic elsewhere does not spoil it.
         self.inner
@@ -487,6 +504,22 @@ impl Inner {
         }
         totals
     }
+}
+
+/// The samples of `ring` stamped after `after`, oldest first, scanning from the newest.
+fn newest_after<T: Clone>(
+    ring: &VecDeque<Tagged<T>>,
+    after: Duration,
+    at: impl Fn(&T) -> Duration,
+) -> Vec<T> {
+    let mut out: Vec<T> = ring
+        .iter()
+        .rev()
+        .take_while(|tagged| at(&tagged.sample) > after)
+        .map(|tagged| tagged.sample.clone())
+        .collect();
+    out.reverse();
+    out
 }
 
 fn seconds(value: f64) -> Duration {
@@ -615,6 +648,13 @@ mod tests {
             vec![8.0, 9.0]
         );
         assert_eq!(store.series_names(), vec!["api.cpu_percent"]);
+        let after: Vec<f64> = store
+            .points_after("api.cpu_percent", Duration::from_secs(7))
+            .iter()
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(after, vec![8.0, 9.0]);
+        assert!(store.points_after("missing", Duration::ZERO).is_empty());
     }
 
     #[test]

@@ -1,5 +1,14 @@
-//! Telemetry of a process from `/proc`: CPU %, resident memory, disk read and write rates,
-//! for the process and (by default) its descendants, recorded as series in the store.
+//! Telemetry of a process from `/proc`: CPU, resident memory, disk read and write rates and
+//! restarts, for the process and (by default) its descendants, recorded as series in the store
+//! under the language's resource metric names:
+//!
+//! | series | value |
+//! |---|---|
+//! | `<resource>.cpu` | CPU use since the previous sample, as a fraction of one core (`cpu > 80%`) |
+//! | `<resource>.memory` | resident set size, bytes |
+//! | `<resource>.io_read`, `<resource>.io_write` | storage bytes per second |
+//! | `<resource>.restarts` | how many times the process was replaced (a new pid or start time) since the first sample |
+//! | `<resource>.up` | 1 while the process runs, 0 once it is gone (not a language metric: the prediction loop reads it to see a process die) |
 
 use super::metrics_store::MetricsStore;
 use crate::targets::{ProcStat, clock_ticks_per_second, descendants, page_size};
@@ -24,13 +33,15 @@ pub struct TelemetrySample {
     pub write_bytes_per_s: Option<f64>,
 }
 
-/// Reads `/proc` for one resource and records `<resource>.cpu_percent`,
-/// `<resource>.rss_bytes`, `<resource>.read_bytes_per_s` and `<resource>.write_bytes_per_s`.
+/// Reads `/proc` for one resource and records its series (see the module documentation).
 pub struct ProcTelemetry {
     resource: String,
     pid_source: PidSource,
     include_children: bool,
     previous: Option<Reading>,
+    /// The (pid, start time) of the process last seen, across gaps.
+    last_process: Option<(u32, u64)>,
+    restarts: u64,
     ticks_per_second: f64,
     page_size: u64,
 }
@@ -60,6 +71,8 @@ impl ProcTelemetry {
             pid_source: Box::new(source),
             include_children: true,
             previous: None,
+            last_process: None,
+            restarts: 0,
             ticks_per_second: clock_ticks_per_second() as f64,
             page_size: page_size(),
         }
@@ -78,13 +91,19 @@ impl ProcTelemetry {
     /// Takes one sample and records it; `None` when the process is not running.
     pub fn sample(&mut self, store: &MetricsStore) -> Option<TelemetrySample> {
         let Some(pid) = (self.pid_source)() else {
-            self.previous = None;
-            return None;
+            return self.gone(store);
         };
-        let Ok(Some(root)) = ProcStat::read(pid) else {
-            self.previous = None;
-            return None;
+        let root = match ProcStat::read(pid) {
+            Ok(Some(root)) if !root.state.has_exited() => root,
+            _ => return self.gone(store),
         };
+        if self
+            .last_process
+            .is_some_and(|known| known != (pid, root.start_time))
+        {
+            self.restarts += 1;
+        }
+        self.last_process = Some((pid, root.start_time));
         let mut pids = vec![pid];
         if self.include_children {
             pids.extend(descendants(pid).unwrap_or_default());
@@ -143,17 +162,28 @@ impl ProcTelemetry {
         }
         let at = store.now();
         let name = |metric: &str| format!("{}.{metric}", self.resource);
-        store.record(&name("rss_bytes"), at, sample.rss_bytes as f64);
+        store.record(&name("up"), at, 1.0);
+        store.record(&name("restarts"), at, self.restarts as f64);
+        store.record(&name("memory"), at, sample.rss_bytes as f64);
         if let Some(cpu) = sample.cpu_percent {
-            store.record(&name("cpu_percent"), at, cpu);
+            store.record(&name("cpu"), at, cpu / 100.0);
         }
         if let Some(rate) = sample.read_bytes_per_s {
-            store.record(&name("read_bytes_per_s"), at, rate);
+            store.record(&name("io_read"), at, rate);
         }
         if let Some(rate) = sample.write_bytes_per_s {
-            store.record(&name("write_bytes_per_s"), at, rate);
+            store.record(&name("io_write"), at, rate);
         }
         Some(sample)
+    }
+
+    /// The process is not running: `<resource>.up` is 0 (once it had been seen running).
+    fn gone(&mut self, store: &MetricsStore) -> Option<TelemetrySample> {
+        self.previous = None;
+        if self.last_process.is_some() {
+            store.record_now(&format!("{}.up", self.resource), 0.0);
+        }
+        None
     }
 }
 
@@ -190,14 +220,14 @@ mod tests {
         assert!(second.cpu_percent.unwrap() >= 0.0);
         assert!(
             store
-                .series_summary("self.rss_bytes", &Selection::all())
+                .series_summary("self.memory", &Selection::all())
                 .unwrap()
                 .count
                 == 2
         );
         assert!(
             store
-                .series_summary("self.cpu_percent", &Selection::all())
+                .series_summary("self.cpu", &Selection::all())
                 .is_some()
         );
     }

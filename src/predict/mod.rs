@@ -73,6 +73,8 @@ pub mod ewma;
 pub mod extremes;
 pub mod holt_winters;
 pub mod isolation_forest;
+pub mod live;
+pub mod outcome;
 pub mod param_spec;
 pub mod params;
 pub mod prediction;

@@ -42,10 +42,14 @@ impl SortedWindow {
             // between their two positions.
             let sorted = &mut self.sorted;
             let out = count_while(sorted, |v| v < oldest);
-            let to = count_while(sorted, |v| v <= value);
             if out >= sorted.len() {
                 return;
             }
+            if sorted.len() <= WALK_UP_TO {
+                walk(sorted, out, value);
+                return;
+            }
+            let to = count_while(sorted, |v| v <= value);
             if to > out {
                 sorted.copy_within(out + 1..to, out);
                 sorted[to - 1] = value;
@@ -92,6 +96,29 @@ impl SortedWindow {
         }
         self.sorted.iter().map(|v| (v - center).abs()).sum::<f64>() / self.sorted.len() as f64
     }
+}
+
+/// Windows up to this size replace a value by walking it to its place (one comparison and
+/// one move per position crossed, no second search, no `memmove` call); larger ones search
+/// for the place and shift the values between in one move. Both give the same array.
+const WALK_UP_TO: usize = 64;
+
+/// Replaces `sorted[out]` by `value` and moves it to its place: after every value `<=` it (as
+/// `count_while(sorted, |v| v <= value)` finds it), shifting the values it crosses by one.
+fn walk(sorted: &mut [f64], out: usize, value: f64) {
+    let mut i = out;
+    if value >= sorted[out] {
+        while i + 1 < sorted.len() && sorted[i + 1] <= value {
+            sorted[i] = sorted[i + 1];
+            i += 1;
+        }
+    } else {
+        while i > 0 && sorted[i - 1] > value {
+            sorted[i] = sorted[i - 1];
+            i -= 1;
+        }
+    }
+    sorted[i] = value;
 }
 
 /// How many leading values of `sorted` satisfy `pred` (true on a prefix, false after it): a
@@ -241,6 +268,26 @@ mod tests {
                 assert_eq!(window.mad_around(median), brute_median(&deviations));
             }
             assert_eq!(window.len(), capacity);
+        }
+    }
+
+    #[test]
+    fn walking_and_shifting_give_the_same_window() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // Above WALK_UP_TO the window searches and shifts; compare both on the same stream.
+        let mut small = SortedWindow::new(WALK_UP_TO);
+        let mut large = SortedWindow::new(WALK_UP_TO + 1);
+        let mut all = Vec::new();
+        for _ in 0..2000 {
+            let value = f64::from(rng.random_range(-6..6_i32)) * 0.25;
+            small.push(value);
+            large.push(value);
+            all.push(value);
+            for (window, n) in [(&small, WALK_UP_TO), (&large, WALK_UP_TO + 1)] {
+                let mut expected = all[all.len().saturating_sub(n)..].to_vec();
+                expected.sort_by(f64::total_cmp);
+                assert_eq!(window.sorted, expected);
+            }
         }
     }
 }

@@ -52,10 +52,26 @@ impl FaultWindows {
         }
     }
 
+    /// Every (fault, start) so far, in order of opening.
+    pub fn starts(&self) -> Vec<(String, Duration)> {
+        self.lock()
+            .iter()
+            .map(|w| (w.fault.clone(), w.start))
+            .collect()
+    }
+
     /// Whether `observation` overlaps a window of `fault` (of any fault when `None`).
     pub fn covers(&self, fault: Option<&str>, observation: &Observation) -> bool {
-        let from = observation.at;
-        let to = observation.at + observation.latency;
+        self.overlaps(fault, observation.at, observation.at + observation.latency)
+    }
+
+    /// Whether the instant `at` (a telemetry sample) is inside a window of `fault` (of any
+    /// fault when `None`).
+    pub fn covers_at(&self, fault: Option<&str>, at: Duration) -> bool {
+        self.overlaps(fault, at, at)
+    }
+
+    fn overlaps(&self, fault: Option<&str>, from: Duration, to: Duration) -> bool {
         self.lock().iter().any(|w| {
             fault.is_none_or(|f| f == w.fault)
                 && to >= w.start
@@ -88,6 +104,8 @@ mod tests {
         assert!(!windows.covers(Some("freeze"), &check(2100, 10)));
         assert!(!windows.covers(Some("other"), &check(1500, 10)));
         assert!(windows.covers(None, &check(1500, 10)));
+        assert!(windows.covers_at(Some("freeze"), Duration::from_millis(2000)));
+        assert!(!windows.covers_at(Some("freeze"), Duration::from_millis(2001)));
     }
 
     #[test]

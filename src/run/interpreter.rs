@@ -14,6 +14,7 @@ use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
+use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
 use crate::faults::{AppliedFault, FaultContext, RevertAction, inject};
 use crate::model::{Activation, timeline};
@@ -25,6 +26,8 @@ use crate::plan::{
     CheckKind, LinkPlan, Plan, ProbeCheck, ResourcePlan, ResourceTarget, ThresholdPlan,
     format_duration,
 };
+use crate::predict::Prediction;
+use crate::predict::outcome::{FaultStart, PredictionOutcome, outcomes};
 use crate::proxy::{LinkConfig, ProxyServer};
 use crate::targets::{ProcessSpec, ProcessTarget, Readiness};
 use serde::Serialize;
@@ -120,6 +123,8 @@ pub struct RunReport {
     pub health: Vec<HealthReport>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
+    /// Every prediction of the `predict` block, and whether and when it came true.
+    pub predictions: Vec<PredictionOutcome>,
     pub wall_ms: f64,
     pub events: Vec<RunEvent>,
 }
@@ -142,6 +147,9 @@ struct Runtime {
     processes: Vec<ProcessTarget>,
     containers: Containers,
     probe_tasks: Vec<JoinHandle<()>>,
+    /// Where the prediction loop sends its predictions, and keeps them for the report.
+    prediction_sender: tokio::sync::broadcast::Sender<Prediction>,
+    predicted: Predictions,
     /// Applied activations in order of application.
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
@@ -171,6 +179,7 @@ pub struct Interpreter {
     options: RunOptions,
     journal: Journal,
     progress: Option<Arc<dyn ProgressView>>,
+    predictions: tokio::sync::broadcast::Sender<Prediction>,
 }
 
 impl Interpreter {
@@ -180,6 +189,7 @@ impl Interpreter {
             options,
             journal: Journal::new(sink),
             progress: None,
+            predictions: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -187,6 +197,12 @@ impl Interpreter {
     pub fn with_progress(mut self, view: Arc<dyn ProgressView>) -> Interpreter {
         self.progress = Some(view);
         self
+    }
+
+    /// The predictions of the run's prediction loop, as they are made (subscribe before
+    /// `run`; a receiver that falls 256 behind skips the oldest).
+    pub fn subscribe_predictions(&self) -> tokio::sync::broadcast::Receiver<Prediction> {
+        self.predictions.subscribe()
     }
 
     /// Runs the experiment until it ends, aborts, or `shutdown` completes (its output names
@@ -206,6 +222,7 @@ impl Interpreter {
             "run {run_id}: experiment \"{}\" with seed {seed}",
             plan.experiment.name
         ));
+        let predicted: Predictions = Arc::default();
         let runtime = Arc::new(Mutex::new(Runtime {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
@@ -214,6 +231,8 @@ impl Interpreter {
             processes: Vec::new(),
             containers: Containers::default(),
             probe_tasks: Vec::new(),
+            prediction_sender: self.predictions.clone(),
+            predicted: predicted.clone(),
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
@@ -262,6 +281,7 @@ impl Interpreter {
         if let Some(view) = &self.progress {
             view.finish();
         }
+        let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
         let records = runtime.lock().await.records.clone();
         let report = RunReport {
@@ -280,6 +300,7 @@ impl Interpreter {
             probes: compare_probes(&plan, &store, &windows),
             health: health.reports(),
             teardown_errors,
+            predictions,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
         };
@@ -342,6 +363,16 @@ async fn body(
             );
             rt.probe_tasks.push(tokio::spawn(task));
         }
+        let watchers = telemetry::spawn(
+            &plan,
+            &rt.processes,
+            &rt.proxy,
+            &store,
+            &rt.prediction_sender,
+            &rt.predicted,
+            &journal,
+        )?;
+        rt.probe_tasks.extend(watchers);
     }
     let timeline = timeline(&plan, seed);
     let schedule = Schedule::new(
@@ -797,6 +828,53 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
         ));
     }
     errors
+}
+
+/// Whether and when each prediction came true; journals each verdict.
+fn judge_predictions(
+    plan: &Plan,
+    predicted: &Predictions,
+    windows: &FaultWindows,
+    store: &MetricsStore,
+    journal: &Journal,
+) -> Vec<PredictionOutcome> {
+    let made = predicted
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let applied: Vec<FaultStart> = windows
+        .starts()
+        .into_iter()
+        .filter_map(|(fault, at)| {
+            let declared = plan.fault(&fault)?;
+            Some(FaultStart {
+                kind: declared.kind.clone(),
+                target: declared.target.clone(),
+                fault,
+                at,
+            })
+        })
+        .collect();
+    let judged = outcomes(&made, plan, &applied, store);
+    for outcome in &judged {
+        let p = &outcome.prediction;
+        journal.event(match (outcome.lead_ms, &outcome.evidence) {
+            (Some(lead), Some(evidence)) => format!(
+                "prediction {} on {} at {}: came true ({evidence}) {} later",
+                p.kind,
+                p.resource,
+                format_duration(p.at_ms),
+                format_duration(lead)
+            ),
+            _ => format!(
+                "prediction {} on {} at {}: did not happen during the run",
+                p.kind,
+                p.resource,
+                format_duration(p.at_ms)
+            ),
+        });
+    }
+    judged
 }
 
 fn compare_probes(

@@ -116,6 +116,7 @@ mod tests {
             probes: Vec::new(),
             health: Vec::new(),
             teardown_errors: Vec::new(),
+            predictions: Vec::new(),
             wall_ms: 1500.0,
             events: Vec::new(),
         }

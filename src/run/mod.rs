@@ -15,6 +15,7 @@ mod program;
 pub mod progress;
 mod run_error;
 mod schedule;
+mod telemetry;
 mod threshold_verdict;
 
 pub use fault_builder::{FaultAction, build as build_fault};

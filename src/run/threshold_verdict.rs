@@ -1,14 +1,25 @@
-//! Judging a threshold against the probe observations in the metrics store.
+//! Judging a threshold against what the metrics store holds.
 //!
 //! Probe metrics: `p50`, `p90`, `p95`, `p99`, `mean`, `max` (latency in ms), `error_rate` and
-//! `availability` (fractions), `count`. `during F` keeps only the samples taken while fault F
-//! was active; `over W` judges every trailing window of length W (ending at each sample) and
-//! keeps the worst value for the comparison.
+//! `availability` (fractions), `count`, computed from the probe's checks. `during F` keeps only
+//! the samples taken while fault F was active; `over W` judges every trailing window of length
+//! W (ending at each sample) and keeps the worst value for the comparison.
+//!
+//! Resource, link and telemetry metrics are judged on their telemetry series
+//! (`<source>.<metric>`, see `monitor`), with the same `during` and `over` rules:
+//! - a level (`cpu`, `memory`, `io_read`, `io_write`, `restarts`, a link's `latency` and
+//!   `connections`, any telemetry metric) must hold at every sample: the measured value is the
+//!   worst sample (the largest for `<`, `<=`, `==`; the smallest for `>`, `>=`, `!=`), or with
+//!   `over W` the worst mean of a trailing window of length W;
+//! - a link's counts (`bytes`, `requests`, `errors`, recorded per sampling interval) are
+//!   summed: over the run (or while the fault was active), or over each window;
+//! - a link's `error_rate` is the ratio of those sums, `errors / requests`.
 
 use super::fault_windows::FaultWindows;
-use crate::monitor::{MetricsStore, Observation, Selection, nearest_rank};
+use crate::monitor::{MetricsStore, Observation, Point, Selection, nearest_rank};
 use crate::plan::{Comparator, SourceKind, ThresholdPlan};
 use serde::Serialize;
+use std::time::Duration;
 
 /// Abort thresholds are judged only once their probe has this many samples, so one failed
 /// first check does not end a run.
@@ -40,13 +51,10 @@ pub fn judge(
         abort: threshold.abort,
     };
     if threshold.metric.source_kind != SourceKind::Probe {
-        return verdict(
-            None,
-            Some(format!(
-                "`{}` is not a probe metric; only probe metrics are measured in this build",
-                threshold.metric
-            )),
-        );
+        return match judge_series(threshold, store, windows) {
+            Ok(value) => verdict(Some(value), None),
+            Err(note) => verdict(None, Some(note)),
+        };
     }
     let observations = samples(threshold, store, windows);
     if observations.is_empty() {
@@ -68,10 +76,15 @@ pub fn abort_fails(
     store: &MetricsStore,
     windows: &FaultWindows,
 ) -> Option<ThresholdVerdict> {
-    if !threshold.abort || threshold.metric.source_kind != SourceKind::Probe {
+    if !threshold.abort {
         return None;
     }
-    if samples(threshold, store, windows).len() < MIN_SAMPLES_TO_ABORT {
+    let count = if threshold.metric.source_kind == SourceKind::Probe {
+        samples(threshold, store, windows).len()
+    } else {
+        series_points(threshold, &threshold.metric.to_string(), store, windows).len()
+    };
+    if count < MIN_SAMPLES_TO_ABORT {
         return None;
     }
     let verdict = judge(threshold, store, windows);
@@ -121,6 +134,129 @@ fn measure(threshold: &ThresholdPlan, observations: &[Observation]) -> Result<f6
     worst.ok_or_else(|| "no samples".to_string())
 }
 
+/// How a series' samples combine into one figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    /// Every sample must hold: the worst one, or the worst window mean.
+    Level,
+    /// Counts per interval: summed.
+    Total,
+    /// A link's `errors / requests`.
+    Ratio,
+}
+
+fn aggregate(threshold: &ThresholdPlan) -> Aggregate {
+    match (
+        threshold.metric.source_kind,
+        threshold.metric.metric.as_str(),
+    ) {
+        (SourceKind::Link, "bytes" | "requests" | "errors") => Aggregate::Total,
+        (SourceKind::Link, "error_rate") => Aggregate::Ratio,
+        _ => Aggregate::Level,
+    }
+}
+
+/// Whether the worst value is the largest (an upper limit) or the smallest.
+fn upper(op: Comparator) -> bool {
+    matches!(op, Comparator::Lt | Comparator::Le | Comparator::Eq)
+}
+
+/// The points of `series` the threshold covers (`during` applied).
+fn series_points(
+    threshold: &ThresholdPlan,
+    series: &str,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Vec<Point> {
+    let all = store.points(series, &Selection::all());
+    match &threshold.during {
+        Some(fault) => all
+            .into_iter()
+            .filter(|p| windows.covers_at(Some(fault), p.at))
+            .collect(),
+        None => all,
+    }
+}
+
+fn judge_series(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> Result<f64, String> {
+    let source = &threshold.metric.source;
+    let kind = aggregate(threshold);
+    let (points, denominators) = if kind == Aggregate::Ratio {
+        (
+            series_points(threshold, &format!("{source}.errors"), store, windows),
+            series_points(threshold, &format!("{source}.requests"), store, windows),
+        )
+    } else {
+        let name = threshold.metric.to_string();
+        (series_points(threshold, &name, store, windows), Vec::new())
+    };
+    if points.is_empty() {
+        return Err(match &threshold.during {
+            Some(fault) => format!(
+                "no samples of `{}` while `{fault}` was active",
+                threshold.metric
+            ),
+            None => format!("no samples of `{}` were recorded", threshold.metric),
+        });
+    }
+    let upper = upper(threshold.op);
+    let worse = |a: f64, b: f64| if upper { a.max(b) } else { a.min(b) };
+    let Some(window_ms) = threshold.window_ms else {
+        return match kind {
+            Aggregate::Level => Ok(points.iter().map(|p| p.value).fold(
+                if upper {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                },
+                worse,
+            )),
+            Aggregate::Total => Ok(points.iter().map(|p| p.value).sum()),
+            Aggregate::Ratio => ratio(&points, &denominators),
+        };
+    };
+    let window = Duration::from_secs_f64(window_ms / 1000.0);
+    let mut worst: Option<f64> = None;
+    let mut first = 0;
+    for last in 0..points.len() {
+        let end = points[last].at;
+        while points[first].at + window <= end {
+            first += 1;
+        }
+        let part = &points[first..=last];
+        let value = match kind {
+            Aggregate::Level => part.iter().map(|p| p.value).sum::<f64>() / part.len() as f64,
+            Aggregate::Total => part.iter().map(|p| p.value).sum(),
+            Aggregate::Ratio => {
+                let from = part[0].at;
+                let within: Vec<Point> = denominators
+                    .iter()
+                    .filter(|p| p.at >= from && p.at <= end)
+                    .copied()
+                    .collect();
+                match ratio(part, &within) {
+                    Ok(value) => value,
+                    Err(_) => continue,
+                }
+            }
+        };
+        worst = Some(worst.map_or(value, |w| worse(w, value)));
+    }
+    worst.ok_or_else(|| format!("`{}`: no requests to take a rate of", threshold.metric))
+}
+
+fn ratio(errors: &[Point], requests: &[Point]) -> Result<f64, String> {
+    let requests: f64 = requests.iter().map(|p| p.value).sum();
+    if requests <= 0.0 {
+        return Err("no requests to take an error rate of".to_string());
+    }
+    Ok((errors.iter().map(|p| p.value).sum::<f64>() / requests).min(1.0))
+}
+
 fn millis(at: std::time::Duration) -> f64 {
     at.as_secs_f64() * 1000.0
 }
@@ -152,11 +288,21 @@ mod tests {
     use std::time::Duration;
 
     fn threshold(metric: &str, op: Comparator, value: f64) -> ThresholdPlan {
+        on("p", SourceKind::Probe, metric, op, value)
+    }
+
+    fn on(
+        source: &str,
+        kind: SourceKind,
+        metric: &str,
+        op: Comparator,
+        value: f64,
+    ) -> ThresholdPlan {
         ThresholdPlan {
-            text: format!("p.{metric}"),
+            text: format!("{source}.{metric}"),
             metric: MetricRef {
-                source: "p".into(),
-                source_kind: SourceKind::Probe,
+                source: source.into(),
+                source_kind: kind,
                 metric: metric.into(),
             },
             unit: MetricUnit::Number,
@@ -242,6 +388,81 @@ mod tests {
         let verdict = judge(&other, &store, &windows);
         assert_eq!(verdict.measured, None);
         assert!(!verdict.passed && verdict.note.is_some());
+    }
+
+    fn at(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_level_must_hold_at_every_sample_or_window() {
+        let store = MetricsStore::new();
+        let windows = FaultWindows::new();
+        // CPU (fraction of a core): quiet, one spike at 500 ms, then a busy stretch.
+        let cpu = [0.1, 0.1, 0.1, 0.1, 0.1, 0.95, 0.1, 0.5, 0.6, 0.7];
+        for (i, value) in cpu.iter().enumerate() {
+            store.record("api.cpu", at(i as u64 * 100), *value);
+        }
+        let mut t = on("api", SourceKind::Resource, "cpu", Comparator::Lt, 0.8);
+        let verdict = judge(&t, &store, &windows);
+        assert_eq!(verdict.measured, Some(0.95));
+        assert!(!verdict.passed);
+        // Over 300 ms the spike averages out; the busy stretch does not.
+        t.window_ms = Some(300.0);
+        let verdict = judge(&t, &store, &windows);
+        assert!((verdict.measured.unwrap() - 0.6).abs() < 1e-9);
+        assert!(verdict.passed);
+        // A lower bound keeps the smallest value.
+        let floor = on("api", SourceKind::Resource, "cpu", Comparator::Gt, 0.05);
+        assert_eq!(judge(&floor, &store, &windows).measured, Some(0.1));
+        let missing = on("api", SourceKind::Resource, "io_read", Comparator::Lt, 1.0);
+        let verdict = judge(&missing, &store, &windows);
+        assert_eq!(verdict.measured, None);
+        assert!(verdict.note.unwrap().contains("api.io_read"));
+    }
+
+    #[test]
+    fn link_counts_are_summed_and_error_rates_are_ratios_of_sums() {
+        let store = MetricsStore::new();
+        let windows = FaultWindows::new();
+        for i in 0..10u64 {
+            store.record("l.requests", at(i * 100), 10.0);
+            let errors = if (4..6).contains(&i) { 5.0 } else { 0.0 };
+            store.record("l.errors", at(i * 100), errors);
+        }
+        windows.opened("flaky", at(400));
+        windows.closed("flaky", at(550));
+        let total = on("l", SourceKind::Link, "requests", Comparator::Gt, 50.0);
+        assert_eq!(judge(&total, &store, &windows).measured, Some(100.0));
+        let mut rate = on("l", SourceKind::Link, "error_rate", Comparator::Lt, 0.2);
+        assert_eq!(judge(&rate, &store, &windows).measured, Some(0.1));
+        rate.window_ms = Some(200.0);
+        assert_eq!(judge(&rate, &store, &windows).measured, Some(0.5));
+        rate.window_ms = None;
+        rate.during = Some("flaky".into());
+        let verdict = judge(&rate, &store, &windows);
+        assert_eq!(verdict.measured, Some(0.5));
+        assert!(!verdict.passed);
+        let mut errors = on("l", SourceKind::Link, "errors", Comparator::Lt, 8.0);
+        errors.window_ms = Some(150.0);
+        assert_eq!(judge(&errors, &store, &windows).measured, Some(10.0));
+    }
+
+    #[test]
+    fn abort_thresholds_on_series_wait_for_enough_samples() {
+        let store = MetricsStore::new();
+        let windows = FaultWindows::new();
+        let mut t = on("api", SourceKind::Resource, "memory", Comparator::Lt, 100.0);
+        t.abort = true;
+        for i in 0..4 {
+            store.record("api.memory", at(i), 500.0);
+        }
+        assert_eq!(abort_fails(&t, &store, &windows), None);
+        store.record("api.memory", at(5), 500.0);
+        assert_eq!(
+            abort_fails(&t, &store, &windows).unwrap().measured,
+            Some(500.0)
+        );
     }
 
     #[test]

@@ -811,7 +811,7 @@ async fn telemetry_follows_the_stats_stream() {
             .map_or(0, |summary| summary.count)
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while samples("db.cpu_percent") < 2 || samples("db.rx_bytes_per_s") < 2 {
+    while samples("db.cpu") < 2 || samples("db.net_rx") < 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "too few samples: {:?}",
@@ -822,16 +822,14 @@ async fn telemetry_follows_the_stats_stream() {
     let _ = stop.send(());
     task.await.unwrap();
     let memory = store
-        .series_summary("db.rss_bytes", &Selection::all())
+        .series_summary("db.memory", &Selection::all())
         .unwrap();
     assert!(
         memory.last > 0.0 && memory.last < (256 << 20) as f64,
         "{memory:?}"
     );
-    let cpu = store
-        .series_summary("db.cpu_percent", &Selection::all())
-        .unwrap();
-    assert!(cpu.min >= 0.0 && cpu.max <= 205.0, "{cpu:?}");
-    assert!(samples("db.memory_limit_bytes") >= 2);
-    assert!(samples("db.write_bytes_per_s") >= 1);
+    let cpu = store.series_summary("db.cpu", &Selection::all()).unwrap();
+    assert!(cpu.min >= 0.0 && cpu.max <= 2.05, "{cpu:?}");
+    assert!(samples("db.memory_limit") >= 2);
+    assert!(samples("db.io_write") >= 1);
 }

@@ -8,6 +8,7 @@ mod engine;
 mod language;
 mod ledger;
 mod monitor;
+mod predict_run;
 mod process;
 mod proxy;
 mod risk;

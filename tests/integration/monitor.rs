@@ -209,7 +209,7 @@ async fn telemetry_reads_cpu_and_memory_and_follows_restarts() {
     assert!(telemetry.sample(&store).is_none());
     assert_eq!(
         store
-            .series_summary("busy.rss_bytes", &Selection::all())
+            .series_summary("busy.memory", &Selection::all())
             .unwrap()
             .count,
         3

@@ -270,6 +270,12 @@ fn a_pause_fault_freezes_the_process_and_is_reverted() {
     let mut run = scenario.spawn();
     let pid = pid_in(&run.wait_line("backend ready"));
     run.wait_line("fault freeze (pause on backend) applied");
+    // SIGSTOP is delivered asynchronously: on a loaded machine the process may still show
+    // as running for a moment after `kill` returned.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while proc_state(pid) != Some('T') && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(proc_state(pid), Some('T'));
     run.wait_line("fault freeze reverted");
     let state = proc_state(pid);
@@ -288,6 +294,12 @@ fn sigint_reverts_everything_and_exits() {
     let mut run = scenario.spawn();
     let pid = pid_in(&run.wait_line("backend ready"));
     run.wait_line("fault freeze (pause on backend) applied");
+    // SIGSTOP is delivered asynchronously: on a loaded machine the process may still show
+    // as running for a moment after `kill` returned.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while proc_state(pid) != Some('T') && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(proc_state(pid), Some('T'));
     let interrupted = Instant::now();
     run.signal(libc::SIGINT);

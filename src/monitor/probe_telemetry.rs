@@ -1,0 +1,101 @@
+//! A probe's metrics as numeric series, for the prediction loop: at each sample, the checks
+//! that started since the previous sample are summarised into `<probe>.p50`, `.p90`, `.p95`,
+//! `.p99`, `.mean`, `.max` (ms), `.error_rate`, `.availability` (fractions) and `.count`. An
+//! interval without a check records nothing. Thresholds on probe metrics do not read these
+//! series: they are judged on the observations themselves.
+
+use super::metrics_store::MetricsStore;
+use super::probe::Observation;
+use super::quantiles::nearest_rank;
+use std::time::Duration;
+
+/// Summarises one probe's new checks at each `sample`.
+pub struct ProbeTelemetry {
+    probe: String,
+    seen_until: Option<Duration>,
+}
+
+impl ProbeTelemetry {
+    pub fn new(probe: impl Into<String>) -> ProbeTelemetry {
+        ProbeTelemetry {
+            probe: probe.into(),
+            seen_until: None,
+        }
+    }
+
+    /// Records the metrics of the checks since the last sample; how many there were.
+    pub fn sample(&mut self, store: &MetricsStore) -> usize {
+        let new = match self.seen_until {
+            Some(after) => store.observations_after(&self.probe, after),
+            None => store.observations(&self.probe, &super::Selection::all()),
+        };
+        let Some(last) = new.last() else { return 0 };
+        self.seen_until = Some(last.at);
+        let at = store.now();
+        for (metric, value) in metrics(&new) {
+            store.record(&format!("{}.{metric}", self.probe), at, value);
+        }
+        new.len()
+    }
+}
+
+/// Every probe metric of `observations` (not empty).
+fn metrics(observations: &[Observation]) -> Vec<(&'static str, f64)> {
+    let count = observations.len() as f64;
+    let failures = observations.iter().filter(|o| !o.success).count() as f64;
+    let mut ms: Vec<f64> = observations
+        .iter()
+        .map(|o| o.latency.as_secs_f64() * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    vec![
+        ("count", count),
+        ("error_rate", failures / count),
+        ("availability", (count - failures) / count),
+        ("mean", ms.iter().sum::<f64>() / count),
+        ("max", ms.last().copied().unwrap_or(0.0)),
+        ("p50", nearest_rank(&ms, 0.50)),
+        ("p90", nearest_rank(&ms, 0.90)),
+        ("p95", nearest_rank(&ms, 0.95)),
+        ("p99", nearest_rank(&ms, 0.99)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Selection;
+
+    fn check(at_ms: u64, latency_ms: u64, success: bool) -> Observation {
+        Observation {
+            at: Duration::from_millis(at_ms),
+            latency: Duration::from_millis(latency_ms),
+            success,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn summarises_only_the_new_checks() {
+        let store = MetricsStore::new();
+        let mut telemetry = ProbeTelemetry::new("checkout");
+        assert_eq!(telemetry.sample(&store), 0);
+        store.record_observation("checkout", check(0, 10, true));
+        store.record_observation("checkout", check(100, 30, false));
+        assert_eq!(telemetry.sample(&store), 2);
+        store.record_observation("checkout", check(200, 50, true));
+        assert_eq!(telemetry.sample(&store), 1);
+        assert_eq!(telemetry.sample(&store), 0);
+        let values = |metric: &str| -> Vec<f64> {
+            store
+                .points(&format!("checkout.{metric}"), &Selection::all())
+                .iter()
+                .map(|p| p.value)
+                .collect()
+        };
+        assert_eq!(values("error_rate"), vec![0.5, 0.0]);
+        assert_eq!(values("mean"), vec![20.0, 50.0]);
+        assert_eq!(values("max"), vec![30.0, 50.0]);
+        assert_eq!(values("count"), vec![2.0, 1.0]);
+    }
+}

@@ -1,0 +1,683 @@
+//! The prediction loop of `pfi run`: streaming detectors and trends over the run's telemetry,
+//! the plan's patterns evaluated on them, and a [`Prediction`] for each pattern that matches
+//! with enough confidence.
+//!
+//! # What it watches
+//! Every metric of the `predict` block's `watch` list, plus every metric the used patterns
+//! read once bound. A pattern's parameter (`memory_leak(r)`) is bound to each watched
+//! resource (a resource with a metric in `watch`); a pattern over several parameters to each
+//! combination. Each metric is read from its telemetry series in the metrics store
+//! (`<source>.<metric>`, see `monitor`) every `interval` (the block's `every`, 250 ms unless
+//! set), and each new sample goes through:
+//! - a detector built from the registry with the block's `detector` and parameters;
+//! - a [`Trend`] over the last [`TREND_WINDOW`] samples (rising / falling / flat);
+//! - the metric's *anomaly*: the largest detector score of those same last samples, so that a
+//!   detector that raises one alarm per incident (the ensemble) keeps the metric anomalous
+//!   while the incident is recent.
+//!
+//! # Run-time detector defaults
+//! The registry's defaults suit NAB (files of thousands of samples). A run has a few hundred
+//! samples per metric, so parameters the block does not set are changed as follows, when the
+//! detector has them: `warmup` = the experiment's baseline in samples, at least
+//! [`MIN_WARMUP`] and at most [`MAX_WARMUP`] (the registry's 30 is one NAB probation at a
+//! 250 ms interval: 7.5 s of a service starting up); `sustain` = 8 (2 s at 250 ms: a shift
+//! counts after 2 s, not 10); `hold` = [`TREND_WINDOW`] (one alarm per trend window);
+//! `level_window` = 120 (30 s of history for the median/MAD).
+//!
+//! # Conditions
+//! Each atom of a pattern's condition has a crisp truth and a *soft truth* in `[0, 1]` (at
+//! least 0.5 exactly when it holds):
+//! - `m > x`, `m >= x` (and `<`, `<=` mirrored): with `e` the margin by which the latest value
+//!   clears the limit, relative to `|x|` (to 1 when `x` is 0), `0.5 + 0.5 · clamp(e / 0.2, -1, 1)`:
+//!   a value 20% beyond the limit is fully true; `==`, `!=`: 1 or 0;
+//! - `m rising` / `m falling`: holds when the [`Trend`] says so (a significant Mann–Kendall
+//!   trend whose size is at least 5% of the metric's scale) *and* it is steady: τ, the Kendall
+//!   tau of the trend window in that direction, is at least [`STEADY`]; soft truth `0.5 + 0.5 · τ`
+//!   when it holds, else `0.5 · max(τ, 0)`;
+//! - `m flat`: `0.5 + 0.5 · (1 − |τ|)` when flat, else `0.5 · (1 − |τ|)`;
+//! - `m anomalous`: with `a` the metric's anomaly and `T` the alarm level ([`ALARM`], or the
+//!   ensemble's `alarm` parameter), holds when `a ≥ T`; soft truth `0.5 + 0.5 · (a − T)/(1 − T)`
+//!   when it holds, else `0.5 · a / T`;
+//! - `not c`: `1 − soft(c)`; `a and b`: the minimum; `a or b`: the maximum.
+//!
+//! A metric without samples yet makes its atoms false (soft truth 0).
+//!
+//! # Confidence
+//! When a bound pattern holds, with `Q = 2 · (soft − 0.5)` how well it matched (0 = just at the
+//! edge of every comparison, 1 = every atom fully true) and `A` the anomaly strength (the
+//! largest anomaly of the metrics the pattern read):
+//!
+//! `confidence = (Q + A) / 2`
+//!
+//! A pattern that holds clearly on metrics that are clearly anomalous scores near 1; one that
+//! barely holds on ordinary-looking metrics scores near 0. The block's `confidence >= x`
+//! keeps predictions at or above `x`. A (pattern, binding) predicts once per episode: again
+//! only after the pattern stopped holding for a whole trend window.
+
+use super::prediction::{Prediction, Signal};
+use super::registry;
+use super::trend::{Direction, Trend, TrendConfig, TrendReading};
+use super::{Detector, DetectorError};
+use crate::monitor::MetricsStore;
+use crate::plan::{Comparator, ConditionPlan, MetricRef, Plan, SourceKind, Trend as TrendWord};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Samples in each metric's trend window (and its anomaly memory).
+pub const TREND_WINDOW: usize = 30;
+/// Detector score at which a metric counts as anomalous, unless the ensemble's `alarm` is set.
+pub const ALARM: f64 = 0.45;
+/// Kendall's tau a `rising` or `falling` trend must reach: a steady trend, not one step. A
+/// single step anywhere in a window has a tau of at most about 0.52 (half the samples above
+/// the other half), so a process whose memory settles one notch higher after warming up is not
+/// "rising"; a leak's ramp reaches 0.6 once it fills about a third of the window.
+pub const STEADY: f64 = 0.6;
+/// Run-time warm-up bounds, in samples.
+pub const MIN_WARMUP: usize = 20;
+pub const MAX_WARMUP: usize = 240;
+
+/// One watched metric.
+struct Tracked {
+    detector: Box<dyn Detector>,
+    trend: Trend,
+    reading: Option<TrendReading>,
+    scores: VecDeque<f64>,
+    last: Option<f64>,
+    seen_until: Option<Duration>,
+}
+
+impl Tracked {
+    fn anomaly(&self) -> f64 {
+        self.scores.iter().copied().fold(0.0, f64::max)
+    }
+
+    fn learn(&mut self, at: Duration, value: f64) {
+        let t = at.as_secs_f64();
+        let score = self.detector.update(t, value);
+        if self.scores.len() == TREND_WINDOW {
+            self.scores.pop_front();
+        }
+        self.scores.push_back(score);
+        self.reading = Some(self.trend.update(t, value));
+        self.last = Some(value);
+        self.seen_until = Some(at);
+    }
+}
+
+/// A pattern bound to resources.
+struct Binding {
+    pattern: String,
+    predicts: String,
+    resource: String,
+    condition: ConditionPlan,
+    /// Whether the pattern held at the last evaluation, and since how many quiet ticks not.
+    in_episode: bool,
+    quiet_ticks: usize,
+}
+
+/// The loop's state; [`step`](Self::step) is one tick.
+pub struct PredictionLoop {
+    interval: Duration,
+    confidence: f64,
+    alarm: f64,
+    metrics: BTreeMap<String, Tracked>,
+    bindings: Vec<Binding>,
+}
+
+impl PredictionLoop {
+    /// The loop of `plan`'s `predict` block; `None` without one.
+    pub fn new(plan: &Plan) -> Result<Option<PredictionLoop>, DetectorError> {
+        let Some(predict) = &plan.predict else {
+            return Ok(None);
+        };
+        let interval_ms = predict.interval_ms.max(10.0);
+        let params = run_params(
+            &predict.detector.name,
+            &predict.detector.params,
+            plan.experiment.baseline_ms / interval_ms,
+        );
+        let alarm = params
+            .iter()
+            .find(|(k, _)| k == "alarm")
+            .map_or(ALARM, |(_, v)| *v);
+        let mut resources: Vec<String> = Vec::new();
+        for metric in &predict.watch {
+            if metric.source_kind == SourceKind::Resource && !resources.contains(&metric.source) {
+                resources.push(metric.source.clone());
+            }
+        }
+        let mut bindings = Vec::new();
+        for name in &predict.patterns {
+            let Some(pattern) = plan.patterns.iter().find(|p| &p.name == name) else {
+                continue;
+            };
+            for assignment in assignments(&pattern.params, &resources) {
+                let condition = bind(&pattern.condition, &pattern.params, &assignment);
+                let resource = assignment
+                    .first()
+                    .cloned()
+                    .or_else(|| first_source(&condition))
+                    .unwrap_or_default();
+                bindings.push(Binding {
+                    pattern: pattern.name.clone(),
+                    predicts: pattern.predicts.clone(),
+                    resource,
+                    condition,
+                    in_episode: false,
+                    quiet_ticks: 0,
+                });
+            }
+        }
+        let mut names: Vec<String> = predict.watch.iter().map(|m| m.to_string()).collect();
+        for binding in &bindings {
+            collect_metrics(&binding.condition, &mut names);
+        }
+        let mut metrics = BTreeMap::new();
+        for name in names {
+            if metrics.contains_key(&name) {
+                continue;
+            }
+            let detector = registry::build(&predict.detector.name, &params)?;
+            metrics.insert(
+                name,
+                Tracked {
+                    detector,
+                    trend: Trend::new(TrendConfig {
+                        window: TREND_WINDOW,
+                        ..TrendConfig::default()
+                    }),
+                    reading: None,
+                    scores: VecDeque::with_capacity(TREND_WINDOW),
+                    last: None,
+                    seen_until: None,
+                },
+            );
+        }
+        Ok(Some(PredictionLoop {
+            interval: Duration::from_secs_f64(interval_ms / 1000.0),
+            confidence: predict.confidence,
+            alarm,
+            metrics,
+            bindings,
+        }))
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The series the loop reads.
+    pub fn metrics(&self) -> Vec<String> {
+        self.metrics.keys().cloned().collect()
+    }
+
+    /// `(pattern, resource)` of every binding.
+    pub fn bindings(&self) -> Vec<(String, String)> {
+        self.bindings
+            .iter()
+            .map(|b| (b.pattern.clone(), b.resource.clone()))
+            .collect()
+    }
+
+    /// Reads what is new in the store, updates every metric, evaluates every binding; returns
+    /// the predictions made now.
+    pub fn step(&mut self, store: &MetricsStore) -> Vec<Prediction> {
+        for (name, tracked) in self.metrics.iter_mut() {
+            let points = match tracked.seen_until {
+                Some(seen) => store.points_after(name, seen),
+                None => store.points(name, &crate::monitor::Selection::all()),
+            };
+            for point in points {
+                tracked.learn(point.at, point.value);
+            }
+        }
+        let at_ms = store.now().as_secs_f64() * 1000.0;
+        let mut made = Vec::new();
+        for binding in &mut self.bindings {
+            let judged = judge(&binding.condition, &self.metrics, self.alarm);
+            if !judged.holds {
+                if binding.in_episode {
+                    binding.quiet_ticks += 1;
+                    if binding.quiet_ticks >= TREND_WINDOW {
+                        binding.in_episode = false;
+                    }
+                }
+                continue;
+            }
+            binding.quiet_ticks = 0;
+            if binding.in_episode {
+                continue;
+            }
+            let quality = (2.0 * (judged.soft - 0.5)).clamp(0.0, 1.0);
+            let mut signals: Vec<Signal> = Vec::new();
+            let mut anomaly: f64 = 0.0;
+            for (metric, trend) in &judged.read {
+                let Some(tracked) = self.metrics.get(metric) else {
+                    continue;
+                };
+                anomaly = anomaly.max(tracked.anomaly());
+                if let Some(existing) = signals.iter_mut().find(|s| &s.metric == metric) {
+                    if existing.trend.is_none() {
+                        existing.trend = trend.then(|| direction(tracked));
+                    }
+                    continue;
+                }
+                signals.push(Signal {
+                    metric: metric.clone(),
+                    value: tracked.last.unwrap_or(f64::NAN),
+                    anomaly: tracked.anomaly(),
+                    trend: trend.then(|| direction(tracked)),
+                });
+            }
+            let confidence = confidence(quality, anomaly);
+            if confidence < self.confidence {
+                continue;
+            }
+            binding.in_episode = true;
+            made.push(Prediction {
+                at_ms,
+                kind: binding.predicts.clone(),
+                pattern: binding.pattern.clone(),
+                resource: binding.resource.clone(),
+                confidence,
+                signals,
+            });
+        }
+        made
+    }
+
+    /// Steps every `interval`, hands each prediction to `made` and sends it on `sender` (a
+    /// send without receivers is fine), until `shutdown` completes.
+    pub async fn run(
+        mut self,
+        store: MetricsStore,
+        sender: tokio::sync::broadcast::Sender<Prediction>,
+        mut made: impl FnMut(&Prediction),
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut ticks = tokio::time::interval(self.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticks.tick() => {
+                    for prediction in self.step(&store) {
+                        made(&prediction);
+                        let _ = sender.send(prediction);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `confidence = (Q + A) / 2` (see the module documentation).
+pub fn confidence(quality: f64, anomaly: f64) -> f64 {
+    ((quality.clamp(0.0, 1.0) + anomaly.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+}
+
+fn direction(tracked: &Tracked) -> String {
+    match tracked.reading.map(|r| r.direction) {
+        Some(Direction::Rising) => "rising",
+        Some(Direction::Falling) => "falling",
+        _ => "flat",
+    }
+    .to_string()
+}
+
+/// The block's detector parameters with the run-time defaults (module documentation) for
+/// those it does not set.
+fn run_params(
+    detector: &str,
+    given: &[(String, f64)],
+    baseline_samples: f64,
+) -> Vec<(String, f64)> {
+    let mut params = given.to_vec();
+    let Some(spec) = registry::spec(detector) else {
+        return params;
+    };
+    let warmup = (baseline_samples.floor() as usize).clamp(MIN_WARMUP, MAX_WARMUP) as f64;
+    let defaults = [
+        ("warmup", warmup),
+        ("sustain", 8.0),
+        ("hold", TREND_WINDOW as f64),
+        ("level_window", 120.0),
+    ];
+    for (name, value) in defaults {
+        if spec.param(name).is_some_and(|p| p.accepts(value))
+            && !given.iter().any(|(k, _)| k == name)
+        {
+            params.push((name.to_string(), value));
+        }
+    }
+    params
+}
+
+/// Every assignment of `resources` to `params` (one empty assignment without parameters).
+fn assignments(params: &[String], resources: &[String]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for _ in params {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                resources.iter().map(move |r| {
+                    let mut next = prefix.clone();
+                    next.push(r.clone());
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// `condition` with each parameter replaced by its resource.
+fn bind(condition: &ConditionPlan, params: &[String], values: &[String]) -> ConditionPlan {
+    let metric = |m: &MetricRef| -> MetricRef {
+        match params.iter().position(|p| *p == m.source) {
+            Some(i) if m.source_kind == SourceKind::Param => MetricRef {
+                source: values[i].clone(),
+                source_kind: SourceKind::Resource,
+                metric: m.metric.clone(),
+            },
+            _ => m.clone(),
+        }
+    };
+    match condition {
+        ConditionPlan::Compare {
+            metric: m,
+            op,
+            value,
+        } => ConditionPlan::Compare {
+            metric: metric(m),
+            op: *op,
+            value: *value,
+        },
+        ConditionPlan::Trend { metric: m, trend } => ConditionPlan::Trend {
+            metric: metric(m),
+            trend: *trend,
+        },
+        ConditionPlan::Not { inner } => ConditionPlan::Not {
+            inner: Box::new(bind(inner, params, values)),
+        },
+        ConditionPlan::All { all } => ConditionPlan::All {
+            all: all.iter().map(|c| bind(c, params, values)).collect(),
+        },
+        ConditionPlan::Any { any } => ConditionPlan::Any {
+            any: any.iter().map(|c| bind(c, params, values)).collect(),
+        },
+    }
+}
+
+fn collect_metrics(condition: &ConditionPlan, out: &mut Vec<String>) {
+    match condition {
+        ConditionPlan::Compare { metric, .. } | ConditionPlan::Trend { metric, .. } => {
+            out.push(metric.to_string());
+        }
+        ConditionPlan::Not { inner } => collect_metrics(inner, out),
+        ConditionPlan::All { all: parts } | ConditionPlan::Any { any: parts } => {
+            for part in parts {
+                collect_metrics(part, out);
+            }
+        }
+    }
+}
+
+fn first_source(condition: &ConditionPlan) -> Option<String> {
+    let mut names = Vec::new();
+    collect_metrics(condition, &mut names);
+    names
+        .first()
+        .and_then(|n| n.split('.').next().map(str::to_string))
+}
+
+/// A condition's crisp and soft truth and the metrics it read (with whether it read their
+/// trend).
+struct Judged {
+    holds: bool,
+    soft: f64,
+    read: Vec<(String, bool)>,
+}
+
+fn judge(condition: &ConditionPlan, metrics: &BTreeMap<String, Tracked>, alarm: f64) -> Judged {
+    match condition {
+        ConditionPlan::Compare { metric, op, value } => {
+            let name = metric.to_string();
+            let read = vec![(name.clone(), false)];
+            let Some(last) = metrics.get(&name).and_then(|t| t.last) else {
+                return Judged {
+                    holds: false,
+                    soft: 0.0,
+                    read,
+                };
+            };
+            let holds = op.holds(last, *value);
+            let soft = match op {
+                Comparator::Eq | Comparator::Ne => f64::from(u8::from(holds)),
+                _ => {
+                    let margin = match op {
+                        Comparator::Gt | Comparator::Ge => last - value,
+                        _ => value - last,
+                    };
+                    let scale = if *value == 0.0 { 1.0 } else { value.abs() };
+                    let soft = 0.5 + 0.5 * (margin / scale / 0.2).clamp(-1.0, 1.0);
+                    // Keep the soft truth on the crisp side of 0.5 at the boundary.
+                    if holds {
+                        soft.max(0.5)
+                    } else {
+                        soft.min(0.499)
+                    }
+                }
+            };
+            Judged { holds, soft, read }
+        }
+        ConditionPlan::Trend { metric, trend } => {
+            let name = metric.to_string();
+            let Some(tracked) = metrics.get(&name).filter(|t| t.last.is_some()) else {
+                return Judged {
+                    holds: false,
+                    soft: 0.0,
+                    read: vec![(name, *trend != TrendWord::Anomalous)],
+                };
+            };
+            let reading = tracked.reading;
+            let tau = reading.map_or(0.0, |r| r.strength * r.z.signum());
+            let dir = reading.map_or(Direction::Flat, |r| r.direction);
+            let (holds, soft) = match trend {
+                TrendWord::Rising | TrendWord::Falling => {
+                    let (wanted, tau) = if *trend == TrendWord::Rising {
+                        (Direction::Rising, tau)
+                    } else {
+                        (Direction::Falling, -tau)
+                    };
+                    let holds = dir == wanted && tau >= STEADY;
+                    let soft = if holds {
+                        0.5 + 0.5 * tau.clamp(0.0, 1.0)
+                    } else {
+                        0.5 * tau.clamp(0.0, 0.998)
+                    };
+                    (holds, soft)
+                }
+                TrendWord::Flat => {
+                    let holds = dir == Direction::Flat;
+                    let calm = 1.0 - tau.abs().min(1.0);
+                    (
+                        holds,
+                        if holds {
+                            0.5 + 0.5 * calm
+                        } else {
+                            0.5 * calm.min(0.998)
+                        },
+                    )
+                }
+                TrendWord::Anomalous => {
+                    let a = tracked.anomaly();
+                    let holds = a >= alarm;
+                    let soft = if holds {
+                        0.5 + 0.5 * ((a - alarm) / (1.0 - alarm).max(1e-9)).clamp(0.0, 1.0)
+                    } else {
+                        0.5 * (a / alarm.max(1e-9)).clamp(0.0, 0.998)
+                    };
+                    (holds, soft)
+                }
+            };
+            Judged {
+                holds,
+                soft,
+                read: vec![(name, *trend != TrendWord::Anomalous)],
+            }
+        }
+        ConditionPlan::Not { inner } => {
+            let inner = judge(inner, metrics, alarm);
+            Judged {
+                holds: !inner.holds,
+                soft: 1.0 - inner.soft,
+                read: inner.read,
+            }
+        }
+        ConditionPlan::All { all: parts } | ConditionPlan::Any { any: parts } => {
+            let all = matches!(condition, ConditionPlan::All { .. });
+            let mut holds = all;
+            let mut soft: f64 = if all { 1.0 } else { 0.0 };
+            let mut read = Vec::new();
+            for part in parts {
+                let judged = judge(part, metrics, alarm);
+                if all {
+                    holds &= judged.holds;
+                    soft = soft.min(judged.soft);
+                } else {
+                    holds |= judged.holds;
+                    soft = soft.max(judged.soft);
+                }
+                read.extend(judged.read);
+            }
+            Judged { holds, soft, read }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::check_text;
+
+    fn plan(text: &str) -> Plan {
+        let checked = check_text(std::path::Path::new("live.pfi"), text);
+        match checked.plan {
+            Some(plan) => plan,
+            None => panic!("{:?}", checked.diagnostics),
+        }
+    }
+
+    const SCENARIO: &str = r#"
+import "std/patterns"
+experiment "x" { duration 1m; baseline 5s }
+resource api: process ["pfi-demo", "api"]
+resource db: process ["pfi-demo", "backend"]
+predict {
+  watch api.memory, db.memory
+  use memory_leak
+  confidence >= 0.6
+}
+"#;
+
+    /// Feeds `memory(i)` and a flat CPU for `n` samples every 250 ms; returns the predictions.
+    fn feed(
+        live: &mut PredictionLoop,
+        store: &MetricsStore,
+        n: usize,
+        memory: impl Fn(usize) -> f64,
+    ) -> Vec<(usize, Prediction)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let at = Duration::from_millis(250 * i as u64 + 1);
+            let wobble = ((i * 7919) % 13) as f64;
+            store.record("api.memory", at, memory(i) + wobble * 4096.0);
+            store.record("api.cpu", at, 0.02 + wobble * 0.001);
+            store.record("db.memory", at, 20e6 + wobble * 4096.0);
+            store.record("db.cpu", at, 0.01 + wobble * 0.001);
+            out.extend(live.step_at(store, at).into_iter().map(|p| (i, p)));
+        }
+        out
+    }
+
+    impl PredictionLoop {
+        /// `step`, with the time the store's clock would show replaced by `at`.
+        fn step_at(&mut self, store: &MetricsStore, at: Duration) -> Vec<Prediction> {
+            let mut made = self.step(store);
+            for p in &mut made {
+                p.at_ms = at.as_secs_f64() * 1000.0;
+            }
+            made
+        }
+    }
+
+    #[test]
+    fn binds_patterns_to_watched_resources_and_reads_their_metrics() {
+        let live = PredictionLoop::new(&plan(SCENARIO)).unwrap().unwrap();
+        assert_eq!(
+            live.bindings(),
+            vec![
+                ("memory_leak".to_string(), "api".to_string()),
+                ("memory_leak".to_string(), "db".to_string())
+            ]
+        );
+        assert_eq!(
+            live.metrics(),
+            vec!["api.cpu", "api.memory", "db.cpu", "db.memory"]
+        );
+        assert_eq!(live.interval(), Duration::from_millis(250));
+        let params = run_params("ensemble", &[("hold".into(), 5.0)], 20.0);
+        assert!(params.contains(&("warmup".into(), 20.0)));
+        assert!(params.contains(&("hold".into(), 5.0)));
+        assert!(!params.contains(&("hold".into(), TREND_WINDOW as f64)));
+    }
+
+    #[test]
+    fn a_leak_is_predicted_once_on_its_resource_and_flat_memory_never() {
+        let store = MetricsStore::new();
+        let mut live = PredictionLoop::new(&plan(SCENARIO)).unwrap().unwrap();
+        // 15 s flat at 30 MB, then +1 MiB per sample.
+        let made = feed(&mut live, &store, 120, |i| {
+            30e6 + (i.saturating_sub(60) as f64) * 1_048_576.0
+        });
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let (i, p) = &made[0];
+        assert!(*i > 60 && *i < 80, "predicted at sample {i}");
+        assert_eq!(
+            (p.kind.as_str(), p.resource.as_str()),
+            ("memory_leak", "api")
+        );
+        assert!(p.confidence >= 0.6 && p.confidence <= 1.0, "{p:?}");
+        let memory = p.signals.iter().find(|s| s.metric == "api.memory").unwrap();
+        assert_eq!(memory.trend.as_deref(), Some("rising"));
+        assert!(memory.anomaly >= ALARM);
+        assert!(p.signals.iter().any(|s| s.metric == "api.cpu"));
+
+        let quiet = MetricsStore::new();
+        let mut live = PredictionLoop::new(&plan(SCENARIO)).unwrap().unwrap();
+        assert!(feed(&mut live, &quiet, 200, |_| 30e6).is_empty());
+    }
+
+    #[test]
+    fn soft_truth_follows_the_documented_rules() {
+        let text = r#"
+experiment "x" { duration 1m }
+resource api: process ["pfi-demo", "api"]
+pattern hot when api.cpu > 50% predicts cpu_starvation
+pattern cold when not api.cpu > 50%
+predict { watch api.cpu; use hot, cold; confidence >= 0 }
+"#;
+        let mut live = PredictionLoop::new(&plan(text)).unwrap().unwrap();
+        let store = MetricsStore::new();
+        store.record("api.cpu", Duration::from_millis(5), 0.55);
+        let made = live.step(&store);
+        assert_eq!(made.len(), 1, "{made:?}");
+        // 10% over the limit: soft 0.75, Q 0.5; nothing anomalous yet (warm-up): A 0.
+        assert_eq!(made[0].kind, "cpu_starvation");
+        assert!((made[0].confidence - 0.25).abs() < 1e-9, "{made:?}");
+        assert_eq!(confidence(1.0, 1.0), 1.0);
+        assert_eq!(confidence(0.0, 0.0), 0.0);
+    }
+}
