@@ -2,9 +2,10 @@
 //! next to its target and a baseline measured in the same run:
 //!
 //! (a) delay from a scheduled activation to the fault being applied, p50/p99 over 1,000
-//!     activations: the real `Schedule` driving `inject(Pause)` (with its fsynced ledger
-//!     record) on a real sleeping process, and the revert; baseline: the overshoot of a bare
-//!     tokio `sleep_until` at the same times;
+//!     activations: the real `Schedule` driving a `Pause` on a real sleeping process the way
+//!     the interpreter does — prepared and recorded (fsynced) in the ledger `PREPARE_LEAD`
+//!     ahead, applied at its time — and the revert; baseline: the overshoot of a bare tokio
+//!     `sleep_until` at the same times;
 //! (b) time from SIGINT sent to a real `pfi run` (one process, paused) to everything reverted
 //!     and pfi exited; baseline: SIGTERM to the bare process until it exited;
 //! (c) wall time of a 1-second experiment with one process and one probe, with where the
@@ -13,7 +14,7 @@
 //!
 //! `cargo bench --bench engine` (release). `PFI_BENCH_ACTIVATIONS` overrides 1,000.
 
-use pfi::faults::{AppliedFault, FaultContext, Pause, inject};
+use pfi::faults::{AppliedFault, FaultContext, Pause, Recorded, inject, prepare_recorded};
 use pfi::model::Activation;
 use pfi::run::ledger::Ledger;
 use pfi::run::{Actuator, BoxFuture, Schedule};
@@ -25,9 +26,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Activations every 12 ms, each lasting 5 ms: room for the apply, the revert and their two
-/// fsynced ledger records, so each activation's delay is its own, not a backlog's.
-const SPACING_MS: f64 = 12.0;
+/// Activations every 30 ms, each lasting 5 ms: room for the revert, then the next one's
+/// preparation (its fsynced ledger record) `PREPARE_LEAD` ahead of it, so each activation's
+/// delay is its own, not a backlog's.
+const SPACING_MS: f64 = 30.0;
 const LASTING_MS: f64 = 5.0;
 const RUNS: usize = 7;
 
@@ -73,34 +75,58 @@ fn activation(index: usize) -> Activation {
     }
 }
 
-/// Applies and reverts through the same calls as the interpreter's driver: a ledger record
-/// (fsynced) before `inject`, a `reverted` record after the revert.
+/// Applies and reverts through the same calls as the interpreter's driver: prepared and
+/// recorded (fsynced) ahead, applied at its time (or `inject` when not prepared), a
+/// `reverted` record after the revert.
 struct PauseActuator {
     target: ProcessTarget,
     ledger: Arc<Ledger>,
     zero: Instant,
+    recorded: Option<Recorded>,
+    prepared: usize,
     applied: Option<AppliedFault>,
     delays_ms: Vec<f64>,
     /// How late `apply` was called (the timer), without the applying itself.
     called_ms: Vec<f64>,
-    /// How long applying took (ledger record with its fsync, then SIGSTOP).
+    /// How long applying took (SIGSTOP, or the whole inject when not prepared ahead).
     applying_ms: Vec<f64>,
     errors: usize,
 }
 
 impl Actuator for PauseActuator {
+    fn prepare<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let id = format!("f{}", activation.index);
+            let ctx = FaultContext::new("bench", id.clone());
+            let ledger = self.ledger.clone();
+            let recorded = prepare_recorded(&Pause {}, &self.target, &ctx, |revert| {
+                ledger.applying(&id, &activation.fault, &activation.target, revert)
+            })
+            .await;
+            self.recorded = recorded.ok();
+        })
+    }
+
     fn apply<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let due = Duration::from_secs_f64(activation.start_ms / 1000.0);
             let called = self.zero.elapsed().saturating_sub(due);
             self.called_ms.push(called.as_secs_f64() * 1000.0);
-            let id = format!("f{}", activation.index);
-            let ctx = FaultContext::new("bench", id.clone());
-            let ledger = self.ledger.clone();
-            let applied = inject(&Pause {}, &self.target, &ctx, |revert| {
-                ledger.applying(&id, &activation.fault, &activation.target, revert)
-            })
-            .await;
+            let applied = match self.recorded.take() {
+                Some(recorded) => {
+                    self.prepared += 1;
+                    recorded.apply().await
+                }
+                None => {
+                    let id = format!("f{}", activation.index);
+                    let ctx = FaultContext::new("bench", id.clone());
+                    let ledger = self.ledger.clone();
+                    inject(&Pause {}, &self.target, &ctx, |revert| {
+                        ledger.applying(&id, &activation.fault, &activation.target, revert)
+                    })
+                    .await
+                }
+            };
             let late = self.zero.elapsed().saturating_sub(due);
             self.delays_ms.push(late.as_secs_f64() * 1000.0);
             self.applying_ms
@@ -154,6 +180,8 @@ async fn activation_delay(dir: &Path, count: usize) {
         target: target.clone(),
         ledger,
         zero: Instant::now(),
+        recorded: None,
+        prepared: 0,
         applied: None,
         delays_ms: Vec::with_capacity(count),
         called_ms: Vec::with_capacity(count),
@@ -171,8 +199,9 @@ async fn activation_delay(dir: &Path, count: usize) {
     let called = sorted(actuator.called_ms);
     let applying = sorted(actuator.applying_ms);
     println!(
-        "(a) {} pause activations of a real `sleep` every {SPACING_MS} ms ({} failed)",
+        "(a) {} pause activations of a real `sleep` every {SPACING_MS} ms ({} prepared ahead, {} failed)",
         delays.len(),
+        actuator.prepared,
         actuator.errors
     );
     line(
@@ -204,7 +233,7 @@ async fn activation_delay(dir: &Path, count: usize) {
         "",
     );
     line(
-        "    of which applying (ledger fsync + SIGSTOP), p50/p99",
+        "    of which applying (SIGSTOP; ledger record done ahead), p50/p99",
         &format!(
             "{:.3} / {:.3} ms",
             quantile(&applying, 0.5),

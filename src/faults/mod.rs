@@ -189,6 +189,25 @@ pub async fn inject<E>(
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    prepare_recorded(fault, target, ctx, record)
+        .await?
+        .apply()
+        .await
+}
+
+/// The first half of [`inject`]: prepares `fault` for `target` and hands its revert to
+/// `record`, without applying anything yet. The run engine does this a little ahead of an
+/// activation's time, so that the ledger's fsync is not on the activation's critical path;
+/// a recorded fault that is never applied is harmless to revert.
+pub async fn prepare_recorded<E>(
+    fault: &dyn Fault,
+    target: impl Into<FaultTarget>,
+    ctx: &FaultContext,
+    record: impl FnOnce(&RevertAction) -> Result<(), E>,
+) -> Result<Recorded, FaultError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let keyword = fault.keyword();
     let target = target.into();
     let prepared = match &target {
@@ -199,24 +218,53 @@ where
         fault: keyword,
         source: err.into(),
     })?;
-    let revert = prepared.revert_action().clone();
-    match prepared.apply().await {
-        Ok(detail) => {
-            tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
-            Ok(AppliedFault {
-                keyword,
-                target,
-                revert,
-                detail,
-            })
-        }
-        Err(err) => {
-            let cleanup = revert.revert(Some(&target)).await;
-            Err(FaultError::Apply {
-                fault: keyword,
-                source: Box::new(err),
-                cleanup,
-            })
+    Ok(Recorded {
+        keyword,
+        target,
+        prepared,
+    })
+}
+
+/// A fault prepared and recorded in the ledger, not applied yet.
+pub struct Recorded {
+    keyword: &'static str,
+    target: FaultTarget,
+    prepared: Prepared,
+}
+
+impl Recorded {
+    /// What undoes the fault (already in the ledger).
+    pub fn revert_action(&self) -> &RevertAction {
+        self.prepared.revert_action()
+    }
+
+    /// Applies the fault. If applying fails, whatever was partly applied is reverted and the
+    /// error says how that went.
+    pub async fn apply(self) -> Result<AppliedFault, FaultError> {
+        let Recorded {
+            keyword,
+            target,
+            prepared,
+        } = self;
+        let revert = prepared.revert_action().clone();
+        match prepared.apply().await {
+            Ok(detail) => {
+                tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
+                Ok(AppliedFault {
+                    keyword,
+                    target,
+                    revert,
+                    detail,
+                })
+            }
+            Err(err) => {
+                let cleanup = revert.revert(Some(&target)).await;
+                Err(FaultError::Apply {
+                    fault: keyword,
+                    source: Box::new(err),
+                    cleanup,
+                })
+            }
         }
     }
 }

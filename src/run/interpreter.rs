@@ -16,7 +16,7 @@ use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
-use crate::faults::{AppliedFault, FaultContext, RevertAction, inject};
+use crate::faults::{AppliedFault, FaultContext, Recorded, RevertAction, inject, prepare_recorded};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
     CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
@@ -28,9 +28,10 @@ use crate::plan::{
 };
 use crate::predict::Prediction;
 use crate::predict::outcome::{FaultStart, PredictionOutcome, outcomes};
-use crate::proxy::{LinkConfig, ProxyServer};
+use crate::proxy::{LinkConfig, ProxyServer, ToxicConfig};
 use crate::targets::{ProcessSpec, ProcessTarget, Readiness};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -410,6 +411,7 @@ async fn body(
             .filter(|t| t.abort)
             .cloned()
             .collect(),
+        prepared: HashMap::new(),
     };
     let fatal = containers.fatal.clone();
     if let Some(message) = fatal.raised() {
@@ -586,6 +588,19 @@ struct Driver {
     journal: Journal,
     zero: Instant,
     aborts: Vec<ThresholdPlan>,
+    /// Activations prepared ahead of their time (recorded in the ledger), by (fault, index).
+    prepared: HashMap<(String, usize), Early>,
+}
+
+/// An activation prepared and recorded, waiting for its time.
+struct Early {
+    ledger_id: String,
+    change: EarlyChange,
+}
+
+enum EarlyChange {
+    Process(Recorded),
+    Toxic { config: ToxicConfig, name: String },
 }
 
 impl Driver {
@@ -593,68 +608,171 @@ impl Driver {
         self.zero.elapsed().as_secs_f64() * 1000.0
     }
 
-    async fn apply_activation(&mut self, activation: &Activation) {
-        let planned_ms = self.plan.experiment.baseline_ms + activation.start_ms;
+    /// Builds, prepares and records a process fault or a toxic ahead of its time; anything
+    /// else (or anything that fails here) is done in full at the activation's time.
+    async fn prepare_activation(&mut self, activation: &Activation) {
         let mut rt = self.runtime.lock().await;
-        rt.next_id += 1;
-        let ledger_id = format!("f{}", rt.next_id);
         let toxic_name = format!("{}-{}", activation.fault, activation.index);
-        let result = match self.plan.fault(&activation.fault) {
-            Some(fault) => build(fault, &toxic_name),
-            None => Err(format!("fault `{}` is not in the plan", activation.fault)),
+        let Some(Ok(action)) = self
+            .plan
+            .fault(&activation.fault)
+            .map(|fault| build(fault, &toxic_name))
+        else {
+            return;
         };
-        let applied = match result {
-            Err(err) => Err(err),
-            Ok(FaultAction::Process(fault)) => {
-                match rt.processes.iter().find(|p| p.name() == activation.target) {
-                    None => Err(format!("resource `{}` is not running", activation.target)),
-                    Some(target) => {
-                        let ctx = FaultContext::new(rt.run_id.clone(), ledger_id.clone());
-                        let ledger = rt.ledger.clone();
-                        inject(fault.as_ref(), target, &ctx, |revert| {
-                            ledger.applying(
-                                &ledger_id,
-                                &activation.fault,
-                                &activation.target,
-                                revert,
-                            )
-                        })
-                        .await
-                        .map(|f| Applied::Process(Box::new(f)))
-                        .map_err(|err| err.to_string())
-                    }
+        let ledger_id = format!("f{}", rt.next_id + 1);
+        let change = match action {
+            FaultAction::Process(fault) => {
+                let Some(target) = rt.processes.iter().find(|p| p.name() == activation.target)
+                else {
+                    return;
+                };
+                let ctx = FaultContext::new(rt.run_id.clone(), ledger_id.clone());
+                let ledger = rt.ledger.clone();
+                let recorded = prepare_recorded(fault.as_ref(), target, &ctx, |revert| {
+                    ledger.applying(&ledger_id, &activation.fault, &activation.target, revert)
+                })
+                .await;
+                match recorded {
+                    Ok(recorded) => EarlyChange::Process(recorded),
+                    Err(_) => return,
                 }
             }
-            Ok(FaultAction::Container(fault)) => rt
-                .containers
-                .apply(
-                    &activation.target,
-                    fault.as_ref(),
-                    &activation.fault,
-                    &rt.run_id,
-                    &ledger_id,
-                    &rt.ledger,
-                )
-                .await
-                .map(Applied::Containers),
-            Ok(FaultAction::Toxic(config)) => {
+            FaultAction::Toxic(config) => {
                 let revert = RevertAction::Nothing {
                     reason: "a proxy toxic ends with the pfi process that holds it".to_string(),
                 };
-                rt.ledger
+                if rt
+                    .ledger
                     .applying(&ledger_id, &activation.fault, &activation.target, &revert)
-                    .map_err(|err| err.to_string())
-                    .and_then(|()| {
-                        rt.proxy
-                            .add_toxic(&activation.target, config)
-                            .map_err(|err| err.to_string())
-                    })
-                    .map(|_| Applied::Toxic {
-                        link: activation.target.clone(),
-                        toxic: toxic_name.clone(),
-                    })
+                    .is_err()
+                {
+                    return;
+                }
+                EarlyChange::Toxic {
+                    config,
+                    name: toxic_name,
+                }
+            }
+            FaultAction::Container(_) => return,
+        };
+        rt.next_id += 1;
+        self.prepared.insert(
+            (activation.fault.clone(), activation.index),
+            Early { ledger_id, change },
+        );
+    }
+
+    async fn apply_activation(&mut self, activation: &Activation) {
+        let planned_ms = self.plan.experiment.baseline_ms + activation.start_ms;
+        let early = self
+            .prepared
+            .remove(&(activation.fault.clone(), activation.index));
+        let mut rt = self.runtime.lock().await;
+        let toxic_name = format!("{}-{}", activation.fault, activation.index);
+        let (ledger_id, applied) = match early {
+            Some(Early { ledger_id, change }) => {
+                let applied = match change {
+                    EarlyChange::Process(recorded) => recorded
+                        .apply()
+                        .await
+                        .map(|f| Applied::Process(Box::new(f)))
+                        .map_err(|err| err.to_string()),
+                    EarlyChange::Toxic { config, name } => rt
+                        .proxy
+                        .add_toxic(&activation.target, config)
+                        .map_err(|err| err.to_string())
+                        .map(|_| Applied::Toxic {
+                            link: activation.target.clone(),
+                            toxic: name,
+                        }),
+                };
+                (ledger_id, applied)
+            }
+            None => {
+                rt.next_id += 1;
+                let ledger_id = format!("f{}", rt.next_id);
+                let plan = self.plan.clone();
+                let applied = apply_now(&plan, &mut rt, activation, &ledger_id, &toxic_name).await;
+                (ledger_id, applied)
             }
         };
+        self.record_applied(&mut rt, activation, planned_ms, ledger_id, applied);
+    }
+}
+
+/// Builds, records and applies an activation that was not prepared ahead.
+async fn apply_now(
+    plan: &Plan,
+    rt: &mut Runtime,
+    activation: &Activation,
+    ledger_id: &str,
+    toxic_name: &str,
+) -> Result<Applied, String> {
+    let ledger_id = ledger_id.to_string();
+    let result = match plan.fault(&activation.fault) {
+        Some(fault) => build(fault, toxic_name),
+        None => Err(format!("fault `{}` is not in the plan", activation.fault)),
+    };
+    match result {
+        Err(err) => Err(err),
+        Ok(FaultAction::Process(fault)) => {
+            match rt.processes.iter().find(|p| p.name() == activation.target) {
+                None => Err(format!("resource `{}` is not running", activation.target)),
+                Some(target) => {
+                    let ctx = FaultContext::new(rt.run_id.clone(), ledger_id.clone());
+                    let ledger = rt.ledger.clone();
+                    inject(fault.as_ref(), target, &ctx, |revert| {
+                        ledger.applying(&ledger_id, &activation.fault, &activation.target, revert)
+                    })
+                    .await
+                    .map(|f| Applied::Process(Box::new(f)))
+                    .map_err(|err| err.to_string())
+                }
+            }
+        }
+        Ok(FaultAction::Container(fault)) => rt
+            .containers
+            .apply(
+                &activation.target,
+                fault.as_ref(),
+                &activation.fault,
+                &rt.run_id,
+                &ledger_id,
+                &rt.ledger,
+            )
+            .await
+            .map(Applied::Containers),
+        Ok(FaultAction::Toxic(config)) => {
+            let revert = RevertAction::Nothing {
+                reason: "a proxy toxic ends with the pfi process that holds it".to_string(),
+            };
+            rt.ledger
+                .applying(&ledger_id, &activation.fault, &activation.target, &revert)
+                .map_err(|err| err.to_string())
+                .and_then(|()| {
+                    rt.proxy
+                        .add_toxic(&activation.target, config)
+                        .map_err(|err| err.to_string())
+                })
+                .map(|_| Applied::Toxic {
+                    link: activation.target.clone(),
+                    toxic: toxic_name.to_string(),
+                })
+        }
+    }
+}
+
+impl Driver {
+    /// Notes what became of an activation: its record, the fault windows, the journal.
+    fn record_applied(
+        &self,
+        rt: &mut Runtime,
+        activation: &Activation,
+        planned_ms: f64,
+        ledger_id: String,
+        applied: Result<Applied, String>,
+    ) {
         let applied_ms = self.now_ms();
         let mut record = FaultRecord {
             fault: activation.fault.clone(),
@@ -735,6 +853,10 @@ impl Driver {
 }
 
 impl Actuator for Driver {
+    fn prepare<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
+        Box::pin(self.prepare_activation(activation))
+    }
+
     fn apply<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
         Box::pin(self.apply_activation(activation))
     }

@@ -15,12 +15,22 @@ use tokio::time::{Instant, MissedTickBehavior};
 /// How often abort thresholds are evaluated during the run.
 pub const ABORT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How far ahead of an activation the actuator is asked to prepare it (build the fault, read
+/// the target's state, write and fsync the ledger record), so that at the activation's time
+/// only the change itself remains to be made.
+pub const PREPARE_LEAD: Duration = Duration::from_millis(20);
+
 /// A boxed future, so actuators can live behind `dyn Actuator`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The `Actuator` role: what the scheduler drives.
 pub trait Actuator: Send {
-    /// Applies one activation.
+    /// Prepares one activation ahead of its time (by [`PREPARE_LEAD`]), when no other step on
+    /// the same target comes in between; `apply` follows. Preparing may do nothing.
+    fn prepare<'a>(&'a mut self, _activation: &'a Activation) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    /// Applies one activation (prepared or not).
     fn apply<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()>;
     /// Reverts one activation applied earlier.
     fn revert<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()>;
@@ -39,9 +49,10 @@ pub enum Ending {
     Interrupted(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum StepKind {
     Revert,
+    Prepare,
     Apply,
 }
 
@@ -74,7 +85,28 @@ impl Schedule {
                 steps.push((stop, StepKind::Revert, index));
             }
         }
-        steps.sort_by_key(|&(time, kind, index)| (time, kind == StepKind::Apply, index));
+        // Prepare ahead only where nothing else happens to the same target in between: what a
+        // fault reads at preparation (a process's cgroup, a container's limits) must still be
+        // true when it is applied.
+        let mut prepares = Vec::new();
+        for &(start, kind, index) in &steps {
+            if kind != StepKind::Apply {
+                continue;
+            }
+            let early = start.saturating_sub(PREPARE_LEAD);
+            let target = &activations[index].target;
+            let clear = steps.iter().all(|&(time, _, other)| {
+                other == index
+                    || activations[other].target != *target
+                    || time < early
+                    || time > start
+            });
+            if clear && early < start {
+                prepares.push((early, StepKind::Prepare, index));
+            }
+        }
+        steps.extend(prepares);
+        steps.sort_by_key(|&(time, kind, index)| (time, kind, index));
         Schedule {
             activations,
             steps,
@@ -111,6 +143,7 @@ impl Schedule {
                     next += 1;
                     let activation = &self.activations[index];
                     match kind {
+                        StepKind::Prepare => actuator.prepare(activation).await,
                         StepKind::Apply => actuator.apply(activation).await,
                         StepKind::Revert => actuator.revert(activation).await,
                     }
@@ -167,6 +200,14 @@ mod tests {
     }
 
     impl Actuator for Recorder {
+        fn prepare<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
+            Box::pin(async move {
+                if activation.fault.starts_with("prep") {
+                    self.note(format!("prepare {}", activation.fault))
+                }
+            })
+        }
+
         fn apply<'a>(&'a mut self, activation: &'a Activation) -> BoxFuture<'a, ()> {
             Box::pin(async move { self.note(format!("apply {}", activation.fault)) })
         }
@@ -232,5 +273,35 @@ mod tests {
         assert_eq!(ending, Ending::Interrupted("SIGINT".into()));
         assert_eq!(recorder.zero.elapsed(), Duration::from_millis(700));
         assert!(recorder.log.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn activations_are_prepared_ahead_unless_their_target_changes_in_between() {
+        let mut other = activation("prep-other", 1000.0, 1000.0, true);
+        other.target = "db".into();
+        let timeline = [
+            // api: paused 0.5-0.99 s, so the next api fault at 1 s cannot be prepared early.
+            activation("prep-a", 500.0, 490.0, true),
+            activation("prep-b", 1000.0, 500.0, true),
+            other,
+        ];
+        let schedule = Schedule::new(&timeline, 0.0, 3000.0);
+        let mut recorder = Recorder::new(None);
+        schedule
+            .run(&mut recorder, std::future::pending::<String>())
+            .await;
+        assert_eq!(
+            recorder.log,
+            vec![
+                (480, "prepare prep-a".to_string()),
+                (500, "apply prep-a".to_string()),
+                (980, "prepare prep-other".to_string()),
+                (990, "revert prep-a".to_string()),
+                (1000, "apply prep-b".to_string()),
+                (1000, "apply prep-other".to_string()),
+                (1500, "revert prep-b".to_string()),
+                (2000, "revert prep-other".to_string()),
+            ]
+        );
     }
 }
