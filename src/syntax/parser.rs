@@ -1,7 +1,7 @@
 //! Builds the typed AST from pest's parse tree, and turns pest errors into diagnostics.
 
 use super::ast::*;
-use super::comments::code_bytes;
+use super::comments::code_brackets;
 use super::grammar::{PfiParser, Rule};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::Parser as _;
@@ -50,10 +50,19 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
     Ok((File { items }, builder.errors))
 }
 
+/// Runs only the pest parser over `text` and counts the pairs it produces, without building the
+/// AST. For the benchmark that splits `pfi check` into phases; not part of the API.
+#[doc(hidden)]
+pub fn pest_pairs(text: &str) -> Option<usize> {
+    PfiParser::parse(Rule::file, text)
+        .ok()
+        .map(|pairs| pairs.count())
+}
+
 /// The offset of the last bracket that is never closed, if any.
 fn last_unclosed(text: &str) -> Option<usize> {
     let mut stack = Vec::new();
-    for (i, b) in code_bytes(text) {
+    for (i, b) in code_brackets(text) {
         match b {
             b'(' | b'[' | b'{' => stack.push(i),
             b')' | b']' | b'}' => {
@@ -68,7 +77,7 @@ fn last_unclosed(text: &str) -> Option<usize> {
 /// Rejects nesting deeper than `MAX_NESTING` before pest recurses into it.
 fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
-    for (i, b) in code_bytes(text) {
+    for (i, b) in code_brackets(text) {
         match b {
             b'(' | b'[' | b'{' => {
                 depth += 1;
@@ -186,7 +195,7 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
                 );
                 "a setting or `}`"
             }
-            Rule::term | Rule::terms | Rule::arg => "a value",
+            Rule::term | Rule::arg => "a value",
             Rule::quantity | Rule::number => "a number",
             Rule::address => "an address like 127.0.0.1:8080",
             Rule::resource_kind | Rule::kw_process | Rule::kw_container | Rule::kw_image => {
@@ -594,11 +603,7 @@ impl Builder {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::key => key = Some(self.ident(&p)),
-                Rule::terms => {
-                    for t in p.into_inner() {
-                        terms.push(self.term(t));
-                    }
-                }
+                Rule::term => terms.push(self.term(p)),
                 _ => {}
             }
         }
@@ -666,9 +671,16 @@ impl Builder {
         let span = self.span(&pair);
         let mut value = 0.0;
         let mut unit = None;
+        let text = pair.as_str();
+        let start = pair.as_span().start();
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::number => {
+                    // `unit` is silent in the grammar: it is whatever follows the number.
+                    let rest = &text[p.as_span().end() - start..];
+                    if !rest.is_empty() {
+                        unit = Some(rest.to_string());
+                    }
                     let text = p.as_str();
                     match text.parse::<f64>() {
                         Ok(v) if v.is_finite() => value = v,
@@ -682,7 +694,6 @@ impl Builder {
                         ),
                     }
                 }
-                Rule::unit => unit = Some(p.as_str().to_string()),
                 _ => {}
             }
         }
