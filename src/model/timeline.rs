@@ -113,6 +113,7 @@ fn sample_fault(
 ) -> Vec<Activation> {
     let mut rng = rng_for(seed, &format!("fault:{}", fault.name));
     let mut starts: Vec<(f64, String)> = Vec::new();
+    let mut every_rule: Option<String> = None;
     match &fault.arrival {
         Arrival::At { times_ms } => {
             for t in times_ms {
@@ -138,8 +139,10 @@ fn sample_fault(
                 if t >= stop || starts.len() >= MAX_ACTIVATIONS_PER_FAULT {
                     break;
                 }
-                starts.push((t, format!("{rule} (arrival #{})", starts.len() + 1)));
+                // The text `{rule} (arrival #n)` is written straight into each `why` below.
+                starts.push((t, String::new()));
             }
+            every_rule = Some(rule);
         }
         Arrival::After { event, delay_ms } => {
             let suffix = if *delay_ms > 0.0 {
@@ -206,8 +209,14 @@ fn sample_fault(
         let fired = chosen && !overlapping;
         // One allocation per activation; the draw is printed like `{:.3}` without going
         // through the general float formatter (the slowest part of a big timeline).
-        let mut why = String::with_capacity(rule.len() + 64);
-        why.push_str(&rule);
+        let mut why = String::with_capacity(rule.len() + 96);
+        match &every_rule {
+            Some(every) => {
+                use std::fmt::Write as _;
+                let _ = write!(why, "{every} (arrival #{})", index + 1);
+            }
+            None => why.push_str(&rule),
+        }
         why.push_str("; ");
         if overlapping && chosen {
             why.push_str("skipped: the previous activation is still active");
@@ -299,6 +308,7 @@ pub fn push_fixed3(out: &mut String, x: f64) {
     };
     // x * 1000 = mantissa * 1000 * 2^exp, with |x| < 1e15 so exp < 0 whenever mantissa != 0.
     let scaled = u128::from(mantissa) * 1000;
+    // (The quotient below is below 1e18, so it is printed as a u64.)
     let thousandths: u128 = if exp >= 0 {
         scaled << exp
     } else {
@@ -319,6 +329,7 @@ pub fn push_fixed3(out: &mut String, x: f64) {
     if negative {
         out.push('-');
     }
+    let thousandths = thousandths as u64;
     let _ = write!(out, "{}.{:03}", thousandths / 1000, thousandths % 1000);
 }
 
