@@ -100,13 +100,6 @@ fn main() {
         text.lines().count()
     });
     let pest = time(runs, || pfi::syntax::pest_pairs(&text).expect("parses"));
-    let one_thread = time(runs, || {
-        pfi::syntax::parse_one_thread(Default::default(), &text)
-            .expect("parses")
-            .0
-            .items
-            .len()
-    });
     let parse = time(runs, || {
         pfi::syntax::parse(Default::default(), &text)
             .expect("parses")
@@ -139,14 +132,9 @@ fn main() {
     );
     let sub = |a: (f64, f64), b: (f64, f64)| ((a.0 - b.0).max(0.0), (a.1 - b.1).max(0.0));
     row("baseline: read + count lines", read, "");
-    row("parse: pest only, one thread", pest, "");
-    row("build AST, one thread", sub(one_thread, pest), "");
-    row("parse + build AST, one thread", one_thread, "");
-    row(
-        "parse + build AST (chunks, threads)",
-        parse,
-        "what `pfi check` uses",
-    );
+    row("parse: pest only", pest, "");
+    row("build AST (parse - pest)", sub(parse, pest), "");
+    row("parse + build AST", parse, "");
     row(
         "check (check_file - read - parse)",
         sub(sub(check, parse), read),

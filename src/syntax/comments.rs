@@ -35,23 +35,12 @@ pub fn code_brackets(text: &str) -> Brackets<'_> {
     Brackets {
         bytes: text.as_bytes(),
         i: 0,
-        newlines: false,
-    }
-}
-
-/// `code_brackets` plus the newlines that are code (not inside a `/* */` comment).
-pub fn code_brackets_and_newlines(text: &str) -> Brackets<'_> {
-    Brackets {
-        bytes: text.as_bytes(),
-        i: 0,
-        newlines: true,
     }
 }
 
 pub struct Brackets<'a> {
     bytes: &'a [u8],
     i: usize,
-    newlines: bool,
 }
 
 impl Iterator for Brackets<'_> {
@@ -85,10 +74,6 @@ impl Iterator for Brackets<'_> {
                 b @ (b'(' | b'[' | b'{' | b')' | b']' | b'}') => {
                     self.i = i + 1;
                     return Some((i, b));
-                }
-                b'\n' if self.newlines => {
-                    self.i = i + 1;
-                    return Some((i, b'\n'));
                 }
                 _ => i += 1,
             }

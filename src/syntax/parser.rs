@@ -1,7 +1,7 @@
 //! Builds the typed AST from pest's parse tree, and turns pest errors into diagnostics.
 
 use super::ast::*;
-use super::comments::{code_brackets, code_brackets_and_newlines};
+use super::comments::code_brackets;
 use super::grammar::{PfiParser, Rule};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::Parser as _;
@@ -33,18 +33,10 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
     if let Some(d) = check_nesting(file, text) {
         return Err(vec![d]);
     }
-    if text.len() >= PARALLEL_MIN_BYTES
-        && let Some(parsed) = parse_in_parallel(file, text)
-    {
-        return Ok(parsed);
-    }
     let pairs =
         PfiParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
     Ok(build(file, 0, pairs))
 }
-
-/// Files at least this large are split at top-level declarations and parsed on several threads.
-const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// The typed tree of a parse of `text[offset..]` (spans are shifted by `offset`).
 fn build(file: FileId, offset: usize, pairs: Pairs<Rule>) -> (File, Vec<Diagnostic>) {
@@ -62,91 +54,6 @@ fn build(file: FileId, offset: usize, pairs: Pairs<Rule>) -> (File, Vec<Diagnost
         }
     }
     (File { items }, builder.errors)
-}
-
-/// Parses a large file as consecutive chunks, one per core, each starting at a top-level
-/// declaration (see `top_level_cuts`), and joins the trees in order. `None` when that is not
-/// worth it or any chunk fails: the caller then parses the whole file, so syntax errors are
-/// always found (and reported) by one parse of the whole text.
-fn parse_in_parallel(file: FileId, text: &str) -> Option<(File, Vec<Diagnostic>)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 {
-        return None;
-    }
-    let cuts = top_level_cuts(text, threads);
-    if cuts.is_empty() {
-        return None;
-    }
-    let mut bounds = vec![0];
-    bounds.extend(cuts);
-    bounds.push(text.len());
-    let chunk = |start: usize, end: usize| {
-        let pairs = PfiParser::parse(Rule::file, &text[start..end]).ok()?;
-        Some(build(file, start, pairs))
-    };
-    std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for w in bounds.windows(2).skip(1) {
-            let (start, end) = (w[0], w[1]);
-            let handle = std::thread::Builder::new()
-                .stack_size(8 << 20)
-                .spawn_scoped(scope, move || chunk(start, end))
-                .ok()?;
-            handles.push(handle);
-        }
-        let (mut file_ast, mut errors) = chunk(bounds[0], bounds[1])?;
-        for handle in handles {
-            let (more, more_errors) = handle.join().ok()??;
-            file_ast.items.extend(more.items);
-            errors.extend(more_errors);
-        }
-        Some((file_ast, errors))
-    })
-}
-
-/// Up to `parts - 1` offsets where a top-level declaration starts at the beginning of a line,
-/// outside brackets and comments, spread evenly over `text`. Only keyword declarations count
-/// (never a continuation line of `a depends_on b,` or of a condition).
-fn top_level_cuts(text: &str, parts: usize) -> Vec<usize> {
-    const STARTS: [&str; 6] = [
-        "fault ",
-        "resource ",
-        "link ",
-        "probe ",
-        "telemetry ",
-        "profile ",
-    ];
-    let step = text.len() / parts;
-    let mut cuts = Vec::new();
-    let mut next = step;
-    let mut depth = 0usize;
-    for (i, b) in code_brackets_and_newlines(text) {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ if depth == 0 && i >= next => {
-                let rest = &text[i + 1..];
-                if STARTS.iter().any(|k| rest.starts_with(k)) {
-                    cuts.push(i + 1);
-                    if cuts.len() + 1 >= parts {
-                        break;
-                    }
-                    next = (cuts.len() + 1) * step;
-                }
-            }
-            _ => {}
-        }
-    }
-    cuts
-}
-
-/// `parse` on one thread (no chunks), for the benchmark that compares the two; not part of
-/// the API.
-#[doc(hidden)]
-pub fn parse_one_thread(file: FileId, text: &str) -> Option<(File, Vec<Diagnostic>)> {
-    PfiParser::parse(Rule::file, text)
-        .ok()
-        .map(|pairs| build(file, 0, pairs))
 }
 
 /// Runs only the pest parser over `text` and counts the pairs it produces, without building the
@@ -336,7 +243,7 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
 
 struct Builder {
     file: FileId,
-    /// Where the parsed text starts in the file (non-zero for the chunks of a parallel parse).
+    /// Where the parsed text starts in the file (spans are shifted by it).
     offset: usize,
     errors: Vec<Diagnostic>,
 }
@@ -1001,63 +908,4 @@ fn unescape(raw: &str) -> Result<String, (usize, String)> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::fmt::Write as _;
-
-    /// A file big enough to be parsed in chunks, with the constructs that could fool a cut:
-    /// comments, multi-line blocks and brackets, dependency lists, a block comment holding a
-    /// keyword at the start of a line.
-    fn big() -> String {
-        let mut s = String::from("experiment \"x\" {\n  duration 10m\n}\n");
-        for i in 0..6000 {
-            let _ = writeln!(
-                s,
-                "// resource {i}\nresource r{i}: process [\n  \"./svc\", // arg\n  \"{i}\"\n] {{\n  criticality high\n}}\nr{i} depends_on r0,\n  r1 via l0\n/*\nfault x: pause on r0\n*/\nfault f{i}: latency on l0 {{ delay normal(1ms, 2ms); at 1s }}"
-            );
-        }
-        s
-    }
-
-    #[test]
-    fn parallel_parse_builds_the_same_tree_as_one_parse() {
-        let text = big();
-        assert!(text.len() >= PARALLEL_MIN_BYTES);
-        assert!(!top_level_cuts(&text, 4).is_empty());
-        let whole = build(
-            FileId::default(),
-            0,
-            PfiParser::parse(Rule::file, &text).unwrap(),
-        );
-        let parallel = parse_in_parallel(FileId::default(), &text);
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
-            let (tree, errors) = parallel.expect("splits");
-            assert!(errors.is_empty() && whole.1.is_empty());
-            // Spans included: `File` compares them too.
-            assert!(tree == whole.0);
-        }
-        for parts in 2..6 {
-            for cut in top_level_cuts(&text, parts) {
-                assert!(
-                    text[cut..].starts_with("fault ") || text[cut..].starts_with("resource "),
-                    "{}",
-                    &text[cut..cut + 20]
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_syntax_error_in_a_big_file_is_reported_like_in_a_small_one() {
-        let mut text = big();
-        let at = text.len() * 3 / 4;
-        let at = at + text[at..].find("\nfault f").unwrap() + "\nfault f".len();
-        text.insert_str(at, " oops");
-        let errors = parse(FileId::default(), &text).unwrap_err();
-        let whole = PfiParser::parse(Rule::file, &text).unwrap_err();
-        assert_eq!(errors, vec![syntax_error(FileId::default(), &text, whole)]);
-    }
 }
