@@ -342,8 +342,18 @@ impl<'a> Checker<'a> {
         allowed: &[&str],
         what: &str,
     ) -> BTreeMap<String, &'b Setting> {
+        self.settings_in(&block.settings, allowed, what)
+    }
+
+    /// `settings` over any list of settings (a fault merges its profile's and its own).
+    pub(super) fn settings_in<'b>(
+        &mut self,
+        settings: impl IntoIterator<Item = &'b Setting>,
+        allowed: &[&str],
+        what: &str,
+    ) -> BTreeMap<String, &'b Setting> {
         let mut out: BTreeMap<String, &Setting> = BTreeMap::new();
-        for setting in &block.settings {
+        for setting in settings {
             let key = setting.key.node.as_str();
             if !allowed.contains(&key) {
                 let mut d = Diagnostic::error(

@@ -80,14 +80,10 @@ impl Checker<'_> {
         let own: Vec<&Setting> = f.settings.settings.iter().collect();
         settings.retain(|s| !own.iter().any(|o| o.key.node == s.key.node));
         settings.extend(own);
-        let block = ast::Block {
-            settings: settings.into_iter().cloned().collect(),
-            span: f.settings.span,
-        };
         let mut allowed: Vec<&str> = spec.settings.iter().map(|s| s.name).collect();
         allowed.extend(SCHEDULE_SETTINGS);
         let what = format!("a `{}` fault", spec.name);
-        let map = self.settings(&block, &allowed, &what);
+        let map = self.settings_in(settings, &allowed, &what);
 
         let mut params = BTreeMap::new();
         let mut ok = true;

@@ -3,6 +3,7 @@ use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
 use crate::model::history::{Format as HistoryFormat, parse};
 use crate::model::thresholds::{EffectiveThreshold, effective};
+use crate::model::timeline::push_duration;
 use crate::model::{Profile, RateTable, profile, timeline};
 use crate::plan::{MetricUnit, Plan, ResourceTarget, format_duration, trim};
 use clap::Args;
@@ -244,22 +245,43 @@ fn render(plan: &Plan, timeline: &crate::model::Timeline) -> String {
         "  {:>9}  {:>9}  {:<14} {:<12} {:<12} {}\n",
         "start", "lasting", "fault", "kind", "target", "strength / why"
     ));
+    // One buffer, no per-line `format!`: a timeline can have hundreds of thousands of lines.
+    out.reserve(timeline.activations.len() * 160);
+    let mut cell = String::new();
+    let pad = |out: &mut String, text: &str, width: usize, right: bool| {
+        let fill = width.saturating_sub(text.chars().count());
+        if right {
+            out.extend(std::iter::repeat_n(' ', fill));
+            out.push_str(text);
+        } else {
+            out.push_str(text);
+            out.extend(std::iter::repeat_n(' ', fill));
+        }
+    };
     for a in &timeline.activations {
-        let mark = if a.fired { " " } else { "-" };
-        out.push_str(&format!(
-            "{mark} {:>9}  {:>9}  {:<14} {:<12} {:<12} {}\n",
-            format_duration(a.start_ms),
-            format_duration(a.duration_ms),
-            a.fault,
-            a.kind,
-            a.target,
-            if a.strength.is_empty() {
-                "-"
-            } else {
-                &a.strength
-            }
-        ));
-        out.push_str(&format!("  {:>9}  {:>9}  {}\n", "", "", a.why));
+        out.push_str(if a.fired { "  " } else { "- " });
+        cell.clear();
+        push_duration(&mut cell, a.start_ms);
+        pad(&mut out, &cell, 9, true);
+        out.push_str("  ");
+        cell.clear();
+        push_duration(&mut cell, a.duration_ms);
+        pad(&mut out, &cell, 9, true);
+        out.push_str("  ");
+        pad(&mut out, &a.fault, 14, false);
+        out.push(' ');
+        pad(&mut out, &a.kind, 12, false);
+        out.push(' ');
+        pad(&mut out, &a.target, 12, false);
+        out.push(' ');
+        out.push_str(if a.strength.is_empty() {
+            "-"
+        } else {
+            &a.strength
+        });
+        out.push_str("\n                        ");
+        out.push_str(&a.why);
+        out.push('\n');
     }
     out
 }

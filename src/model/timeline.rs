@@ -8,6 +8,7 @@ use crate::plan::seed::rng_for;
 use crate::plan::{Arrival, EventKind, FaultPlan, Plan, describe_distribution, trim};
 use rand::Rng;
 use serde::Serialize;
+
 use std::collections::HashMap;
 
 /// No fault is activated more often than this in one experiment.
@@ -74,17 +75,29 @@ pub fn timeline(plan: &Plan, seed: u64) -> Timeline {
             break;
         }
     }
-    let mut activations: Vec<Activation> = plan
+    let activations: Vec<Activation> = plan
         .faults
         .iter()
         .flat_map(|f| done.remove(f.name.as_str()).unwrap_or_default())
         .collect();
-    activations.sort_by(|a, b| {
-        a.start_ms
-            .total_cmp(&b.start_ms)
+    // Sort small keys, not the activations themselves (moving 300,000 large structs through a
+    // stable sort costs more than sampling them).
+    let mut order: Vec<(f64, u32)> = activations
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.start_ms, i as u32))
+        .collect();
+    order.sort_by(|(sa, ia), (sb, ib)| {
+        let (a, b) = (&activations[*ia as usize], &activations[*ib as usize]);
+        sa.total_cmp(sb)
             .then_with(|| a.fault.cmp(&b.fault))
             .then(a.index.cmp(&b.index))
     });
+    let mut slots: Vec<Option<Activation>> = activations.into_iter().map(Some).collect();
+    let activations = order
+        .into_iter()
+        .filter_map(|(_, i)| slots[i as usize].take())
+        .collect();
     Timeline {
         seed,
         duration_ms: end,
@@ -100,6 +113,7 @@ fn sample_fault(
 ) -> Vec<Activation> {
     let mut rng = rng_for(seed, &format!("fault:{}", fault.name));
     let mut starts: Vec<(f64, String)> = Vec::new();
+    let mut every_rule: Option<String> = None;
     match &fault.arrival {
         Arrival::At { times_ms } => {
             for t in times_ms {
@@ -125,8 +139,10 @@ fn sample_fault(
                 if t >= stop || starts.len() >= MAX_ACTIVATIONS_PER_FAULT {
                     break;
                 }
-                starts.push((t, format!("{rule} (arrival #{})", starts.len() + 1)));
+                // The text `{rule} (arrival #n)` is written straight into each `why` below.
+                starts.push((t, String::new()));
             }
+            every_rule = Some(rule);
         }
         Arrival::After { event, delay_ms } => {
             let suffix = if *delay_ms > 0.0 {
@@ -173,7 +189,8 @@ fn sample_fault(
         .map(|(k, v)| format!("{k} {}", v.describe()))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut out = Vec::new();
+    let probability = trim(fault.probability);
+    let mut out = Vec::with_capacity(starts.len());
     let mut active_until = f64::NEG_INFINITY;
     for (index, (start, rule)) in starts.into_iter().enumerate() {
         if start >= end {
@@ -190,26 +207,35 @@ fn sample_fault(
         let chosen = draw < fault.probability;
         let overlapping = start < active_until;
         let fired = chosen && !overlapping;
-        let decision = if fault.probability >= 1.0 {
-            "always fires".to_string()
-        } else if chosen {
-            format!(
-                "fires: draw {:.3} < probability {}",
-                draw,
-                trim(fault.probability)
-            )
+        // One allocation per activation; the draw is printed like `{:.3}` without going
+        // through the general float formatter (the slowest part of a big timeline).
+        let mut why = String::with_capacity(rule.len() + 96);
+        match &every_rule {
+            Some(every) => {
+                use std::fmt::Write as _;
+                let _ = write!(why, "{every} (arrival #{})", index + 1);
+            }
+            None => why.push_str(&rule),
+        }
+        why.push_str("; ");
+        if overlapping && chosen {
+            why.push_str("skipped: the previous activation is still active");
+        } else if fault.probability >= 1.0 {
+            why.push_str("always fires");
         } else {
-            format!(
-                "skipped: draw {:.3} >= probability {}",
-                draw,
-                trim(fault.probability)
-            )
-        };
-        let why = if overlapping && chosen {
-            format!("{rule}; skipped: the previous activation is still active")
-        } else {
-            format!("{rule}; {decision}")
-        };
+            why.push_str(if chosen {
+                "fires: draw "
+            } else {
+                "skipped: draw "
+            });
+            push_fixed3(&mut why, draw);
+            why.push_str(if chosen {
+                " < probability "
+            } else {
+                " >= probability "
+            });
+            why.push_str(&probability);
+        }
         if fired {
             active_until = start + duration;
         }
@@ -232,4 +258,132 @@ fn sample_fault(
 
 fn ms(v: f64) -> String {
     crate::plan::format_duration(v)
+}
+
+/// Appends `ms` formatted exactly as `crate::plan::format_duration` does, without allocating.
+pub fn push_duration(out: &mut String, ms: f64) {
+    fn push_trimmed(out: &mut String, x: f64) {
+        let start = out.len();
+        push_fixed3(out, x);
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
+        if &out[start..] == "-0" {
+            out.truncate(start);
+            out.push('0');
+        }
+    }
+    if ms < 1000.0 {
+        push_trimmed(out, ms);
+        out.push_str("ms");
+        return;
+    }
+    let s = ms / 1000.0;
+    if s < 60.0 || (s.fract() != 0.0 && s < 600.0) {
+        push_trimmed(out, s);
+        out.push('s');
+        return;
+    }
+    out.push_str(&crate::plan::format_duration(ms));
+}
+
+/// Appends `x` formatted exactly as `format!("{:.3}", x)` does (round half to even on the
+/// exact binary value), with integer arithmetic.
+pub fn push_fixed3(out: &mut String, x: f64) {
+    use std::fmt::Write as _;
+    if !x.is_finite() || x.abs() >= 1e15 {
+        let _ = write!(out, "{x:.3}");
+        return;
+    }
+    let bits = x.to_bits();
+    let negative = bits >> 63 == 1;
+    let exponent = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mantissa, exp) = if exponent == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), exponent - 1075)
+    };
+    // x * 1000 = mantissa * 1000 * 2^exp, with |x| < 1e15 so exp < 0 whenever mantissa != 0.
+    let scaled = u128::from(mantissa) * 1000;
+    // (The quotient below is below 1e18, so it is printed as a u64.)
+    let thousandths: u128 = if exp >= 0 {
+        scaled << exp
+    } else {
+        let shift = (-exp) as u32;
+        if shift >= 127 {
+            0
+        } else {
+            let q = scaled >> shift;
+            let r = scaled & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            if r > half || (r == half && q % 2 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    if negative {
+        out.push('-');
+    }
+    let thousandths = thousandths as u64;
+    let _ = write!(out, "{}.{:03}", thousandths / 1000, thousandths % 1000);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_duration, push_fixed3};
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn fixed3_matches_the_standard_formatter() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.0625,
+            0.1875,
+            0.0005,
+            0.0015,
+            0.25,
+            -0.0001,
+            1.0005,
+            2.5e-4,
+            0.9999,
+            0.99951,
+            1e-300,
+            5e-324,
+            123456.0625,
+            -7.5,
+            999999999999.9995,
+            1e15,
+            f64::NAN,
+        ];
+        values.extend((0..20_000).map(|_| rng.random::<f64>()));
+        values.extend((0..20_000).map(|_| (rng.random::<f64>() - 0.5) * 1e6));
+        values.extend((0..2_000).map(|i| f64::from(i) / 16.0));
+        for x in values {
+            let mut fast = String::new();
+            push_fixed3(&mut fast, x);
+            assert_eq!(fast, format!("{x:.3}"), "{x:e}");
+        }
+    }
+
+    #[test]
+    fn durations_match_format_duration() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let mut values = vec![
+            0.0, -0.0, 999.9996, 999.9994, 1000.0, 59_999.9, 60_000.0, 61_500.0,
+        ];
+        values.extend((0..20_000).map(|_| rng.random::<f64>() * 700_000.0));
+        values.extend((0..2_000).map(|i| f64::from(i) * 250.0));
+        for ms in values {
+            let mut fast = String::new();
+            push_duration(&mut fast, ms);
+            assert_eq!(fast, crate::plan::format_duration(ms), "{ms}");
+        }
+    }
 }

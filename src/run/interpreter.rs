@@ -599,7 +599,7 @@ struct Early {
 }
 
 enum EarlyChange {
-    Process(Recorded),
+    Process(Box<Recorded>),
     Toxic { config: ToxicConfig, name: String },
 }
 
@@ -634,7 +634,7 @@ impl Driver {
                 })
                 .await;
                 match recorded {
-                    Ok(recorded) => EarlyChange::Process(recorded),
+                    Ok(recorded) => EarlyChange::Process(Box::new(recorded)),
                     Err(_) => return,
                 }
             }

@@ -8,4 +8,4 @@ mod parser;
 
 pub use comments::{Comment, comments};
 pub use format::format;
-pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse};
+pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse, pest_pairs};

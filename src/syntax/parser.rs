@@ -1,12 +1,12 @@
 //! Builds the typed AST from pest's parse tree, and turns pest errors into diagnostics.
 
 use super::ast::*;
-use super::comments::code_bytes;
+use super::comments::code_brackets;
 use super::grammar::{PfiParser, Rule};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::Parser as _;
 use pest::error::{ErrorVariant, InputLocation};
-use pest::iterators::Pair;
+use pest::iterators::{Pair, Pairs};
 
 /// The largest file pfi reads (larger inputs get a diagnostic, not a parse).
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
@@ -35,8 +35,14 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
     }
     let pairs =
         PfiParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
+    Ok(build(file, 0, pairs))
+}
+
+/// The typed tree of a parse of `text[offset..]` (spans are shifted by `offset`).
+fn build(file: FileId, offset: usize, pairs: Pairs<Rule>) -> (File, Vec<Diagnostic>) {
     let mut builder = Builder {
         file,
+        offset,
         errors: Vec::new(),
     };
     let mut items = Vec::new();
@@ -47,13 +53,22 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
             }
         }
     }
-    Ok((File { items }, builder.errors))
+    (File { items }, builder.errors)
+}
+
+/// Runs only the pest parser over `text` and counts the pairs it produces, without building the
+/// AST. For the benchmark that splits `pfi check` into phases; not part of the API.
+#[doc(hidden)]
+pub fn pest_pairs(text: &str) -> Option<usize> {
+    PfiParser::parse(Rule::file, text)
+        .ok()
+        .map(|pairs| pairs.count())
 }
 
 /// The offset of the last bracket that is never closed, if any.
 fn last_unclosed(text: &str) -> Option<usize> {
     let mut stack = Vec::new();
-    for (i, b) in code_bytes(text) {
+    for (i, b) in code_brackets(text) {
         match b {
             b'(' | b'[' | b'{' => stack.push(i),
             b')' | b']' | b'}' => {
@@ -68,7 +83,7 @@ fn last_unclosed(text: &str) -> Option<usize> {
 /// Rejects nesting deeper than `MAX_NESTING` before pest recurses into it.
 fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
-    for (i, b) in code_bytes(text) {
+    for (i, b) in code_brackets(text) {
         match b {
             b'(' | b'[' | b'{' => {
                 depth += 1;
@@ -186,7 +201,7 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
                 );
                 "a setting or `}`"
             }
-            Rule::term | Rule::terms | Rule::arg => "a value",
+            Rule::term | Rule::arg => "a value",
             Rule::quantity | Rule::number => "a number",
             Rule::address => "an address like 127.0.0.1:8080",
             Rule::resource_kind | Rule::kw_process | Rule::kw_container | Rule::kw_image => {
@@ -228,13 +243,15 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
 
 struct Builder {
     file: FileId,
+    /// Where the parsed text starts in the file (spans are shifted by it).
+    offset: usize,
     errors: Vec<Diagnostic>,
 }
 
 impl Builder {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
     }
 
     fn ident(&self, pair: &Pair<Rule>) -> Ident {
@@ -594,11 +611,7 @@ impl Builder {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::key => key = Some(self.ident(&p)),
-                Rule::terms => {
-                    for t in p.into_inner() {
-                        terms.push(self.term(t));
-                    }
-                }
+                Rule::term => terms.push(self.term(p)),
                 _ => {}
             }
         }
@@ -666,24 +679,25 @@ impl Builder {
         let span = self.span(&pair);
         let mut value = 0.0;
         let mut unit = None;
-        for p in pair.into_inner() {
-            match p.as_rule() {
-                Rule::number => {
-                    let text = p.as_str();
-                    match text.parse::<f64>() {
-                        Ok(v) if v.is_finite() => value = v,
-                        _ => self.errors.push(
-                            Diagnostic::error(
-                                Code::NumberOutOfRange,
-                                format!("the number `{text}` is too large"),
-                            )
-                            .at(self.span(&p), "does not fit in a 64-bit float")
-                            .help("use a number below 1e300"),
-                        ),
-                    }
-                }
-                Rule::unit => unit = Some(p.as_str().to_string()),
-                _ => {}
+        let text = pair.as_str();
+        let start = pair.as_span().start();
+        // `unit` is silent in the grammar: it is whatever follows the number.
+        for p in pair.into_inner().filter(|p| p.as_rule() == Rule::number) {
+            let rest = &text[p.as_span().end() - start..];
+            if !rest.is_empty() {
+                unit = Some(rest.to_string());
+            }
+            let text = p.as_str();
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => value = v,
+                _ => self.errors.push(
+                    Diagnostic::error(
+                        Code::NumberOutOfRange,
+                        format!("the number `{text}` is too large"),
+                    )
+                    .at(self.span(&p), "does not fit in a 64-bit float")
+                    .help("use a number below 1e300"),
+                ),
             }
         }
         Spanned::new(Term::Quantity { value, unit }, span)
