@@ -34,6 +34,22 @@ pub const LINK_METRICS: &[(&str, MetricUnit)] = &[
     ("error_rate", MetricUnit::Fraction),
 ];
 
+/// What a pattern's parameter may read: it is bound to every watched resource and link, and a
+/// binding is kept only where the source has every metric the pattern reads.
+pub const PARAM_METRICS: &[(&str, MetricUnit)] = &[
+    ("cpu", MetricUnit::Fraction),
+    ("memory", MetricUnit::Bytes),
+    ("io_read", MetricUnit::Bytes),
+    ("io_write", MetricUnit::Bytes),
+    ("restarts", MetricUnit::Count),
+    ("latency", MetricUnit::Milliseconds),
+    ("bytes", MetricUnit::Bytes),
+    ("connections", MetricUnit::Count),
+    ("requests", MetricUnit::Count),
+    ("errors", MetricUnit::Count),
+    ("error_rate", MetricUnit::Fraction),
+];
+
 impl Checker<'_> {
     /// Resolves `source.metric`; `params` are the names a reusable pattern binds.
     fn metric(
@@ -54,7 +70,7 @@ impl Checker<'_> {
         };
         let (kind, table): (SourceKind, Option<&[(&str, MetricUnit)]>) = if params.contains(source)
         {
-            (SourceKind::Param, Some(RESOURCE_METRICS))
+            (SourceKind::Param, Some(PARAM_METRICS))
         } else {
             let ident = Spanned::new(source.clone(), metric.span);
             let k = self.resolve(

@@ -58,6 +58,7 @@ use super::prediction::{Prediction, Signal};
 use super::registry;
 use super::trend::{Direction, Trend, TrendConfig, TrendReading};
 use super::{Detector, DetectorError};
+use crate::check::{LINK_METRICS, RESOURCE_METRICS};
 use crate::monitor::MetricsStore;
 use crate::plan::{Comparator, ConditionPlan, MetricRef, Plan, SourceKind, Trend as TrendWord};
 use std::collections::{BTreeMap, VecDeque};
@@ -140,10 +141,15 @@ impl PredictionLoop {
             .iter()
             .find(|(k, _)| k == "alarm")
             .map_or(ALARM, |(_, v)| *v);
+        // Pattern parameters bind to every watched resource and link; a binding is kept only
+        // where each source it reads has every metric it reads there.
         let mut resources: Vec<String> = Vec::new();
+        let mut kinds: BTreeMap<String, SourceKind> = BTreeMap::new();
         for metric in &predict.watch {
-            if metric.source_kind == SourceKind::Resource && !resources.contains(&metric.source) {
+            let bindable = matches!(metric.source_kind, SourceKind::Resource | SourceKind::Link);
+            if bindable && !resources.contains(&metric.source) {
                 resources.push(metric.source.clone());
+                kinds.insert(metric.source.clone(), metric.source_kind);
             }
         }
         let mut bindings = Vec::new();
@@ -153,6 +159,9 @@ impl PredictionLoop {
             };
             for assignment in assignments(&pattern.params, &resources) {
                 let condition = bind(&pattern.condition, &pattern.params, &assignment);
+                if !readable(&condition, &kinds) {
+                    continue;
+                }
                 let resource = assignment
                     .first()
                     .cloned()
@@ -424,6 +433,23 @@ fn collect_metrics(condition: &ConditionPlan, out: &mut Vec<String>) {
     }
 }
 
+/// Whether every metric `condition` reads on a bound source (`kinds`) is one that source has.
+fn readable(condition: &ConditionPlan, kinds: &BTreeMap<String, SourceKind>) -> bool {
+    let mut names = Vec::new();
+    collect_metrics(condition, &mut names);
+    names.iter().all(|name| {
+        let Some((source, metric)) = name.split_once('.') else {
+            return true;
+        };
+        let table = match kinds.get(source) {
+            Some(SourceKind::Resource) => RESOURCE_METRICS,
+            Some(SourceKind::Link) => LINK_METRICS,
+            _ => return true,
+        };
+        table.iter().any(|(n, _)| *n == metric)
+    })
+}
+
 fn first_source(condition: &ConditionPlan) -> Option<String> {
     let mut names = Vec::new();
     collect_metrics(condition, &mut names);
@@ -658,6 +684,60 @@ predict {
         let quiet = MetricsStore::new();
         let mut live = PredictionLoop::new(&plan(SCENARIO)).unwrap().unwrap();
         assert!(feed(&mut live, &quiet, 200, |_| 30e6).is_empty());
+    }
+
+    #[test]
+    fn link_patterns_bind_to_watched_links_and_predict_a_degrading_dependency() {
+        let text = r#"
+import "std/patterns"
+experiment "x" { duration 1m; baseline 5s }
+resource api: process ["pfi-demo", "api"]
+resource backend: process ["pfi-demo", "backend"]
+link api_backend: http 127.0.0.1:17991 -> backend:17992
+predict {
+  watch api.memory, api_backend.latency
+  use memory_leak, dependency_degradation, connection_exhaustion
+  confidence >= 0.6
+}
+"#;
+        let mut live = PredictionLoop::new(&plan(text)).unwrap().unwrap();
+        // memory_leak reads `.memory` and `.cpu`, which a link has not; the link patterns read
+        // link metrics, which a process has not.
+        assert_eq!(
+            live.bindings(),
+            vec![
+                ("memory_leak".to_string(), "api".to_string()),
+                (
+                    "dependency_degradation".to_string(),
+                    "api_backend".to_string()
+                ),
+                (
+                    "connection_exhaustion".to_string(),
+                    "api_backend".to_string()
+                ),
+            ]
+        );
+        let store = MetricsStore::new();
+        let mut made = Vec::new();
+        for i in 0..160usize {
+            let at = Duration::from_millis(250 * i as u64 + 1);
+            let wobble = ((i * 7919) % 13) as f64;
+            let worse = i.saturating_sub(60) as f64;
+            store.record("api.memory", at, 30e6 + wobble * 4096.0);
+            store.record("api.cpu", at, 0.02 + wobble * 0.001);
+            store.record("api_backend.latency", at, 2.0 + wobble * 0.05 + worse * 3.0);
+            store.record("api_backend.errors", at, (wobble % 2.0) + worse * 0.5);
+            store.record("api_backend.error_rate", at, 0.001 * wobble + worse * 0.004);
+            store.record("api_backend.connections", at, 4.0 + (wobble % 3.0));
+            made.extend(live.step_at(&store, at).into_iter().map(|p| (i, p)));
+        }
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let (i, p) = &made[0];
+        assert!(*i > 60, "predicted at sample {i}, before the degradation");
+        assert_eq!(
+            (p.kind.as_str(), p.resource.as_str()),
+            ("dependency_degradation", "api_backend")
+        );
     }
 
     #[test]
