@@ -168,7 +168,15 @@ impl HealthWatch {
                 let at = store.now();
                 let check = self.probe.check().await;
                 store.record(&series, at, if check.success { 1.0 } else { 0.0 });
-                let at_ms = started.duration_since(zero).as_secs_f64() * 1000.0;
+                // A failed check dates the trouble from when it was sent; a passing one dates
+                // the recovery from its answer (a check sent while the resource was frozen
+                // can pass once it resumes).
+                let seen = if check.success {
+                    Instant::now()
+                } else {
+                    started
+                };
+                let at_ms = seen.duration_since(zero).as_secs_f64() * 1000.0;
                 if let Some(message) = board.note(index, at_ms, &check) {
                     journal.event(message);
                 }
