@@ -3,6 +3,7 @@
 //! History files are CSV with a header row. Values in a duration column may carry a unit
 //! (`45s`, `1500ms`, `2m`); a bare number there is seconds, the unit incident records use.
 
+use crate::model::history::parse_duration_ms;
 use std::path::Path;
 
 /// The values of `column` in the CSV file at `path`, converted to milliseconds when they are
@@ -46,23 +47,6 @@ pub fn duration_column(path: &Path, column: &str) -> Result<Vec<f64>, String> {
         ));
     }
     Ok(values)
-}
-
-fn parse_duration_ms(cell: &str) -> Option<f64> {
-    let split = cell
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(cell.len());
-    let (number, unit) = cell.split_at(split);
-    let value: f64 = number.trim().parse().ok()?;
-    let factor = match unit.trim() {
-        "" | "s" => 1000.0,
-        "ms" => 1.0,
-        "m" | "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        _ => return None,
-    };
-    let ms = value * factor;
-    (ms.is_finite() && ms >= 0.0).then_some(ms)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod history;
 mod incidents;
 pub mod loader;
 mod rules;
-pub use rules::{LINK_METRICS, PARAM_METRICS, RESOURCE_METRICS};
+pub use rules::{LINK_METRICS, RESOURCE_METRICS};
 pub mod values;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};

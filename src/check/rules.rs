@@ -36,19 +36,8 @@ pub const LINK_METRICS: &[(&str, MetricUnit)] = &[
 
 /// What a pattern's parameter may read: it is bound to every watched resource and link, and a
 /// binding is kept only where the source has every metric the pattern reads.
-pub const PARAM_METRICS: &[(&str, MetricUnit)] = &[
-    ("cpu", MetricUnit::Fraction),
-    ("memory", MetricUnit::Bytes),
-    ("io_read", MetricUnit::Bytes),
-    ("io_write", MetricUnit::Bytes),
-    ("restarts", MetricUnit::Count),
-    ("latency", MetricUnit::Milliseconds),
-    ("bytes", MetricUnit::Bytes),
-    ("connections", MetricUnit::Count),
-    ("requests", MetricUnit::Count),
-    ("errors", MetricUnit::Count),
-    ("error_rate", MetricUnit::Fraction),
-];
+static PARAM_METRICS: std::sync::LazyLock<Vec<(&'static str, MetricUnit)>> =
+    std::sync::LazyLock::new(|| [RESOURCE_METRICS, LINK_METRICS].concat());
 
 impl Checker<'_> {
     /// Resolves `source.metric`; `params` are the names a reusable pattern binds.
@@ -70,7 +59,7 @@ impl Checker<'_> {
         };
         let (kind, table): (SourceKind, Option<&[(&str, MetricUnit)]>) = if params.contains(source)
         {
-            (SourceKind::Param, Some(PARAM_METRICS))
+            (SourceKind::Param, Some(PARAM_METRICS.as_slice()))
         } else {
             let ident = Spanned::new(source.clone(), metric.span);
             let k = self.resolve(
