@@ -76,6 +76,7 @@ pub struct MitigationEngine {
     last_fired: Vec<Option<f64>>,
     undo: Vec<Undo>,
     firings: Vec<Firing>,
+    observer: Option<Box<dyn Fn(&Firing) + Send + Sync>>,
 }
 
 fn describe_trigger(t: &TriggerPlan) -> String {
@@ -135,7 +136,14 @@ impl MitigationEngine {
             window: Duration::from_secs(10),
             undo: Vec::new(),
             firings: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with every firing as it is recorded (e.g. to journal it live).
+    pub fn observe(mut self, observer: impl Fn(&Firing) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
     }
 
     fn now_ms(&self) -> f64 {
@@ -237,7 +245,7 @@ impl MitigationEngine {
                 }
                 Err(err) => (format!("failed: {err}"), false),
             };
-            self.firings.push(Firing {
+            let firing = Firing {
                 at_ms: now,
                 rule,
                 trigger: trigger.clone(),
@@ -247,7 +255,11 @@ impl MitigationEngine {
                 action: action_name(&action),
                 outcome,
                 ok,
-            });
+            };
+            if let Some(observer) = &self.observer {
+                observer(&firing);
+            }
+            self.firings.push(firing);
         }
     }
 
