@@ -67,6 +67,9 @@ pub struct MitigationLog {
     pub revert_errors: Vec<String>,
 }
 
+/// Called with every firing as it is recorded.
+type Observer = Box<dyn Fn(&Firing) + Send + Sync>;
+
 pub struct MitigationEngine {
     rules: Vec<MitigationPlan>,
     min_confidence: f64,
@@ -76,7 +79,7 @@ pub struct MitigationEngine {
     last_fired: Vec<Option<f64>>,
     undo: Vec<Undo>,
     firings: Vec<Firing>,
-    observer: Option<Box<dyn Fn(&Firing) + Send + Sync>>,
+    observer: Option<Observer>,
 }
 
 fn describe_trigger(t: &TriggerPlan) -> String {

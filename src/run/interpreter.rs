@@ -287,7 +287,12 @@ impl Interpreter {
             .collect();
         let mitigated = mitigation::stop(&runtime, &journal).await;
         let mut teardown_errors = teardown(&runtime, &journal).await;
-        teardown_errors.extend(mitigated.revert_errors.iter().map(|e| format!("mitigation {e}")));
+        teardown_errors.extend(
+            mitigated
+                .revert_errors
+                .iter()
+                .map(|e| format!("mitigation {e}")),
+        );
         if let Some(view) = &self.progress {
             view.finish();
         }

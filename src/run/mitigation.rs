@@ -469,7 +469,11 @@ impl RunActions {
         }
         self.journal.event(format!("{} reverted", fault.name));
         let verdicts = self.judge_rehearsal();
-        let broken: Vec<&String> = verdicts.iter().filter(|(ok, _)| !ok).map(|(_, t)| t).collect();
+        let broken: Vec<&String> = verdicts
+            .iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, t)| t)
+            .collect();
         let all: Vec<&str> = verdicts.iter().map(|(_, t)| t.as_str()).collect();
         if broken.is_empty() {
             Ok(Performed {

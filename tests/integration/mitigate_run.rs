@@ -47,7 +47,9 @@ fn experiment(mitigate: bool) -> String {
     }
     text = text.replace("\"pfi-demo\"", &format!("\"{}\"", demo_bin()));
     if !mitigate {
-        let start = text.find("\nmitigate on").expect("the experiment has a mitigate rule");
+        let start = text
+            .find("\nmitigate on")
+            .expect("the experiment has a mitigate rule");
         let end = start + text[start..].find("\n}").unwrap() + 2;
         text.replace_range(start..end, "");
         assert!(!text.contains("mitigate "));
@@ -69,7 +71,10 @@ fn predict_mitigate_fails_over_to_the_standby_before_the_leaking_api_dies() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, report) = run(dir.path(), &experiment(true));
     assert_eq!(code, 0, "{stdout}");
-    assert_eq!(threshold(&report, "checkout.error_rate < 5%")["passed"], true);
+    assert_eq!(
+        threshold(&report, "checkout.error_rate < 5%")["passed"],
+        true
+    );
     let firings = report["mitigations"].as_array().unwrap();
     let fired = |prefix: &str| {
         firings
@@ -84,7 +89,12 @@ fn predict_mitigate_fails_over_to_the_standby_before_the_leaking_api_dies() {
         assert_eq!(f["ok"], true, "{f}");
         assert_eq!(f["trigger"], "predicted(memory_leak)");
         assert!(f["confidence"].as_f64().unwrap() >= 0.7, "{f}");
-        assert!(f["prediction"].as_str().unwrap().starts_with("memory_leak on api"));
+        assert!(
+            f["prediction"]
+                .as_str()
+                .unwrap()
+                .starts_with("memory_leak on api")
+        );
     }
     // The leaking API did die, after the failover.
     let leak = report["predictions"]
@@ -104,7 +114,10 @@ fn predict_mitigate_fails_over_to_the_standby_before_the_leaking_api_dies() {
     assert!(stdout.contains("mitigations: 3"), "{stdout}");
     // The shift was undone at the end, and the journal says so.
     let events = report["events"].to_string();
-    assert!(events.contains("mitigation shift front reverted"), "{events}");
+    assert!(
+        events.contains("mitigation shift front reverted"),
+        "{events}"
+    );
 }
 
 #[test]
@@ -150,7 +163,8 @@ fn webhook() -> (u16, std::thread::JoinHandle<String>) {
                 }
             }
         }
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         String::from_utf8_lossy(&request).into_owned()
     });
     (port, handle)
