@@ -210,3 +210,69 @@ threshold reach.error_rate < 50%
         "{firing}"
     );
 }
+
+#[test]
+fn scale_rehearse_and_restart_go_through_the_ledger_and_are_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, front) = (free_port(), free_port());
+    let demo = demo_bin();
+    let text = format!(
+        r#"experiment "actions" {{
+  duration 6s
+  seed 1
+  baseline 1s
+}}
+resource backend: process ["{demo}", "backend", "--port", "{backend}"] {{
+  ready tcp 127.0.0.1:{backend} within 10s
+}}
+link front: tcp 127.0.0.1:{front} -> backend:{backend}
+fault slow: latency on front {{
+  delay 300ms
+  at 5s
+  probability 0
+}}
+probe reach: tcp 127.0.0.1:{front} every 100ms timeout 1s
+mitigate when reach.count > 3 {{
+  scale backend cpu 0.5
+  rehearse slow at 50%
+  restart backend
+}}
+threshold reach.error_rate < 50%
+"#
+    );
+    let (code, stdout, report) = run(dir.path(), &text);
+    assert_eq!(code, 0, "{stdout}");
+    let firings = report["mitigations"].as_array().unwrap();
+    assert_eq!(firings.len(), 3, "{firings:?}");
+    let outcome = |i: usize| firings[i]["outcome"].as_str().unwrap().to_string();
+    assert_eq!(firings[0]["action"], "scale backend cpu 0.5");
+    assert_eq!(firings[0]["ok"], true, "{}", outcome(0));
+    assert!(outcome(0).contains("limit set"), "{}", outcome(0));
+    // The rehearsal is judged either way; a link toxic at half toxicity.
+    assert!(
+        outcome(1).contains("rehearsal of slow (toxicity 50%)"),
+        "{}",
+        outcome(1)
+    );
+    assert!(
+        outcome(1).contains("held") || outcome(1).contains("broke"),
+        "{}",
+        outcome(1)
+    );
+    assert_eq!(firings[2]["ok"], true, "{}", outcome(2));
+    assert!(report["teardown_errors"].as_array().unwrap().is_empty());
+    let events = report["events"].to_string();
+    assert!(
+        events.contains("mitigation scale backend cpu reverted"),
+        "{events}"
+    );
+    // Everything was in the ledger before it was applied, and marked reverted.
+    let ledger = std::fs::read_to_string(report["ledger"].as_str().unwrap()).unwrap();
+    for needle in [
+        "scale backend cpu=0.5",
+        "rehearsal of slow",
+        "restart backend",
+    ] {
+        assert!(ledger.contains(needle), "{needle} not in {ledger}");
+    }
+}
