@@ -276,3 +276,90 @@ threshold reach.error_rate < 50%
         assert!(ledger.contains(needle), "{needle} not in {ledger}");
     }
 }
+
+#[test]
+fn sigterm_stops_the_engine_and_undoes_its_mitigations() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, standby) = (free_port(), free_port());
+    let demo = demo_bin();
+    let text = format!(
+        r#"experiment "interrupted" {{
+  duration 60s
+  seed 1
+  baseline 1s
+}}
+resource backend: process ["{demo}", "backend", "--port", "{backend}"] {{
+  ready tcp 127.0.0.1:{backend} within 10s
+}}
+resource spare: process ["{demo}", "backend", "--port", "{standby}"] {{
+  standby
+  ready tcp 127.0.0.1:{standby} within 10s
+}}
+probe reach: tcp 127.0.0.1:{backend} every 100ms timeout 1s
+mitigate when reach.count > 3 {{
+  activate spare
+  scale backend cpu 0.5
+}}
+"#
+    );
+    let file = dir.path().join("scenario.pfi");
+    std::fs::write(&file, text).unwrap();
+    let journal = dir.path().join("journal.json");
+    let mut child = pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--journal")
+        .arg(&journal)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stderr to the end in a thread (a closed pipe would fail pfi's own writes).
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut spare_pid = None;
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(30)) {
+        seen.push(line.clone());
+        if let Some(rest) = line.split("spare ready (pid ").nth(1) {
+            spare_pid = rest.trim_end_matches(')').parse::<i32>().ok();
+        }
+        if line.contains("mitigation scale backend cpu") {
+            break;
+        }
+    }
+    let spare_pid = spare_pid.unwrap_or_else(|| panic!("{}", seen.join("\n")));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("interrupted: SIGTERM"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(report["mitigations"].as_array().unwrap().len(), 2);
+    assert!(report["teardown_errors"].as_array().unwrap().is_empty());
+    let events = report["events"].to_string();
+    assert!(
+        events.contains("mitigation scale backend cpu reverted"),
+        "{events}"
+    );
+    assert!(events.contains("spare stopped"), "{events}");
+    // The activated standby is gone (or a zombie awaiting its reaper).
+    let state = std::fs::read_to_string(format!("/proc/{spare_pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "spare still running: {state}"
+    );
+    let ledger = std::fs::read_to_string(report["ledger"].as_str().unwrap()).unwrap();
+    assert!(ledger.contains("\"run_finished\""), "{ledger}");
+}
