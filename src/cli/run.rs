@@ -165,7 +165,22 @@ pub fn run(args: RunArgs) -> ExitCode {
                 code = write(
                     path,
                     "JUnit report",
-                    &junit_xml_with(&report, &risk_properties(&risk)),
+                    &junit_xml_with(&report, &{
+                        let mut properties = risk_properties(&risk);
+                        // Each mitigation as a suite property `mitigation.N`.
+                        properties.extend(report.mitigations.iter().enumerate().map(|(i, m)| {
+                            (
+                                format!("mitigation.{}", i + 1),
+                                format!(
+                                    "{} on {}: {}",
+                                    m.action,
+                                    m.trigger,
+                                    if m.ok { "ok" } else { "failed" }
+                                ),
+                            )
+                        }));
+                        properties
+                    }),
                 )
                 .unwrap_or(exit::ENVIRONMENT)
                 .max(code);
@@ -303,6 +318,23 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
                 signal.anomaly
             ));
         }
+    }
+    if !plan.mitigations.is_empty() {
+        out.push_str(&format!("\nmitigations: {}\n", report.mitigations.len()));
+    }
+    for m in &report.mitigations {
+        let prediction = match (&m.prediction, m.confidence) {
+            (Some(p), Some(c)) => format!(", {p} at confidence {c:.2}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {} {} on {}{prediction}: {} {}\n",
+            format_duration(m.at_ms.round()),
+            m.action,
+            m.trigger,
+            if m.ok { "ok" } else { "FAILED" },
+            m.outcome
+        ));
     }
     for error in &report.teardown_errors {
         out.push_str(&format!("\nNOT UNDONE: {error}\n"));

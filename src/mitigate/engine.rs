@@ -67,6 +67,9 @@ pub struct MitigationLog {
     pub revert_errors: Vec<String>,
 }
 
+/// Called with every firing as it is recorded.
+type Observer = Box<dyn Fn(&Firing) + Send + Sync>;
+
 pub struct MitigationEngine {
     rules: Vec<MitigationPlan>,
     min_confidence: f64,
@@ -76,6 +79,7 @@ pub struct MitigationEngine {
     last_fired: Vec<Option<f64>>,
     undo: Vec<Undo>,
     firings: Vec<Firing>,
+    observer: Option<Observer>,
 }
 
 fn describe_trigger(t: &TriggerPlan) -> String {
@@ -135,7 +139,14 @@ impl MitigationEngine {
             window: Duration::from_secs(10),
             undo: Vec::new(),
             firings: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with every firing as it is recorded (e.g. to journal it live).
+    pub fn observe(mut self, observer: impl Fn(&Firing) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
     }
 
     fn now_ms(&self) -> f64 {
@@ -237,7 +248,7 @@ impl MitigationEngine {
                 }
                 Err(err) => (format!("failed: {err}"), false),
             };
-            self.firings.push(Firing {
+            let firing = Firing {
                 at_ms: now,
                 rule,
                 trigger: trigger.clone(),
@@ -247,7 +258,11 @@ impl MitigationEngine {
                 action: action_name(&action),
                 outcome,
                 ok,
-            });
+            };
+            if let Some(observer) = &self.observer {
+                observer(&firing);
+            }
+            self.firings.push(firing);
         }
     }
 

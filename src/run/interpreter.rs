@@ -41,6 +41,9 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+#[path = "mitigation.rs"]
+mod mitigation;
+
 /// Start timeout of a resource without a `ready` check.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -126,6 +129,8 @@ pub struct RunReport {
     pub teardown_errors: Vec<String>,
     /// Every prediction of the `predict` block, and whether and when it came true.
     pub predictions: Vec<PredictionOutcome>,
+    /// Every firing of a `mitigate` rule: trigger, prediction, confidence, action, outcome.
+    pub mitigations: Vec<crate::mitigate::Firing>,
     pub wall_ms: f64,
     pub events: Vec<RunEvent>,
 }
@@ -151,6 +156,8 @@ struct Runtime {
     /// Where the prediction loop sends its predictions, and keeps them for the report.
     prediction_sender: tokio::sync::broadcast::Sender<Prediction>,
     predicted: Predictions,
+    /// The mitigation engine, when the plan has `mitigate` rules.
+    mitigation: Option<mitigation::Running>,
     /// Applied activations in order of application.
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
@@ -234,6 +241,7 @@ impl Interpreter {
             probe_tasks: Vec::new(),
             prediction_sender: self.predictions.clone(),
             predicted: predicted.clone(),
+            mitigation: None,
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
@@ -278,7 +286,14 @@ impl Interpreter {
             .iter()
             .map(|t| judge(t, &store, &windows))
             .collect();
-        let teardown_errors = teardown(&runtime, &journal).await;
+        let mitigated = mitigation::stop(&runtime, &journal).await;
+        let mut teardown_errors = teardown(&runtime, &journal).await;
+        teardown_errors.extend(
+            mitigated
+                .revert_errors
+                .iter()
+                .map(|e| format!("mitigation {e}")),
+        );
         if let Some(view) = &self.progress {
             view.finish();
         }
@@ -302,6 +317,7 @@ impl Interpreter {
             health: health.reports(),
             teardown_errors,
             predictions,
+            mitigations: mitigated.firings,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
         };
@@ -374,6 +390,7 @@ async fn body(
             &journal,
         )?;
         rt.probe_tasks.extend(watchers);
+        mitigation::spawn(&plan, &runtime, &mut rt, &logs, &store, &journal, seed);
     }
     let timeline = timeline(&plan, seed);
     let schedule = Schedule::new(

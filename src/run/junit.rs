@@ -117,6 +117,7 @@ mod tests {
             health: Vec::new(),
             teardown_errors: Vec::new(),
             predictions: Vec::new(),
+            mitigations: Vec::new(),
             wall_ms: 1500.0,
             events: Vec::new(),
         }
