@@ -3,39 +3,10 @@
 //! scenario without its `mitigate` rule fails its error-rate threshold; and a `when` rule's
 //! alert POSTs to a real local webhook during a run.
 
-use super::support::{demo_bin, pfi};
+use super::support::{demo_bin, free_port, pfi, run_with_journal as run};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::Path;
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Runs `pfi run` on `text` written into `dir`; returns the exit code, stdout and the journal.
-fn run(dir: &Path, text: &str) -> (i32, String, Value) {
-    let file = dir.join("scenario.pfi");
-    std::fs::write(&file, text).unwrap();
-    let journal = dir.join("journal.json");
-    let output = pfi()
-        .arg("run")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--journal")
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_else(|err| {
-            panic!("no journal ({err}); stdout:\n{stdout}\nstderr:\n{stderr}")
-        }))
-        .unwrap();
-    (output.status.code().unwrap_or(-1), stdout, report)
-}
 
 /// The shipped experiment, on free ports, with the demo binary's full path; without its
 /// `mitigate` rule when `mitigate` is false.

@@ -89,3 +89,33 @@ pub fn gauge(metrics: &str, name: &str) -> f64 {
 pub fn pfi() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_pfi"))
 }
+
+/// A port that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Runs `pfi run` on `text` written into `dir`; returns the exit code, stdout and the journal.
+pub fn run_with_journal(dir: &Path, text: &str) -> (i32, String, serde_json::Value) {
+    let file = dir.join("scenario.pfi");
+    std::fs::write(&file, text).unwrap();
+    let journal = dir.join("journal.json");
+    let output = pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap_or_else(|err| {
+            panic!("no journal ({err}); stdout:\n{stdout}\nstderr:\n{stderr}")
+        }))
+        .unwrap();
+    (output.status.code().unwrap_or(-1), stdout, report)
+}
