@@ -66,8 +66,9 @@ fn local() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-/// A sink: each connection is read to EOF; the byte count and end time are sent on `tx`.
-fn sink() -> (SocketAddr, mpsc::Receiver<(u64, Instant)>) {
+/// A sink: each connection is read to EOF (on `cpu` if given); the byte count and end time
+/// are sent on `tx`.
+fn sink(cpu: Option<usize>) -> (SocketAddr, mpsc::Receiver<(u64, Instant)>) {
     let listener = TcpListener::bind(local()).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = mpsc::channel();
@@ -76,6 +77,9 @@ fn sink() -> (SocketAddr, mpsc::Receiver<(u64, Instant)>) {
             let Ok(mut stream) = stream else { return };
             let tx = tx.clone();
             thread::spawn(move || {
+                if let Some(cpu) = cpu {
+                    pin_to(cpu);
+                }
                 let mut buf = vec![0u8; 256 * 1024];
                 let mut total = 0u64;
                 while let Ok(n) = stream.read(&mut buf) {
@@ -156,34 +160,116 @@ fn cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
-fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
-    let (sink_addr, results) = sink();
-    let via = add_link(runtime, proxy, "bulk", sink_addr);
-    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
-    let (mut direct_cpu, mut proxied_cpu) = (0.0, 0.0);
-    for _ in 0..5 {
-        let cpu = cpu_seconds();
-        direct.push(blast(sink_addr, &results, 1.0));
-        direct_cpu += (cpu_seconds() - cpu) / direct[direct.len() - 1];
-        let cpu = cpu_seconds();
-        proxied.push(blast(via, &results, 1.0));
-        proxied_cpu += (cpu_seconds() - cpu) / proxied[proxied.len() - 1];
+/// Pins the calling thread to one CPU (the benchmark's own threads only).
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET and sched_setaffinity only touch
+    // the set given and the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
-    let (d, p) = (median(direct) / 1e6, median(proxied) / 1e6);
+}
+
+/// Lets the calling thread run on every CPU again.
+fn unpin(cores: usize) {
+    // SAFETY: as in `pin_to`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..cores {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Rounds of one direct and one proxied transfer, interleaved so that drifts in the machine
+/// (other tenants of the VM, frequency) hit both alike.
+const ROUNDS: usize = 7;
+
+/// Direct and proxied bytes/s and CPU s per byte over `ROUNDS` interleaved rounds, after one
+/// unmeasured warm-up transfer each (TCP buffer auto-tuning, page allocation).
+fn measure(
+    sink_addr: SocketAddr,
+    via: SocketAddr,
+    results: &mpsc::Receiver<(u64, Instant)>,
+) -> [(f64, f64); 2] {
+    blast(sink_addr, results, 0.5);
+    blast(via, results, 0.5);
+    let mut runs = [Vec::new(), Vec::new()];
+    let mut cpu_per_byte = [0.0, 0.0];
+    for _ in 0..ROUNDS {
+        for (i, addr) in [sink_addr, via].into_iter().enumerate() {
+            let cpu = cpu_seconds();
+            let rate = blast(addr, results, 1.0);
+            cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / ROUNDS as f64;
+            runs[i].push(rate);
+        }
+    }
+    let [direct, proxied] = runs;
+    [
+        (median(direct), cpu_per_byte[0]),
+        (median(proxied), cpu_per_byte[1]),
+    ]
+}
+
+fn print_throughput(heading: &str, [(d, d_cpu), (p, p_cpu)]: [(f64, f64); 2]) {
+    println!("{heading}");
+    println!(
+        "  direct            {:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
+        d / 1e6,
+        d_cpu * 1e9
+    );
+    println!(
+        "  through the proxy {:>9.0} MB/s   CPU {:.2} s per GB (client + proxy + sink)",
+        p / 1e6,
+        p_cpu * 1e9
+    );
+    println!(
+        "  ratio {:.2}x (target >= 0.9x); the proxy adds {:.2} CPU s per GB",
+        p / d,
+        (p_cpu - d_cpu) * 1e9
+    );
+}
+
+/// Pass-through throughput, twice: with the scheduler free to place the client, the proxy
+/// and the sink, and with them pinned the way proxy benchmarks lay them out (client on the
+/// first CPU, sink on the second, proxy on a third, or beside the sink when there are only
+/// two). The client blocks on 64 KiB writes and the sink on 256 KiB reads, as iperf3 does.
+fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "pass-through throughput (1 connection, 64 KiB writes, median of 5 x 1 s, {cores} cores)"
+    let (sink_addr, results) = sink(None);
+    let via = add_link(runtime, proxy, "bulk", sink_addr);
+    print_throughput(
+        &format!(
+            "pass-through throughput, scheduler's placement (1 connection, median of {ROUNDS} x 1 s, {cores} cores)"
+        ),
+        measure(sink_addr, via, &results),
     );
-    println!(
-        "  direct            {d:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
-        direct_cpu / 5.0 * 1e9
-    );
-    println!(
-        "  through the proxy {p:>9.0} MB/s   CPU {:.2} s per GB (client + proxy + sink)",
-        proxied_cpu / 5.0 * 1e9
-    );
-    println!("  ratio {:.2}x (target >= 0.9x)\n", p / d);
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
+    if cores < 2 {
+        println!();
+        return;
+    }
+    let proxy_cpu = 2.min(cores - 1);
+    let pinned = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .on_thread_start(move || pin_to(proxy_cpu))
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let pinned_proxy = pinned.block_on(async { ProxyServer::new(SEED) });
+    let (sink_addr, results) = sink(Some(1));
+    let via = add_link(&pinned, &pinned_proxy, "bulk", sink_addr);
+    pin_to(0);
+    let figures = measure(sink_addr, via, &results);
+    unpin(cores);
+    print_throughput(
+        &format!("pinned: client on CPU 0, sink on CPU 1, proxy (1 worker) on CPU {proxy_cpu}"),
+        figures,
+    );
+    println!();
+    pinned.block_on(pinned_proxy.shutdown());
 }
 
 // ---------------------------------------------------------------- added latency
@@ -448,7 +534,7 @@ fn control_loop(api: SocketAddr, secs: f64) -> Vec<f64> {
 }
 
 fn control_api_under_traffic(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
-    let (sink_addr, results) = sink();
+    let (sink_addr, results) = sink(None);
     let bulk = add_link(runtime, proxy, "bulk", sink_addr);
     let chat = add_link(runtime, proxy, "chat", echo());
     // As `pfi proxy serve` does: the API on a thread of its own, links on the runtime.
