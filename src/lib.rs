@@ -4,6 +4,13 @@
 //! `check` turns the AST into a typed `plan::Plan`, `model` samples the fault timeline and
 //! scores risk, `run` executes a plan against real processes, containers and proxied links.
 
+/// mimalloc instead of the system allocator: checking a big scenario builds hundreds of
+/// thousands of small strings and vectors, and glibc's malloc and free were a third of
+/// `pfi check`'s time on the 10,000-resource benchmark (`benches/check.rs`). Set here, in the
+/// library, so that the binary, the tests and the benchmarks all measure the same thing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod check;
 pub mod cli;
 pub mod demo;

@@ -2,10 +2,11 @@
 
 pub mod ast;
 mod comments;
+mod fast;
 mod format;
 mod grammar;
 mod parser;
 
 pub use comments::{Comment, comments};
 pub use format::format;
-pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse, pest_pairs};
+pub use parser::{MAX_FILE_BYTES, MAX_NESTING, parse, parse_with_pest, pest_pairs};

@@ -33,6 +33,19 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
     if let Some(d) = check_nesting(file, text) {
         return Err(vec![d]);
     }
+    if let Some(parsed) = super::fast::parse(file, text) {
+        return Ok(parsed);
+    }
+    parse_with_pest(file, text)
+}
+
+/// Parses `text` with the pest parser only (no size or nesting checks): what `parse` falls
+/// back to when the fast path gives up, and the reference the fast path is tested against.
+#[doc(hidden)]
+pub fn parse_with_pest(
+    file: FileId,
+    text: &str,
+) -> Result<(File, Vec<Diagnostic>), Vec<Diagnostic>> {
     let pairs =
         PfiParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
     Ok(build(file, 0, pairs))
@@ -573,16 +586,7 @@ impl Builder {
             let span = self.span(&term);
             match self.term(term).node {
                 Term::String(s) => out.push(Spanned::new(s, span)),
-                other => self.errors.push(
-                    Diagnostic::error(
-                        Code::Syntax,
-                        format!("expected a string in this list, found {}", other.describe()),
-                    )
-                    .at(span, "not a string")
-                    .help(
-                        "write each argument in double quotes: [\"./api\", \"--port\", \"8080\"]",
-                    ),
-                ),
+                other => self.errors.push(not_a_string(&other, span)),
             }
         }
         out
@@ -687,18 +691,8 @@ impl Builder {
             if !rest.is_empty() {
                 unit = Some(rest.to_string());
             }
-            let text = p.as_str();
-            match text.parse::<f64>() {
-                Ok(v) if v.is_finite() => value = v,
-                _ => self.errors.push(
-                    Diagnostic::error(
-                        Code::NumberOutOfRange,
-                        format!("the number `{text}` is too large"),
-                    )
-                    .at(self.span(&p), "does not fit in a 64-bit float")
-                    .help("use a number below 1e300"),
-                ),
-            }
+            let span = self.span(&p);
+            value = number_value(&mut self.errors, p.as_str(), span);
         }
         Spanned::new(Term::Quantity { value, unit }, span)
     }
@@ -724,18 +718,7 @@ impl Builder {
             .next()
             .map(|p| p.as_str())
             .unwrap_or_default();
-        match unescape(raw) {
-            Ok(s) => Spanned::new(s, span),
-            Err((offset, message)) => {
-                let at = span.start + 1 + offset;
-                self.errors.push(
-                    Diagnostic::error(Code::Syntax, message)
-                        .at(Span::new(self.file, at, (at + 2).min(span.end)), "here")
-                        .help("escapes are \\\" \\\\ \\n \\r \\t and \\u{hex}"),
-                );
-                Spanned::new(raw.to_string(), span)
-            }
-        }
+        string_value(&mut self.errors, raw, span)
     }
 
     fn comparison(&mut self, pair: Pair<Rule>) -> Option<Spanned<Comparison>> {
@@ -814,6 +797,51 @@ impl Builder {
             _ => None,
         }
     }
+}
+
+/// The value of a number as written (0 and a diagnostic when it does not fit in an f64).
+pub(super) fn number_value(errors: &mut Vec<Diagnostic>, text: &str, span: Span) -> f64 {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => v,
+        _ => {
+            errors.push(
+                Diagnostic::error(
+                    Code::NumberOutOfRange,
+                    format!("the number `{text}` is too large"),
+                )
+                .at(span, "does not fit in a 64-bit float")
+                .help("use a number below 1e300"),
+            );
+            0.0
+        }
+    }
+}
+
+/// A string literal's value from its inner text `raw` (the escapes resolved); on a bad escape
+/// the raw text and a diagnostic. `span` covers the quotes.
+pub(super) fn string_value(errors: &mut Vec<Diagnostic>, raw: &str, span: Span) -> Spanned<String> {
+    match unescape(raw) {
+        Ok(s) => Spanned::new(s, span),
+        Err((offset, message)) => {
+            let at = span.start + 1 + offset;
+            errors.push(
+                Diagnostic::error(Code::Syntax, message)
+                    .at(Span::new(span.file, at, (at + 2).min(span.end)), "here")
+                    .help("escapes are \\\" \\\\ \\n \\r \\t and \\u{hex}"),
+            );
+            Spanned::new(raw.to_string(), span)
+        }
+    }
+}
+
+/// The diagnostic for a non-string item in a string list (`process [...]`, `command [...]`).
+pub(super) fn not_a_string(term: &Term, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::Syntax,
+        format!("expected a string in this list, found {}", term.describe()),
+    )
+    .at(span, "not a string")
+    .help("write each argument in double quotes: [\"./api\", \"--port\", \"8080\"]")
 }
 
 impl Address {
