@@ -7,7 +7,8 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics, SourceMap, Span};
 use crate::plan::container_rules::{container_name_problem, label_key_problem};
 use crate::plan::*;
 use crate::syntax::ast::{self, Item, Setting, Spanned, Term};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What a declared name refers to.
@@ -59,11 +60,11 @@ impl<'a> Checker<'a> {
             sources,
             diagnostics,
             root: root.to_path_buf(),
-            symbols: HashMap::new(),
+            symbols: HashMap::default(),
             order: Vec::new(),
             history: None,
             history_span: None,
-            families: HashMap::new(),
+            families: HashMap::default(),
         }
     }
 
@@ -340,8 +341,8 @@ impl<'a> Checker<'a> {
         &mut self,
         block: &'b ast::Block,
         allowed: &[&str],
-        what: &str,
-    ) -> BTreeMap<String, &'b Setting> {
+        what: impl std::fmt::Display,
+    ) -> BTreeMap<&'b str, &'b Setting> {
         self.settings_in(&block.settings, allowed, what)
     }
 
@@ -350,9 +351,9 @@ impl<'a> Checker<'a> {
         &mut self,
         settings: impl IntoIterator<Item = &'b Setting>,
         allowed: &[&str],
-        what: &str,
-    ) -> BTreeMap<String, &'b Setting> {
-        let mut out: BTreeMap<String, &Setting> = BTreeMap::new();
+        what: impl std::fmt::Display,
+    ) -> BTreeMap<&'b str, &'b Setting> {
+        let mut out: BTreeMap<&'b str, &'b Setting> = BTreeMap::new();
         for setting in settings {
             let key = setting.key.node.as_str();
             if !allowed.contains(&key) {
@@ -377,7 +378,7 @@ impl<'a> Checker<'a> {
                 self.error(d);
                 continue;
             }
-            out.insert(key.to_string(), setting);
+            out.insert(key, setting);
         }
         out
     }
@@ -925,7 +926,7 @@ impl<'a> Checker<'a> {
             .collect();
         let mut graph = Graph::new(resources.len());
         let mut edges = Vec::new();
-        let mut edge_spans: HashMap<(usize, usize), Span> = HashMap::new();
+        let mut edge_spans: HashMap<(usize, usize), Span> = HashMap::default();
         for item in items {
             let Item::Dependency(d) = item else { continue };
             let from = self.resolve(&d.from, &[SymbolKind::Resource]);

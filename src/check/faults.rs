@@ -6,7 +6,8 @@ use super::values::{Quantity, suggest};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::plan::*;
 use crate::syntax::ast::{self, Item, Setting, Term};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 impl Checker<'_> {
     pub(super) fn fault(
@@ -77,13 +78,14 @@ impl Checker<'_> {
         }
 
         // Merge: profile settings first, then the fault's, overriding by key.
-        let own: Vec<&Setting> = f.settings.settings.iter().collect();
+        let own = &f.settings.settings;
         settings.retain(|s| !own.iter().any(|o| o.key.node == s.key.node));
         settings.extend(own);
-        let mut allowed: Vec<&str> = spec.settings.iter().map(|s| s.name).collect();
+        let mut allowed: Vec<&str> =
+            Vec::with_capacity(spec.settings.len() + SCHEDULE_SETTINGS.len());
+        allowed.extend(spec.settings.iter().map(|s| s.name));
         allowed.extend(SCHEDULE_SETTINGS);
-        let what = format!("a `{}` fault", spec.name);
-        let map = self.settings_in(settings, &allowed, &what);
+        let map = self.settings_in(settings, &allowed, format_args!("a `{}` fault", spec.name));
 
         let mut params = BTreeMap::new();
         let mut ok = true;
@@ -188,7 +190,7 @@ impl Checker<'_> {
     fn arrival(
         &mut self,
         f: &ast::Fault,
-        map: &BTreeMap<String, &Setting>,
+        map: &BTreeMap<&str, &Setting>,
         duration_ms: Option<f64>,
     ) -> Option<Arrival> {
         let given: Vec<&str> = ["at", "every", "poisson", "after"]

@@ -49,6 +49,7 @@ fn check(path: &Path, text: Option<&str>) -> Checked {
     } else {
         checker::Checker::new(&sources, &mut diagnostics, path).check(&files)
     };
+    release(files, sources.total_len());
     let has_errors = diagnostics.has_errors();
     Checked {
         sources,
@@ -56,3 +57,15 @@ fn check(path: &Path, text: Option<&str>) -> Checked {
         diagnostics: diagnostics.into_sorted(),
     }
 }
+
+/// Frees `value` on a thread of its own when it was built from more than `RELEASE_AWAY` bytes
+/// of source: freeing the syntax trees and plans of a big scenario takes longer than
+/// spawning a thread, and nobody waits for it.
+pub(crate) fn release<T: Send + 'static>(value: T, source_bytes: usize) {
+    if source_bytes > RELEASE_AWAY {
+        std::thread::spawn(move || drop(value));
+    }
+}
+
+/// See `release`.
+const RELEASE_AWAY: usize = 256 * 1024;

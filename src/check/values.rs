@@ -283,9 +283,9 @@ impl Values<'_> {
     }
 
     /// A distribution of quantities of `kind`: a plain quantity is a fixed value.
-    pub fn distribution(
+    pub fn distribution<'t>(
         &mut self,
-        term: &Spanned<Term>,
+        term: &'t Spanned<Term>,
         kind: Quantity,
         history: &HistoryLookup<'_>,
     ) -> Option<Distribution> {
@@ -294,15 +294,15 @@ impl Values<'_> {
                 .non_negative(term, kind)
                 .map(|value| Distribution::Fixed { value });
         };
-        let single = |args: &Vec<Spanned<Vec<Spanned<Term>>>>, i: usize| -> Option<Spanned<Term>> {
-            let arg = args.get(i)?;
-            if arg.node.len() == 1 {
-                Some(arg.node[0].clone())
-            } else {
-                None
-            }
-        };
-        let arity = |n: usize, this: &mut Self, example: &str| -> bool {
+        let single =
+            |args: &'t Vec<Spanned<Vec<Spanned<Term>>>>, i: usize| -> Option<&'t Spanned<Term>> {
+                match args.get(i)?.node.as_slice() {
+                    [one] => Some(one),
+                    _ => None,
+                }
+            };
+        // The example is only written out when the arity is wrong.
+        let arity = |n: usize, this: &mut Self, example: &dyn Fn() -> String| -> bool {
             if args.len() == n && args.iter().all(|a| a.node.len() == 1) {
                 return true;
             }
@@ -317,7 +317,7 @@ impl Values<'_> {
                     ),
                 )
                 .at(term.span, "wrong number of arguments")
-                .help(format!("for example `{example}`")),
+                .help(format!("for example `{}`", example())),
             );
             false
         };
@@ -339,19 +339,19 @@ impl Values<'_> {
         let ex = kind.example();
         match name.node.as_str() {
             "fixed" => {
-                if !arity(1, self, &format!("fixed({ex})")) {
+                if !arity(1, self, &|| format!("fixed({ex})")) {
                     return None;
                 }
-                let value = self.non_negative(&single(args, 0)?, kind)?;
+                let value = self.non_negative(single(args, 0)?, kind)?;
                 Some(Distribution::Fixed { value })
             }
             "uniform" => {
-                if !arity(2, self, &format!("uniform({ex}, 2*{ex})")) {
+                if !arity(2, self, &|| format!("uniform({ex}, 2*{ex})")) {
                     return None;
                 }
                 let (a, b) = (single(args, 0)?, single(args, 1)?);
-                let min = self.non_negative(&a, kind);
-                let max = self.non_negative(&b, kind);
+                let min = self.non_negative(a, kind);
+                let max = self.non_negative(b, kind);
                 let (min, max) = (min?, max?);
                 if min > max {
                     self.error(
@@ -368,12 +368,12 @@ impl Values<'_> {
                 Some(Distribution::Uniform { min, max })
             }
             "normal" => {
-                if !arity(2, self, &format!("normal({ex}, {ex})")) {
+                if !arity(2, self, &|| format!("normal({ex}, {ex})")) {
                     return None;
                 }
                 let (a, b) = (single(args, 0)?, single(args, 1)?);
-                let mean = self.non_negative(&a, kind);
-                let sd = self.quantity(&b, kind);
+                let mean = self.non_negative(a, kind);
+                let sd = self.quantity(b, kind);
                 let (mean, sd) = (mean?, sd?);
                 if sd < 0.0 {
                     self.error(
@@ -389,12 +389,12 @@ impl Values<'_> {
                 Some(Distribution::Normal { mean, sd })
             }
             "lognormal" => {
-                if !arity(2, self, &format!("lognormal({ex}, 0.5)")) {
+                if !arity(2, self, &|| format!("lognormal({ex}, 0.5)")) {
                     return None;
                 }
                 let (a, b) = (single(args, 0)?, single(args, 1)?);
-                let median = positive(self, &a, kind, "median");
-                let sigma = self.quantity(&b, Quantity::Number);
+                let median = positive(self, a, kind, "median");
+                let sigma = self.quantity(b, Quantity::Number);
                 let (median, sigma) = (median?, sigma?);
                 if sigma < 0.0 {
                     self.error(
@@ -412,20 +412,20 @@ impl Values<'_> {
                 Some(Distribution::LogNormal { median, sigma })
             }
             "exponential" => {
-                if !arity(1, self, &format!("exponential({ex})")) {
+                if !arity(1, self, &|| format!("exponential({ex})")) {
                     return None;
                 }
-                let mean = positive(self, &single(args, 0)?, kind, "mean")?;
+                let mean = positive(self, single(args, 0)?, kind, "mean")?;
                 Some(Distribution::Exponential { mean })
             }
             "pareto" | "weibull" => {
                 let n = name.node.clone();
-                if !arity(2, self, &format!("{n}({ex}, 1.5)")) {
+                if !arity(2, self, &|| format!("{n}({ex}, 1.5)")) {
                     return None;
                 }
                 let (a, b) = (single(args, 0)?, single(args, 1)?);
-                let scale = positive(self, &a, kind, "scale");
-                let shape = positive(self, &b, Quantity::Number, "shape");
+                let scale = positive(self, a, kind, "scale");
+                let shape = positive(self, b, Quantity::Number, "shape");
                 let (scale, shape) = (scale?, shape?);
                 Some(if n == "pareto" {
                     Distribution::Pareto { scale, shape }

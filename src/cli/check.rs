@@ -31,6 +31,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
             };
             eprintln!("{}: ok{note}", file.display());
         }
+        let bytes = checked.sources.total_len();
+        crate::check::release(checked, bytes);
     }
     if failed > 0 {
         if args.format == Format::Human {

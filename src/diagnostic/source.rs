@@ -50,7 +50,8 @@ impl SourceMap {
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
         let text = text.into();
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // memchr: several times fewer instructions than `match_indices` on many short lines.
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         self.files.push(SourceFile {
             path: path.into(),
             text,
@@ -92,6 +93,11 @@ impl SourceMap {
     }
 
     /// The text a span covers.
+    /// The bytes of every file together.
+    pub fn total_len(&self) -> usize {
+        self.files.iter().map(|f| f.text.len()).sum()
+    }
+
     pub fn slice(&self, span: Span) -> &str {
         self.text(span.file).get(span.start..span.end).unwrap_or("")
     }

@@ -12,7 +12,7 @@
 //! fast path answers.
 
 use super::ast::*;
-use super::parser::{not_a_string, number_value, string_value};
+use super::parser::{MAX_NESTING, not_a_string, number_value, string_value};
 use crate::diagnostic::{Diagnostic, FileId, Span};
 
 /// The fast path gives up: pest decides.
@@ -22,23 +22,79 @@ type P<T> = Result<T, Bail>;
 
 /// The file's tree and the problems found while building it, or `None` to let pest decide.
 pub(super) fn parse(file: FileId, text: &str) -> Option<(File, Vec<Diagnostic>)> {
+    if text.len() >= PARALLEL_BYTES
+        && let Some(parsed) = parse_halves(file, text)
+    {
+        return Some(parsed);
+    }
+    parse_part(file, text, 0)
+}
+
+/// Files at least this big are parsed in two halves on two threads.
+const PARALLEL_BYTES: usize = 512 * 1024;
+
+/// Parses `text[offset..]` as a whole file would be parsed from there (spans are shifted by
+/// `offset`).
+fn parse_part(file: FileId, text: &str, offset: usize) -> Option<(File, Vec<Diagnostic>)> {
     let mut p = Fast {
         text,
         b: text.as_bytes(),
         pos: 0,
+        offset,
         file,
         errors: Vec::new(),
+        depth: 0,
+        carriage_return_ends_comment: false,
     };
     let items = p.file().ok()?;
+    // The nesting check (run before pest) ends line comments at a newline only; give such
+    // files to it and to pest so that both always see the same brackets.
+    if p.carriage_return_ends_comment {
+        return None;
+    }
     Some((File { items }, p.errors))
+}
+
+/// Splits the file before a declaration near its middle and parses both halves at once.
+///
+/// The split is a line that starts with a declaration keyword (`fault`, `resource`, ...). No
+/// optional part of a declaration starts with one of those words, so a declaration never
+/// continues past such a line unless a required part is still missing — and then the first
+/// half fails. A line inside brackets or a block comment makes one half fail the same way.
+/// So when both halves parse, the result is the whole file's parse; when one fails, the
+/// caller parses the whole file in one go.
+fn parse_halves(file: FileId, text: &str) -> Option<(File, Vec<Diagnostic>)> {
+    let b = text.as_bytes();
+    let split = memchr::memchr_iter(b'\n', &b[text.len() / 2..])
+        .map(|i| text.len() / 2 + i + 1)
+        .find(|&at| {
+            let end = run(b, at, is_ident_char);
+            ITEM_KEYWORDS.contains(&&text[at..end])
+        })?;
+    let (first, second) = text.split_at(split);
+    let (a, b) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| parse_part(file, second, split));
+        let first = parse_part(file, first, 0);
+        (first, second.join().ok().flatten())
+    });
+    let ((mut head, mut errors), (tail, tail_errors)) = (a?, b?);
+    head.items.extend(tail.items);
+    errors.extend(tail_errors);
+    Some((head, errors))
 }
 
 struct Fast<'t> {
     text: &'t str,
     b: &'t [u8],
     pos: usize,
+    /// Where `text` starts in the file.
+    offset: usize,
     file: FileId,
     errors: Vec<Diagnostic>,
+    /// Brackets open around the current position: past `MAX_NESTING` the fast path gives up,
+    /// and the nesting check reports it as it does for pest.
+    depth: usize,
+    carriage_return_ends_comment: bool,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -110,7 +166,7 @@ impl Fast<'_> {
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
-        Span::new(self.file, start, end)
+        Span::new(self.file, self.offset + start, self.offset + end)
     }
 
     fn eat(&mut self, c: u8) -> bool {
@@ -123,6 +179,23 @@ impl Fast<'_> {
         if self.eat(c) { Ok(()) } else { Err(Bail) }
     }
 
+    /// Consumes an opening bracket `c`.
+    fn open(&mut self, c: u8) -> P<()> {
+        self.expect(c)?;
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(Bail);
+        }
+        Ok(())
+    }
+
+    /// Consumes a closing bracket `c`.
+    fn close(&mut self, c: u8) -> P<()> {
+        self.expect(c)?;
+        self.depth -= 1;
+        Ok(())
+    }
+
     /// pest's implicit whitespace: `WHITESPACE*` (blanks, newlines, comments, BOMs).
     fn skip(&mut self) {
         while let Some(c) = self.peek() {
@@ -130,7 +203,8 @@ impl Fast<'_> {
                 b' ' | b'\n' | b'\t' | b'\r' => self.pos += 1,
                 b'/' => match self.b.get(self.pos + 1) {
                     Some(b'/') => {
-                        self.pos = run(self.b, self.pos + 2, |c| c != b'\n' && c != b'\r')
+                        self.pos = run(self.b, self.pos + 2, |c| c != b'\n' && c != b'\r');
+                        self.carriage_return_ends_comment |= self.at(b'\r');
                     }
                     Some(b'*') => {
                         let body = &self.b[self.pos + 2..];
@@ -194,7 +268,10 @@ impl Fast<'_> {
 
     /// file = { SOI ~ item* ~ EOI }
     fn file(&mut self) -> P<Vec<Item>> {
-        let mut items = Vec::new();
+        // A declaration takes a few lines: sizing the vector from the line count saves
+        // regrowing (and copying) it on big files.
+        let lines = memchr::memchr_iter(b'\n', self.b).count();
+        let mut items = Vec::with_capacity(lines / 3 + 1);
         self.skip();
         while self.pos < self.b.len() {
             items.push(self.item()?);
@@ -547,14 +624,14 @@ impl Fast<'_> {
     fn predict(&mut self, start: usize) -> P<Item> {
         // predict_block = { "{" ~ (pattern | setting_line)* ~ rbrace }
         let block_start = self.pos;
-        self.expect(b'{')?;
+        self.open(b'{')?;
         let mut settings = Vec::new();
         let mut patterns = Vec::new();
         loop {
             self.skip();
             match self.peek() {
                 Some(b'}') => {
-                    self.pos += 1;
+                    self.close(b'}')?;
                     break;
                 }
                 Some(b';') => self.pos += 1,
@@ -588,7 +665,8 @@ impl Fast<'_> {
         self.skip();
         let mut params = Vec::new();
         // pattern_params = { "(" ~ ident ~ ("," ~ ident)* ~ ")" }
-        if self.eat(b'(') {
+        if self.at(b'(') {
+            self.open(b'(')?;
             self.skip();
             params.push(self.ident()?);
             loop {
@@ -599,7 +677,7 @@ impl Fast<'_> {
                 self.skip();
                 params.push(self.ident()?);
             }
-            self.expect(b')')?;
+            self.close(b')')?;
             self.skip();
         }
         self.expect_keyword("when")?;
@@ -631,11 +709,11 @@ impl Fast<'_> {
             self.skip();
             self.expect_keyword("predicted")?;
             self.skip();
-            self.expect(b'(')?;
+            self.open(b'(')?;
             self.skip();
             let kind = self.ident()?;
             self.skip();
-            self.expect(b')')?;
+            self.close(b')')?;
             Trigger::Predicted(kind)
         } else if self.keyword("when") {
             self.skip();
@@ -683,13 +761,13 @@ impl Fast<'_> {
     /// block = { "{" ~ setting_line* ~ rbrace }; setting_line = _{ setting ~ ";"? | ";" }
     fn block(&mut self) -> P<Block> {
         let start = self.pos;
-        self.expect(b'{')?;
+        self.open(b'{')?;
         let mut settings = Vec::new();
         loop {
             self.skip();
             match self.peek() {
                 Some(b'}') => {
-                    self.pos += 1;
+                    self.close(b'}')?;
                     break;
                 }
                 Some(b';') => self.pos += 1,
@@ -858,7 +936,7 @@ impl Fast<'_> {
             let e = run(b, start + 1, |c| {
                 c.is_ascii_hexdigit() || c == b':' || c == b'.'
             });
-            if e == start + 1 || b.get(e) != Some(&b']') {
+            if e == start + 1 || b.get(e) != Some(&b']') || self.depth + 1 > MAX_NESTING {
                 return Err(Bail);
             }
             e + 1
@@ -935,7 +1013,7 @@ impl Fast<'_> {
 
     /// call_args = !{ "(" ~ (arg ~ ("," ~ arg)*)? ~ ","? ~ ")" }; arg = ${ term ~ (sp ~ term)* }
     fn call_args(&mut self) -> P<Vec<Spanned<Vec<Spanned<Term>>>>> {
-        self.expect(b'(')?;
+        self.open(b'(')?;
         self.skip();
         let mut args = Vec::new();
         if let Some(arg) = self.arg()? {
@@ -957,7 +1035,7 @@ impl Fast<'_> {
         self.skip();
         self.eat(b',');
         self.skip();
-        self.expect(b')')?;
+        self.close(b')')?;
         Ok(args)
     }
 
@@ -987,7 +1065,7 @@ impl Fast<'_> {
         &mut self,
         mut each: impl FnMut(&mut Self, Spanned<Term>) -> Option<T>,
     ) -> P<Vec<T>> {
-        self.expect(b'[')?;
+        self.open(b'[')?;
         self.skip();
         let mut out = Vec::new();
         if let Some(t) = self.term()? {
@@ -1009,7 +1087,7 @@ impl Fast<'_> {
         self.skip();
         self.eat(b',');
         self.skip();
-        self.expect(b']')?;
+        self.close(b']')?;
         Ok(out)
     }
 
@@ -1137,11 +1215,12 @@ impl Fast<'_> {
         if negated {
             self.skip();
         }
-        let inner = if self.eat(b'(') {
+        let inner = if self.at(b'(') {
+            self.open(b'(')?;
             self.skip();
             let c = self.condition()?;
             self.skip();
-            self.expect(b')')?;
+            self.close(b')')?;
             c
         } else {
             let metric = self.metric()?;
@@ -1383,6 +1462,10 @@ mod tests {
         let Some((fast, fast_errors)) = parse(file, text) else {
             return false;
         };
+        assert!(
+            crate::syntax::parser::check_nesting(file, text).is_none(),
+            "{label}: the fast path accepted what the nesting check rejects"
+        );
         let (reference, errors) = match parse_with_pest(file, text) {
             Ok(r) => r,
             Err(e) => panic!("{label}: the fast path accepted what pest rejects: {e:?}\n{text}"),
@@ -1498,6 +1581,90 @@ mod tests {
                 "pest rejects {text:?}"
             );
             assert!(parse(FileId(0), text).is_some(), "gave up on {text:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_past_the_limit_and_odd_comments_go_to_pest() {
+        let nested = |n: usize| {
+            format!(
+                "fault f: x on y {{ a {}1{} }}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        // The block's brace is one level.
+        assert!(same_as_pest("63 lists", &nested(MAX_NESTING - 1)));
+        assert!(parse(FileId(0), &nested(MAX_NESTING)).is_none());
+        assert!(crate::syntax::parse(FileId(0), &nested(MAX_NESTING)).is_err());
+        let calls = format!(
+            "fault f: x on y {{ a {}1{} }}",
+            "f(".repeat(70),
+            ")".repeat(70)
+        );
+        assert!(parse(FileId(0), &calls).is_none());
+        // A line comment that a carriage return ends: the nesting check reads on to the
+        // newline, so the file goes the old way.
+        let text = "fault f: x on y // c\r{ a 1 }\n";
+        assert!(parse(FileId(0), text).is_none());
+        assert!(parse_with_pest(FileId(0), text).is_ok());
+    }
+
+    /// `n` bytes or more of dependency lines (no line starts a keyword declaration).
+    fn filler(n: usize) -> String {
+        let mut s = String::new();
+        let mut i = 0;
+        while s.len() < n {
+            s.push_str(&format!("r{i} depends_on r{} // {i}\n", i + 1));
+            i += 1;
+        }
+        s
+    }
+
+    #[test]
+    fn big_files_parsed_in_halves_equal_the_whole_file_parse() {
+        let mut text = String::new();
+        let mut n = 0;
+        while text.len() < 2 * PARALLEL_BYTES {
+            for path in shipped().iter().filter(|p| {
+                p.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments"))
+            }) {
+                text.push_str(&std::fs::read_to_string(path).unwrap());
+                text.push('\n');
+                n += 1;
+            }
+        }
+        assert!(n > 10);
+        let halves = parse_halves(FileId(0), &text).expect("both halves parse");
+        let whole = parse_part(FileId(0), &text, 0).expect("the whole file parses");
+        assert_eq!(halves.0, whole.0);
+        assert_eq!(spans(&halves.0), spans(&whole.0));
+        assert_eq!(format!("{:?}", halves.1), format!("{:?}", whole.1));
+        assert!(same_as_pest("many experiments", &text));
+    }
+
+    #[test]
+    fn a_split_inside_a_declaration_makes_the_halves_give_up() {
+        // The only keyword line comes right after the middle, but it is the `via` of the
+        // dependency before it: pest reads `via fault` and then fails at `f:`.
+        for tricky in [
+            "a depends_on b via\nfault f: x on y\n",
+            "threshold a.b < 1 during\nfault f: x on y\n",
+            "a depends_on b,\nfault f: x on y\n",
+            "resource r: process [\n\"x\",\nfault f: x on y\n]\n",
+            // Lines that start with a word that continues the declaration before them.
+            "a depends_on b\nvia depends_on c\n",
+            "threshold a.b < 1\nabort depends_on x\n",
+        ] {
+            let text = format!(
+                "{}{tricky}{}",
+                filler(PARALLEL_BYTES / 2 + 40_000),
+                filler(PARALLEL_BYTES / 2)
+            );
+            assert!(parse_halves(FileId(0), &text).is_none(), "{tricky:?}");
+            let fast = parse(FileId(0), &text).is_some();
+            let pest = parse_with_pest(FileId(0), &text).is_ok();
+            assert_eq!(fast, pest, "{tricky:?}");
         }
     }
 

@@ -30,11 +30,12 @@ pub fn parse(file: FileId, text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Di
             .help("split the scenario into several files joined with `import`"),
         ]);
     }
-    if let Some(d) = check_nesting(file, text) {
-        return Err(vec![d]);
-    }
+    // The fast path gives up past `MAX_NESTING`, so it needs no nesting check of its own.
     if let Some(parsed) = super::fast::parse(file, text) {
         return Ok(parsed);
+    }
+    if let Some(d) = check_nesting(file, text) {
+        return Err(vec![d]);
     }
     parse_with_pest(file, text)
 }
@@ -94,7 +95,7 @@ fn last_unclosed(text: &str) -> Option<usize> {
 }
 
 /// Rejects nesting deeper than `MAX_NESTING` before pest recurses into it.
-fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
+pub(super) fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
     for (i, b) in code_brackets(text) {
         match b {
