@@ -70,7 +70,7 @@ fn activation(index: usize) -> Activation {
         fired: true,
         draw: 0.0,
         probability: 1.0,
-        strength: String::new(),
+        strength: "".into(),
         why: String::new(),
     }
 }

@@ -22,12 +22,13 @@
 //! scenarios by score. Ties break by fault name. So `--profile top:N` with N at least the
 //! number of coverable edges covers every dependency edge.
 
-use super::propagation::{Graph, PROPAGATION, SAMPLES};
+use super::propagation::{Graph, PROPAGATION, samples_for};
 use super::rates::{Rate, RateTable};
-use super::thresholds::link_resource;
 use crate::plan::seed::stream_seed;
-use crate::plan::{Criticality, Plan};
+use crate::plan::{Criticality, Plan, ResourcePlan};
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The horizon the probabilities are over.
 pub const HORIZON_DAYS: f64 = 30.0;
@@ -51,6 +52,14 @@ pub struct Profile {
     pub scenarios: Vec<Scenario>,
     /// Dependency edges no scenario exercises: `from -> to`.
     pub uncovered: Vec<String>,
+    /// Monte Carlo samples behind the resources' `total` (absent: the closed form, the map
+    /// is a forest). Fewer than `propagation::SAMPLES` on a very large map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_samples: Option<usize>,
+    /// Monte Carlo samples behind the reach of the scenarios whose resource reaches something
+    /// along two paths (absent: none does, every reach is in closed form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reach_samples: Option<usize>,
 }
 
 /// A resource's failure probability over the horizon.
@@ -80,24 +89,94 @@ pub struct Scenario {
     pub probability: f64,
     pub impact: f64,
     pub score: f64,
-    /// P(r fails | this scenario) per resource it reaches.
-    pub reach: Vec<(String, f64)>,
+    /// P(r fails | this scenario) per resource it reaches (shared by the scenarios on the
+    /// same resource).
+    pub reach: Arc<[(String, f64)]>,
     /// Dependency edges it exercises: `from -> to`.
     pub covers: Vec<String>,
     /// Why it has its rank.
     pub why: String,
 }
 
-/// The history key of a resource: its type, or its name.
-fn type_of(plan: &Plan, resource: &str) -> String {
-    plan.resource(resource)
-        .and_then(|r| r.resource_type.clone())
-        .unwrap_or_else(|| resource.to_string())
+/// Name lookups into a plan, built once: the first resource or link of a name, and the first
+/// dependency through each link (what `Plan::resource`, `Plan::link` and
+/// `thresholds::link_resource` find, without a scan per question).
+pub struct Lookup<'a> {
+    plan: &'a Plan,
+    resources: HashMap<&'a str, usize>,
+    links: HashMap<&'a str, usize>,
+    via: HashMap<&'a str, usize>,
+}
+
+impl<'a> Lookup<'a> {
+    pub fn new(plan: &'a Plan) -> Lookup<'a> {
+        let mut resources = HashMap::with_capacity(plan.resources.len());
+        for (i, r) in plan.resources.iter().enumerate() {
+            resources.entry(r.name.as_str()).or_insert(i);
+        }
+        let mut links = HashMap::with_capacity(plan.links.len());
+        for (i, l) in plan.links.iter().enumerate() {
+            links.entry(l.name.as_str()).or_insert(i);
+        }
+        let mut via = HashMap::new();
+        for (i, d) in plan.dependencies.iter().enumerate() {
+            if let Some(v) = d.via.as_deref() {
+                via.entry(v).or_insert(i);
+            }
+        }
+        Lookup {
+            plan,
+            resources,
+            links,
+            via,
+        }
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&'a ResourcePlan> {
+        let plan = self.plan;
+        self.resources.get(name).map(|i| &plan.resources[*i])
+    }
+
+    /// The resource behind a link: its upstream resource, or the dependency reached through
+    /// it (as `thresholds::link_resource`).
+    pub fn link_resource(&self, link: &str) -> Option<String> {
+        let l = &self.plan.links[*self.links.get(link)?];
+        l.upstream_resource.clone().or_else(|| {
+            self.via
+                .get(link)
+                .map(|d| self.plan.dependencies[*d].to.clone())
+        })
+    }
+
+    /// The history key of a resource: its type, or its name.
+    pub fn type_of(&self, resource: &str) -> String {
+        self.resource(resource)
+            .and_then(|r| r.resource_type.clone())
+            .unwrap_or_else(|| resource.to_string())
+    }
+}
+
+/// The reach of one resource and the impact it makes: shared by every scenario on it.
+struct RootReach {
+    reach: Arc<[(String, f64)]>,
+    impact: f64,
+}
+
+/// What the profile derives from a rate: a function of its posterior (α, β) alone, so
+/// computed once per distinct posterior (every type without history shares the prior).
+#[derive(Clone, Copy)]
+struct RateFigures {
+    interval: (f64, f64),
+    probability: f64,
 }
 
 /// The profile of `plan` under `rates`, seeded by `seed`.
+///
+/// O((V + E + F) log) plus what the reach of the scenarios' resources takes: the
+/// resources downstream of each distinct one, once.
 pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
     let horizon = HORIZON_DAYS / 365.25;
+    let lookup = Lookup::new(plan);
     let names: Vec<String> = plan.resources.iter().map(|r| r.name.clone()).collect();
     let edges: Vec<(String, String)> = plan
         .dependencies
@@ -105,42 +184,58 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
         .map(|d| (d.from.clone(), d.to.clone()))
         .collect();
     let graph = Graph::new(names, &edges);
-    let own: Vec<f64> = plan
+    let mut own_of_type: HashMap<String, f64> = HashMap::new();
+    let types: Vec<String> = plan
         .resources
         .iter()
-        .map(|r| {
-            let t = type_of(plan, &r.name);
-            let kinds = rates.kinds_of(&t);
-            if kinds.is_empty() {
-                rates.rate(&t, "any").probability_within(horizon)
-            } else {
-                1.0 - kinds
-                    .iter()
-                    .map(|k| 1.0 - k.probability_within(horizon))
-                    .product::<f64>()
-            }
+        .map(|r| lookup.type_of(&r.name))
+        .collect();
+    let own: Vec<f64> = types
+        .iter()
+        .map(|t| {
+            *own_of_type.entry(t.clone()).or_insert_with(|| {
+                let kinds = rates.kinds_of(t);
+                if kinds.is_empty() {
+                    rates.rate(t, "any").probability_within(horizon)
+                } else {
+                    1.0 - kinds
+                        .iter()
+                        .map(|k| 1.0 - k.probability_within(horizon))
+                        .product::<f64>()
+                }
+            })
         })
         .collect();
-    // Exact when no two paths share an ancestor; sampled (seeded) otherwise.
-    let total = if graph.is_forest() {
-        graph.exact_tree(&own, PROPAGATION)
-    } else {
-        graph.monte_carlo(
+    // Exact when no two paths share an ancestor; sampled (seeded) otherwise, with fewer
+    // samples on a map too large for the full count.
+    let total_samples = (!graph.is_forest()).then(|| samples_for(graph.len() + graph.edge_count()));
+    let total = match total_samples {
+        None => graph.exact_tree(&own, PROPAGATION),
+        Some(samples) => graph.monte_carlo(
             &own,
             PROPAGATION,
-            SAMPLES,
+            samples,
             stream_seed(seed, "model:resources"),
-        )
+        ),
     };
+    // Standby resources per type.
+    let mut standbys: HashMap<&str, usize> = HashMap::new();
+    for s in &plan.resources {
+        if s.standby
+            && let Some(t) = s.resource_type.as_deref()
+        {
+            *standbys.entry(t).or_default() += 1;
+        }
+    }
     let resources = plan
         .resources
         .iter()
+        .zip(types)
         .enumerate()
-        .map(|(i, r)| {
-            let t = type_of(plan, &r.name);
-            let has_standby = plan.resources.iter().any(|s| {
-                s.standby && s.name != r.name && s.resource_type.as_deref() == Some(t.as_str())
-            });
+        .map(|(i, (r, t))| {
+            // A standby of the same type other than r itself.
+            let itself = usize::from(r.standby && r.resource_type.as_deref() == Some(t.as_str()));
+            let has_standby = standbys.get(t.as_str()).copied().unwrap_or(0) > itself;
             ResourceOutlook {
                 name: r.name.clone(),
                 resource_type: t,
@@ -148,72 +243,142 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
                 own: own[i],
                 total: total[i],
                 single_point_of_failure: !r.standby
-                    && !graph.dependents(i).is_empty()
+                    && graph
+                        .index(&r.name)
+                        .is_some_and(|g| !graph.dependents(g).is_empty())
                     && !has_standby,
             }
         })
         .collect();
 
-    let mut scenarios: Vec<Scenario> = plan
+    // The resource behind each fault, and the graph node it is.
+    let fault_resources: Vec<Option<String>> = plan
         .faults
         .iter()
         .map(|f| {
-            let resource = if plan.resource(&f.target).is_some() {
+            if lookup.resource(&f.target).is_some() {
                 Some(f.target.clone())
             } else {
-                link_resource(plan, &f.target)
-            };
+                lookup.link_resource(&f.target)
+            }
+        })
+        .collect();
+    let mut roots: Vec<usize> = Vec::new();
+    let mut seen: HashSet<usize> = HashSet::new();
+    for r in fault_resources.iter().flatten() {
+        if let Some(i) = graph.index(r)
+            && seen.insert(i)
+        {
+            roots.push(i);
+        }
+    }
+    // The reach of a resource is its own (seeded by its name, whichever fault asks): sampled
+    // only from a resource that reaches something along two paths, over what is downstream
+    // of it, with the draws of all of them together held to the budget.
+    let sampled_draws: usize = roots
+        .iter()
+        .map(|r| graph.downstream(*r))
+        .filter(|d| !d.tree)
+        .map(|d| d.edges.max(1))
+        .fold(0usize, usize::saturating_add);
+    let reach_samples = (sampled_draws > 0).then(|| samples_for(sampled_draws));
+    let mut reaches: HashMap<usize, RootReach> = HashMap::with_capacity(roots.len());
+    for root in roots {
+        let name = &graph.names()[root];
+        let reach: Vec<(String, f64)> = graph
+            .reach(
+                root,
+                PROPAGATION,
+                reach_samples.unwrap_or(0),
+                stream_seed(seed, &format!("model:reach:{name}")),
+            )
+            .probabilities
+            .into_iter()
+            .filter(|(_, p)| *p > 0.0)
+            .map(|(i, p)| (graph.names()[i].clone(), p))
+            .collect();
+        // A resource's criticality by its graph index (the first resource of its name).
+        let impact = if reach.is_empty() {
+            weight(Criticality::Medium)
+        } else {
+            reach
+                .iter()
+                .map(|(r, p)| {
+                    p * weight(
+                        lookup
+                            .resource(r)
+                            .map(|r| r.criticality)
+                            .unwrap_or(Criticality::Medium),
+                    )
+                })
+                .sum()
+        };
+        let reach = reach.into();
+        reaches.insert(root, RootReach { reach, impact });
+    }
+
+    // Dependencies by the resource they reach and by the link they go through.
+    let edge_text: Vec<String> = plan
+        .dependencies
+        .iter()
+        .map(|d| format!("{} -> {}", d.from, d.to))
+        .collect();
+    let mut by_to: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_via: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, d) in plan.dependencies.iter().enumerate() {
+        by_to.entry(d.to.as_str()).or_default().push(k);
+        if let Some(v) = d.via.as_deref() {
+            by_via.entry(v).or_default().push(k);
+        }
+    }
+    let mut rate_cache: HashMap<(String, String), Rate> = HashMap::new();
+    let mut figures_cache: HashMap<(u64, u64), RateFigures> = HashMap::new();
+    let mut scenarios: Vec<Scenario> = plan
+        .faults
+        .iter()
+        .zip(fault_resources)
+        .map(|(f, resource)| {
             let t = resource
                 .as_deref()
-                .map(|r| type_of(plan, r))
+                .map(|r| lookup.type_of(r))
                 .unwrap_or_else(|| f.target.clone());
-            let rate = rates.rate(&t, &f.kind);
-            let probability = rate.probability_within(horizon);
-            let reach: Vec<(String, f64)> = match resource.as_deref().and_then(|r| graph.index(r)) {
-                Some(root) => graph
-                    .reach(
-                        root,
-                        PROPAGATION,
-                        SAMPLES,
-                        stream_seed(seed, &format!("model:reach:{}", f.name)),
-                    )
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, p)| *p > 0.0)
-                    .map(|(i, p)| (graph.names[i].clone(), p))
-                    .collect(),
-                None => Vec::new(),
+            let rate = rate_cache
+                .entry((t, f.kind.clone()))
+                .or_insert_with_key(|(t, kind)| rates.rate(t, kind))
+                .clone();
+            let figures = *figures_cache
+                .entry((rate.alpha.to_bits(), rate.beta.to_bits()))
+                .or_insert_with(|| RateFigures {
+                    interval: rate.interval(0.9),
+                    probability: rate.probability_within(horizon),
+                });
+            let probability = figures.probability;
+            let root = resource
+                .as_deref()
+                .and_then(|r| graph.index(r))
+                .and_then(|i| reaches.get(&i));
+            let (reach, impact) = match root {
+                Some(r) => (r.reach.clone(), r.impact),
+                None => (Arc::from([]), weight(Criticality::Medium)),
             };
-            let impact = if reach.is_empty() {
-                weight(Criticality::Medium)
-            } else {
-                reach
-                    .iter()
-                    .map(|(r, p)| {
-                        p * weight(
-                            plan.resource(r)
-                                .map(|r| r.criticality)
-                                .unwrap_or(Criticality::Medium),
-                        )
-                    })
-                    .sum()
-            };
-            let covers = plan
-                .dependencies
-                .iter()
-                .filter(|d| {
-                    resource.as_deref() == Some(d.to.as_str())
-                        || d.via.as_deref() == Some(f.target.as_str())
-                })
-                .map(|d| format!("{} -> {}", d.from, d.to))
-                .collect();
+            // The dependencies on its resource and through its target, in dependency order.
+            let mut covering: Vec<usize> = Vec::new();
+            if let Some(ks) = resource.as_deref().and_then(|r| by_to.get(r)) {
+                covering.extend(ks);
+            }
+            if let Some(ks) = by_via.get(f.target.as_str()) {
+                covering.extend(ks);
+                covering.sort_unstable();
+                covering.dedup();
+            }
+            let covers = covering.iter().map(|k| edge_text[*k].clone()).collect();
             Scenario {
                 rank: 0,
                 fault: f.name.clone(),
                 kind: f.kind.clone(),
                 target: f.target.clone(),
                 resource,
-                rate_interval: rate.interval(0.9),
+                rate_interval: figures.interval,
                 rate,
                 probability,
                 impact,
@@ -230,49 +395,21 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
             .then_with(|| a.fault.cmp(&b.fault))
     });
 
-    // Edges in the order of their best covering scenario.
-    let mut edge_list: Vec<(String, usize)> = Vec::new();
-    for d in &plan.dependencies {
-        let edge = format!("{} -> {}", d.from, d.to);
-        if edge_list.iter().any(|(e, _)| *e == edge) {
-            continue;
-        }
-        if let Some(best) = scenarios.iter().position(|s| s.covers.contains(&edge)) {
-            edge_list.push((edge, best));
-        }
-    }
-    edge_list.sort_by_key(|(_, best)| *best);
-    let mut order: Vec<usize> = Vec::new();
-    let mut covered: Vec<String> = Vec::new();
-    let mut whys: Vec<String> = vec![String::new(); scenarios.len()];
-    for (edge, best) in &edge_list {
-        if covered.contains(edge) {
-            continue;
-        }
-        if !order.contains(best) {
-            order.push(*best);
-            whys[*best] = format!("best scenario exercising {edge}");
-            covered.extend(scenarios[*best].covers.iter().cloned());
-        }
-    }
-    for (i, why) in whys.iter_mut().enumerate() {
-        if !order.contains(&i) {
-            order.push(i);
-            *why = "by probability × impact".to_string();
-        }
-    }
-    let mut ranked: Vec<Scenario> = Vec::with_capacity(scenarios.len());
-    for (rank, i) in order.iter().enumerate() {
-        let mut s = scenarios[*i].clone();
-        s.rank = rank + 1;
-        s.why = std::mem::take(&mut whys[*i]);
-        ranked.push(s);
-    }
-    let uncovered = plan
-        .dependencies
+    let Ranking {
+        order,
+        mut whys,
+        uncovered,
+    } = rank(&scenarios, &edge_text);
+    let mut slots: Vec<Option<Scenario>> = scenarios.into_iter().map(Some).collect();
+    let ranked: Vec<Scenario> = order
         .iter()
-        .map(|d| format!("{} -> {}", d.from, d.to))
-        .filter(|e| !edge_list.iter().any(|(c, _)| c == e))
+        .enumerate()
+        .filter_map(|(rank, i)| {
+            let mut s = slots[*i].take()?;
+            s.rank = rank + 1;
+            s.why = std::mem::take(&mut whys[*i]);
+            Some(s)
+        })
         .collect();
     Profile {
         horizon_days: HORIZON_DAYS,
@@ -280,6 +417,73 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
         seed,
         resources,
         scenarios: ranked,
+        uncovered,
+        total_samples,
+        reach_samples,
+    }
+}
+
+/// The ranking of `scenarios` (sorted by score, then fault name) over the dependency edges
+/// `edges` (`from -> to`, in dependency order).
+struct Ranking {
+    /// Indices into the scenarios, in rank order.
+    order: Vec<usize>,
+    /// Per scenario, why it has its rank.
+    whys: Vec<String>,
+    /// The edges no scenario exercises.
+    uncovered: Vec<String>,
+}
+
+/// The ranking rule of the module documentation, with hash lookups: O(F + E) beside the
+/// covers themselves.
+fn rank(scenarios: &[Scenario], edge_text: &[String]) -> Ranking {
+    // Each edge's best covering scenario: the first in score order.
+    let mut best_of: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        for e in &s.covers {
+            best_of.entry(e.as_str()).or_insert(i);
+        }
+    }
+    // Edges in the order of their best covering scenario (ties: dependency order).
+    let mut listed: HashSet<&str> = HashSet::new();
+    let mut edge_list: Vec<(&str, usize)> = Vec::new();
+    for edge in edge_text {
+        if let Some(best) = best_of.get(edge.as_str())
+            && listed.insert(edge.as_str())
+        {
+            edge_list.push((edge.as_str(), *best));
+        }
+    }
+    edge_list.sort_by_key(|(_, best)| *best);
+    let mut order: Vec<usize> = Vec::with_capacity(scenarios.len());
+    let mut picked = vec![false; scenarios.len()];
+    let mut covered: HashSet<&str> = HashSet::new();
+    let mut whys: Vec<String> = vec![String::new(); scenarios.len()];
+    for (edge, best) in &edge_list {
+        if covered.contains(edge) {
+            continue;
+        }
+        if !picked[*best] {
+            picked[*best] = true;
+            order.push(*best);
+            whys[*best] = format!("best scenario exercising {edge}");
+            covered.extend(scenarios[*best].covers.iter().map(String::as_str));
+        }
+    }
+    for (i, why) in whys.iter_mut().enumerate() {
+        if !picked[i] {
+            order.push(i);
+            *why = "by probability × impact".to_string();
+        }
+    }
+    let uncovered: Vec<String> = edge_text
+        .iter()
+        .filter(|e| !best_of.contains_key(e.as_str()))
+        .cloned()
+        .collect();
+    Ranking {
+        order,
+        whys,
         uncovered,
     }
 }
@@ -303,24 +507,23 @@ impl Profile {
 /// arrivals still have their event). Returns the names of the faults removed. The timeline
 /// draws each fault from its own stream, so the kept faults keep their activations.
 pub fn restrict(plan: &mut Plan, keep: &[String]) -> Vec<String> {
-    let mut kept: Vec<String> = keep.to_vec();
-    loop {
-        let mut added = false;
-        for f in &plan.faults {
-            if !kept.contains(&f.name) {
-                continue;
-            }
-            if let crate::plan::Arrival::After { event, .. } = &f.arrival
-                && plan.fault(&event.name).is_some()
-                && !kept.contains(&event.name)
-            {
-                kept.push(event.name.clone());
-                added = true;
-                break;
-            }
-        }
-        if !added {
-            break;
+    let faults: HashMap<&str, &crate::plan::FaultPlan> = plan
+        .faults
+        .iter()
+        .rev()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
+    let mut kept: HashSet<String> = keep.iter().cloned().collect();
+    let mut pending: Vec<&str> = keep.iter().map(String::as_str).collect();
+    while let Some(name) = pending.pop() {
+        let Some(f) = faults.get(name) else {
+            continue;
+        };
+        if let crate::plan::Arrival::After { event, .. } = &f.arrival
+            && faults.contains_key(event.name.as_str())
+            && kept.insert(event.name.clone())
+        {
+            pending.push(event.name.as_str());
         }
     }
     let removed = plan
@@ -424,6 +627,146 @@ fault kill_api: kill on api { at 2s }
         assert_eq!(removed, vec!["slow_db", "freeze_db"]);
         let names: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["kill_cache", "kill_api"]);
+    }
+
+    /// The ranking before it used hash lookups, as the reference.
+    fn reference_rank(
+        scenarios: &[Scenario],
+        edges: &[String],
+    ) -> (Vec<usize>, Vec<String>, Vec<String>) {
+        let mut edge_list: Vec<(String, usize)> = Vec::new();
+        for edge in edges {
+            if edge_list.iter().any(|(e, _)| e == edge) {
+                continue;
+            }
+            if let Some(best) = scenarios.iter().position(|s| s.covers.contains(edge)) {
+                edge_list.push((edge.clone(), best));
+            }
+        }
+        edge_list.sort_by_key(|(_, best)| *best);
+        let mut order: Vec<usize> = Vec::new();
+        let mut covered: Vec<String> = Vec::new();
+        let mut whys: Vec<String> = vec![String::new(); scenarios.len()];
+        for (edge, best) in &edge_list {
+            if covered.contains(edge) {
+                continue;
+            }
+            if !order.contains(best) {
+                order.push(*best);
+                whys[*best] = format!("best scenario exercising {edge}");
+                covered.extend(scenarios[*best].covers.iter().cloned());
+            }
+        }
+        for (i, why) in whys.iter_mut().enumerate() {
+            if !order.contains(&i) {
+                order.push(i);
+                *why = "by probability × impact".to_string();
+            }
+        }
+        let uncovered = edges
+            .iter()
+            .filter(|e| !edge_list.iter().any(|(c, _)| c == *e))
+            .cloned()
+            .collect();
+        (order, whys, uncovered)
+    }
+
+    #[test]
+    fn the_ranking_equals_the_reference_on_random_scenarios() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        let template = profile(&plan(), &RateTable::empty(), 1).scenarios[0].clone();
+        let mut picks = 0;
+        for _ in 0..2_000 {
+            let n_edges = rng.random_range(0..8);
+            // Repeated edges too, as a map may declare one twice.
+            let edges: Vec<String> = (0..n_edges)
+                .map(|_| format!("r{} -> r{}", rng.random_range(0..4), rng.random_range(0..4)))
+                .collect();
+            let scenarios: Vec<Scenario> = (0..rng.random_range(0..8))
+                .map(|i| {
+                    let mut s = template.clone();
+                    s.fault = format!("f{i}");
+                    s.covers = edges
+                        .iter()
+                        .filter(|_| rng.random::<f64>() < 0.3)
+                        .cloned()
+                        .collect();
+                    s
+                })
+                .collect();
+            let ranking = rank(&scenarios, &edges);
+            let (order, whys, uncovered) = reference_rank(&scenarios, &edges);
+            assert_eq!(ranking.order, order, "{edges:?}");
+            assert_eq!(ranking.whys, whys);
+            assert_eq!(ranking.uncovered, uncovered);
+            picks += whys.iter().filter(|w| w.starts_with("best")).count();
+        }
+        assert!(picks > 1_000, "{picks}");
+    }
+
+    #[test]
+    fn a_profile_of_ten_thousand_resources_and_twenty_thousand_faults_is_quick() {
+        // A binary tree of 10,000 resources, a fault on every resource and one on every link
+        // in front of one: the old profile walked the whole map for every resource of every
+        // fault (hours); this is linear but for the reach of each resource.
+        let small = plan();
+        let mut big = small.clone();
+        big.resources.clear();
+        big.dependencies.clear();
+        big.faults.clear();
+        big.links.clear();
+        let n = 10_000;
+        for i in 0..n {
+            let mut r = small.resources[0].clone();
+            r.name = format!("r{i}");
+            big.resources.push(r);
+            if i > 0 {
+                let mut d = small.dependencies[0].clone();
+                d.from = format!("r{i}");
+                d.to = format!("r{}", (i - 1) / 2);
+                d.via = None;
+                big.dependencies.push(d);
+            }
+            let mut l = small.links[0].clone();
+            l.name = format!("l{i}");
+            l.upstream_resource = Some(format!("r{i}"));
+            big.links.push(l);
+        }
+        for i in 0..2 * n {
+            let mut f = small.faults[if i % 2 == 0 { 0 } else { 2 }].clone();
+            f.name = format!("f{i}");
+            f.target = format!("{}{}", if i % 2 == 0 { "l" } else { "r" }, i % n);
+            big.faults.push(f);
+        }
+        let started = std::time::Instant::now();
+        let p = profile(&big, &RateTable::empty(), 7);
+        let elapsed = started.elapsed();
+        assert_eq!(p.scenarios.len(), 2 * n);
+        assert!(p.uncovered.is_empty());
+        assert_eq!((p.total_samples, p.reach_samples), (None, None));
+        // r0 reaches everything; depth d is reached with 0.5^d.
+        let top = p.scenario("f0").unwrap();
+        assert_eq!(top.reach.len(), n);
+        assert_eq!(top.reach[2], ("r2".to_string(), 0.5));
+        assert_eq!(top.reach[3], ("r3".to_string(), 0.25));
+        // Every edge is covered by a fault on its dependency, so the first n - 1 ranks
+        // (at most) are coverage picks: the faults on resources with dependents.
+        let picks = p
+            .scenarios
+            .iter()
+            .filter(|s| s.why.starts_with("best"))
+            .count();
+        assert_eq!(picks, n / 2);
+        assert!(
+            p.resources
+                .iter()
+                .filter(|r| r.single_point_of_failure)
+                .count()
+                == n / 2,
+        );
+        // Generous for a debug build on a shared machine; the old code did not finish.
+        assert!(elapsed.as_secs() < 20, "{elapsed:?}");
     }
 
     #[test]

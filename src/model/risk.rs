@@ -19,11 +19,12 @@
 //! Tolerance: 10% × the criticality factor of the dynamic thresholds (low 15%, medium 10%,
 //! high 7.5%, critical 5%). A scenario uses its resource's, or medium.
 
-use super::profile::Profile;
+use super::profile::{Lookup, Profile};
 use super::thresholds::factor;
 use crate::plan::{Criticality, Plan, SourceKind};
 use crate::run::RunReport;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
 pub const BASE_TOLERANCE: f64 = 0.10;
 /// p99 growth (as a multiple of the baseline, minus one) that counts as a full failure.
@@ -129,16 +130,38 @@ pub fn assess(
     report: &RunReport,
     remedies: &[Remedy],
 ) -> RiskReport {
+    // Lookups built once (a profile can have tens of thousands of scenarios).
+    let lookup = Lookup::new(plan);
+    let applied_faults: HashSet<&str> = report
+        .faults
+        .iter()
+        .filter(|f| f.applied_ms.is_some())
+        .map(|f| f.fault.as_str())
+        .collect();
+    // Per probe, its figures under each fault (the first entry of a fault).
+    let under_of: Vec<HashMap<&str, &crate::run::ProbeFigures>> = report
+        .probes
+        .iter()
+        .map(|p| {
+            let mut m = HashMap::with_capacity(p.under.len());
+            for (f, figures) in &p.under {
+                m.entry(f.as_str()).or_insert(figures);
+            }
+            m
+        })
+        .collect();
+    let mut outlooks: HashMap<&str, &super::profile::ResourceOutlook> = HashMap::new();
+    for o in &profile.resources {
+        outlooks.entry(o.name.as_str()).or_insert(o);
+    }
+    let depended_on: HashSet<&str> = plan.dependencies.iter().map(|d| d.to.as_str()).collect();
     let mut scenarios = Vec::new();
     for s in &profile.scenarios {
-        let applied = report
-            .faults
-            .iter()
-            .any(|f| f.fault == s.fault && f.applied_ms.is_some());
+        let applied = applied_faults.contains(s.fault.as_str());
         let mut failed: Vec<String> = Vec::new();
         let (mut errors, mut latency, mut ratio, mut observed) = (0.0f64, 0.0f64, None, false);
-        for probe in &report.probes {
-            let Some((_, under)) = probe.under.iter().find(|(f, _)| *f == s.fault) else {
+        for (probe, under_of) in report.probes.iter().zip(&under_of) {
+            let Some(under) = under_of.get(s.fault.as_str()).copied() else {
                 continue;
             };
             observed = true;
@@ -186,17 +209,14 @@ pub fn assess(
         let criticality = s
             .resource
             .as_deref()
-            .and_then(|r| plan.resource(r))
+            .and_then(|r| lookup.resource(r))
             .map(|r| r.criticality)
             .unwrap_or(Criticality::Medium);
-        let outlook = s
-            .resource
-            .as_deref()
-            .and_then(|r| profile.resources.iter().find(|o| o.name == r));
+        let outlook = s.resource.as_deref().and_then(|r| outlooks.get(r));
         let has_dependents = s
             .resource
             .as_deref()
-            .is_some_and(|r| plan.dependencies.iter().any(|d| d.to == r));
+            .is_some_and(|r| depended_on.contains(r));
         let spof = outlook.is_some_and(|o| o.single_point_of_failure);
         scenarios.push(ScenarioRisk {
             fault: s.fault.clone(),
@@ -218,19 +238,32 @@ pub fn assess(
         });
     }
 
+    // Per resource, the factors (1 − risk(s) × reach(s, r)) of the observed scenarios that
+    // reach it, in scenario order.
+    let mut profiled: HashMap<&str, &super::profile::Scenario> = HashMap::new();
+    for p in &profile.scenarios {
+        profiled.entry(p.fault.as_str()).or_insert(p);
+    }
+    let mut factors: HashMap<&str, Vec<f64>> = HashMap::new();
+    for s in scenarios.iter().filter(|s| s.observed) {
+        let Some(p) = profiled.get(s.fault.as_str()) else {
+            continue;
+        };
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (name, reach) in p.reach.iter() {
+            if seen.insert(name.as_str()) {
+                factors
+                    .entry(name.as_str())
+                    .or_default()
+                    .push(1.0 - s.risk * reach);
+            }
+        }
+    }
     let resources = plan
         .resources
         .iter()
         .map(|r| {
-            let survive: f64 = scenarios
-                .iter()
-                .filter(|s| s.observed)
-                .filter_map(|s| {
-                    let p = profile.scenario(&s.fault)?;
-                    let reach = p.reach.iter().find(|(n, _)| *n == r.name)?.1;
-                    Some(1.0 - s.risk * reach)
-                })
-                .product();
+            let survive: f64 = factors.get(r.name.as_str()).into_iter().flatten().product();
             ResourceRisk {
                 resource: r.name.clone(),
                 criticality: r.criticality,

@@ -84,13 +84,14 @@ pub fn link_resource(plan: &Plan, link: &str) -> Option<String> {
 
 /// Every threshold of `plan` with its effective limit.
 pub fn effective(plan: &Plan) -> Vec<EffectiveThreshold> {
+    let lookup = super::profile::Lookup::new(plan);
     plan.thresholds
         .iter()
         .map(|t| {
             let resource = resource_of(plan, t.metric.source_kind, &t.metric.source);
             let criticality = resource
                 .as_deref()
-                .and_then(|r| plan.resource(r))
+                .and_then(|r| lookup.resource(r))
                 .map(|r| r.criticality)
                 .unwrap_or(Criticality::Medium);
             EffectiveThreshold {

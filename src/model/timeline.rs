@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// No fault is activated more often than this in one experiment.
 pub const MAX_ACTIVATIONS_PER_FAULT: usize = 10_000;
@@ -23,10 +24,13 @@ pub struct Timeline {
 
 /// One arrival of a fault: when, for how long, how strong, and whether it fires.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// The fault's name, kind, target and strength are shared by all its arrivals (a timeline can
+/// have hundreds of thousands of them).
 pub struct Activation {
-    pub fault: String,
-    pub kind: String,
-    pub target: String,
+    pub fault: Arc<str>,
+    pub kind: Arc<str>,
+    pub target: Arc<str>,
     /// Index of this arrival among the fault's arrivals.
     pub index: usize,
     pub start_ms: f64,
@@ -38,7 +42,7 @@ pub struct Activation {
     pub draw: f64,
     pub probability: f64,
     /// The fault's settings, as applied.
-    pub strength: String,
+    pub strength: Arc<str>,
     /// Why it happens then: the arrival rule and the probability decision.
     pub why: String,
 }
@@ -183,12 +187,18 @@ fn sample_fault(
             }
         }
     }
-    let strength = fault
+    let strength: Arc<str> = fault
         .params
         .iter()
         .map(|(k, v)| format!("{k} {}", v.describe()))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+        .into();
+    let (name, kind, target): (Arc<str>, Arc<str>, Arc<str>) = (
+        fault.name.as_str().into(),
+        fault.kind.as_str().into(),
+        fault.target.as_str().into(),
+    );
     let probability = trim(fault.probability);
     let mut out = Vec::with_capacity(starts.len());
     let mut active_until = f64::NEG_INFINITY;
@@ -212,8 +222,10 @@ fn sample_fault(
         let mut why = String::with_capacity(rule.len() + 96);
         match &every_rule {
             Some(every) => {
-                use std::fmt::Write as _;
-                let _ = write!(why, "{every} (arrival #{})", index + 1);
+                why.push_str(every);
+                why.push_str(" (arrival #");
+                push_integer(&mut why, index as u64 + 1);
+                why.push(')');
             }
             None => why.push_str(&rule),
         }
@@ -240,9 +252,9 @@ fn sample_fault(
             active_until = start + duration;
         }
         out.push(Activation {
-            fault: fault.name.clone(),
-            kind: fault.kind.clone(),
-            target: fault.target.clone(),
+            fault: name.clone(),
+            kind: kind.clone(),
+            target: target.clone(),
             index,
             start_ms: start,
             duration_ms: duration,
@@ -330,7 +342,27 @@ pub fn push_fixed3(out: &mut String, x: f64) {
         out.push('-');
     }
     let thousandths = thousandths as u64;
-    let _ = write!(out, "{}.{:03}", thousandths / 1000, thousandths % 1000);
+    push_integer(out, thousandths / 1000);
+    out.push('.');
+    let fraction = thousandths % 1000;
+    out.push(char::from(b'0' + (fraction / 100) as u8));
+    out.push(char::from(b'0' + (fraction / 10 % 10) as u8));
+    out.push(char::from(b'0' + (fraction % 10) as u8));
+}
+
+/// Appends `n` in decimal, as `{}` writes it, without the formatting machinery.
+fn push_integer(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|d| char::from(*d)));
 }
 
 #[cfg(test)]

@@ -640,7 +640,10 @@ impl Driver {
         let ledger_id = format!("f{}", rt.next_id + 1);
         let change = match action {
             FaultAction::Process(fault) => {
-                let Some(target) = rt.processes.iter().find(|p| p.name() == activation.target)
+                let Some(target) = rt
+                    .processes
+                    .iter()
+                    .find(|p| p.name() == &*activation.target)
                 else {
                     return;
                 };
@@ -675,7 +678,7 @@ impl Driver {
         };
         rt.next_id += 1;
         self.prepared.insert(
-            (activation.fault.clone(), activation.index),
+            (activation.fault.to_string(), activation.index),
             Early { ledger_id, change },
         );
     }
@@ -684,7 +687,7 @@ impl Driver {
         let planned_ms = self.plan.experiment.baseline_ms + activation.start_ms;
         let early = self
             .prepared
-            .remove(&(activation.fault.clone(), activation.index));
+            .remove(&(activation.fault.to_string(), activation.index));
         let mut rt = self.runtime.lock().await;
         let toxic_name = format!("{}-{}", activation.fault, activation.index);
         let (ledger_id, applied) = match early {
@@ -700,7 +703,7 @@ impl Driver {
                         .add_toxic(&activation.target, config)
                         .map_err(|err| err.to_string())
                         .map(|_| Applied::Toxic {
-                            link: activation.target.clone(),
+                            link: activation.target.to_string(),
                             toxic: name,
                         }),
                 };
@@ -734,7 +737,11 @@ async fn apply_now(
     match result {
         Err(err) => Err(err),
         Ok(FaultAction::Process(fault)) => {
-            match rt.processes.iter().find(|p| p.name() == activation.target) {
+            match rt
+                .processes
+                .iter()
+                .find(|p| p.name() == &*activation.target)
+            {
                 None => Err(format!("resource `{}` is not running", activation.target)),
                 Some(target) => {
                     let ctx = FaultContext::new(rt.run_id.clone(), ledger_id.clone());
@@ -773,7 +780,7 @@ async fn apply_now(
                         .map_err(|err| err.to_string())
                 })
                 .map(|_| Applied::Toxic {
-                    link: activation.target.clone(),
+                    link: activation.target.to_string(),
                     toxic: toxic_name.to_string(),
                 })
         }
@@ -792,14 +799,14 @@ impl Driver {
     ) {
         let applied_ms = self.now_ms();
         let mut record = FaultRecord {
-            fault: activation.fault.clone(),
-            kind: activation.kind.clone(),
-            target: activation.target.clone(),
+            fault: activation.fault.to_string(),
+            kind: activation.kind.to_string(),
+            target: activation.target.to_string(),
             planned_ms,
             planned_duration_ms: activation.duration_ms,
             applied_ms: None,
             reverted_ms: None,
-            detail: activation.strength.clone(),
+            detail: activation.strength.to_string(),
             error: None,
         };
         match applied {
@@ -825,7 +832,7 @@ impl Driver {
                 let index = rt.records.len();
                 rt.records.push(record);
                 rt.active.push(ActiveFault {
-                    key: (activation.fault.clone(), activation.index),
+                    key: (activation.fault.to_string(), activation.index),
                     ledger_id,
                     record: index,
                     applied,
@@ -843,7 +850,7 @@ impl Driver {
     }
 
     async fn revert_activation(&mut self, activation: &Activation) {
-        let key = (activation.fault.clone(), activation.index);
+        let key = (activation.fault.to_string(), activation.index);
         let mut rt = self.runtime.lock().await;
         let Some(position) = rt.active.iter().position(|a| a.key == key) else {
             return;

@@ -173,7 +173,7 @@ mod tests {
             fired,
             draw: 0.0,
             probability: 1.0,
-            strength: String::new(),
+            strength: "".into(),
             why: String::new(),
         }
     }
