@@ -93,7 +93,7 @@ fn main() {
     let path = dir.join("big.pfi");
     let text = scenario(10_000, 20_000);
     std::fs::write(&path, &text).expect("write scenario");
-    let runs = 9;
+    let runs = 21;
 
     println!(
         "scenario: {} bytes, 10000 resources, 5000 links, 20000 faults",
