@@ -311,10 +311,7 @@ impl Fast<'_> {
                 })
             }
             "profile" => {
-                let name = self.ident()?;
-                self.skip();
-                self.expect(b':')?;
-                self.skip();
+                let name = self.declared_name()?;
                 let kind = self.ident()?;
                 self.skip();
                 let settings = self.opt_block()?;
@@ -335,12 +332,19 @@ impl Fast<'_> {
         })
     }
 
-    /// fault = { kw_fault ~ ident ~ colon ~ ident ~ kw_on ~ ident ~ block? }
-    fn fault(&mut self, start: usize) -> P<Item> {
+    /// `ident ~ colon`, the start of most declarations (entered after the keyword and its
+    /// whitespace; leaves the position after the whitespace that follows the colon).
+    fn declared_name(&mut self) -> P<Ident> {
         let name = self.ident()?;
         self.skip();
         self.expect(b':')?;
         self.skip();
+        Ok(name)
+    }
+
+    /// fault = { kw_fault ~ ident ~ colon ~ ident ~ kw_on ~ ident ~ block? }
+    fn fault(&mut self, start: usize) -> P<Item> {
+        let name = self.declared_name()?;
         let kind = self.ident()?;
         self.skip();
         self.expect_keyword("on")?;
@@ -359,10 +363,7 @@ impl Fast<'_> {
 
     /// resource = { kw_resource ~ ident ~ colon ~ resource_kind ~ block? }
     fn resource(&mut self, start: usize) -> P<Item> {
-        let name = self.ident()?;
-        self.skip();
-        self.expect(b':')?;
-        self.skip();
+        let name = self.declared_name()?;
         let kind_start = self.pos;
         let kind = if self.keyword("process") {
             self.skip();
@@ -402,10 +403,7 @@ impl Fast<'_> {
 
     /// link = { kw_link ~ ident ~ colon ~ link_kind ~ address ~ arrow ~ address ~ block? }
     fn link(&mut self, start: usize) -> P<Item> {
-        let name = self.ident()?;
-        self.skip();
-        self.expect(b':')?;
-        self.skip();
+        let name = self.declared_name()?;
         let kind_start = self.pos;
         let kind = if self.keyword("tcp") || self.keyword("proxy") {
             LinkKind::Tcp
@@ -476,10 +474,7 @@ impl Fast<'_> {
 
     /// probe = { kw_probe ~ ident ~ colon ~ probe_kind ~ probe_inline* ~ block? }
     fn probe(&mut self, start: usize) -> P<Item> {
-        let name = self.ident()?;
-        self.skip();
-        self.expect(b':')?;
-        self.skip();
+        let name = self.declared_name()?;
         let kind_start = self.pos;
         let kind = if self.keyword("http") {
             self.skip();
@@ -530,10 +525,7 @@ impl Fast<'_> {
 
     /// telemetry = { kw_telemetry ~ ident ~ colon ~ ident ~ string ~ probe_inline* ~ block? }
     fn telemetry(&mut self, start: usize) -> P<Item> {
-        let name = self.ident()?;
-        self.skip();
-        self.expect(b':')?;
-        self.skip();
+        let name = self.declared_name()?;
         let kind = self.ident()?;
         self.skip();
         let url = self.string()?;
