@@ -92,12 +92,12 @@ impl SourceMap {
         (line + 1, col + 1)
     }
 
-    /// The text a span covers.
     /// The bytes of every file together.
     pub fn total_len(&self) -> usize {
         self.files.iter().map(|f| f.text.len()).sum()
     }
 
+    /// The text a span covers.
     pub fn slice(&self, span: Span) -> &str {
         self.text(span.file).get(span.start..span.end).unwrap_or("")
     }
