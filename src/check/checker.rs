@@ -10,6 +10,7 @@ use crate::syntax::ast::{self, Item, Setting, Spanned, Term};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a declared name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,20 +40,26 @@ impl SymbolKind {
 pub(super) struct Symbol {
     pub kind: SymbolKind,
     pub span: Span,
+    /// Declaration order, for deterministic suggestions.
+    pub index: u32,
 }
 
+/// `'a` is the lifetime of the sources, the syntax trees and the diagnostics being collected:
+/// the name tables borrow their keys from the trees instead of copying every name.
 pub struct Checker<'a> {
     pub(super) sources: &'a SourceMap,
     pub(super) diagnostics: &'a mut Diagnostics,
     pub(super) root: PathBuf,
-    pub(super) symbols: HashMap<String, Symbol>,
-    /// Declaration order of names, for deterministic suggestions.
-    pub(super) order: Vec<String>,
+    /// Shared (not copied) with the thread that checks half of a big scenario's faults.
+    pub(super) symbols: Arc<HashMap<&'a str, Symbol>>,
     pub(super) history: Option<PathBuf>,
     /// The span of the experiment's `history` setting, for diagnostics about the file.
     pub(super) history_span: Option<Span>,
-    pub(super) families: HashMap<String, TargetFamily>,
+    pub(super) families: Arc<HashMap<&'a str, TargetFamily>>,
 }
+
+/// From this many faults on, the fault pass runs on two threads (`Checker::faults`).
+const PARALLEL_FAULTS: usize = 2_000;
 
 impl<'a> Checker<'a> {
     pub fn new(sources: &'a SourceMap, diagnostics: &'a mut Diagnostics, root: &Path) -> Self {
@@ -60,11 +67,26 @@ impl<'a> Checker<'a> {
             sources,
             diagnostics,
             root: root.to_path_buf(),
-            symbols: HashMap::default(),
-            order: Vec::new(),
+            symbols: Arc::default(),
             history: None,
             history_span: None,
-            families: HashMap::default(),
+            families: Arc::default(),
+        }
+    }
+
+    /// A checker for another thread: the same tables, its own diagnostics.
+    fn fork<'b>(&self, diagnostics: &'b mut Diagnostics) -> Checker<'b>
+    where
+        'a: 'b,
+    {
+        Checker {
+            sources: self.sources,
+            diagnostics,
+            root: self.root.clone(),
+            symbols: Arc::clone(&self.symbols),
+            history: self.history.clone(),
+            history_span: self.history_span,
+            families: Arc::clone(&self.families),
         }
     }
 
@@ -102,8 +124,8 @@ impl<'a> Checker<'a> {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    pub fn check(mut self, files: &[LoadedFile]) -> Option<Plan> {
-        let items: Vec<&Item> = files.iter().flat_map(|f| f.ast.items.iter()).collect();
+    pub fn check(mut self, files: &'a [LoadedFile]) -> Option<Plan> {
+        let items: Vec<&'a Item> = files.iter().flat_map(|f| f.ast.items.iter()).collect();
         let root_items: Vec<&Item> = files
             .iter()
             .filter(|f| f.is_root)
@@ -128,13 +150,13 @@ impl<'a> Checker<'a> {
         let resources: Vec<(ResourcePlan, Span)> = items
             .iter()
             .filter_map(|i| match i {
-                Item::Resource(r) => self.resource(r).map(|p| (p, r.name.span)),
+                Item::Resource(r) => self.resource(r).map(|p| {
+                    Arc::make_mut(&mut self.families).insert(&r.name.node, p.target.family());
+                    (p, r.name.span)
+                }),
                 _ => None,
             })
             .collect();
-        for (r, _) in &resources {
-            self.families.insert(r.name.clone(), r.target.family());
-        }
         self.incidents(&resources);
         let links: Vec<LinkPlan> = items
             .iter()
@@ -147,18 +169,18 @@ impl<'a> Checker<'a> {
         let profiles: HashMap<String, &ast::Profile> = items
             .iter()
             .filter_map(|i| match i {
-                Item::Profile(p) => Some((p.name.node.clone(), p)),
+                Item::Profile(p) => Some((p.name.node.clone(), &**p)),
                 _ => None,
             })
             .collect();
-        let mut faults = Vec::new();
-        for item in &items {
-            if let Item::Fault(f) = item
-                && let Some(plan) = self.fault(f, &profiles, experiment.as_ref())
-            {
-                faults.push(plan);
-            }
-        }
+        let fault_items: Vec<&ast::Fault> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Fault(f) => Some(&**f),
+                _ => None,
+            })
+            .collect();
+        let faults = self.faults(&fault_items, &profiles, experiment.as_ref());
         self.check_events(&items, &faults);
         let probes: Vec<ProbePlan> = items
             .iter()
@@ -203,7 +225,7 @@ impl<'a> Checker<'a> {
         let predicts: Vec<&ast::Predict> = root_items
             .iter()
             .filter_map(|i| match i {
-                Item::Predict(p) => Some(p),
+                Item::Predict(p) => Some(&**p),
                 _ => None,
             })
             .collect();
@@ -251,8 +273,48 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn declare(&mut self, name: &ast::Ident, kind: SymbolKind) {
-        if let Some(previous) = self.symbols.get(&name.node) {
+    /// Checks every fault; a big scenario's faults are checked in two halves on two threads,
+    /// which share the name tables and collect diagnostics of their own.
+    fn faults(
+        &mut self,
+        faults: &[&ast::Fault],
+        profiles: &HashMap<String, &ast::Profile>,
+        experiment: Option<&ExperimentPlan>,
+    ) -> Vec<FaultPlan> {
+        if faults.len() < PARALLEL_FAULTS {
+            return faults
+                .iter()
+                .filter_map(|f| self.fault(f, profiles, experiment))
+                .collect();
+        }
+        let (first, second) = faults.split_at(faults.len() / 2);
+        let mut second_diagnostics = Diagnostics::new();
+        let mut other = self.fork(&mut second_diagnostics);
+        let (mut plans, rest) = std::thread::scope(|scope| {
+            let helper = scope.spawn(move || {
+                second
+                    .iter()
+                    .filter_map(|f| other.fault(f, profiles, experiment))
+                    .collect::<Vec<_>>()
+            });
+            let mut plans = Vec::with_capacity(faults.len());
+            plans.extend(
+                first
+                    .iter()
+                    .filter_map(|f| self.fault(f, profiles, experiment)),
+            );
+            let rest = helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (plans, rest)
+        });
+        plans.extend(rest);
+        self.diagnostics.extend(second_diagnostics);
+        plans
+    }
+
+    fn declare(&mut self, name: &'a ast::Ident, kind: SymbolKind) {
+        if let Some(previous) = self.symbols.get(name.node.as_str()) {
             let d = Diagnostic::error(
                 Code::DuplicateName,
                 format!(
@@ -268,14 +330,16 @@ impl<'a> Checker<'a> {
             self.error(d);
             return;
         }
-        self.symbols.insert(
-            name.node.clone(),
+        let symbols = Arc::make_mut(&mut self.symbols);
+        let index = symbols.len() as u32;
+        symbols.insert(
+            &name.node,
             Symbol {
                 kind,
                 span: name.span,
+                index,
             },
         );
-        self.order.push(name.node.clone());
     }
 
     /// Resolves a name that must be one of `kinds`; reports unknown names with a suggestion.
@@ -284,7 +348,7 @@ impl<'a> Checker<'a> {
         name: &ast::Ident,
         kinds: &[SymbolKind],
     ) -> Option<SymbolKind> {
-        match self.symbols.get(&name.node) {
+        match self.symbols.get(name.node.as_str()) {
             Some(s) if kinds.contains(&s.kind) => Some(s.kind),
             Some(s) => {
                 let s = *s;
@@ -305,16 +369,14 @@ impl<'a> Checker<'a> {
                 None
             }
             None => {
-                let candidates: Vec<&str> = self
-                    .order
+                let mut declared: Vec<(u32, &str)> = self
+                    .symbols
                     .iter()
-                    .filter(|n| {
-                        self.symbols
-                            .get(*n)
-                            .is_some_and(|s| kinds.contains(&s.kind))
-                    })
-                    .map(String::as_str)
+                    .filter(|(_, s)| kinds.contains(&s.kind))
+                    .map(|(n, s)| (s.index, *n))
                     .collect();
+                declared.sort_unstable();
+                let candidates: Vec<&str> = declared.into_iter().map(|(_, n)| n).collect();
                 let wanted: Vec<&str> = kinds.iter().map(|k| k.describe()).collect();
                 let help = match suggest(&name.node, candidates.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -432,14 +494,14 @@ impl<'a> Checker<'a> {
         let all: Vec<&ast::Experiment> = items
             .iter()
             .filter_map(|i| match i {
-                Item::Experiment(e) => Some(e),
+                Item::Experiment(e) => Some(&**e),
                 _ => None,
             })
             .collect();
         let in_root: Vec<&ast::Experiment> = root_items
             .iter()
             .filter_map(|i| match i {
-                Item::Experiment(e) => Some(e),
+                Item::Experiment(e) => Some(&**e),
                 _ => None,
             })
             .collect();
@@ -866,12 +928,12 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn link(&mut self, l: &ast::Link) -> Option<LinkPlan> {
+    fn link(&mut self, l: &'a ast::Link) -> Option<LinkPlan> {
         let what = format!("link `{}`", l.name.node);
         self.settings(&l.settings, &[], &what);
         let http = l.kind.node == ast::LinkKind::Http;
-        self.families.insert(
-            l.name.node.clone(),
+        Arc::make_mut(&mut self.families).insert(
+            &l.name.node,
             if http {
                 TargetFamily::HttpLink
             } else {
@@ -880,7 +942,7 @@ impl<'a> Checker<'a> {
         );
         let listen_ok = self.port(&l.listen);
         let upstream_ok = self.port(&l.upstream);
-        let upstream_resource = match self.symbols.get(&l.upstream.host) {
+        let upstream_resource = match self.symbols.get(l.upstream.host.as_str()) {
             Some(s) if s.kind == SymbolKind::Resource => Some(l.upstream.host.clone()),
             _ => None,
         };
@@ -919,10 +981,10 @@ impl<'a> Checker<'a> {
         items: &[&Item],
         resources: Vec<(ResourcePlan, Span)>,
     ) -> (Vec<DependencyPlan>, Vec<ResourcePlan>) {
-        let index: HashMap<String, usize> = resources
+        let index: HashMap<&str, usize> = resources
             .iter()
             .enumerate()
-            .map(|(i, (r, _))| (r.name.clone(), i))
+            .map(|(i, (r, _))| (r.name.as_str(), i))
             .collect();
         let mut graph = Graph::new(resources.len());
         let mut edges = Vec::new();
@@ -950,7 +1012,9 @@ impl<'a> Checker<'a> {
                     );
                     continue;
                 }
-                if let (Some(&f), Some(&t)) = (index.get(&d.from.node), index.get(&to.node)) {
+                if let (Some(&f), Some(&t)) =
+                    (index.get(d.from.node.as_str()), index.get(to.node.as_str()))
+                {
                     graph.add(f, t);
                     edge_spans.insert((f, t), d.span);
                 }
@@ -1053,5 +1117,62 @@ impl<'a> Checker<'a> {
                 .at(span, "this column")
                 .help("see examples/history/README.md for the format")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PARALLEL_FAULTS;
+    use crate::diagnostic::Code;
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    /// A scenario with enough faults for the two-thread fault pass, and `bad` faults that
+    /// target an undeclared resource.
+    fn scenario(faults: usize, bad: &[usize]) -> String {
+        let mut s = String::from("experiment \"x\" {\n  duration 10m\n}\n");
+        for i in 0..10 {
+            writeln!(s, "resource r{i}: process [\"./svc\"]").unwrap();
+        }
+        for i in 0..faults {
+            let target = if bad.contains(&i) { "nowhere" } else { "r1" };
+            writeln!(s, "fault f{i}: pause on {target} {{ at {}s }}", i % 600).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn the_two_thread_fault_pass_keeps_source_order() {
+        let n = PARALLEL_FAULTS + 501;
+        let checked = crate::check::check_text(Path::new("big.pfi"), &scenario(n, &[]));
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let plan = checked.plan.expect("checks");
+        let names: Vec<String> = plan.faults.iter().map(|f| f.name.clone()).collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(plan.faults[n - 1].at.line, 13 + n);
+    }
+
+    #[test]
+    fn the_two_thread_fault_pass_reports_errors_from_both_halves() {
+        let n = PARALLEL_FAULTS + 501;
+        let bad = [3, n / 2 + 7, n - 1];
+        let checked = crate::check::check_text(Path::new("big.pfi"), &scenario(n, &bad));
+        assert!(checked.plan.is_none());
+        let lines: Vec<usize> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::UnknownName)
+            .map(|d| {
+                checked
+                    .sources
+                    .line_col(
+                        d.primary_span().unwrap().file,
+                        d.primary_span().unwrap().start,
+                    )
+                    .0
+            })
+            .collect();
+        assert_eq!(lines, bad.iter().map(|i| 14 + i).collect::<Vec<_>>());
     }
 }

@@ -45,7 +45,7 @@ impl Checker<'_> {
             return None;
         };
         let target_kind = self.resolve(&f.target, &[SymbolKind::Resource, SymbolKind::Link]);
-        let family = target_kind.and_then(|_| self.families.get(&f.target.node).copied());
+        let family = target_kind.and_then(|_| self.families.get(f.target.node.as_str()).copied());
         if let Some(family) = family
             && !spec.targets.contains(&family)
         {
@@ -87,7 +87,7 @@ impl Checker<'_> {
         allowed.extend(SCHEDULE_SETTINGS);
         let map = self.settings_in(settings, &allowed, format_args!("a `{}` fault", spec.name));
 
-        let mut params = BTreeMap::new();
+        let mut params = Params::default();
         let mut ok = true;
         for s in spec.settings {
             let Some(setting) = map.get(s.name) else {

@@ -216,13 +216,87 @@ pub struct FaultPlan {
     pub target: String,
     pub target_family: TargetFamily,
     /// The kind's settings, typed and in base units.
-    pub params: BTreeMap<String, Value>,
+    pub params: Params,
     pub arrival: Arrival,
     /// How long each activation lasts; `None` lasts until the end of the experiment.
     pub lasting: Option<Distribution>,
     /// Each arrival fires with this probability.
     pub probability: f64,
     pub at: Location,
+}
+
+/// A fault's settings by name, in name order (as a map in JSON).
+///
+/// A sorted vector rather than a `BTreeMap`: a fault has a handful of settings, and a
+/// `BTreeMap` with one entry allocates a whole node (about 1 KiB here), which made up a tenth
+/// of `pfi check`'s memory on the 20,000-fault benchmark.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Params(Vec<(String, Value)>);
+
+impl Params {
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.find(name).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Sets `name`, returning its previous value.
+    pub fn insert(&mut self, name: String, value: Value) -> Option<Value> {
+        match self.find(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    /// The settings in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>> FromIterator<(K, Value)> for Params {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
+        let mut params = Params::default();
+        for (k, v) in iter {
+            params.insert(k.into(), v);
+        }
+        params
+    }
+}
+
+impl Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(BTreeMap::<String, Value>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// A typed setting value in base units.
@@ -597,4 +671,37 @@ pub struct RemediationPlan {
     pub mode: String,
     pub text: String,
     pub script: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod params_tests {
+    use super::{Params, Value};
+
+    #[test]
+    fn params_keep_name_order_replace_and_read_back_as_a_json_map() {
+        let mut p: Params = [
+            ("rate", Value::Fraction(0.5)),
+            ("delay", Value::Number(3.0)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            p.insert("rate".into(), Value::Fraction(0.25)),
+            Some(Value::Fraction(0.5))
+        );
+        assert_eq!(p.insert("body".into(), Value::Text("x".into())), None);
+        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["body", "delay", "rate"]);
+        assert_eq!(p.get("rate"), Some(&Value::Fraction(0.25)));
+        assert!(p.get("missing").is_none() && p.contains_key("delay") && p.len() == 3);
+        if let Some(Value::Number(d)) = p.get_mut("delay") {
+            *d = 4.0;
+        }
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"body":{"type":"text","value":"x"},"delay":{"type":"number","value":4.0},"rate":{"type":"fraction","value":0.25}}"#
+        );
+        assert_eq!(serde_json::from_str::<Params>(&json).unwrap(), p);
+    }
 }

@@ -206,7 +206,6 @@ fn millis(fault: &FaultPlan, name: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::plan::{Arrival, Distribution, Location};
-    use std::collections::BTreeMap;
 
     fn fault(kind: &str, family: TargetFamily, params: &[(&str, Value)]) -> FaultPlan {
         FaultPlan {
@@ -218,7 +217,7 @@ mod tests {
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect::<BTreeMap<_, _>>(),
+                .collect(),
             arrival: Arrival::At {
                 times_ms: vec![0.0],
             },

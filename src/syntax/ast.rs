@@ -50,21 +50,23 @@ pub struct File {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
+/// Each declaration is boxed: a big scenario's item list stays small (16 bytes an item) and
+/// cheap to move, and no item pays for the largest kind's size.
 pub enum Item {
-    Import(Import),
-    Experiment(Experiment),
-    Resource(Resource),
-    Link(Link),
-    Dependency(Dependency),
-    Fault(Fault),
-    Profile(Profile),
-    Probe(Probe),
-    Telemetry(Telemetry),
-    Threshold(Threshold),
-    Predict(Predict),
-    Pattern(Pattern),
-    Mitigate(Mitigate),
-    Remediation(Remediation),
+    Import(Box<Import>),
+    Experiment(Box<Experiment>),
+    Resource(Box<Resource>),
+    Link(Box<Link>),
+    Dependency(Box<Dependency>),
+    Fault(Box<Fault>),
+    Profile(Box<Profile>),
+    Probe(Box<Probe>),
+    Telemetry(Box<Telemetry>),
+    Threshold(Box<Threshold>),
+    Predict(Box<Predict>),
+    Pattern(Box<Pattern>),
+    Mitigate(Box<Mitigate>),
+    Remediation(Box<Remediation>),
 }
 
 impl Item {

@@ -279,27 +279,27 @@ impl Builder {
         Some(match rule {
             Rule::import => {
                 let path = self.string(inner.next()?);
-                Item::Import(Import { path, span })
+                Item::Import(Box::new(Import { path, span }))
             }
             Rule::experiment => {
                 let name = self.string(inner.next()?);
                 let settings = self.block(inner.next());
-                Item::Experiment(Experiment {
+                Item::Experiment(Box::new(Experiment {
                     name,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::resource => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.resource_kind(inner.next()?)?;
                 let settings = self.block(inner.next());
-                Item::Resource(Resource {
+                Item::Resource(Box::new(Resource {
                     name,
                     kind,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::link => {
                 let name = self.ident(&inner.next()?);
@@ -313,14 +313,14 @@ impl Builder {
                 let listen = self.address(inner.next()?);
                 let upstream = self.address(inner.next()?);
                 let settings = self.block(inner.next());
-                Item::Link(Link {
+                Item::Link(Box::new(Link {
                     name,
                     kind: Spanned::new(kind, kind_span),
                     listen,
                     upstream,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::dependency => {
                 let mut from = None;
@@ -337,60 +337,60 @@ impl Builder {
                         _ => {}
                     }
                 }
-                Item::Dependency(Dependency {
+                Item::Dependency(Box::new(Dependency {
                     from: from?,
                     to,
                     via,
                     span,
-                })
+                }))
             }
             Rule::fault => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.ident(&inner.next()?);
                 let target = self.ident(&inner.next()?);
                 let settings = self.block(inner.next());
-                Item::Fault(Fault {
+                Item::Fault(Box::new(Fault {
                     name,
                     kind,
                     target,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::profile => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.ident(&inner.next()?);
                 let settings = self.block(inner.next());
-                Item::Profile(Profile {
+                Item::Profile(Box::new(Profile {
                     name,
                     kind,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::probe => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.probe_kind(inner.next()?)?;
                 let settings = self.inline_then_block(inner);
-                Item::Probe(Probe {
+                Item::Probe(Box::new(Probe {
                     name,
                     kind,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::telemetry => {
                 let name = self.ident(&inner.next()?);
                 let kind = self.ident(&inner.next()?);
                 let url = self.string(inner.next()?);
                 let settings = self.inline_then_block(inner);
-                Item::Telemetry(Telemetry {
+                Item::Telemetry(Box::new(Telemetry {
                     name,
                     kind,
                     url,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::threshold => {
                 let comparison = self.comparison(inner.next()?)?;
@@ -417,7 +417,7 @@ impl Builder {
                         _ => {}
                     }
                 }
-                Item::Threshold(threshold)
+                Item::Threshold(Box::new(threshold))
             }
             Rule::predict => {
                 let block = inner.next()?;
@@ -432,17 +432,17 @@ impl Builder {
                         Rule::setting => settings.settings.push(self.setting(p)),
                         Rule::pattern => {
                             if let Some(Item::Pattern(pat)) = self.item(p) {
-                                patterns.push(pat);
+                                patterns.push(*pat);
                             }
                         }
                         _ => {}
                     }
                 }
-                Item::Predict(Predict {
+                Item::Predict(Box::new(Predict {
                     settings,
                     patterns,
                     span,
-                })
+                }))
             }
             Rule::pattern => {
                 let name = self.ident(&inner.next()?);
@@ -464,14 +464,14 @@ impl Builder {
                         _ => {}
                     }
                 }
-                Item::Pattern(Pattern {
+                Item::Pattern(Box::new(Pattern {
                     name,
                     params,
                     condition: condition?,
                     predicts,
                     settings,
                     span,
-                })
+                }))
             }
             Rule::mitigate => {
                 let trigger_pair = inner.next()?;
@@ -488,22 +488,22 @@ impl Builder {
                     }
                 };
                 let actions = self.block(inner.next());
-                Item::Mitigate(Mitigate {
+                Item::Mitigate(Box::new(Mitigate {
                     trigger: Spanned::new(trigger, trigger_span),
                     actions,
                     span,
-                })
+                }))
             }
             Rule::remediation => {
                 let mode = self.ident(&inner.next()?);
                 let text = self.string(inner.next()?);
                 let settings = self.block(inner.next());
-                Item::Remediation(Remediation {
+                Item::Remediation(Box::new(Remediation {
                     mode,
                     text,
                     settings,
                     span,
-                })
+                }))
             }
             _ => return None,
         })
