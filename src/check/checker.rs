@@ -58,6 +58,14 @@ pub struct Checker<'a> {
     pub(super) families: Arc<HashMap<&'a str, TargetFamily>>,
 }
 
+/// `iter` collected into a vector with room for `upper` items reserved up front: collecting a
+/// filtered iterator grows the vector by doubling, copying every item each time.
+fn sized<T>(upper: usize, iter: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(upper);
+    v.extend(iter);
+    v
+}
+
 /// From this many faults on, the fault pass runs on two threads (`Checker::faults`).
 const PARALLEL_FAULTS: usize = 2_000;
 
@@ -133,6 +141,7 @@ impl<'a> Checker<'a> {
             .collect();
 
         // Names first, so that every later pass can resolve forward references.
+        Arc::make_mut(&mut self.symbols).reserve(items.len());
         for item in &items {
             let (name, kind) = match item {
                 Item::Resource(r) => (&r.name, SymbolKind::Resource),
@@ -147,24 +156,25 @@ impl<'a> Checker<'a> {
         }
 
         let experiment = self.experiment(&items, &root_items);
-        let resources: Vec<(ResourcePlan, Span)> = items
-            .iter()
-            .filter_map(|i| match i {
+        let count = |kind: fn(&Item) -> bool| items.iter().filter(|i| kind(i)).count();
+        let resources: Vec<(ResourcePlan, Span)> = sized(
+            count(|i| matches!(i, Item::Resource(_))),
+            items.iter().filter_map(|i| match i {
                 Item::Resource(r) => self.resource(r).map(|p| {
                     Arc::make_mut(&mut self.families).insert(&r.name.node, p.target.family());
                     (p, r.name.span)
                 }),
                 _ => None,
-            })
-            .collect();
+            }),
+        );
         self.incidents(&resources);
-        let links: Vec<LinkPlan> = items
-            .iter()
-            .filter_map(|i| match i {
+        let links: Vec<LinkPlan> = sized(
+            count(|i| matches!(i, Item::Link(_))),
+            items.iter().filter_map(|i| match i {
                 Item::Link(l) => self.link(l),
                 _ => None,
-            })
-            .collect();
+            }),
+        );
         let (dependencies, resources) = self.dependencies(&items, resources);
         let profiles: HashMap<String, &ast::Profile> = items
             .iter()
@@ -173,13 +183,13 @@ impl<'a> Checker<'a> {
                 _ => None,
             })
             .collect();
-        let fault_items: Vec<&ast::Fault> = items
-            .iter()
-            .filter_map(|i| match i {
+        let fault_items: Vec<&ast::Fault> = sized(
+            count(|i| matches!(i, Item::Fault(_))),
+            items.iter().filter_map(|i| match i {
                 Item::Fault(f) => Some(&**f),
                 _ => None,
-            })
-            .collect();
+            }),
+        );
         let faults = self.faults(&fault_items, &profiles, experiment.as_ref());
         self.check_events(&items, &faults);
         let probes: Vec<ProbePlan> = items
@@ -292,10 +302,12 @@ impl<'a> Checker<'a> {
         let mut other = self.fork(&mut second_diagnostics);
         let (mut plans, rest) = std::thread::scope(|scope| {
             let helper = scope.spawn(move || {
-                second
-                    .iter()
-                    .filter_map(|f| other.fault(f, profiles, experiment))
-                    .collect::<Vec<_>>()
+                sized(
+                    second.len(),
+                    second
+                        .iter()
+                        .filter_map(|f| other.fault(f, profiles, experiment)),
+                )
             });
             let mut plans = Vec::with_capacity(faults.len());
             plans.extend(
@@ -987,7 +999,15 @@ impl<'a> Checker<'a> {
             .map(|(i, (r, _))| (r.name.as_str(), i))
             .collect();
         let mut graph = Graph::new(resources.len());
-        let mut edges = Vec::new();
+        let mut edges = Vec::with_capacity(
+            items
+                .iter()
+                .map(|i| match i {
+                    Item::Dependency(d) => d.to.len(),
+                    _ => 0,
+                })
+                .sum(),
+        );
         let mut edge_spans: HashMap<(usize, usize), Span> = HashMap::default();
         for item in items {
             let Item::Dependency(d) = item else { continue };

@@ -1,6 +1,7 @@
 //! The dependency map: cycle detection (with the cycle spelled out) and start order.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// A directed graph over `n` nodes, `edges[i]` = the nodes `i` depends on.
 pub struct Graph {
@@ -70,27 +71,28 @@ impl Graph {
     pub fn start_order(&self) -> Vec<usize> {
         let n = self.edges.len();
         let mut remaining: Vec<usize> = self.edges.iter().map(Vec::len).collect();
-        let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
         for (from, deps) in self.edges.iter().enumerate() {
             for &to in deps {
-                dependents.entry(to).or_default().push(from);
+                dependents[to].push(from);
             }
         }
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..n).filter(|&i| remaining[i] == 0).collect();
+        // The lowest ready index first: a min-heap.
+        let mut ready: BinaryHeap<Reverse<usize>> =
+            (0..n).filter(|&i| remaining[i] == 0).map(Reverse).collect();
         let mut order = Vec::with_capacity(n);
-        while let Some(&next) = ready.iter().next() {
-            ready.remove(&next);
+        let mut placed = vec![false; n];
+        while let Some(Reverse(next)) = ready.pop() {
             order.push(next);
-            for &d in dependents.get(&next).map(Vec::as_slice).unwrap_or(&[]) {
+            placed[next] = true;
+            for &d in &dependents[next] {
                 remaining[d] -= 1;
                 if remaining[d] == 0 {
-                    ready.insert(d);
+                    ready.push(Reverse(d));
                 }
             }
         }
-        let placed: std::collections::HashSet<usize> = order.iter().copied().collect();
-        order.extend((0..n).filter(|i| !placed.contains(i)));
+        order.extend((0..n).filter(|&i| !placed[i]));
         order
     }
 }

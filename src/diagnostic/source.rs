@@ -34,7 +34,13 @@ struct SourceFile {
     path: PathBuf,
     text: String,
     line_starts: Vec<usize>,
+    /// `chunk_lines[c]`: the line that holds byte `c << CHUNK_BITS`. `line_col` searches only
+    /// the lines of one chunk: a big file's plan asks for thousands of locations, and a
+    /// binary search over every line start misses the cache at each step.
+    chunk_lines: Vec<u32>,
 }
+
+const CHUNK_BITS: u32 = 12;
 
 /// Every file read while compiling a scenario (the scenario and its imports).
 #[derive(Default)]
@@ -49,13 +55,26 @@ impl SourceMap {
 
     pub fn add(&mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> FileId {
         let text = text.into();
-        let mut line_starts = vec![0];
         // memchr: several times fewer instructions than `match_indices` on many short lines.
+        // Counted first so that the index is allocated once, at its size.
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
+        let mut line_starts = Vec::with_capacity(lines + 1);
+        line_starts.push(0);
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        let mut chunk_lines = Vec::with_capacity((text.len() >> CHUNK_BITS) + 1);
+        let mut line = 0;
+        for chunk in 0..=(text.len() >> CHUNK_BITS) {
+            let at = chunk << CHUNK_BITS;
+            while line + 1 < line_starts.len() && line_starts[line + 1] <= at {
+                line += 1;
+            }
+            chunk_lines.push(line as u32);
+        }
         self.files.push(SourceFile {
             path: path.into(),
             text,
             line_starts,
+            chunk_lines,
         });
         FileId((self.files.len() - 1) as u32)
     }
@@ -79,10 +98,17 @@ impl SourceMap {
     pub fn line_col(&self, file: FileId, offset: usize) -> (usize, usize) {
         let f = &self.files[file.0 as usize];
         let offset = offset.min(f.text.len());
-        let line = match f.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
+        let chunk = offset >> CHUNK_BITS;
+        let first = f.chunk_lines[chunk] as usize;
+        let last = f
+            .chunk_lines
+            .get(chunk + 1)
+            .map_or(f.line_starts.len() - 1, |&l| l as usize);
+        let line = first
+            + match f.line_starts[first..=last].binary_search(&offset) {
+                Ok(i) => i,
+                Err(i) => i - 1,
+            };
         let start = f.line_starts[line];
         let col = f
             .text
@@ -116,5 +142,30 @@ mod tests {
         assert_eq!(map.line_col(f, 7), (2, 4));
         assert_eq!(map.line_col(f, 8), (3, 1));
         assert_eq!(map.line_col(f, 100), (3, 2));
+    }
+
+    #[test]
+    fn chunked_line_lookup_matches_a_plain_scan_across_chunk_boundaries() {
+        // Short lines, a line longer than a chunk, empty lines, and an end on a chunk edge.
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&"x".repeat(i % 7));
+            text.push('\n');
+        }
+        text.push_str(&"y".repeat(9000));
+        text.push_str("\n\n\n");
+        text.push_str(&"z".repeat((1 << CHUNK_BITS) * 8 - text.len()));
+        let mut map = SourceMap::new();
+        let f = map.add("big.pfi", text.clone());
+        let (mut line, mut col) = (1, 1);
+        for (offset, c) in text.char_indices() {
+            assert_eq!(map.line_col(f, offset), (line, col), "offset {offset}");
+            if c == '\n' {
+                (line, col) = (line + 1, 1);
+            } else {
+                col += 1;
+            }
+        }
+        assert_eq!(map.line_col(f, text.len()), (line, col));
     }
 }
