@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// What a declared name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,8 @@ pub struct Checker<'a> {
     pub(super) history: Option<PathBuf>,
     /// The span of the experiment's `history` setting, for diagnostics about the file.
     pub(super) history_span: Option<Span>,
-    pub(super) families: Arc<HashMap<&'a str, TargetFamily>>,
+    /// The target family of each resource and link that checked, by symbol index.
+    pub(super) families: Arc<Vec<Option<TargetFamily>>>,
 }
 
 /// `iter` collected into a vector with room for `upper` items reserved up front: collecting a
@@ -66,8 +68,42 @@ fn sized<T>(upper: usize, iter: impl Iterator<Item = T>) -> Vec<T> {
     v
 }
 
-/// From this many faults on, the fault pass runs on two threads (`Checker::faults`).
+/// From this many faults on, the fault pass runs on two threads
+/// (`Checker::faults_alongside`), in chunks of `FAULT_CHUNK`.
 const PARALLEL_FAULTS: usize = 2_000;
+const FAULT_CHUNK: usize = 256;
+
+/// What the threads of the fault pass share: the chunks, the next one to take, and the
+/// context every fault is checked in.
+#[derive(Clone, Copy)]
+struct Shared<'s> {
+    chunks: &'s [&'s [&'s ast::Fault]],
+    next: &'s AtomicUsize,
+    profiles: &'s HashMap<String, &'s ast::Profile>,
+    experiment: Option<&'s ExperimentPlan>,
+}
+
+impl Shared<'_> {
+    /// Takes chunks until none is left: (chunk index, its plans, its diagnostics).
+    fn work(self, base: &Checker<'_>) -> Vec<(usize, Vec<FaultPlan>, Diagnostics)> {
+        let mut done = Vec::new();
+        loop {
+            let index = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = self.chunks.get(index) else {
+                return done;
+            };
+            let mut diagnostics = Diagnostics::new();
+            let mut checker = base.fork(&mut diagnostics);
+            let plans = sized(
+                chunk.len(),
+                chunk
+                    .iter()
+                    .filter_map(|f| checker.fault(f, self.profiles, self.experiment)),
+            );
+            done.push((index, plans, diagnostics));
+        }
+    }
+}
 
 impl<'a> Checker<'a> {
     pub fn new(sources: &'a SourceMap, diagnostics: &'a mut Diagnostics, root: &Path) -> Self {
@@ -142,7 +178,9 @@ impl<'a> Checker<'a> {
 
         // Names first, so that every later pass can resolve forward references.
         Arc::make_mut(&mut self.symbols).reserve(items.len());
-        for item in &items {
+        // Each item's symbol index, so that later passes need not look their own names up.
+        let mut item_symbols = vec![u32::MAX; items.len()];
+        for (item, symbol) in items.iter().zip(&mut item_symbols) {
             let (name, kind) = match item {
                 Item::Resource(r) => (&r.name, SymbolKind::Resource),
                 Item::Link(l) => (&l.name, SymbolKind::Link),
@@ -152,30 +190,49 @@ impl<'a> Checker<'a> {
                 Item::Profile(p) => (&p.name, SymbolKind::Profile),
                 _ => continue,
             };
-            self.declare(name, kind);
+            if let Some(index) = self.declare(name, kind) {
+                *symbol = index;
+            }
         }
+        self.families = Arc::new(vec![None; self.symbols.len()]);
 
         let experiment = self.experiment(&items, &root_items);
         let count = |kind: fn(&Item) -> bool| items.iter().filter(|i| kind(i)).count();
         let resources: Vec<(ResourcePlan, Span)> = sized(
             count(|i| matches!(i, Item::Resource(_))),
-            items.iter().filter_map(|i| match i {
-                Item::Resource(r) => self.resource(r).map(|p| {
-                    Arc::make_mut(&mut self.families).insert(&r.name.node, p.target.family());
-                    (p, r.name.span)
+            items
+                .iter()
+                .zip(&item_symbols)
+                .filter_map(|(i, &symbol)| match i {
+                    Item::Resource(r) => self.resource(r).map(|p| {
+                        self.set_family(symbol, p.target.family());
+                        (p, r.name.span)
+                    }),
+                    _ => None,
                 }),
-                _ => None,
-            }),
         );
         self.incidents(&resources);
         let links: Vec<LinkPlan> = sized(
             count(|i| matches!(i, Item::Link(_))),
-            items.iter().filter_map(|i| match i {
-                Item::Link(l) => self.link(l),
-                _ => None,
-            }),
+            items
+                .iter()
+                .zip(&item_symbols)
+                .filter_map(|(i, &symbol)| match i {
+                    Item::Link(l) => {
+                        let http = l.kind.node == ast::LinkKind::Http;
+                        self.set_family(
+                            symbol,
+                            if http {
+                                TargetFamily::HttpLink
+                            } else {
+                                TargetFamily::TcpLink
+                            },
+                        );
+                        self.link(l)
+                    }
+                    _ => None,
+                }),
         );
-        let (dependencies, resources) = self.dependencies(&items, resources);
         let profiles: HashMap<String, &ast::Profile> = items
             .iter()
             .filter_map(|i| match i {
@@ -190,7 +247,10 @@ impl<'a> Checker<'a> {
                 _ => None,
             }),
         );
-        let faults = self.faults(&fault_items, &profiles, experiment.as_ref());
+        let (faults, (dependencies, resources)) =
+            self.faults_alongside(&fault_items, &profiles, experiment.as_ref(), |this| {
+                this.dependencies(&items, resources)
+            });
         self.check_events(&items, &faults);
         let probes: Vec<ProbePlan> = items
             .iter()
@@ -283,49 +343,64 @@ impl<'a> Checker<'a> {
         })
     }
 
-    /// Checks every fault; a big scenario's faults are checked in two halves on two threads,
-    /// which share the name tables and collect diagnostics of their own.
-    fn faults(
+    /// Checks every fault, and runs `meanwhile` (a pass the faults do not depend on).
+    ///
+    /// A big scenario's faults are shared out in chunks between a helper thread, which starts
+    /// on them at once, and this thread once `meanwhile` is done. Each chunk collects its own
+    /// diagnostics; plans and diagnostics are put back in source order.
+    fn faults_alongside<R>(
         &mut self,
         faults: &[&ast::Fault],
         profiles: &HashMap<String, &ast::Profile>,
         experiment: Option<&ExperimentPlan>,
-    ) -> Vec<FaultPlan> {
+        meanwhile: impl FnOnce(&mut Self) -> R,
+    ) -> (Vec<FaultPlan>, R) {
         if faults.len() < PARALLEL_FAULTS {
-            return faults
+            let other = meanwhile(self);
+            let plans = faults
                 .iter()
                 .filter_map(|f| self.fault(f, profiles, experiment))
                 .collect();
+            return (plans, other);
         }
-        let (first, second) = faults.split_at(faults.len() / 2);
-        let mut second_diagnostics = Diagnostics::new();
-        let mut other = self.fork(&mut second_diagnostics);
-        let (mut plans, rest) = std::thread::scope(|scope| {
-            let helper = scope.spawn(move || {
-                sized(
-                    second.len(),
-                    second
-                        .iter()
-                        .filter_map(|f| other.fault(f, profiles, experiment)),
-                )
-            });
-            let mut plans = Vec::with_capacity(faults.len());
-            plans.extend(
-                first
-                    .iter()
-                    .filter_map(|f| self.fault(f, profiles, experiment)),
+        let chunks: Vec<&[&ast::Fault]> = faults.chunks(FAULT_CHUNK).collect();
+        let next = AtomicUsize::new(0);
+        let shared = Shared {
+            chunks: &chunks,
+            next: &next,
+            profiles,
+            experiment,
+        };
+        let mut unused = Diagnostics::new();
+        let helper_base = self.fork(&mut unused);
+        let (mut done, other) = std::thread::scope(|scope| {
+            let helper = scope.spawn(move || shared.work(&helper_base));
+            let other = meanwhile(self);
+            let mut done = shared.work(self);
+            done.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             );
-            let rest = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (plans, rest)
+            (done, other)
         });
-        plans.extend(rest);
-        self.diagnostics.extend(second_diagnostics);
-        plans
+        done.sort_unstable_by_key(|(index, _, _)| *index);
+        let mut plans = Vec::with_capacity(faults.len());
+        for (_, chunk_plans, diagnostics) in done {
+            plans.extend(chunk_plans);
+            self.diagnostics.extend(diagnostics);
+        }
+        (plans, other)
     }
 
-    fn declare(&mut self, name: &'a ast::Ident, kind: SymbolKind) {
+    fn set_family(&mut self, symbol: u32, family: TargetFamily) {
+        if let Some(slot) = Arc::make_mut(&mut self.families).get_mut(symbol as usize) {
+            *slot = Some(family);
+        }
+    }
+
+    /// Declares `name`; its symbol index, or `None` (and a diagnostic) if it is taken.
+    fn declare(&mut self, name: &'a ast::Ident, kind: SymbolKind) -> Option<u32> {
         if let Some(previous) = self.symbols.get(name.node.as_str()) {
             let d = Diagnostic::error(
                 Code::DuplicateName,
@@ -340,7 +415,7 @@ impl<'a> Checker<'a> {
             .with_label(previous.span, "first declared here")
             .help("rename one of them: resources, links, faults, probes and profiles share one namespace");
             self.error(d);
-            return;
+            return None;
         }
         let symbols = Arc::make_mut(&mut self.symbols);
         let index = symbols.len() as u32;
@@ -352,6 +427,7 @@ impl<'a> Checker<'a> {
                 index,
             },
         );
+        Some(index)
     }
 
     /// Resolves a name that must be one of `kinds`; reports unknown names with a suggestion.
@@ -360,8 +436,13 @@ impl<'a> Checker<'a> {
         name: &ast::Ident,
         kinds: &[SymbolKind],
     ) -> Option<SymbolKind> {
+        self.lookup(name, kinds).map(|s| s.kind)
+    }
+
+    /// `resolve`, giving the whole symbol.
+    pub(super) fn lookup(&mut self, name: &ast::Ident, kinds: &[SymbolKind]) -> Option<Symbol> {
         match self.symbols.get(name.node.as_str()) {
-            Some(s) if kinds.contains(&s.kind) => Some(s.kind),
+            Some(s) if kinds.contains(&s.kind) => Some(*s),
             Some(s) => {
                 let s = *s;
                 let wanted: Vec<&str> = kinds.iter().map(|k| k.describe()).collect();
@@ -944,14 +1025,6 @@ impl<'a> Checker<'a> {
         let what = format!("link `{}`", l.name.node);
         self.settings(&l.settings, &[], &what);
         let http = l.kind.node == ast::LinkKind::Http;
-        Arc::make_mut(&mut self.families).insert(
-            &l.name.node,
-            if http {
-                TargetFamily::HttpLink
-            } else {
-                TargetFamily::TcpLink
-            },
-        );
         let listen_ok = self.port(&l.listen);
         let upstream_ok = self.port(&l.upstream);
         let upstream_resource = match self.symbols.get(l.upstream.host.as_str()) {
@@ -993,11 +1066,13 @@ impl<'a> Checker<'a> {
         items: &[&Item],
         resources: Vec<(ResourcePlan, Span)>,
     ) -> (Vec<DependencyPlan>, Vec<ResourcePlan>) {
-        let index: HashMap<&str, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(i, (r, _))| (r.name.as_str(), i))
-            .collect();
+        // Symbol index -> position in `resources`, for the resources that checked.
+        let mut position = vec![usize::MAX; self.symbols.len()];
+        for (i, (r, _)) in resources.iter().enumerate() {
+            if let Some(symbol) = self.symbols.get(r.name.as_str()) {
+                position[symbol.index as usize] = i;
+            }
+        }
         let mut graph = Graph::new(resources.len());
         let mut edges = Vec::with_capacity(
             items
@@ -1008,19 +1083,28 @@ impl<'a> Checker<'a> {
                 })
                 .sum(),
         );
-        let mut edge_spans: HashMap<(usize, usize), Span> = HashMap::default();
+        // The span of each edge, by its `from` node: a map keyed by (from, to) pairs of small
+        // integers sent FxHash's probes into long chains (a tenth of checking 10,000 edges).
+        let mut edge_spans: Vec<Vec<(usize, Span)>> = vec![Vec::new(); resources.len()];
+        let edge_span = |spans: &[Vec<(usize, Span)>], from: usize, to: usize| {
+            spans[from]
+                .iter()
+                .find(|(t, _)| *t == to)
+                .map(|(_, span)| *span)
+        };
         for item in items {
             let Item::Dependency(d) = item else { continue };
-            let from = self.resolve(&d.from, &[SymbolKind::Resource]);
+            let from = self.lookup(&d.from, &[SymbolKind::Resource]);
             let via = d.via.as_ref().and_then(|v| {
                 self.resolve(v, &[SymbolKind::Link])?;
                 Some(v.node.clone())
             });
             for to in &d.to {
-                let to_ok = self.resolve(to, &[SymbolKind::Resource]);
-                if from.is_none() || to_ok.is_none() {
+                let (Some(from), Some(to_symbol)) =
+                    (from, self.lookup(to, &[SymbolKind::Resource]))
+                else {
                     continue;
-                }
+                };
                 if to.node == d.from.node {
                     self.error(
                         Diagnostic::error(
@@ -1032,11 +1116,16 @@ impl<'a> Checker<'a> {
                     );
                     continue;
                 }
-                if let (Some(&f), Some(&t)) =
-                    (index.get(d.from.node.as_str()), index.get(to.node.as_str()))
-                {
+                let (f, t) = (
+                    position[from.index as usize],
+                    position[to_symbol.index as usize],
+                );
+                if f != usize::MAX && t != usize::MAX {
                     graph.add(f, t);
-                    edge_spans.insert((f, t), d.span);
+                    match edge_spans[f].iter_mut().find(|(to, _)| *to == t) {
+                        Some(edge) => edge.1 = d.span,
+                        None => edge_spans[f].push((t, d.span)),
+                    }
                 }
                 edges.push(DependencyPlan {
                     from: d.from.node.clone(),
@@ -1050,19 +1139,17 @@ impl<'a> Checker<'a> {
                 .iter()
                 .map(|&i| resources[i].0.name.as_str())
                 .collect();
-            let first_edge = edge_spans
-                .get(&(cycle[0], cycle[1]))
-                .copied()
-                .unwrap_or(resources[cycle[0]].1);
+            let first_edge =
+                edge_span(&edge_spans, cycle[0], cycle[1]).unwrap_or(resources[cycle[0]].1);
             let mut d = Diagnostic::error(
                 Code::DependencyCycle,
                 format!("dependency cycle: {}", names.join(" -> ")),
             )
             .at(first_edge, format!("{} depends on {}", names[0], names[1]));
             for w in cycle.windows(2).skip(1) {
-                if let Some(span) = edge_spans.get(&(w[0], w[1])) {
+                if let Some(span) = edge_span(&edge_spans, w[0], w[1]) {
                     d = d.with_label(
-                        *span,
+                        span,
                         format!(
                             "{} depends on {}",
                             resources[w[0]].0.name, resources[w[1]].0.name
@@ -1080,6 +1167,13 @@ impl<'a> Checker<'a> {
     }
 
     fn unused_profiles(&mut self, files: &[LoadedFile], items: &[&Item]) {
+        let declares_profiles = files
+            .iter()
+            .any(|f| f.is_root && f.ast.items.iter().any(|i| matches!(i, Item::Profile(_))));
+        if !declares_profiles {
+            // Reading every fault's kind touches every fault again: skip it when it is not needed.
+            return;
+        }
         let used: Vec<&str> = items
             .iter()
             .filter_map(|i| match i {

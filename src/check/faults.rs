@@ -44,8 +44,8 @@ impl Checker<'_> {
             self.error(d);
             return None;
         };
-        let target_kind = self.resolve(&f.target, &[SymbolKind::Resource, SymbolKind::Link]);
-        let family = target_kind.and_then(|_| self.families.get(f.target.node.as_str()).copied());
+        let target = self.lookup(&f.target, &[SymbolKind::Resource, SymbolKind::Link]);
+        let family = target.and_then(|s| self.families.get(s.index as usize).copied().flatten());
         if let Some(family) = family
             && !spec.targets.contains(&family)
         {
