@@ -51,7 +51,7 @@ pub struct Checker<'a> {
     pub(super) sources: &'a SourceMap,
     pub(super) diagnostics: &'a mut Diagnostics,
     pub(super) root: PathBuf,
-    /// Shared (not copied) with the thread that checks half of a big scenario's faults.
+    /// Shared (not copied) with the helper thread of the fault pass.
     pub(super) symbols: Arc<HashMap<&'a str, Symbol>>,
     pub(super) history: Option<PathBuf>,
     /// The span of the experiment's `history` setting, for diagnostics about the file.
@@ -371,6 +371,7 @@ impl<'a> Checker<'a> {
             profiles,
             experiment,
         };
+        // The helper forks a checker per chunk from this one, so its own diagnostics stay empty.
         let mut unused = Diagnostics::new();
         let helper_base = self.fork(&mut unused);
         let (mut done, other) = std::thread::scope(|scope| {
