@@ -9,6 +9,7 @@ use super::error::ProxyError;
 use super::link_config::{LinkInfo, LinkKind};
 use super::listener;
 use super::precise_timer::PreciseTimer;
+use super::redirect::KernelRedirect;
 use super::seeding;
 use super::stats::{LinkCounters, LinkStats, ToxicCounters, ToxicStats};
 use super::toxic::Layer;
@@ -34,6 +35,8 @@ pub(crate) struct Link {
     pub(crate) kind: LinkKind,
     pub(crate) seed: u64,
     pub(crate) timer: PreciseTimer,
+    /// Whether connections may be forwarded inside the kernel while the link has no toxic.
+    pub(crate) kernel: Arc<KernelRedirect>,
     /// The runtime the link's tasks run on (the control API may run on another one).
     runtime: Handle,
     pub(crate) counters: LinkCounters,
@@ -58,6 +61,14 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// What a link shares with the other links of its server.
+pub(crate) struct LinkEnv {
+    pub(crate) seed: u64,
+    pub(crate) timer: PreciseTimer,
+    pub(crate) kernel: Arc<KernelRedirect>,
+    pub(crate) runtime: Handle,
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -66,9 +77,7 @@ impl Link {
     pub(crate) fn new(
         name: String,
         kind: LinkKind,
-        seed: u64,
-        timer: PreciseTimer,
-        runtime: Handle,
+        env: LinkEnv,
         listen: SocketAddr,
         upstream: String,
     ) -> Arc<Link> {
@@ -77,9 +86,10 @@ impl Link {
         Arc::new(Link {
             name,
             kind,
-            seed,
-            timer,
-            runtime,
+            seed: env.seed,
+            timer: env.timer,
+            kernel: env.kernel,
+            runtime: env.runtime,
             counters: LinkCounters::default(),
             http_client,
             toxics: watch::Sender::new(Arc::new(ToxicSet::default())),
@@ -212,6 +222,9 @@ impl Link {
             *set = Arc::new(next);
             true
         });
+        if result.is_ok() {
+            self.counters.stop_kernel_forwarding();
+        }
         result.map(|()| info)
     }
 

@@ -20,7 +20,7 @@ type ToxicMetric = (&'static str, &'static str, fn(&ToxicStats) -> u64);
 /// Renders every link's counters.
 pub fn render(links: &[LinkStats]) -> String {
     let mut out = String::new();
-    let link_metrics: [LinkMetric; 6] = [
+    let link_metrics: [LinkMetric; 7] = [
         (
             "pfi_proxy_connections_total",
             "counter",
@@ -38,6 +38,12 @@ pub fn render(links: &[LinkStats]) -> String {
             "counter",
             "Connections refused by a down toxic.",
             |s| s.connections_refused,
+        ),
+        (
+            "pfi_proxy_connections_redirected_total",
+            "counter",
+            "Connections forwarded inside the kernel while their link had no toxic.",
+            |s| s.connections_redirected,
         ),
         (
             "pfi_proxy_upstream_errors_total",
@@ -212,6 +218,7 @@ mod tests {
             connections_total: 4,
             connections_active: 1,
             connections_refused: 0,
+            connections_redirected: 0,
             upstream_errors: 0,
             bytes_upstream: 10,
             bytes_downstream: 20,

@@ -34,6 +34,7 @@ mod listener;
 pub mod metrics;
 mod precise_timer;
 mod pump;
+mod redirect;
 pub mod seeding;
 mod server;
 mod splice;

@@ -118,6 +118,13 @@ where
         }
     }
 
+    /// Copies through user-space buffers only (sockets that were in a sockmap must be read
+    /// with `read`: splice would skip what the kernel queued for them).
+    pub(crate) fn without_zero_copy(mut self) -> Self {
+        self.zero_copy = false;
+        self
+    }
+
     pub(crate) async fn run(mut self) -> Outcome {
         self.attach_stages();
         loop {

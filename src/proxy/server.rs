@@ -1,9 +1,10 @@
 //! `ProxyServer`: the library API the run engine and the REST API both call.
 
 use super::error::ProxyError;
-use super::link::{self, Link};
+use super::link::{self, Link, LinkEnv};
 use super::link_config::{LinkConfig, LinkInfo, Listen};
 use super::precise_timer::PreciseTimer;
+use super::redirect::KernelRedirect;
 use super::stats::LinkStats;
 use super::toxic_config::{ToxicConfig, ToxicInfo};
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ pub struct ProxyServer {
 struct Inner {
     seed: u64,
     timer: PreciseTimer,
+    /// The in-kernel fast path for TCP links without toxics (see `redirect`).
+    kernel: Arc<KernelRedirect>,
     /// Where links run: the runtime `new` was called in, else the one `add_link` is.
     runtime: Option<Handle>,
     links: Mutex<BTreeMap<String, Arc<Link>>>,
@@ -69,6 +72,7 @@ impl ProxyServer {
             inner: Arc::new(Inner {
                 seed,
                 timer: PreciseTimer::start(),
+                kernel: Arc::new(KernelRedirect::from_env()),
                 runtime: Handle::try_current().ok(),
                 links: Mutex::new(BTreeMap::new()),
             }),
@@ -77,6 +81,19 @@ impl ProxyServer {
 
     pub fn seed(&self) -> u64 {
         self.inner.seed
+    }
+
+    /// Turns the in-kernel fast path on or off for connections accepted from now on. It is
+    /// on by default (unless `PFI_KERNEL_REDIRECT=0`) and used where the machine allows it:
+    /// Linux, with CAP_BPF and CAP_NET_ADMIN. Connections on it leave it when a toxic is added.
+    pub fn set_kernel_redirect(&self, on: bool) {
+        self.inner.kernel.set_enabled(on);
+    }
+
+    /// Whether new TCP connections without toxics are forwarded inside the kernel: the fast
+    /// path is on and this machine allows it (the first call finds out and logs why not).
+    pub fn kernel_redirect(&self) -> bool {
+        self.inner.kernel.get().is_some()
     }
 
     fn links(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Link>>> {
@@ -131,9 +148,12 @@ impl ProxyServer {
         let link = Link::new(
             config.name.clone(),
             config.kind,
-            self.inner.seed,
-            self.inner.timer.clone(),
-            runtime,
+            LinkEnv {
+                seed: self.inner.seed,
+                timer: self.inner.timer.clone(),
+                kernel: Arc::clone(&self.inner.kernel),
+                runtime,
+            },
             listen,
             config.upstream,
         );

@@ -2,9 +2,11 @@
 
 use super::histogram::{Histogram, HistogramSnapshot};
 use super::link_config::{LinkInfo, LinkKind};
+use super::redirect::Redirected;
 use super::stream::Direction;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Live counters of one link, shared by its listener and connection tasks.
@@ -14,8 +16,13 @@ pub struct LinkCounters {
     pub(crate) connections_active: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
     pub(crate) upstream_errors: AtomicU64,
-    /// Bytes delivered, indexed by `Direction::index`.
+    /// Bytes delivered, indexed by `Direction::index` (connections forwarded in the kernel
+    /// add theirs when they leave the fast path; until then they are in `redirected`).
     pub(crate) bytes: [AtomicU64; 2],
+    /// Connections that started on the in-kernel fast path (see `redirect`).
+    pub(crate) connections_redirected: AtomicU64,
+    /// Connections on the fast path now, whose bytes the kernel counts.
+    pub(crate) redirected: Mutex<Vec<Arc<Redirected>>>,
     pub(crate) requests_total: AtomicU64,
     pub(crate) injected_errors: AtomicU64,
     /// Time from receiving a request to sending its response head (HTTP links).
@@ -27,9 +34,61 @@ impl LinkCounters {
         self.bytes[direction.index()].fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Bytes delivered in `direction`, including those of connections in the fast path.
+    pub(crate) fn bytes(&self, direction: Direction) -> u64 {
+        let live = lock(&self.redirected);
+        let kernel: u64 = live.iter().map(|r| r.moved()[direction.index()]).sum();
+        self.bytes[direction.index()].load(Ordering::Relaxed) + kernel
+    }
+
+    /// Starts forwarding in the kernel (`start` attaches or resumes a connection) unless
+    /// `refuse` says no, and counts the connection's bytes as the kernel's until
+    /// `leave_kernel`. Under the same lock as `stop_kernel_forwarding`, so a toxic added at the
+    /// same moment either is seen by `refuse` or stops the connection right after.
+    pub(crate) fn enter_kernel(
+        &self,
+        refuse: impl FnOnce() -> bool,
+        start: impl FnOnce() -> Option<Arc<Redirected>>,
+        first: bool,
+    ) -> Option<Arc<Redirected>> {
+        let mut live = lock(&self.redirected);
+        if refuse() {
+            return None;
+        }
+        let redirected = start()?;
+        if first {
+            self.connections_redirected.fetch_add(1, Ordering::Relaxed);
+        }
+        live.push(Arc::clone(&redirected));
+        Some(redirected)
+    }
+
+    /// Switches every connection of the link out of the kernel's forwarding now, before the
+    /// call that added a toxic returns: what clients send after it goes through the toxic.
+    pub(crate) fn stop_kernel_forwarding(&self) {
+        for redirected in lock(&self.redirected).iter() {
+            redirected.stop();
+        }
+    }
+
+    /// Moves a connection's redirected bytes into the link's totals (after `Redirected::stop`).
+    pub(crate) fn leave_kernel(&self, redirected: &Arc<Redirected>) {
+        let mut live = lock(&self.redirected);
+        if let Some(i) = live.iter().position(|r| Arc::ptr_eq(r, redirected)) {
+            live.swap_remove(i);
+            for direction in [Direction::Upstream, Direction::Downstream] {
+                self.add_bytes(direction, redirected.moved()[direction.index()] as usize);
+            }
+        }
+    }
+
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Decrements the active-connection gauge when a connection ends, however it ends.
@@ -91,6 +150,8 @@ pub struct LinkStats {
     pub bytes_upstream: u64,
     /// Bytes delivered from upstream to client.
     pub bytes_downstream: u64,
+    /// Connections forwarded inside the kernel while the link had no toxic (Linux, root).
+    pub connections_redirected: u64,
     /// HTTP requests received (HTTP links only).
     pub requests_total: u64,
     /// Faults injected by every toxic of the link.
@@ -138,8 +199,9 @@ impl LinkStats {
             connections_active: load(&c.connections_active),
             connections_refused: load(&c.connections_refused),
             upstream_errors: load(&c.upstream_errors),
-            bytes_upstream: load(&c.bytes[Direction::Upstream.index()]),
-            bytes_downstream: load(&c.bytes[Direction::Downstream.index()]),
+            bytes_upstream: c.bytes(Direction::Upstream),
+            bytes_downstream: c.bytes(Direction::Downstream),
+            connections_redirected: load(&c.connections_redirected),
             requests_total: load(&c.requests_total),
             injected_errors: load(&c.injected_errors),
             request_latency: c.request_latency.snapshot(),

@@ -1,31 +1,45 @@
 //! One connection of a TCP link: dial the upstream, pump both directions, end the way the
 //! toxics or the peers say.
+//!
+//! While the link has no toxic, a connection starts in the kernel's fast path when the
+//! machine allows it (see `redirect`): the sockets forward to each other and this task only
+//! waits. It leaves the fast path when a toxic is added, when either side has something for
+//! `read` (the end of its stream, an error, data the kernel did not forward) or the link
+//! stops; it then waits until what the kernel forwarded is on the peers' send queues and
+//! goes on in user space. After data it had to forward itself (a client that wrote before
+//! the sockets were in the sockmap, say) it goes back into the kernel.
 
 use super::link::Link;
 use super::pump::{Outcome, Pump, drive};
+use super::redirect::{self, Redirected};
 use super::stage::Ending;
 use super::stats::{ActiveConnection, LinkCounters};
 use super::stream::Direction;
+use super::toxic_set::ToxicSet;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// How long to wait for the upstream to accept.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest pause between two looks at whether the kernel's forwarded bytes are out.
+const DRAIN_POLL_MAX: Duration = Duration::from_millis(20);
 
 pub(crate) async fn serve(
     link: &Link,
-    mut client: TcpStream,
+    client: TcpStream,
     connection: u64,
-    stop: watch::Receiver<()>,
+    mut stop: watch::Receiver<()>,
 ) {
     let _active = ActiveConnection::open(&link.counters);
     let upstream_addr = link.upstream();
-    let mut upstream = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect(&*upstream_addr),
-    )
-    .await
+    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&*upstream_addr))
+        .await
     {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
@@ -40,27 +54,223 @@ pub(crate) async fn serve(
         }
     };
     let _ = upstream.set_nodelay(true);
+    let mut sockets = Sockets {
+        client,
+        upstream,
+        in_sockmap: false,
+        redirected: None,
+    };
+    if in_kernel(link, &mut sockets, &mut stop).await == Some(Left::Stopped) {
+        return;
+    }
+    let zero_copy = !sockets.in_sockmap;
     let outcome = {
-        let (client_read, client_write) = client.split();
-        let (upstream_read, upstream_write) = upstream.split();
-        let up = Pump::new(
+        let (client_read, client_write) = sockets.client.split();
+        let (upstream_read, upstream_write) = sockets.upstream.split();
+        let mut up = Pump::new(
             link,
             connection,
             Direction::Upstream,
             client_read,
             upstream_write,
         );
-        let down = Pump::new(
+        let mut down = Pump::new(
             link,
             connection,
             Direction::Downstream,
             upstream_read,
             client_write,
         );
+        if !zero_copy {
+            up = up.without_zero_copy();
+            down = down.without_zero_copy();
+        }
         drive(up.run(), down.run(), stop).await
     };
     if outcome == Outcome::End(Ending::Reset) {
-        let _ = client.set_zero_linger();
-        let _ = upstream.set_zero_linger();
+        let _ = sockets.client.set_zero_linger();
+        let _ = sockets.upstream.set_zero_linger();
     }
+}
+
+/// A connection's two sockets, and its fast-path entry if it had one.
+struct Sockets {
+    client: TcpStream,
+    upstream: TcpStream,
+    /// Whether the sockets were put in the sockmap: then they must be read with `read`
+    /// (splice would skip what the kernel queued on them).
+    in_sockmap: bool,
+    /// Declared last: dropped after both sockets are closed, so the kernel has unlinked them
+    /// from the sockmap before their counters are reused.
+    redirected: Option<Arc<Redirected>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// Go on in user space.
+    Resume,
+    /// The link stopped: close the connection.
+    Stopped,
+}
+
+/// Why a connection left the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    Stopped,
+    Toxic,
+    /// A socket has something for `read`: data that came while forwarding was off, the end
+    /// of its stream, an error.
+    Readable,
+}
+
+/// Times one connection may go back into the kernel after data it had to forward itself.
+const MAX_ENTRIES: u32 = 64;
+
+/// Forwards in the kernel while the link has no toxic; `None` when the connection never
+/// tried the fast path.
+async fn in_kernel(
+    link: &Link,
+    sockets: &mut Sockets,
+    stop: &mut watch::Receiver<()>,
+) -> Option<Left> {
+    let mut toxics = link.subscribe();
+    if !toxics.borrow_and_update().toxics.is_empty() {
+        return None;
+    }
+    let redirector = link.kernel.get()?;
+    let (client, upstream) = (sockets.client.as_raw_fd(), sockets.upstream.as_raw_fd());
+    let watched = redirect::watch(client, upstream).and_then(|epoll| {
+        // SAFETY: an OwnedFd keeps its descriptor open, and the same, until it is dropped.
+        unsafe { AsyncFd::register_with_interest(epoll, Interest::READABLE) }
+            .map_err(io::Error::from)
+    });
+    let watcher = match watched {
+        Ok(watcher) => watcher,
+        Err(err) => {
+            tracing::debug!(link = %link.name, %err, "cannot watch the sockets; forwarding in user space");
+            return None;
+        }
+    };
+    sockets.in_sockmap = true;
+    let has_toxics = || !link.toxic_set().toxics.is_empty();
+    let attach = || redirector.attach(client, upstream).map(Arc::new);
+    let redirected = link.counters.enter_kernel(has_toxics, attach, true)?;
+    sockets.redirected = Some(Arc::clone(&redirected));
+    let mut entries = 1;
+    loop {
+        let why = wait(&watcher, &mut toxics, stop).await;
+        redirected.stop();
+        let left = match why {
+            Why::Stopped => Left::Stopped,
+            Why::Toxic | Why::Readable => drain(&redirected, client, upstream, stop).await,
+        };
+        link.counters.leave_kernel(&redirected);
+        if left == Left::Stopped || why == Why::Toxic {
+            return Some(left);
+        }
+        // Forward what came while forwarding was off, then go back into the kernel.
+        if entries == MAX_ENTRIES || !catch_up(link, sockets).await {
+            return Some(Left::Resume);
+        }
+        let resume = || {
+            let resumed = redirected.resume(client, upstream);
+            resumed.is_ok().then(|| Arc::clone(&redirected))
+        };
+        link.counters.enter_kernel(has_toxics, resume, false)?;
+        entries += 1;
+    }
+}
+
+/// Waits for a reason to leave the fast path.
+async fn wait(
+    watcher: &AsyncFd<OwnedFd>,
+    toxics: &mut watch::Receiver<Arc<ToxicSet>>,
+    stop: &mut watch::Receiver<()>,
+) -> Why {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return Why::Stopped,
+            changed = toxics.changed() => {
+                if changed.is_err() {
+                    return Why::Stopped;
+                }
+                if !toxics.borrow_and_update().toxics.is_empty() {
+                    return Why::Toxic;
+                }
+            }
+            ready = watcher.readable() => {
+                let Ok(mut guard) = ready else {
+                    return Why::Readable;
+                };
+                if redirect::pending(watcher.as_raw_fd()) {
+                    return Why::Readable;
+                }
+                guard.clear_ready();
+            }
+        }
+    }
+}
+
+/// Waits until the peers have queued what the kernel forwarded, so that user space writes
+/// behind it.
+async fn drain(
+    redirected: &Redirected,
+    client: i32,
+    upstream: i32,
+    stop: &mut watch::Receiver<()>,
+) -> Left {
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match redirected.delivered(client, upstream) {
+            Ok([true, true]) => return Left::Resume,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::debug!(%err, "cannot read a socket's send queue; closing the connection");
+                return Left::Stopped;
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return Left::Stopped,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(DRAIN_POLL_MAX);
+    }
+}
+
+/// Forwards what the sockets hold for `read` until neither has more; `false` when a stream
+/// ended or failed (the pumps take over and see the same end).
+async fn catch_up(link: &Link, sockets: &mut Sockets) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut moved = false;
+        for direction in Direction::ALL {
+            let (from, to) = match direction {
+                Direction::Upstream => (&sockets.client, &mut sockets.upstream),
+                Direction::Downstream => (&sockets.upstream, &mut sockets.client),
+            };
+            match receive(from.as_raw_fd(), &mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        return false;
+                    }
+                    link.counters.add_bytes(direction, n);
+                    moved = true;
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+        }
+        if !moved {
+            return true;
+        }
+    }
+}
+
+/// One `recv` that never waits (tokio's readiness is not consulted: the kernel, not an
+/// event, says whether there is data).
+fn receive(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }

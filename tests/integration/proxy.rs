@@ -1129,3 +1129,190 @@ fn serve_exits_2_on_a_bad_config_and_3_when_the_port_is_taken() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------- the in-kernel fast path
+
+/// A proxy whose TCP links forward inside the kernel, or `None` (with a note) where this
+/// machine does not allow it (it needs Linux and root: CI has both).
+fn kernel_proxy(test: &str) -> Option<ProxyServer> {
+    let proxy = ProxyServer::new(1);
+    proxy.set_kernel_redirect(true);
+    if proxy.kernel_redirect() {
+        Some(proxy)
+    } else {
+        eprintln!("skipped {test}: in-kernel forwarding needs CAP_BPF and CAP_NET_ADMIN");
+        None
+    }
+}
+
+/// Bytes that do not repeat within a few MiB, so a lost or reordered chunk shows.
+fn pattern(len: usize, salt: u64) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| ((i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
+        .collect()
+}
+
+/// Waits until the link has no open connection (so its byte counters are final).
+async fn settled(proxy: &ProxyServer, link: &str) -> pfi::proxy::LinkStats {
+    for _ in 0..200 {
+        let stats = proxy.stats(link).unwrap();
+        if stats.connections_active == 0 {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{link} still has open connections");
+}
+
+/// Connects and waits until the proxy has dialled the upstream and set the connection up.
+async fn connect_quietly(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_toxics_tcp_links_forward_in_the_kernel_byte_for_byte() {
+    let Some(proxy) = kernel_proxy("without_toxics_tcp_links_forward_in_the_kernel") else {
+        return;
+    };
+    let addr = tcp_link(&proxy, "echo", echo_server().await).await;
+    let mut stream = connect_quietly(addr).await;
+    let data = pattern(24 << 20, 7);
+    let (mut r, mut w) = stream.split();
+    let write = async {
+        w.write_all(&data).await.unwrap();
+        w.shutdown().await.unwrap();
+    };
+    let read = async {
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    let ((), got) = tokio::join!(write, read);
+    assert!(got == data, "the echo differs from what was sent");
+    let stats = settled(&proxy, "echo").await;
+    assert_eq!(stats.connections_redirected, 1);
+    assert_eq!(stats.bytes_upstream, data.len() as u64);
+    assert_eq!(stats.bytes_downstream, data.len() as u64);
+    let metrics = pfi::proxy::metrics::render(&proxy.all_stats());
+    assert!(metrics.contains("pfi_proxy_connections_redirected_total{proxy=\"echo\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toxic_added_mid_stream_takes_over_without_losing_or_reordering_a_byte() {
+    let Some(proxy) = kernel_proxy("a_toxic_added_mid_stream_takes_over") else {
+        return;
+    };
+    let addr = tcp_link(&proxy, "echo", echo_server().await).await;
+    let mut stream = connect_quietly(addr).await;
+    let data = pattern(32 << 20, 11);
+    let (mut r, mut w) = stream.split();
+    let write = async {
+        for piece in data.chunks(256 << 10) {
+            w.write_all(piece).await.unwrap();
+        }
+    };
+    let read = async {
+        let mut got = vec![0u8; data.len()];
+        let mut filled = 0;
+        let mut toxic_added = false;
+        while filled < got.len() {
+            let n = r.read(&mut got[filled..]).await.unwrap();
+            assert!(n > 0, "closed after {filled} bytes");
+            filled += n;
+            if !toxic_added && filled > data.len() / 3 {
+                let lag = Latency::toxiproxy(30, 0);
+                proxy
+                    .add_toxic("echo", ToxicConfig::new("lag", lag))
+                    .unwrap();
+                toxic_added = true;
+            }
+        }
+        got
+    };
+    let ((), got) = tokio::join!(write, read);
+    let first_difference = got.iter().zip(&data).position(|(a, b)| a != b);
+    assert_eq!(
+        first_difference, None,
+        "the echo differs from what was sent"
+    );
+    // The same connection now runs through the toxic.
+    let took = round_trip(&mut stream, b"after").await;
+    assert!(took >= Duration::from_millis(29), "no latency: {took:?}");
+    drop(stream);
+    let stats = settled(&proxy, "echo").await;
+    assert_eq!(stats.connections_redirected, 1);
+    assert_eq!(stats.bytes_upstream, data.len() as u64 + 5);
+    assert_eq!(stats.bytes_downstream, data.len() as u64 + 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fast_path_keeps_half_closes_early_data_and_server_greetings() {
+    let Some(proxy) = kernel_proxy("the_fast_path_keeps_half_closes") else {
+        return;
+    };
+    // Half-close: the server answers after the client's end of stream, then closes.
+    let listener = TcpListener::bind(local()).await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                socket.read_to_end(&mut got).await.unwrap();
+                let answer = format!("got {} bytes", got.len());
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    let addr = tcp_link(&proxy, "counter", upstream).await;
+    let mut stream = connect_quietly(addr).await;
+    stream.write_all(&pattern(3 << 20, 3)).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let (answer, end) = read_until_closed(&mut stream).await;
+    end.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&answer),
+        format!("got {} bytes", 3 << 20)
+    );
+    // Data sent before the proxy could set the connection up.
+    let addr = tcp_link(&proxy, "echo", echo_server().await).await;
+    let mut eager = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut eager, b"straight away").await;
+    round_trip(&mut eager, &pattern(1 << 20, 5)).await;
+    // A server that speaks first and closes.
+    let greeting = pattern(2 << 20, 9);
+    let addr = tcp_link(&proxy, "talker", talker(greeting.clone()).await).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let (got, end) = read_until_closed(&mut stream).await;
+    end.unwrap();
+    assert!(got == greeting, "the greeting arrived changed");
+    drop((eager, stream));
+    for (link, up, down) in [
+        ("counter", 3 << 20, answer.len() as u64),
+        ("echo", 13 + (1 << 20), 13 + (1 << 20)),
+        ("talker", 0, 2 << 20),
+    ] {
+        let stats = settled(&proxy, link).await;
+        assert_eq!(stats.connections_redirected, 1, "{link}");
+        assert_eq!(
+            (stats.bytes_upstream, stats.bytes_downstream),
+            (up, down),
+            "{link}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_fast_path_can_be_turned_off() {
+    let proxy = ProxyServer::new(1);
+    proxy.set_kernel_redirect(false);
+    assert!(!proxy.kernel_redirect());
+    let addr = tcp_link(&proxy, "echo", echo_server().await).await;
+    let mut stream = connect_quietly(addr).await;
+    round_trip(&mut stream, &pattern(1 << 20, 1)).await;
+    drop(stream);
+    let stats = settled(&proxy, "echo").await;
+    assert_eq!(stats.connections_redirected, 0);
+    assert_eq!(stats.bytes_upstream, 1 << 20);
+}
