@@ -240,12 +240,25 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let (sink_addr, results) = sink(None);
     let via = add_link(runtime, proxy, "bulk", sink_addr);
+    proxy.set_kernel_redirect(true);
+    let path = if proxy.kernel_redirect() {
+        "in-kernel fast path (sockmap redirect)"
+    } else {
+        "user space (in-kernel fast path not available here: needs root)"
+    };
     print_throughput(
         &format!(
-            "pass-through throughput, scheduler's placement (1 connection, median of {ROUNDS} x 1 s, {cores} cores)"
+            "pass-through throughput, scheduler's placement, {path} (1 connection, median of {ROUNDS} x 1 s, {cores} cores)"
         ),
         measure(sink_addr, via, &results),
     );
+    if proxy.kernel_redirect() {
+        proxy.set_kernel_redirect(false);
+        print_throughput(
+            "the same through user space (splice), the default",
+            measure(sink_addr, via, &results),
+        );
+    }
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
     if cores < 2 {
         println!();
@@ -307,17 +320,27 @@ fn added_latency(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let upstream = echo();
     let via = add_link(runtime, proxy, "rtt", upstream);
     let direct = sorted(round_trips(upstream, 20_000));
-    let proxied = sorted(round_trips(via, 20_000));
     let (d50, d99) = (quantile(&direct, 0.5), quantile(&direct, 0.99));
-    let (p50, p99) = (quantile(&proxied, 0.5), quantile(&proxied, 0.99));
     println!("added latency without toxics (64-byte echo round trips, 20,000 each)");
     println!("  direct            p50 {d50:>7.1} µs   p99 {d99:>7.1} µs");
-    println!("  through the proxy p50 {p50:>7.1} µs   p99 {p99:>7.1} µs");
-    println!(
-        "  added             p50 {:>7.1} µs   p99 {:>7.1} µs   (target p99 <= 50 µs)\n",
-        p50 - d50,
-        p99 - d99
-    );
+    proxy.set_kernel_redirect(true);
+    let kernel = proxy.kernel_redirect();
+    for (path, in_kernel) in [("in-kernel fast path", true), ("user space", false)] {
+        if in_kernel && !kernel {
+            continue;
+        }
+        proxy.set_kernel_redirect(in_kernel);
+        let proxied = sorted(round_trips(via, 20_000));
+        let (p50, p99) = (quantile(&proxied, 0.5), quantile(&proxied, 0.99));
+        println!("  through the proxy, {path}: p50 {p50:>7.1} µs   p99 {p99:>7.1} µs");
+        println!(
+            "  added             p50 {:>7.1} µs   p99 {:>7.1} µs   (target p99 <= 50 µs)",
+            p50 - d50,
+            p99 - d99
+        );
+    }
+    proxy.set_kernel_redirect(false);
+    println!();
     runtime.block_on(proxy.remove_link("rtt")).expect("remove");
 }
 

@@ -377,10 +377,12 @@ pub(crate) struct Redirected {
 
 #[derive(Debug, Default)]
 struct Phase {
-    /// `send_progress` of the peers [upstream, client] when forwarding (re)started.
+    /// `send_progress` of the peers [upstream, client] when forwarding started.
     base: [u64; 2],
     /// What each socket had redirected when it was switched off; `None` while forwarding.
     stopped: Option<[u64; 2]>,
+    /// Which sockets `switch_on` turned on (a socket that never was redirected nothing).
+    on: [bool; 2],
 }
 
 impl Redirected {
@@ -394,9 +396,8 @@ impl Redirected {
         }
         self.start(client, upstream)?;
         let map = &self.owner;
-        // Inserting a socket attaches the verdict program to it; until its `slots` entry is
-        // in, what it receives stays on it (the caller watches for that and leaves the fast
-        // path when it happens).
+        // Inserting a socket attaches the verdict program to it; until `switch_on`, what it
+        // receives stays on it.
         update(&map.peers, &self.cookies[0], &(upstream as u32))?;
         update(&map.peers, &self.cookies[1], &(client as u32))?;
         update(&map.slots, &self.cookies[0], &self.slots[0])?;
@@ -404,23 +405,63 @@ impl Redirected {
         Ok(())
     }
 
-    /// Counts from zero and switches forwarding on. The caller must have written everything
-    /// it will write before, so that the peers' send progress from here on is the kernel's.
+    /// Records where the peers' streams stand and keeps both sockets switched off until
+    /// `switch_on`. The caller must have written everything it will write before, so that
+    /// the peers' send progress from here on is the kernel's.
     fn start(&self, client: RawFd, upstream: RawFd) -> io::Result<()> {
         let mut phase = self.phase();
         // What each peer had put on its stream before (a connecting socket counts its SYN).
         phase.base = [send_progress(upstream)?.0, send_progress(client)?.0];
         phase.stopped = None;
+        phase.on = [false, false];
         for slot in self.slots {
-            self.owner.counter(slot).store(0, Ordering::Release);
+            self.owner.counter(slot).store(OFF, Ordering::Release);
         }
         Ok(())
     }
 
-    /// Forwards in the kernel again after `stop`, once user space has written what the
-    /// sockets received in between.
-    pub(crate) fn resume(&self, client: RawFd, upstream: RawFd) -> io::Result<()> {
-        self.start(client, upstream)
+    /// Switches forwarding on for each socket not on yet, only at a moment when nothing
+    /// waits on it for `read`: its counter is swapped from the value seen with the socket
+    /// empty to 0, so a segment that arrived in between (and was left on the socket) makes
+    /// the swap fail. `false` when a socket stays off (it has data, its end or an error for
+    /// `read`, or `stop` was called): nothing that came after what it holds was forwarded
+    /// past it, so user space can forward that and try again.
+    pub(crate) fn switch_on(&self, client: RawFd, upstream: RawFd) -> bool {
+        let mut phase = self.phase();
+        if phase.stopped.is_some() {
+            return false;
+        }
+        for (i, (fd, peer)) in [(client, upstream), (upstream, client)]
+            .into_iter()
+            .enumerate()
+        {
+            if phase.on[i] {
+                continue;
+            }
+            let counter = self.owner.counter(self.slots[i]);
+            let seen = counter.load(Ordering::Acquire);
+            if has_something_to_read(fd) {
+                return false;
+            }
+            // User space wrote to the peer until now; the kernel's bytes start here.
+            let Ok((base, _)) = send_progress(peer) else {
+                return false;
+            };
+            if counter
+                .compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return false;
+            }
+            phase.base[i] = base;
+            phase.on[i] = true;
+        }
+        true
+    }
+
+    /// Whether `stop` was called.
+    pub(crate) fn stopped(&self) -> bool {
+        self.phase().stopped.is_some()
     }
 
     /// Whether everything redirected before `stop` is on the peers' send queues, each way:
@@ -436,24 +477,31 @@ impl Redirected {
         Ok(done)
     }
 
-    /// Bytes redirected since forwarding (re)started, [client → upstream, upstream → client].
+    /// Bytes redirected so far, [client → upstream, upstream → client].
     pub(crate) fn moved(&self) -> [u64; 2] {
-        match self.phase().stopped {
+        let phase = self.phase();
+        match phase.stopped {
             Some(moved) => moved,
-            None => self
-                .slots
-                .map(|slot| self.owner.counter(slot).load(Ordering::Acquire) & !OFF),
+            None => [0, 1].map(|i| {
+                let count = self.owner.counter(self.slots[i]).load(Ordering::Acquire) & !OFF;
+                if phase.on[i] { count } else { 0 }
+            }),
         }
     }
 
     /// Switches both sockets off: from now on what they receive stays on them, in order,
-    /// for `read`. Returns what was redirected each way, the same on every call until
-    /// `resume`.
+    /// for `read`. Returns what was redirected each way, the same on every call.
     pub(crate) fn stop(&self) -> [u64; 2] {
         let mut phase = self.phase();
+        let on = phase.on;
         *phase.stopped.get_or_insert_with(|| {
-            self.slots
-                .map(|slot| self.owner.counter(slot).fetch_or(OFF, Ordering::AcqRel) & !OFF)
+            [0, 1].map(|i| {
+                let count = self
+                    .owner
+                    .counter(self.slots[i])
+                    .fetch_or(OFF, Ordering::AcqRel);
+                if on[i] { count & !OFF } else { 0 }
+            })
         })
     }
 }
@@ -483,16 +531,18 @@ pub(crate) struct KernelRedirect {
 }
 
 impl KernelRedirect {
-    /// On unless `PFI_KERNEL_REDIRECT` is `0`, `off` or `false`.
+    /// Off unless `PFI_KERNEL_REDIRECT` is `1`, `on`, `true` or `yes`: on this project's
+    /// benchmark machine the fast path cuts the added latency in half but moves bulk data
+    /// slower than splice(2) in user space (see the proxy benchmark).
     pub(crate) fn from_env() -> Self {
-        let off = std::env::var("PFI_KERNEL_REDIRECT").is_ok_and(|v| {
+        let on = std::env::var("PFI_KERNEL_REDIRECT").is_ok_and(|v| {
             matches!(
                 v.trim().to_ascii_lowercase().as_str(),
-                "0" | "off" | "false" | "no"
+                "1" | "on" | "true" | "yes"
             )
         });
         KernelRedirect {
-            enabled: AtomicBool::new(!off),
+            enabled: AtomicBool::new(on),
             redirector: OnceLock::new(),
         }
     }
@@ -519,6 +569,21 @@ impl KernelRedirect {
     }
 }
 
+/// Whether `read` on the socket would return something now (data, its end, an error).
+pub(crate) fn has_something_to_read(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: one writable byte is passed; MSG_PEEK leaves it on the socket.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            std::ptr::from_mut(&mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+}
+
 /// Whether the epoll descriptor from `watch` has an event now.
 pub(crate) fn pending(epoll: RawFd) -> bool {
     let mut event = libc::epoll_event { events: 0, u64: 0 };
@@ -528,10 +593,11 @@ pub(crate) fn pending(epoll: RawFd) -> bool {
     n != 0
 }
 
-/// An epoll descriptor that becomes readable when either socket has something for `read`
-/// (data the kernel did not redirect, the end of the stream) or fails: the moments a
-/// connection must leave the fast path. Level-triggered, so nothing that happened before it
-/// was made is missed.
+/// An epoll descriptor that becomes readable when either socket gets the end of its
+/// peer's stream, an error or a hang-up: the moments a connection must leave the fast path.
+/// (Not plain data: while a segment waits for the verdict the socket looks readable for a
+/// moment, and that is no reason to leave.) Level-triggered, so nothing that happened before
+/// it was made is missed.
 pub(crate) fn watch(client: RawFd, upstream: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: epoll_create1 has no memory arguments.
     let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -542,7 +608,7 @@ pub(crate) fn watch(client: RawFd, upstream: RawFd) -> io::Result<OwnedFd> {
     let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
     for socket in [client, upstream] {
         let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+            events: libc::EPOLLRDHUP as u32,
             u64: socket as u64,
         };
         // SAFETY: `event` is a valid epoll_event for the duration of the call.

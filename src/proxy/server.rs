@@ -84,8 +84,10 @@ impl ProxyServer {
     }
 
     /// Turns the in-kernel fast path on or off for connections accepted from now on. It is
-    /// on by default (unless `PFI_KERNEL_REDIRECT=0`) and used where the machine allows it:
-    /// Linux, with CAP_BPF and CAP_NET_ADMIN. Connections on it leave it when a toxic is added.
+    /// off by default (`PFI_KERNEL_REDIRECT=1` turns it on) and used where the machine allows
+    /// it: Linux, with CAP_BPF and CAP_NET_ADMIN. TCP connections accepted while their link
+    /// has no toxic are forwarded by the kernel; adding a toxic switches them back to user
+    /// space before `add_toxic` returns, without losing or reordering a byte.
     pub fn set_kernel_redirect(&self, on: bool) {
         self.inner.kernel.set_enabled(on);
     }

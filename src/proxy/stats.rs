@@ -41,7 +41,7 @@ impl LinkCounters {
         self.bytes[direction.index()].load(Ordering::Relaxed) + kernel
     }
 
-    /// Starts forwarding in the kernel (`start` attaches or resumes a connection) unless
+    /// Starts forwarding in the kernel (`start` attaches a connection) unless
     /// `refuse` says no, and counts the connection's bytes as the kernel's until
     /// `leave_kernel`. Under the same lock as `stop_kernel_forwarding`, so a toxic added at the
     /// same moment either is seen by `refuse` or stops the connection right after.
@@ -49,16 +49,13 @@ impl LinkCounters {
         &self,
         refuse: impl FnOnce() -> bool,
         start: impl FnOnce() -> Option<Arc<Redirected>>,
-        first: bool,
     ) -> Option<Arc<Redirected>> {
         let mut live = lock(&self.redirected);
         if refuse() {
             return None;
         }
         let redirected = start()?;
-        if first {
-            self.connections_redirected.fetch_add(1, Ordering::Relaxed);
-        }
+        self.connections_redirected.fetch_add(1, Ordering::Relaxed);
         live.push(Arc::clone(&redirected));
         Some(redirected)
     }

@@ -6,8 +6,7 @@
 //! waits. It leaves the fast path when a toxic is added, when either side has something for
 //! `read` (the end of its stream, an error, data the kernel did not forward) or the link
 //! stops; it then waits until what the kernel forwarded is on the peers' send queues and
-//! goes on in user space. After data it had to forward itself (a client that wrote before
-//! the sockets were in the sockmap, say) it goes back into the kernel.
+//! goes on in user space.
 
 use super::link::Link;
 use super::pump::{Outcome, Pump, drive};
@@ -123,11 +122,15 @@ enum Why {
     Readable,
 }
 
-/// Times one connection may go back into the kernel after data it had to forward itself.
-const MAX_ENTRIES: u32 = 64;
+/// How often a connection in the fast path looks for data the kernel left on a socket.
+const LOOK_FOR_STRANDED_DATA: Duration = Duration::from_millis(500);
+/// Times a connection tries to switch forwarding on while data keeps arriving.
+const SWITCH_ON_TRIES: u32 = 32;
 
 /// Forwards in the kernel while the link has no toxic; `None` when the connection never
-/// tried the fast path.
+/// tried the fast path. A connection leaves it once and for all: going back in while data
+/// flows could put later bytes, forwarded by the kernel, ahead of earlier ones that user
+/// space still holds.
 async fn in_kernel(
     link: &Link,
     sockets: &mut Sockets,
@@ -151,44 +154,60 @@ async fn in_kernel(
             return None;
         }
     };
+    // What came before the sockets are in the sockmap is forwarded here, first. What comes
+    // after that and before the redirect is on stays queued on the socket, in order: it is
+    // forwarded here too before `switch_on` succeeds.
+    if !catch_up(link, sockets).await {
+        return None;
+    }
     sockets.in_sockmap = true;
     let has_toxics = || !link.toxic_set().toxics.is_empty();
     let attach = || redirector.attach(client, upstream).map(Arc::new);
-    let redirected = link.counters.enter_kernel(has_toxics, attach, true)?;
+    let redirected = link.counters.enter_kernel(has_toxics, attach)?;
     sockets.redirected = Some(Arc::clone(&redirected));
-    let mut entries = 1;
-    loop {
-        let why = wait(&watcher, &mut toxics, stop).await;
-        redirected.stop();
-        let left = match why {
-            Why::Stopped => Left::Stopped,
-            Why::Toxic | Why::Readable => drain(&redirected, client, upstream, stop).await,
-        };
-        link.counters.leave_kernel(&redirected);
-        if left == Left::Stopped || why == Why::Toxic {
-            return Some(left);
+    let mut tries = 1;
+    let why = loop {
+        if redirected.switch_on(client, upstream) {
+            break wait(&watcher, [client, upstream], &mut toxics, stop).await;
         }
-        // Forward what came while forwarding was off, then go back into the kernel.
-        if entries == MAX_ENTRIES || !catch_up(link, sockets).await {
-            return Some(Left::Resume);
+        if redirected.stopped() {
+            break Why::Toxic;
         }
-        let resume = || {
-            let resumed = redirected.resume(client, upstream);
-            resumed.is_ok().then(|| Arc::clone(&redirected))
-        };
-        link.counters.enter_kernel(has_toxics, resume, false)?;
-        entries += 1;
-    }
+        // Data keeps coming: forward what is there and try again.
+        if tries == SWITCH_ON_TRIES || !catch_up(link, sockets).await {
+            break Why::Readable;
+        }
+        tries += 1;
+    };
+    redirected.stop();
+    let left = match why {
+        Why::Stopped => Left::Stopped,
+        Why::Toxic | Why::Readable => drain(&redirected, client, upstream, stop).await,
+    };
+    link.counters.leave_kernel(&redirected);
+    Some(left)
 }
 
 /// Waits for a reason to leave the fast path.
 async fn wait(
     watcher: &AsyncFd<OwnedFd>,
+    sockets: [i32; 2],
     toxics: &mut watch::Receiver<Arc<ToxicSet>>,
     stop: &mut watch::Receiver<()>,
 ) -> Why {
+    let mut look = tokio::time::interval(LOOK_FOR_STRANDED_DATA);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    look.reset();
     loop {
         tokio::select! {
+            _ = look.tick() => {
+                // Data the kernel did not forward (it should not happen: a peer that went away
+                // shows as a hang-up first) would wait here for ever; a segment on its way
+                // through the verdict is gone a moment later.
+                if stranded(sockets).await {
+                    return Why::Readable;
+                }
+            }
             _ = stop.changed() => return Why::Stopped,
             changed = toxics.changed() => {
                 if changed.is_err() {
@@ -209,6 +228,16 @@ async fn wait(
             }
         }
     }
+}
+
+/// Whether a socket in the fast path holds data for `read`, twice, a few ms apart.
+async fn stranded(sockets: [i32; 2]) -> bool {
+    let holding = || sockets.into_iter().any(redirect::has_something_to_read);
+    if !holding() {
+        return false;
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    holding()
 }
 
 /// Waits until the peers have queued what the kernel forwarded, so that user space writes

@@ -1288,13 +1288,15 @@ async fn the_fast_path_keeps_half_closes_early_data_and_server_greetings() {
     end.unwrap();
     assert!(got == greeting, "the greeting arrived changed");
     drop((eager, stream));
-    for (link, up, down) in [
-        ("counter", 3 << 20, answer.len() as u64),
-        ("echo", 13 + (1 << 20), 13 + (1 << 20)),
-        ("talker", 0, 2 << 20),
+    // The talker's whole greeting may be read before its sockets are in the sockmap.
+    for (link, up, down, redirected) in [
+        ("counter", 3 << 20, answer.len() as u64, &[1][..]),
+        ("echo", 13 + (1 << 20), 13 + (1 << 20), &[1]),
+        ("talker", 0, 2 << 20, &[0, 1]),
     ] {
         let stats = settled(&proxy, link).await;
-        assert_eq!(stats.connections_redirected, 1, "{link}");
+        let n = stats.connections_redirected;
+        assert!(redirected.contains(&n), "{link}: {n} redirected");
         assert_eq!(
             (stats.bytes_upstream, stats.bytes_downstream),
             (up, down),
