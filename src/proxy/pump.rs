@@ -81,8 +81,10 @@ pub(crate) struct Pump<'a, R, W> {
     sleep: Sleep,
     /// Whether both ends are TCP sockets (and a pipe could be had) for zero-copy forwarding.
     zero_copy: bool,
-    /// Created on first use.
+    /// Created on first use, or handed over with bytes still in it.
     pipe: Option<Pipe>,
+    /// Bytes in the handed-over pipe, written before anything else.
+    in_pipe: usize,
 }
 
 impl<'a, R, W> Pump<'a, R, W>
@@ -101,6 +103,7 @@ where
         Pump {
             zero_copy: reader.tcp().is_some() && writer.tcp().is_some(),
             pipe: None,
+            in_pipe: 0,
             link,
             connection,
             direction,
@@ -125,7 +128,25 @@ where
         self
     }
 
+    /// Goes on from a pipe that holds `in_pipe` bytes read from this direction's reader and
+    /// not yet written.
+    pub(crate) fn with_pipe(mut self, pipe: Pipe, in_pipe: usize) -> Self {
+        self.pipe = Some(pipe);
+        self.in_pipe = in_pipe;
+        self
+    }
+
     pub(crate) async fn run(mut self) -> Outcome {
+        if let (Some(pipe), Some(to)) = (&self.pipe, self.writer.tcp())
+            && self.in_pipe > 0
+        {
+            if let Err(err) = pipe.flush(to, self.in_pipe).await {
+                tracing::debug!(link = %self.link.name, %err, "write failed; closing the connection");
+                return Outcome::End(Ending::Close);
+            }
+            self.link.counters.add_bytes(self.direction, self.in_pipe);
+            self.in_pipe = 0;
+        }
         self.attach_stages();
         loop {
             if self.stages.is_empty() && self.queue.is_empty() && self.triggered.is_none() {

@@ -79,6 +79,45 @@ mod imp {
         }
     }
 
+    impl Pipe {
+        /// Moves what `from` holds for `read` into the pipe without waiting: `Ok(0)` is the
+        /// end of the stream, `WouldBlock` means nothing was there (call when `from` is
+        /// readable).
+        pub(crate) fn fill(&self, from: &TcpStream) -> io::Result<usize> {
+            from.try_io(Interest::READABLE, || {
+                splice(from.as_raw_fd(), self.write.as_raw_fd(), CHUNK)
+            })
+        }
+
+        /// Writes up to `left` bytes of the pipe to `to` without waiting; returns how many
+        /// are still in the pipe (more than 0 when `to` has no room).
+        pub(crate) fn empty_into(&self, to: &TcpStream, mut left: usize) -> io::Result<usize> {
+            while left > 0 {
+                match splice(self.read.as_raw_fd(), to.as_raw_fd(), left) {
+                    Ok(m) => left -= m,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(left)
+        }
+
+        /// Writes `left` bytes of the pipe to `to`, waiting for room.
+        pub(crate) async fn flush(&self, to: &TcpStream, mut left: usize) -> io::Result<()> {
+            while left > 0 {
+                to.writable().await?;
+                match to.try_io(Interest::WRITABLE, || {
+                    splice(self.read.as_raw_fd(), to.as_raw_fd(), left)
+                }) {
+                    Ok(m) => left -= m,
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(())
+        }
+    }
+
     fn splice(from: i32, to: i32, len: usize) -> io::Result<usize> {
         // SAFETY: both descriptors are open for the duration of the call; null offsets mean
         // "current position", as required for sockets and pipes.
@@ -101,26 +140,13 @@ mod imp {
         from: &TcpStream,
         to: &TcpStream,
     ) -> Result<Spliced, SpliceError> {
-        let read = from.try_io(Interest::READABLE, || {
-            splice(from.as_raw_fd(), pipe.write.as_raw_fd(), CHUNK)
-        });
-        let n = match read {
+        let n = match pipe.fill(from) {
             Ok(0) => return Ok(Spliced::EndOfStream),
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Spliced::NotReady),
             Err(err) => return Err(SpliceError::Read(err)),
         };
-        let mut left = n;
-        while left > 0 {
-            to.writable().await.map_err(SpliceError::Write)?;
-            match to.try_io(Interest::WRITABLE, || {
-                splice(pipe.read.as_raw_fd(), to.as_raw_fd(), left)
-            }) {
-                Ok(m) => left -= m,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => return Err(SpliceError::Write(err)),
-            }
-        }
+        pipe.flush(to, n).await.map_err(SpliceError::Write)?;
         Ok(Spliced::Moved(n))
     }
 }
@@ -136,6 +162,18 @@ mod imp {
 
     impl Pipe {
         pub(crate) fn new() -> io::Result<Pipe> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+
+        pub(crate) fn fill(&self, _from: &TcpStream) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+
+        pub(crate) fn empty_into(&self, _to: &TcpStream, _left: usize) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+
+        pub(crate) async fn flush(&self, _to: &TcpStream, _left: usize) -> io::Result<()> {
             Err(io::Error::from(io::ErrorKind::Unsupported))
         }
     }

@@ -1,9 +1,11 @@
 //! One connection of a TCP link: dial the upstream, pump both directions, end the way the
 //! toxics or the peers say.
 //!
-//! While the link has no toxic, a connection starts in the kernel's fast path when the
-//! machine allows it (see `redirect`): the sockets forward to each other and this task only
-//! waits. It leaves the fast path when a toxic is added, when either side has something for
+//! While the link has no toxic, a connection starts on probation: its first transfers go
+//! through splice(2) one at a time, and if they are light (a few bytes, or none, in the first
+//! 250 ms or 32 transfers) it moves to the kernel's fast path when the machine allows it (see
+//! `redirect`): the sockets forward to each other and this task only waits. Bulk connections
+//! stay in user space, where splice moves them faster than the fast path does. It leaves the fast path when a toxic is added, when either side has something for
 //! `read` (the end of its stream, an error, data the kernel did not forward) or the link
 //! stops; it then waits until what the kernel forwarded is on the peers' send queues and
 //! goes on in user space.
@@ -11,6 +13,7 @@
 use super::link::Link;
 use super::pump::{Outcome, Pump, drive};
 use super::redirect::{self, Redirected};
+use super::splice::Pipe;
 use super::stage::Ending;
 use super::stats::{ActiveConnection, LinkCounters};
 use super::stream::Direction;
@@ -18,7 +21,7 @@ use super::toxic_set::ToxicSet;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -59,8 +62,21 @@ pub(crate) async fn serve(
         in_sockmap: false,
         redirected: None,
     };
-    if in_kernel(link, &mut sockets, &mut stop).await == Some(Left::Stopped) {
-        return;
+    let mut pipes = [None, None];
+    let mut finished = [false, false];
+    match probation(link, &mut sockets, &mut pipes, &mut stop).await {
+        Judged::Light => {
+            if in_kernel(link, &mut sockets, &mut stop).await == Some(Left::Stopped) {
+                return;
+            }
+        }
+        Judged::Heavy => {}
+        Judged::Finished(direction) => finished[direction.index()] = true,
+        Judged::End(how) => {
+            end(&sockets, how);
+            return;
+        }
+        Judged::Stopped => return,
     }
     let zero_copy = !sockets.in_sockmap;
     let outcome = {
@@ -84,11 +100,159 @@ pub(crate) async fn serve(
             up = up.without_zero_copy();
             down = down.without_zero_copy();
         }
-        drive(up.run(), down.run(), stop).await
+        let [up_pipe, down_pipe] = pipes;
+        if let Some((pipe, in_pipe)) = up_pipe {
+            up = up.with_pipe(pipe, in_pipe);
+        }
+        if let Some((pipe, in_pipe)) = down_pipe {
+            down = down.with_pipe(pipe, in_pipe);
+        }
+        let [up_done, down_done] = finished;
+        let up = async move {
+            if up_done {
+                Outcome::Finished
+            } else {
+                up.run().await
+            }
+        };
+        let down = async move {
+            if down_done {
+                Outcome::Finished
+            } else {
+                down.run().await
+            }
+        };
+        drive(up, down, stop).await
     };
-    if outcome == Outcome::End(Ending::Reset) {
+    if let Outcome::End(how) = outcome {
+        end(&sockets, how);
+    }
+}
+
+/// Ends both sides the way a toxic or a failed peer asked (a close is what dropping them
+/// does).
+fn end(sockets: &Sockets, how: Ending) {
+    if how == Ending::Reset {
         let _ = sockets.client.set_zero_linger();
         let _ = sockets.upstream.set_zero_linger();
+    }
+}
+
+/// Transfers a connection makes in user space before it is judged, at most.
+const PROBATION_TRANSFERS: u32 = 32;
+/// How long a connection stays in user space before it is judged, at most.
+const PROBATION_TIME: Duration = Duration::from_millis(250);
+/// Connections moving less than this (bytes/s, both ways together) are light: they are
+/// handed to the kernel's fast path, which forwards small messages with half the added
+/// latency of user space but moves bulk data slower than splice(2).
+const LIGHT_RATE: f64 = 32e6;
+
+/// What the first moments of a connection showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// Few bytes, or none: the kernel's fast path suits it.
+    Light,
+    /// Bulk data, a toxic, or no fast path on this machine: user space (splice) it is.
+    Heavy,
+    /// This direction's stream ended (and the end was passed on): the connection goes on in
+    /// user space with the other one.
+    Finished(Direction),
+    End(Ending),
+    Stopped,
+}
+
+/// Forwards the first transfers of a connection with splice(2), one at a time, and judges by
+/// their rate whether it should go in the kernel's fast path. Every transfer is written in
+/// full before the next is read, so nothing waits in user space when it is judged light;
+/// a write that finds no room means bulk data, and its pipe (with what it still holds) goes
+/// to that direction's pump.
+async fn probation(
+    link: &Link,
+    sockets: &mut Sockets,
+    pipes: &mut [Option<(Pipe, usize)>; 2],
+    stop: &mut watch::Receiver<()>,
+) -> Judged {
+    let mut toxics = link.subscribe();
+    if !toxics.borrow_and_update().toxics.is_empty() || link.kernel.get().is_none() {
+        return Judged::Heavy;
+    }
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::from_std(start + PROBATION_TIME);
+    let (mut bytes, mut transfers) = (0usize, 0u32);
+    loop {
+        let direction = tokio::select! {
+            biased;
+            _ = stop.changed() => return Judged::Stopped,
+            changed = toxics.changed() => {
+                if changed.is_err() {
+                    return Judged::Stopped;
+                }
+                if toxics.borrow_and_update().toxics.is_empty() {
+                    continue;
+                }
+                return Judged::Heavy;
+            }
+            () = tokio::time::sleep_until(deadline) => break,
+            ready = sockets.client.readable() => match ready {
+                Ok(()) => Direction::Upstream,
+                Err(_) => return Judged::End(Ending::Reset),
+            },
+            ready = sockets.upstream.readable() => match ready {
+                Ok(()) => Direction::Downstream,
+                Err(_) => return Judged::End(Ending::Reset),
+            },
+        };
+        let slot = &mut pipes[direction.index()];
+        if slot.is_none() {
+            match Pipe::new() {
+                Ok(pipe) => *slot = Some((pipe, 0)),
+                Err(_) => return Judged::Heavy,
+            }
+        }
+        let Some((pipe, in_pipe)) = slot.as_mut() else {
+            return Judged::Heavy;
+        };
+        let (from, to) = match direction {
+            Direction::Upstream => (&sockets.client, &sockets.upstream),
+            Direction::Downstream => (&sockets.upstream, &sockets.client),
+        };
+        let n = match pipe.fill(from) {
+            Ok(0) => {
+                // SAFETY: shutdown only half-closes the socket, which stays open and owned.
+                unsafe { libc::shutdown(to.as_raw_fd(), libc::SHUT_WR) };
+                return Judged::Finished(direction);
+            }
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(err) => {
+                tracing::debug!(link = %link.name, %err, "read failed; resetting the connection");
+                return Judged::End(Ending::Reset);
+            }
+        };
+        match pipe.empty_into(to, n) {
+            Ok(0) => {}
+            Ok(left) => {
+                link.counters.add_bytes(direction, n - left);
+                *in_pipe = left;
+                return Judged::Heavy;
+            }
+            Err(err) => {
+                tracing::debug!(link = %link.name, %err, "write failed; closing the connection");
+                return Judged::End(Ending::Close);
+            }
+        }
+        link.counters.add_bytes(direction, n);
+        bytes += n;
+        transfers += 1;
+        if transfers == PROBATION_TRANSFERS {
+            break;
+        }
+    }
+    let rate = bytes as f64 / start.elapsed().as_secs_f64().max(1e-6);
+    if rate < LIGHT_RATE {
+        Judged::Light
+    } else {
+        Judged::Heavy
     }
 }
 
