@@ -130,9 +130,16 @@ fn add_link(
 
 // ---------------------------------------------------------------- throughput
 
-/// Writes 64 KiB blocks for `secs`, then returns bytes/s as seen by the sink.
-fn blast(addr: SocketAddr, results: &mpsc::Receiver<(u64, Instant)>, secs: f64) -> f64 {
+/// Connects, stays quiet for `idle`, writes 64 KiB blocks for `secs`, then returns bytes/s
+/// as seen by the sink (from the first write).
+fn blast(
+    addr: SocketAddr,
+    results: &mpsc::Receiver<(u64, Instant)>,
+    idle: Duration,
+    secs: f64,
+) -> f64 {
     let mut stream = TcpStream::connect(addr).expect("connect");
+    thread::sleep(idle);
     let block = vec![0x5au8; 64 * 1024];
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < secs {
@@ -193,15 +200,16 @@ fn measure(
     sink_addr: SocketAddr,
     via: SocketAddr,
     results: &mpsc::Receiver<(u64, Instant)>,
+    idle: Duration,
 ) -> [(f64, f64); 2] {
-    blast(sink_addr, results, 0.5);
-    blast(via, results, 0.5);
+    blast(sink_addr, results, idle, 0.5);
+    blast(via, results, idle, 0.5);
     let mut runs = [Vec::new(), Vec::new()];
     let mut cpu_per_byte = [0.0, 0.0];
     for _ in 0..ROUNDS {
         for (i, addr) in [sink_addr, via].into_iter().enumerate() {
             let cpu = cpu_seconds();
-            let rate = blast(addr, results, 1.0);
+            let rate = blast(addr, results, idle, 1.0);
             cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / ROUNDS as f64;
             runs[i].push(rate);
         }
@@ -241,22 +249,27 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let (sink_addr, results) = sink(None);
     let via = add_link(runtime, proxy, "bulk", sink_addr);
     proxy.set_kernel_redirect(true);
-    let path = if proxy.kernel_redirect() {
-        "in-kernel fast path (sockmap redirect)"
+    let kernel = proxy.kernel_redirect();
+    let path = if kernel {
+        "fast path on (light connections go in the kernel, bulk ones stay on splice)"
     } else {
-        "user space (in-kernel fast path not available here: needs root)"
+        "user space (the in-kernel fast path needs root)"
     };
     print_throughput(
         &format!(
-            "pass-through throughput, scheduler's placement, {path} (1 connection, median of {ROUNDS} x 1 s, {cores} cores)"
+            "pass-through throughput, scheduler's placement, {path} (1 new connection per run, median of {ROUNDS} x 1 s, {cores} cores)"
         ),
-        measure(sink_addr, via, &results),
+        measure(sink_addr, via, &results, Duration::ZERO),
     );
-    if proxy.kernel_redirect() {
+    if kernel {
+        print_throughput(
+            "the same, each connection idle for 400 ms first (judged light, it moves its bulk data in the kernel's fast path)",
+            measure(sink_addr, via, &results, Duration::from_millis(400)),
+        );
         proxy.set_kernel_redirect(false);
         print_throughput(
-            "the same through user space (splice), the default",
-            measure(sink_addr, via, &results),
+            "the same, fast path off (splice only)",
+            measure(sink_addr, via, &results, Duration::ZERO),
         );
     }
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
@@ -272,10 +285,11 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
         .build()
         .expect("a tokio runtime");
     let pinned_proxy = pinned.block_on(async { ProxyServer::new(SEED) });
+    pinned_proxy.set_kernel_redirect(true);
     let (sink_addr, results) = sink(Some(1));
     let via = add_link(&pinned, &pinned_proxy, "bulk", sink_addr);
     pin_to(0);
-    let figures = measure(sink_addr, via, &results);
+    let figures = measure(sink_addr, via, &results, Duration::ZERO);
     unpin(cores);
     print_throughput(
         &format!("pinned: client on CPU 0, sink on CPU 1, proxy (1 worker) on CPU {proxy_cpu}"),
@@ -325,7 +339,10 @@ fn added_latency(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     println!("  direct            p50 {d50:>7.1} µs   p99 {d99:>7.1} µs");
     proxy.set_kernel_redirect(true);
     let kernel = proxy.kernel_redirect();
-    for (path, in_kernel) in [("in-kernel fast path", true), ("user space", false)] {
+    for (path, in_kernel) in [
+        ("fast path on (judged light)", true),
+        ("fast path off (splice)", false),
+    ] {
         if in_kernel && !kernel {
             continue;
         }
@@ -345,6 +362,68 @@ fn added_latency(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
 }
 
 // ---------------------------------------------------------------- injection accuracy
+
+/// Round trips of 64 bytes on every stream, one client thread each, started spread over one
+/// mean delay (`mean_ms`) so that requests arrive evenly instead of in bursts; the times in ms.
+fn load(streams: Vec<TcpStream>, mean_ms: f64, per_connection: usize) -> Vec<f64> {
+    let spacing = Duration::from_secs_f64(mean_ms / 1e3 / streams.len() as f64);
+    let handles: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut stream)| {
+            let offset = spacing * u32::try_from(i).expect("few connections");
+            thread::spawn(move || {
+                thread::sleep(offset);
+                let msg = [1u8; 64];
+                let mut back = [0u8; 64];
+                (0..per_connection)
+                    .map(|_| {
+                        let t = Instant::now();
+                        stream.write_all(&msg).expect("write");
+                        stream.read_exact(&mut back).expect("read");
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect::<Vec<f64>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client"))
+        .collect()
+}
+
+/// The same load against an echo server that sleeps `draws[connection][request]` ms (with
+/// `thread::sleep`) before each answer: what this machine's timers and scheduler give
+/// without the proxy.
+fn machine_floor(draws: &[Vec<f64>], mean_ms: f64) -> Vec<f64> {
+    let listener = TcpListener::bind(local()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let streams: Vec<TcpStream> = draws
+        .iter()
+        .map(|delays| {
+            let client = TcpStream::connect(addr).expect("connect");
+            client.set_nodelay(true).expect("nodelay");
+            let (mut server, _) = listener.accept().expect("accept");
+            server.set_nodelay(true).expect("nodelay");
+            let delays = delays.clone();
+            thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                for ms in delays {
+                    if server.read_exact(&mut buf).is_err() {
+                        return;
+                    }
+                    thread::sleep(Duration::from_secs_f64(ms.max(0.0) / 1e3));
+                    if server.write_all(&buf).is_err() {
+                        return;
+                    }
+                }
+            });
+            client
+        })
+        .collect();
+    load(streams, mean_ms, draws[0].len())
+}
 
 /// Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf, error < 1.5e-7).
 fn normal_cdf(x: f64, mean: f64, sd: f64) -> f64 {
@@ -416,47 +495,21 @@ fn injection_accuracy(
         })
         .collect();
     let start = Instant::now();
-    // Start the clients spread over one mean delay, so requests arrive evenly (about
-    // 1,000/s) instead of in bursts of `connections`.
-    let spacing = Duration::from_secs_f64(delay.mean() / 1e3 / connections as f64);
-    let handles: Vec<_> = streams
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut stream)| {
-            let offset = spacing * u32::try_from(i).expect("few connections");
-            thread::spawn(move || {
-                thread::sleep(offset);
-                let msg = [1u8; 64];
-                let mut back = [0u8; 64];
-                (0..per_connection)
-                    .map(|_| {
-                        let t = Instant::now();
-                        stream.write_all(&msg).expect("write");
-                        stream.read_exact(&mut back).expect("read");
-                        t.elapsed().as_secs_f64() * 1e3
-                    })
-                    .collect::<Vec<f64>>()
-            })
-        })
-        .collect();
-    let measured = sorted(
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("client"))
-            .collect(),
-    );
+    let measured = sorted(load(streams, delay.mean(), per_connection));
     let elapsed = start.elapsed().as_secs_f64();
     // The exact delays the proxy drew: the seeding contract makes them reproducible.
-    let injected = sorted(
-        (0..connections)
-            .flat_map(|c| {
-                let stream = seeding::stage_stream(link, "lag", 0, c, Direction::Downstream);
-                let mut rng = rng_for(SEED, &stream);
-                let delay = delay.clone();
-                (0..per_connection).map(move |_| delay.sample(&mut rng))
-            })
-            .collect(),
-    );
+    let draws: Vec<Vec<f64>> = (0..connections)
+        .map(|c| {
+            let stream = seeding::stage_stream(link, "lag", 0, c, Direction::Downstream);
+            let mut rng = rng_for(SEED, &stream);
+            (0..per_connection)
+                .map(|_| delay.sample(&mut rng))
+                .collect()
+        })
+        .collect();
+    let injected = sorted(draws.iter().flatten().copied().collect());
+    // The machine's floor: the same draws slept by a blocking server, no proxy in the way.
+    let floor = sorted(machine_floor(&draws, delay.mean()));
     let analytic = |q: f64| match &delay {
         Distribution::Normal { mean, sd } => {
             // Inverse by bisection on the CDF.
@@ -484,6 +537,11 @@ fn injection_accuracy(
             "  {name}: requested {want:>7.2} ms   drawn {drawn:>7.2} ms   measured {got:>7.2} ms   measured-drawn {:+.2} ms   measured-requested {:+.2} ms   (target within 1 ms)",
             got - drawn,
             got - want
+        );
+        println!(
+            "       machine floor (a blocking server sleeping the same draws, no proxy): {:>7.2} ms, {:+.2} ms off the draws",
+            quantile(&floor, q),
+            quantile(&floor, q) - drawn
         );
     }
     match &delay {

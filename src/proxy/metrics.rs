@@ -20,7 +20,7 @@ type ToxicMetric = (&'static str, &'static str, fn(&ToxicStats) -> u64);
 /// Renders every link's counters.
 pub fn render(links: &[LinkStats]) -> String {
     let mut out = String::new();
-    let link_metrics: [LinkMetric; 7] = [
+    let link_metrics: [LinkMetric; 8] = [
         (
             "pfi_proxy_connections_total",
             "counter",
@@ -44,6 +44,12 @@ pub fn render(links: &[LinkStats]) -> String {
             "counter",
             "Connections forwarded inside the kernel while their link had no toxic.",
             |s| s.connections_redirected,
+        ),
+        (
+            "pfi_proxy_connections_in_kernel",
+            "gauge",
+            "Connections forwarded inside the kernel now.",
+            |s| s.connections_in_kernel,
         ),
         (
             "pfi_proxy_upstream_errors_total",
@@ -219,6 +225,7 @@ mod tests {
             connections_active: 1,
             connections_refused: 0,
             connections_redirected: 0,
+            connections_in_kernel: 0,
             upstream_errors: 0,
             bytes_upstream: 10,
             bytes_downstream: 20,

@@ -531,16 +531,18 @@ pub(crate) struct KernelRedirect {
 }
 
 impl KernelRedirect {
-    /// Off unless `PFI_KERNEL_REDIRECT` is `1`, `on`, `true` or `yes`: on this project's
-    /// benchmark machine the fast path cuts the added latency in half but moves bulk data
-    /// slower than splice(2) in user space (see the proxy benchmark).
+    /// On unless `PFI_KERNEL_REDIRECT` is `0`, `off`, `false` or `no`. Connections go in
+    /// the fast path only when their first moments are light (see `tcp_handler`): there it
+    /// halves the latency the proxy adds, while bulk connections stay on splice(2), which
+    /// moves them faster (see the proxy benchmark).
     pub(crate) fn from_env() -> Self {
-        let on = std::env::var("PFI_KERNEL_REDIRECT").is_ok_and(|v| {
+        let off = std::env::var("PFI_KERNEL_REDIRECT").is_ok_and(|v| {
             matches!(
                 v.trim().to_ascii_lowercase().as_str(),
-                "1" | "on" | "true" | "yes"
+                "0" | "off" | "false" | "no"
             )
         });
+        let on = !off;
         KernelRedirect {
             enabled: AtomicBool::new(on),
             redirector: OnceLock::new(),
@@ -561,7 +563,7 @@ impl KernelRedirect {
             .get_or_init(|| match Redirector::new() {
                 Ok(r) => Some(Arc::new(r)),
                 Err(err) => {
-                    tracing::info!(%err, "in-kernel forwarding is not available (it needs CAP_BPF and CAP_NET_ADMIN); links forward in user space");
+                    tracing::debug!(%err, "in-kernel forwarding is not available (it needs CAP_BPF and CAP_NET_ADMIN); links forward in user space");
                     None
                 }
             })

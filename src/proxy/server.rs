@@ -84,10 +84,11 @@ impl ProxyServer {
     }
 
     /// Turns the in-kernel fast path on or off for connections accepted from now on. It is
-    /// off by default (`PFI_KERNEL_REDIRECT=1` turns it on) and used where the machine allows
-    /// it: Linux, with CAP_BPF and CAP_NET_ADMIN. TCP connections accepted while their link
-    /// has no toxic are forwarded by the kernel; adding a toxic switches them back to user
-    /// space before `add_toxic` returns, without losing or reordering a byte.
+    /// on by default (`PFI_KERNEL_REDIRECT=0` turns it off) and used where the machine allows
+    /// it: Linux, with CAP_BPF and CAP_NET_ADMIN. TCP connections whose link has no toxic and
+    /// whose first 250 ms (or 32 transfers) are light are then forwarded by the kernel;
+    /// adding a toxic switches them back to user space before `add_toxic` returns, without
+    /// losing or reordering a byte.
     pub fn set_kernel_redirect(&self, on: bool) {
         self.inner.kernel.set_enabled(on);
     }

@@ -149,6 +149,8 @@ pub struct LinkStats {
     pub bytes_downstream: u64,
     /// Connections forwarded inside the kernel while the link had no toxic (Linux, root).
     pub connections_redirected: u64,
+    /// Connections in the kernel's fast path now.
+    pub connections_in_kernel: u64,
     /// HTTP requests received (HTTP links only).
     pub requests_total: u64,
     /// Faults injected by every toxic of the link.
@@ -199,6 +201,7 @@ impl LinkStats {
             bytes_upstream: c.bytes(Direction::Upstream),
             bytes_downstream: c.bytes(Direction::Downstream),
             connections_redirected: load(&c.connections_redirected),
+            connections_in_kernel: lock(&c.redirected).len() as u64,
             requests_total: load(&c.requests_total),
             injected_errors: load(&c.injected_errors),
             request_latency: c.request_latency.snapshot(),

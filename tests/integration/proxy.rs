@@ -1211,8 +1211,12 @@ async fn bulk_connections_stay_in_user_space_and_light_ones_go_in_the_kernel() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = round_trip(&mut stream, b"in the kernel").await;
     assert!(after < Duration::from_secs(1), "{after:?}");
+    assert_eq!(proxy.stats("chat").unwrap().connections_in_kernel, 1);
+    let metrics = pfi::proxy::metrics::render(&proxy.all_stats());
+    assert!(metrics.contains("pfi_proxy_connections_in_kernel{proxy=\"chat\"} 1"));
     drop(stream);
     let stats = settled(&proxy, "chat").await;
+    assert_eq!(stats.connections_in_kernel, 0);
     assert_eq!(
         stats.connections_redirected, 1,
         "a light connection stayed out"
@@ -1344,6 +1348,16 @@ async fn the_fast_path_keeps_half_closes_early_data_and_server_greetings() {
             "{link}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_fast_path_is_on_by_default_where_the_machine_allows_it() {
+    if std::env::var_os("PFI_KERNEL_REDIRECT").is_some() {
+        eprintln!("skipped the_fast_path_is_on_by_default: PFI_KERNEL_REDIRECT is set");
+        return;
+    }
+    let allowed = kernel_proxy("the_fast_path_is_on_by_default").is_some();
+    assert_eq!(ProxyServer::new(1).kernel_redirect(), allowed);
 }
 
 #[tokio::test]
