@@ -393,20 +393,21 @@ fn load(streams: Vec<TcpStream>, mean_ms: f64, per_connection: usize) -> Vec<f64
         .collect()
 }
 
-/// The same load against an echo server that sleeps `draws[connection][request]` ms (with
-/// `thread::sleep`) before each answer: what this machine's timers and scheduler give
-/// without the proxy.
-fn machine_floor(draws: &[Vec<f64>], mean_ms: f64) -> Vec<f64> {
+/// An echo server that sleeps `draws[connection][request]` ms (with `thread::sleep`) before
+/// each answer, connections numbered in accept order; its address and how many it accepted.
+fn sleeping_echo(draws: &[Vec<f64>]) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind(local()).expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let streams: Vec<TcpStream> = draws
-        .iter()
-        .map(|delays| {
-            let client = TcpStream::connect(addr).expect("connect");
-            client.set_nodelay(true).expect("nodelay");
-            let (mut server, _) = listener.accept().expect("accept");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let draws = draws.to_vec();
+    thread::spawn(move || {
+        for delays in draws {
+            let Ok((mut server, _)) = listener.accept() else {
+                return;
+            };
             server.set_nodelay(true).expect("nodelay");
-            let delays = delays.clone();
+            counter.fetch_add(1, Ordering::SeqCst);
             thread::spawn(move || {
                 let mut buf = [0u8; 64];
                 for ms in delays {
@@ -419,10 +420,44 @@ fn machine_floor(draws: &[Vec<f64>], mean_ms: f64) -> Vec<f64> {
                     }
                 }
             });
-            client
-        })
-        .collect();
-    load(streams, mean_ms, draws[0].len())
+        }
+    });
+    (addr, accepted)
+}
+
+/// What this machine's timers and scheduler give without a toxic: the same load and the same
+/// draws, slept by `sleeping_echo`, reached directly and through a link without toxics (in
+/// user space, as a link with a toxic is). Both in ms.
+fn machine_floor(
+    runtime: &tokio::runtime::Runtime,
+    proxy: &ProxyServer,
+    draws: &[Vec<f64>],
+    mean_ms: f64,
+) -> [Vec<f64>; 2] {
+    let connect = |via: SocketAddr, accepted: &AtomicUsize| -> Vec<TcpStream> {
+        (0..draws.len())
+            .map(|i| {
+                let client = TcpStream::connect(via).expect("connect");
+                client.set_nodelay(true).expect("nodelay");
+                while accepted.load(Ordering::SeqCst) <= i {
+                    thread::sleep(Duration::from_micros(200));
+                }
+                client
+            })
+            .collect()
+    };
+    let (addr, accepted) = sleeping_echo(draws);
+    let direct = load(connect(addr, &accepted), mean_ms, draws[0].len());
+    let (addr, accepted) = sleeping_echo(draws);
+    let kernel = proxy.kernel_redirect();
+    proxy.set_kernel_redirect(false);
+    let via = add_link(runtime, proxy, "floor", addr);
+    let proxied = load(connect(via, &accepted), mean_ms, draws[0].len());
+    runtime
+        .block_on(proxy.remove_link("floor"))
+        .expect("remove");
+    proxy.set_kernel_redirect(kernel);
+    [direct, proxied]
 }
 
 /// Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf, error < 1.5e-7).
@@ -508,8 +543,7 @@ fn injection_accuracy(
         })
         .collect();
     let injected = sorted(draws.iter().flatten().copied().collect());
-    // The machine's floor: the same draws slept by a blocking server, no proxy in the way.
-    let floor = sorted(machine_floor(&draws, delay.mean()));
+    let [floor, floor_proxied] = machine_floor(runtime, proxy, &draws, delay.mean()).map(sorted);
     let analytic = |q: f64| match &delay {
         Distribution::Normal { mean, sd } => {
             // Inverse by bisection on the CDF.
@@ -538,10 +572,12 @@ fn injection_accuracy(
             got - drawn,
             got - want
         );
+        let (floor, through) = (quantile(&floor, q), quantile(&floor_proxied, q));
         println!(
-            "       machine floor (a blocking server sleeping the same draws, no proxy): {:>7.2} ms, {:+.2} ms off the draws",
-            quantile(&floor, q),
-            quantile(&floor, q) - drawn
+            "       machine floor, a server sleeping the same draws: direct {floor:>7.2} ms ({:+.2} ms), through a link without toxics {through:>7.2} ms ({:+.2} ms); the toxic's own error {:+.2} ms",
+            floor - drawn,
+            through - drawn,
+            got - through
         );
     }
     match &delay {
