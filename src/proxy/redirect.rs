@@ -394,7 +394,7 @@ impl Redirected {
         for (i, fd) in [client, upstream].into_iter().enumerate() {
             self.cookies[i] = cookie(fd)?;
         }
-        self.start(client, upstream)?;
+        self.start();
         let map = &self.owner;
         // Inserting a socket attaches the verdict program to it; until `switch_on`, what it
         // receives stays on it.
@@ -405,19 +405,14 @@ impl Redirected {
         Ok(())
     }
 
-    /// Records where the peers' streams stand and keeps both sockets switched off until
-    /// `switch_on`. The caller must have written everything it will write before, so that
-    /// the peers' send progress from here on is the kernel's.
-    fn start(&self, client: RawFd, upstream: RawFd) -> io::Result<()> {
+    /// Keeps both sockets switched off until `switch_on`, which records where each peer's
+    /// stream stands when its socket is switched on.
+    fn start(&self) {
         let mut phase = self.phase();
-        // What each peer had put on its stream before (a connecting socket counts its SYN).
-        phase.base = [send_progress(upstream)?.0, send_progress(client)?.0];
-        phase.stopped = None;
-        phase.on = [false, false];
+        *phase = Phase::default();
         for slot in self.slots {
             self.owner.counter(slot).store(OFF, Ordering::Release);
         }
-        Ok(())
     }
 
     /// Switches forwarding on for each socket not on yet, only at a moment when nothing
