@@ -5,10 +5,11 @@
 //! through splice(2) one at a time, and if they are light (a few bytes, or none, in the first
 //! 250 ms or 32 transfers) it moves to the kernel's fast path when the machine allows it (see
 //! `redirect`): the sockets forward to each other and this task only waits. Bulk connections
-//! stay in user space, where splice moves them faster than the fast path does. It leaves the fast path when a toxic is added, when either side has something for
-//! `read` (the end of its stream, an error, data the kernel did not forward) or the link
-//! stops; it then waits until what the kernel forwarded is on the peers' send queues and
-//! goes on in user space.
+//! stay in user space, where splice moves them faster than the fast path does. A connection
+//! leaves the fast path when a toxic is added, when either side has something for `read`
+//! (the end of its stream, an error, data the kernel did not forward) or the link stops; it
+//! then waits until what the kernel forwarded is on the peers' send queues and goes on in
+//! user space.
 
 use super::link::Link;
 use super::pump::{Outcome, Pump, drive};
