@@ -301,22 +301,24 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
 
 // ---------------------------------------------------------------- added latency
 
+/// One 64-byte message out and back; how long it took.
+fn echo_once(stream: &mut TcpStream) -> Duration {
+    let msg = [7u8; 64];
+    let mut back = [0u8; 64];
+    let start = Instant::now();
+    stream.write_all(&msg).expect("write");
+    stream.read_exact(&mut back).expect("read");
+    start.elapsed()
+}
+
 fn round_trips(addr: SocketAddr, n: usize) -> Vec<f64> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
-    let msg = [7u8; 64];
-    let mut back = [0u8; 64];
     for _ in 0..1_000 {
-        stream.write_all(&msg).expect("write");
-        stream.read_exact(&mut back).expect("read");
+        echo_once(&mut stream);
     }
     (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            stream.write_all(&msg).expect("write");
-            stream.read_exact(&mut back).expect("read");
-            start.elapsed().as_secs_f64() * 1e6
-        })
+        .map(|_| echo_once(&mut stream).as_secs_f64() * 1e6)
         .collect()
 }
 
@@ -374,15 +376,8 @@ fn load(streams: Vec<TcpStream>, mean_ms: f64, per_connection: usize) -> Vec<f64
             let offset = spacing * u32::try_from(i).expect("few connections");
             thread::spawn(move || {
                 thread::sleep(offset);
-                let msg = [1u8; 64];
-                let mut back = [0u8; 64];
                 (0..per_connection)
-                    .map(|_| {
-                        let t = Instant::now();
-                        stream.write_all(&msg).expect("write");
-                        stream.read_exact(&mut back).expect("read");
-                        t.elapsed().as_secs_f64() * 1e3
-                    })
+                    .map(|_| echo_once(&mut stream).as_secs_f64() * 1e3)
                     .collect::<Vec<f64>>()
             })
         })
