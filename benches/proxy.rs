@@ -130,16 +130,32 @@ fn add_link(
 
 // ---------------------------------------------------------------- throughput
 
-/// Connects, stays quiet for `idle`, writes 64 KiB blocks for `secs`, then returns bytes/s
-/// as seen by the sink (from the first write).
+/// How a connection starts before its bulk data.
+#[derive(Clone, Copy)]
+enum Start {
+    /// Bulk from the first byte.
+    Bulk,
+    /// Quiet for 400 ms, then bulk.
+    Idle,
+    /// One byte, quiet for 400 ms (judged light: in the kernel's fast path), then bulk.
+    Light,
+}
+
+/// Connects, starts as `start` says, writes 64 KiB blocks for `secs`, then returns bytes/s
+/// as seen by the sink (from the first block).
 fn blast(
     addr: SocketAddr,
     results: &mpsc::Receiver<(u64, Instant)>,
-    idle: Duration,
+    start: Start,
     secs: f64,
 ) -> f64 {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    thread::sleep(idle);
+    if let Start::Light = start {
+        stream.write_all(b".").expect("write");
+    }
+    if let Start::Idle | Start::Light = start {
+        thread::sleep(Duration::from_millis(400));
+    }
     let block = vec![0x5au8; 64 * 1024];
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < secs {
@@ -200,16 +216,16 @@ fn measure(
     sink_addr: SocketAddr,
     via: SocketAddr,
     results: &mpsc::Receiver<(u64, Instant)>,
-    idle: Duration,
+    start: Start,
 ) -> [(f64, f64); 2] {
-    blast(sink_addr, results, idle, 0.5);
-    blast(via, results, idle, 0.5);
+    blast(sink_addr, results, start, 0.5);
+    blast(via, results, start, 0.5);
     let mut runs = [Vec::new(), Vec::new()];
     let mut cpu_per_byte = [0.0, 0.0];
     for _ in 0..ROUNDS {
         for (i, addr) in [sink_addr, via].into_iter().enumerate() {
             let cpu = cpu_seconds();
-            let rate = blast(addr, results, idle, 1.0);
+            let rate = blast(addr, results, start, 1.0);
             cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / ROUNDS as f64;
             runs[i].push(rate);
         }
@@ -259,17 +275,21 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
         &format!(
             "pass-through throughput, scheduler's placement, {path} (1 new connection per run, median of {ROUNDS} x 1 s, {cores} cores)"
         ),
-        measure(sink_addr, via, &results, Duration::ZERO),
+        measure(sink_addr, via, &results, Start::Bulk),
     );
     if kernel {
         print_throughput(
-            "the same, each connection idle for 400 ms first (judged light, it moves its bulk data in the kernel's fast path)",
-            measure(sink_addr, via, &results, Duration::from_millis(400)),
+            "the same, each connection quiet for 400 ms first (not judged until it moves data: bulk, on splice)",
+            measure(sink_addr, via, &results, Start::Idle),
+        );
+        print_throughput(
+            "the same, each connection sending 1 byte and then quiet for 400 ms first (judged light: its bulk data goes through the kernel's fast path)",
+            measure(sink_addr, via, &results, Start::Light),
         );
         proxy.set_kernel_redirect(false);
         print_throughput(
             "the same, fast path off (splice only)",
-            measure(sink_addr, via, &results, Duration::ZERO),
+            measure(sink_addr, via, &results, Start::Bulk),
         );
     }
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
@@ -289,7 +309,7 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let (sink_addr, results) = sink(Some(1));
     let via = add_link(&pinned, &pinned_proxy, "bulk", sink_addr);
     pin_to(0);
-    let figures = measure(sink_addr, via, &results, Duration::ZERO);
+    let figures = measure(sink_addr, via, &results, Start::Bulk);
     unpin(cores);
     print_throughput(
         &format!("pinned: client on CPU 0, sink on CPU 1, proxy (1 worker) on CPU {proxy_cpu}"),

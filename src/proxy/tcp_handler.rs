@@ -2,10 +2,11 @@
 //! toxics or the peers say.
 //!
 //! While the link has no toxic, a connection starts on probation: its first transfers go
-//! through splice(2) one at a time, and if they are light (a few bytes, or none, in the first
-//! 250 ms or 32 transfers) it moves to the kernel's fast path when the machine allows it (see
-//! `redirect`): the sockets forward to each other and this task only waits. Bulk connections
-//! stay in user space, where splice moves them faster than the fast path does. A connection
+//! through splice(2) one at a time, and if they are light (a few bytes over its first 32
+//! transfers, or in the 250 ms after its first one) it moves to the kernel's fast path when
+//! the machine allows it (see `redirect`): the sockets forward to each other and this task
+//! only waits. A connection that moves nothing waits on probation. Bulk connections stay in
+//! user space, where splice moves them faster than the fast path does. A connection
 //! leaves the fast path when a toxic is added, when either side has something for `read`
 //! (the end of its stream, an error, data the kernel did not forward) or the link stops; it
 //! then waits until what the kernel forwarded is on the peers' send queues and goes on in
@@ -141,7 +142,9 @@ fn end(sockets: &Sockets, how: Ending) {
 
 /// Transfers a connection makes in user space before it is judged, at most.
 const PROBATION_TRANSFERS: u32 = 32;
-/// How long a connection stays in user space before it is judged, at most.
+/// How long after its first transfer a connection is judged, at most. A connection that
+/// moves nothing is not judged: silence says nothing about what comes next (a pooled
+/// connection may sit idle, then carry a bulk result).
 const PROBATION_TIME: Duration = Duration::from_millis(250);
 /// Connections moving less than this (bytes/s, both ways together) are light: they are
 /// handed to the kernel's fast path, which forwards small messages with half the added
@@ -151,7 +154,7 @@ const LIGHT_RATE: f64 = 32e6;
 /// What the first moments of a connection showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Judged {
-    /// Few bytes, or none: the kernel's fast path suits it.
+    /// Few bytes: the kernel's fast path suits it.
     Light,
     /// Bulk data, a toxic, or no fast path on this machine: user space (splice) it is.
     Heavy,
@@ -177,8 +180,10 @@ async fn probation(
     if !toxics.borrow_and_update().toxics.is_empty() || link.kernel.get().is_none() {
         return Judged::Heavy;
     }
-    let start = Instant::now();
-    let deadline = tokio::time::Instant::from_std(start + PROBATION_TIME);
+    // Set by the first transfer: rates are measured from it.
+    let mut first: Option<Instant> = None;
+    let deadline = tokio::time::sleep(PROBATION_TIME);
+    tokio::pin!(deadline);
     let (mut bytes, mut transfers) = (0usize, 0u32);
     loop {
         let direction = tokio::select! {
@@ -193,7 +198,7 @@ async fn probation(
                 }
                 return Judged::Heavy;
             }
-            () = tokio::time::sleep_until(deadline) => break,
+            () = &mut deadline, if first.is_some() => break,
             ready = sockets.client.readable() => match ready {
                 Ok(()) => Direction::Upstream,
                 Err(_) => return Judged::End(Ending::Reset),
@@ -243,13 +248,21 @@ async fn probation(
             }
         }
         link.counters.add_bytes(direction, n);
+        if first.is_none() {
+            let now = Instant::now();
+            first = Some(now);
+            deadline
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(now + PROBATION_TIME));
+        }
         bytes += n;
         transfers += 1;
         if transfers == PROBATION_TRANSFERS {
             break;
         }
     }
-    let rate = bytes as f64 / start.elapsed().as_secs_f64().max(1e-6);
+    let since = first.map_or(Duration::ZERO, |at| at.elapsed());
+    let rate = bytes as f64 / since.as_secs_f64().max(1e-6);
     if rate < LIGHT_RATE {
         Judged::Light
     } else {

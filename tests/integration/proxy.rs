@@ -1164,10 +1164,12 @@ async fn settled(proxy: &ProxyServer, link: &str) -> pfi::proxy::LinkStats {
     panic!("{link} still has open connections");
 }
 
-/// Connects and stays quiet until the proxy has dialled the upstream and judged the
-/// connection light (its first 250 ms move nothing), so it is in the kernel's fast path.
-async fn connect_quietly(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).await.unwrap();
+/// Connects to an echo link, sends one byte and reads it back, then stays quiet until the
+/// proxy has judged the connection light (1 byte in the 250 ms after its first transfer),
+/// so it is in the kernel's fast path.
+async fn connect_light(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    round_trip(&mut stream, b".").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     stream
 }
@@ -1201,6 +1203,17 @@ async fn bulk_connections_stay_in_user_space_and_light_ones_go_in_the_kernel() {
     assert_eq!(stats.connections_redirected, 0, "bulk went in the kernel");
     assert_eq!(stats.bytes_upstream, data.len() as u64);
     assert_eq!(stats.bytes_downstream, data.len() as u64);
+    // Quiet at first, then bulk: silence is not judged light.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let got = echo_through(&mut stream, &data).await;
+    assert!(got == data, "the echo differs from what was sent");
+    let stats = settled(&proxy, "bulk").await;
+    assert_eq!(
+        stats.connections_redirected, 0,
+        "idle, then bulk went in the kernel"
+    );
+    assert_eq!(stats.bytes_upstream, 2 * data.len() as u64);
     // Request and answer, a few bytes at a time: light.
     let addr = tcp_link(&proxy, "chat", echo_server().await).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -1231,14 +1244,15 @@ async fn without_toxics_tcp_links_forward_in_the_kernel_byte_for_byte() {
         return;
     };
     let addr = tcp_link(&proxy, "echo", echo_server().await).await;
-    let mut stream = connect_quietly(addr).await;
+    let mut stream = connect_light(addr).await;
+    assert_eq!(proxy.stats("echo").unwrap().connections_in_kernel, 1);
     let data = pattern(24 << 20, 7);
     let got = echo_through(&mut stream, &data).await;
     assert!(got == data, "the echo differs from what was sent");
     let stats = settled(&proxy, "echo").await;
     assert_eq!(stats.connections_redirected, 1);
-    assert_eq!(stats.bytes_upstream, data.len() as u64);
-    assert_eq!(stats.bytes_downstream, data.len() as u64);
+    assert_eq!(stats.bytes_upstream, data.len() as u64 + 1);
+    assert_eq!(stats.bytes_downstream, data.len() as u64 + 1);
     let metrics = pfi::proxy::metrics::render(&proxy.all_stats());
     assert!(metrics.contains("pfi_proxy_connections_redirected_total{proxy=\"echo\"} 1"));
 }
@@ -1249,7 +1263,7 @@ async fn a_toxic_added_mid_stream_takes_over_without_losing_or_reordering_a_byte
         return;
     };
     let addr = tcp_link(&proxy, "echo", echo_server().await).await;
-    let mut stream = connect_quietly(addr).await;
+    let mut stream = connect_light(addr).await;
     let data = pattern(32 << 20, 11);
     let (mut r, mut w) = stream.split();
     let write = async {
@@ -1287,8 +1301,8 @@ async fn a_toxic_added_mid_stream_takes_over_without_losing_or_reordering_a_byte
     drop(stream);
     let stats = settled(&proxy, "echo").await;
     assert_eq!(stats.connections_redirected, 1);
-    assert_eq!(stats.bytes_upstream, data.len() as u64 + 5);
-    assert_eq!(stats.bytes_downstream, data.len() as u64 + 5);
+    assert_eq!(stats.bytes_upstream, data.len() as u64 + 1 + 5);
+    assert_eq!(stats.bytes_downstream, data.len() as u64 + 1 + 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1310,14 +1324,17 @@ async fn the_fast_path_keeps_half_closes_early_data_and_server_greetings() {
         }
     });
     let addr = tcp_link(&proxy, "counter", upstream).await;
-    let mut stream = connect_quietly(addr).await;
+    // One byte, then quiet: judged light, in the kernel.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b".").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
     stream.write_all(&pattern(3 << 20, 3)).await.unwrap();
     stream.shutdown().await.unwrap();
     let (answer, end) = read_until_closed(&mut stream).await;
     end.unwrap();
     assert_eq!(
         String::from_utf8_lossy(&answer),
-        format!("got {} bytes", 3 << 20)
+        format!("got {} bytes", (3 << 20) + 1)
     );
     // Data sent before the proxy could set the connection up.
     let addr = tcp_link(&proxy, "echo", echo_server().await).await;
@@ -1334,7 +1351,7 @@ async fn the_fast_path_keeps_half_closes_early_data_and_server_greetings() {
     drop((eager, stream));
     // The talker's whole greeting may be read before its sockets are in the sockmap.
     for (link, up, down, redirected) in [
-        ("counter", 3 << 20, answer.len() as u64, &[1][..]),
+        ("counter", (3 << 20) + 1, answer.len() as u64, &[1][..]),
         // Judged light or heavy depending on how fast the machine moved the MiB.
         ("echo", 13 + (1 << 20), 13 + (1 << 20), &[0, 1]),
         ("talker", 0, 2 << 20, &[0, 1]),
@@ -1366,10 +1383,10 @@ async fn the_fast_path_can_be_turned_off() {
     proxy.set_kernel_redirect(false);
     assert!(!proxy.kernel_redirect());
     let addr = tcp_link(&proxy, "echo", echo_server().await).await;
-    let mut stream = connect_quietly(addr).await;
+    let mut stream = connect_light(addr).await;
     round_trip(&mut stream, &pattern(1 << 20, 1)).await;
     drop(stream);
     let stats = settled(&proxy, "echo").await;
     assert_eq!(stats.connections_redirected, 0);
-    assert_eq!(stats.bytes_upstream, 1 << 20);
+    assert_eq!(stats.bytes_upstream, (1 << 20) + 1);
 }
