@@ -3,7 +3,9 @@
 //! latency-injection accuracy (requested vs measured, KS distance), and the control API's
 //! latency while toxics change under heavy traffic.
 //!
-//! Run with `cargo bench --bench proxy`.
+//! Run with `cargo bench --bench proxy` (`-- throughput` and so on for one section;
+//! `PFI_BENCH_ROUNDS=15` for more throughput rounds than the default 7: one round swings by
+//! 0.05x or more on a shared 2-core VM, so compare medians and quartiles, not single runs).
 
 use pfi::plan::Distribution;
 use pfi::plan::seed::rng_for;
@@ -207,37 +209,58 @@ fn unpin(cores: usize) {
 }
 
 /// Rounds of one direct and one proxied transfer, interleaved so that drifts in the machine
-/// (other tenants of the VM, frequency) hit both alike.
+/// (other tenants of the VM, frequency) hit both alike; `PFI_BENCH_ROUNDS` overrides it.
 const ROUNDS: usize = 7;
 
-/// Direct and proxied bytes/s and CPU s per byte over `ROUNDS` interleaved rounds, after one
-/// unmeasured warm-up transfer each (TCP buffer auto-tuning, page allocation).
+fn rounds() -> usize {
+    std::env::var("PFI_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(ROUNDS)
+}
+
+/// What `measure` found: bytes/s and CPU s per byte, direct and proxied, and the ratio of
+/// each round's proxied rate to the direct one measured just before it.
+struct Throughput {
+    direct: (f64, f64),
+    proxied: (f64, f64),
+    round_ratios: Vec<f64>,
+}
+
+/// Direct and proxied throughput over `rounds()` interleaved rounds, after one unmeasured
+/// warm-up transfer each (TCP buffer auto-tuning, page allocation).
 fn measure(
     sink_addr: SocketAddr,
     via: SocketAddr,
     results: &mpsc::Receiver<(u64, Instant)>,
     start: Start,
-) -> [(f64, f64); 2] {
+) -> Throughput {
     blast(sink_addr, results, start, 0.5);
     blast(via, results, start, 0.5);
+    let rounds = rounds();
     let mut runs = [Vec::new(), Vec::new()];
     let mut cpu_per_byte = [0.0, 0.0];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (i, addr) in [sink_addr, via].into_iter().enumerate() {
             let cpu = cpu_seconds();
             let rate = blast(addr, results, start, 1.0);
-            cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / ROUNDS as f64;
+            cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / rounds as f64;
             runs[i].push(rate);
         }
     }
     let [direct, proxied] = runs;
-    [
-        (median(direct), cpu_per_byte[0]),
-        (median(proxied), cpu_per_byte[1]),
-    ]
+    let round_ratios = sorted(direct.iter().zip(&proxied).map(|(d, p)| p / d).collect());
+    Throughput {
+        direct: (median(direct), cpu_per_byte[0]),
+        proxied: (median(proxied), cpu_per_byte[1]),
+        round_ratios,
+    }
 }
 
-fn print_throughput(heading: &str, [(d, d_cpu), (p, p_cpu)]: [(f64, f64); 2]) {
+fn print_throughput(heading: &str, figures: Throughput) {
+    let ((d, d_cpu), (p, p_cpu)) = (figures.direct, figures.proxied);
+    let ratios = &figures.round_ratios;
     println!("{heading}");
     println!(
         "  direct            {:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
@@ -253,6 +276,13 @@ fn print_throughput(heading: &str, [(d, d_cpu), (p, p_cpu)]: [(f64, f64); 2]) {
         "  ratio {:.2}x (target >= 0.9x); the proxy adds {:.2} CPU s per GB",
         p / d,
         (p_cpu - d_cpu) * 1e9
+    );
+    println!(
+        "  round by round: median {:.2}x, quartiles {:.2}x to {:.2}x, lowest {:.2}x",
+        quantile(ratios, 0.5),
+        quantile(ratios, 0.25),
+        quantile(ratios, 0.75),
+        ratios[0]
     );
 }
 
@@ -273,7 +303,8 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     };
     print_throughput(
         &format!(
-            "pass-through throughput, scheduler's placement, {path} (1 new connection per run, median of {ROUNDS} x 1 s, {cores} cores)"
+            "pass-through throughput, scheduler's placement, {path} (1 new connection per run, median of {} x 1 s, {cores} cores)",
+            rounds()
         ),
         measure(sink_addr, via, &results, Start::Bulk),
     );
