@@ -118,6 +118,81 @@ fn echo() -> SocketAddr {
     addr
 }
 
+/// The machine's ceiling for a relay: the least a TCP forwarder can do, with none of the
+/// proxy's work (no runtime, no toxics, no counters, no probation): per connection two
+/// blocking threads, each splicing one direction through a pipe (on `cpu` if given).
+fn bare_forwarder(upstream: SocketAddr, cpu: Option<usize>) -> SocketAddr {
+    let listener = TcpListener::bind(local()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            for (from, to) in [(client, server), (server2, client2)] {
+                thread::spawn(move || {
+                    if let Some(cpu) = cpu {
+                        pin_to(cpu);
+                    }
+                    bare_splice(&from, &to);
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+            }
+        }
+    });
+    addr
+}
+
+/// Splices `from` into `to` until the end of the stream or an error (blocking calls).
+fn bare_splice(from: &TcpStream, to: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into the array it is given; F_SETPIPE_SZ only
+    // affects that pipe.
+    unsafe {
+        if libc::pipe(fds.as_mut_ptr()) != 0 {
+            return;
+        }
+        libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20);
+    }
+    let splice = |a: i32, b: i32, len: usize| {
+        // SAFETY: both descriptors stay open for the call; null offsets for sockets and pipes.
+        unsafe {
+            libc::splice(
+                a,
+                std::ptr::null_mut(),
+                b,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE,
+            )
+        }
+    };
+    'copy: loop {
+        let n = splice(from.as_raw_fd(), fds[1], 1 << 20);
+        if n <= 0 {
+            break;
+        }
+        let mut left = n as usize;
+        while left > 0 {
+            let m = splice(fds[0], to.as_raw_fd(), left);
+            if m <= 0 {
+                break 'copy;
+            }
+            left -= m as usize;
+        }
+    }
+    // SAFETY: the pipe's descriptors are ours and used no more.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+}
+
 fn add_link(
     runtime: &tokio::runtime::Runtime,
     proxy: &ProxyServer,
@@ -220,52 +295,75 @@ fn rounds() -> usize {
         .unwrap_or(ROUNDS)
 }
 
-/// What `measure` found: bytes/s and CPU s per byte, direct and proxied, and the ratio of
-/// each round's proxied rate to the direct one measured just before it.
+/// What `measure` found: bytes/s and CPU s per byte for the direct connection, the bare
+/// splice forwarder and the proxy, and the ratio of each round's rates to the direct one
+/// measured just before them.
 struct Throughput {
     direct: (f64, f64),
+    bare: (f64, f64),
     proxied: (f64, f64),
+    /// Proxied over direct, round by round, sorted.
     round_ratios: Vec<f64>,
+    /// The bare forwarder over direct, round by round, sorted.
+    bare_ratios: Vec<f64>,
 }
 
-/// Direct and proxied throughput over `rounds()` interleaved rounds, after one unmeasured
-/// warm-up transfer each (TCP buffer auto-tuning, page allocation).
+/// Direct, bare-forwarder and proxied throughput over `rounds()` interleaved rounds, after
+/// one unmeasured warm-up transfer each (TCP buffer auto-tuning, page allocation).
 fn measure(
     sink_addr: SocketAddr,
+    bare: SocketAddr,
     via: SocketAddr,
     results: &mpsc::Receiver<(u64, Instant)>,
     start: Start,
 ) -> Throughput {
-    blast(sink_addr, results, start, 0.5);
-    blast(via, results, start, 0.5);
+    let targets = [sink_addr, bare, via];
+    for addr in targets {
+        blast(addr, results, start, 0.5);
+    }
     let rounds = rounds();
-    let mut runs = [Vec::new(), Vec::new()];
-    let mut cpu_per_byte = [0.0, 0.0];
+    let mut runs = [Vec::new(), Vec::new(), Vec::new()];
+    let mut cpu_per_byte = [0.0; 3];
     for _ in 0..rounds {
-        for (i, addr) in [sink_addr, via].into_iter().enumerate() {
+        for (i, addr) in targets.into_iter().enumerate() {
             let cpu = cpu_seconds();
             let rate = blast(addr, results, start, 1.0);
             cpu_per_byte[i] += (cpu_seconds() - cpu) / rate / rounds as f64;
             runs[i].push(rate);
         }
     }
-    let [direct, proxied] = runs;
-    let round_ratios = sorted(direct.iter().zip(&proxied).map(|(d, p)| p / d).collect());
+    let [direct, bare, proxied] = runs;
+    let over_direct = |runs: &[f64]| sorted(direct.iter().zip(runs).map(|(d, p)| p / d).collect());
     Throughput {
+        round_ratios: over_direct(&proxied),
+        bare_ratios: over_direct(&bare),
         direct: (median(direct), cpu_per_byte[0]),
-        proxied: (median(proxied), cpu_per_byte[1]),
-        round_ratios,
+        bare: (median(bare), cpu_per_byte[1]),
+        proxied: (median(proxied), cpu_per_byte[2]),
     }
 }
 
 fn print_throughput(heading: &str, figures: Throughput) {
-    let ((d, d_cpu), (p, p_cpu)) = (figures.direct, figures.proxied);
-    let ratios = &figures.round_ratios;
+    let ((d, d_cpu), (b, b_cpu), (p, p_cpu)) = (figures.direct, figures.bare, figures.proxied);
+    let quartiles = |ratios: &[f64]| {
+        format!(
+            "median {:.2}x, quartiles {:.2}x to {:.2}x, lowest {:.2}x",
+            quantile(ratios, 0.5),
+            quantile(ratios, 0.25),
+            quantile(ratios, 0.75),
+            ratios[0]
+        )
+    };
     println!("{heading}");
     println!(
         "  direct            {:>9.0} MB/s   CPU {:.2} s per GB (client + sink)",
         d / 1e6,
         d_cpu * 1e9
+    );
+    println!(
+        "  bare forwarder    {:>9.0} MB/s   CPU {:.2} s per GB (client + forwarder + sink)",
+        b / 1e6,
+        b_cpu * 1e9
     );
     println!(
         "  through the proxy {:>9.0} MB/s   CPU {:.2} s per GB (client + proxy + sink)",
@@ -278,11 +376,13 @@ fn print_throughput(heading: &str, figures: Throughput) {
         (p_cpu - d_cpu) * 1e9
     );
     println!(
-        "  round by round: median {:.2}x, quartiles {:.2}x to {:.2}x, lowest {:.2}x",
-        quantile(ratios, 0.5),
-        quantile(ratios, 0.25),
-        quantile(ratios, 0.75),
-        ratios[0]
+        "  round by round: {}; the bare forwarder {}",
+        quartiles(&figures.round_ratios),
+        quartiles(&figures.bare_ratios)
+    );
+    println!(
+        "  the proxy moves {:.2}x what the bare forwarder moves (the machine's ceiling for a relay)",
+        p / b
     );
 }
 
@@ -293,6 +393,7 @@ fn print_throughput(heading: &str, figures: Throughput) {
 fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let (sink_addr, results) = sink(None);
+    let bare = bare_forwarder(sink_addr, None);
     let via = add_link(runtime, proxy, "bulk", sink_addr);
     proxy.set_kernel_redirect(true);
     let kernel = proxy.kernel_redirect();
@@ -306,21 +407,21 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
             "pass-through throughput, scheduler's placement, {path} (1 new connection per run, median of {} x 1 s, {cores} cores)",
             rounds()
         ),
-        measure(sink_addr, via, &results, Start::Bulk),
+        measure(sink_addr, bare, via, &results, Start::Bulk),
     );
     if kernel {
         print_throughput(
             "the same, each connection quiet for 400 ms first (not judged until it moves data: bulk, on splice)",
-            measure(sink_addr, via, &results, Start::Idle),
+            measure(sink_addr, bare, via, &results, Start::Idle),
         );
         print_throughput(
             "the same, each connection sending 1 byte and then quiet for 400 ms first (judged light: its bulk data goes through the kernel's fast path)",
-            measure(sink_addr, via, &results, Start::Light),
+            measure(sink_addr, bare, via, &results, Start::Light),
         );
         proxy.set_kernel_redirect(false);
         print_throughput(
             "the same, fast path off (splice only)",
-            measure(sink_addr, via, &results, Start::Bulk),
+            measure(sink_addr, bare, via, &results, Start::Bulk),
         );
     }
     runtime.block_on(proxy.remove_link("bulk")).expect("remove");
@@ -338,9 +439,10 @@ fn throughput(runtime: &tokio::runtime::Runtime, proxy: &ProxyServer) {
     let pinned_proxy = pinned.block_on(async { ProxyServer::new(SEED) });
     pinned_proxy.set_kernel_redirect(true);
     let (sink_addr, results) = sink(Some(1));
+    let bare = bare_forwarder(sink_addr, Some(proxy_cpu));
     let via = add_link(&pinned, &pinned_proxy, "bulk", sink_addr);
     pin_to(0);
-    let figures = measure(sink_addr, via, &results, Start::Bulk);
+    let figures = measure(sink_addr, bare, via, &results, Start::Bulk);
     unpin(cores);
     print_throughput(
         &format!("pinned: client on CPU 0, sink on CPU 1, proxy (1 worker) on CPU {proxy_cpu}"),

@@ -214,6 +214,39 @@ fn cookie(fd: RawFd) -> io::Result<u64> {
     }
 }
 
+/// The send buffer each socket on the fast path gets (the kernel doubles it for its own
+/// bookkeeping, as for `SO_SNDBUF`).
+const SEND_BUFFER: libc::c_int = 4 * 1024 * 1024;
+
+/// Gives a socket on the fast path room for `SEND_BUFFER` bytes on its send queue.
+///
+/// The kernel forwards a redirected segment from a work queue; when the peer's send queue is
+/// full it retries one scheduler tick later (4 ms at HZ=250, `sk_psock_backlog` in
+/// `net/core/skmsg.c`), and the receiver idles meanwhile. Auto-tuning sizes the send buffer
+/// for what the socket's owner writes, not for that retry, so the queue fills often under
+/// bulk data. With 8 MiB of room it rarely does: on the 2-core benchmark machine a bulk
+/// transfer on the fast path went from 0.6–0.7x to 0.85–0.95x of a bare splice forwarder, and
+/// used a quarter less CPU per byte. The buffer only holds what the receiver has not taken
+/// yet, so light connections use no more memory. `SO_SNDBUFFORCE` because the fast path
+/// runs as root anyway and `net.core.wmem_max` (often 4 MiB or less) would cap `SO_SNDBUF`;
+/// a refusal leaves the auto-tuned buffer, which still works, only slower.
+fn widen_send_buffer(fd: RawFd) {
+    let size = SEND_BUFFER;
+    // SAFETY: `fd` is an open socket; the option value is an int of the given length.
+    let done = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done != 0 {
+        tracing::debug!(err = %io::Error::last_os_error(), "could not widen a fast-path send buffer");
+    }
+}
+
 /// Bytes this socket has put on its stream so far (acknowledged plus still queued; read in
 /// that order, an acknowledgement arriving in between can only make the figure smaller), and
 /// its TCP state.
@@ -395,6 +428,9 @@ impl Redirected {
             self.cookies[i] = cookie(fd)?;
         }
         self.start();
+        for fd in [client, upstream] {
+            widen_send_buffer(fd);
+        }
         let map = &self.owner;
         // Inserting a socket attaches the verdict program to it; until `switch_on`, what it
         // receives stays on it.
@@ -614,4 +650,51 @@ pub(crate) fn watch(client: RawFd, upstream: RawFd) -> io::Result<OwnedFd> {
         }
     }
     Ok(epoll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    fn send_buffer(fd: RawFd) -> libc::c_int {
+        let mut size: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket; `size` and `len` are valid for writes.
+        let got = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(got, 0, "getsockopt: {}", io::Error::last_os_error());
+        size
+    }
+
+    #[test]
+    fn sockets_on_the_fast_path_get_a_send_buffer_that_outlasts_the_kernels_retry() {
+        let Ok(redirector) = Redirector::new().map(Arc::new) else {
+            eprintln!("skipped: in-kernel forwarding needs CAP_BPF and CAP_NET_ADMIN");
+            return;
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (upstream, _) = listener.accept().expect("accept");
+        let fds = [client.as_raw_fd(), upstream.as_raw_fd()];
+        for fd in fds {
+            assert!(
+                send_buffer(fd) < 2 * SEND_BUFFER,
+                "already as wide before the fast path"
+            );
+        }
+        let redirected = redirector.attach(fds[0], fds[1]).expect("attached");
+        for fd in fds {
+            // The kernel doubles what it is given (room for its own bookkeeping).
+            assert_eq!(send_buffer(fd), 2 * SEND_BUFFER);
+        }
+        drop(redirected);
+    }
 }
