@@ -1,5 +1,6 @@
 //! The fault proxy's speed and accuracy, each figure next to a baseline measured in the same
-//! run: pass-through throughput vs a direct connection, added latency without toxics,
+//! run: pass-through throughput vs a direct connection and vs a bare splice forwarder (the
+//! most any relay gets out of the machine), added latency without toxics,
 //! latency-injection accuracy (requested vs measured, KS distance), and the control API's
 //! latency while toxics change under heavy traffic.
 //!
