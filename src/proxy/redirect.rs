@@ -225,7 +225,7 @@ const SEND_BUFFER: libc::c_int = 4 * 1024 * 1024;
 /// `net/core/skmsg.c`), and the receiver idles meanwhile. Auto-tuning sizes the send buffer
 /// for what the socket's owner writes, not for that retry, so the queue fills often under
 /// bulk data. With 8 MiB of room it rarely does: on the 2-core benchmark machine a bulk
-/// transfer on the fast path went from 0.6–0.7x to 0.85–0.95x of a bare splice forwarder, and
+/// transfer on the fast path went from 0.6–0.7x to 0.8–0.95x of a bare splice forwarder, and
 /// used a quarter less CPU per byte. The buffer only holds what the receiver has not taken
 /// yet, so light connections use no more memory. `SO_SNDBUFFORCE` because the fast path
 /// runs as root anyway and `net.core.wmem_max` (often 4 MiB or less) would cap `SO_SNDBUF`;
