@@ -53,21 +53,10 @@ pub fn load(
             loader.seen.insert(canonical, id);
             loader.visit(id, true);
         }
-        Err(ReadError::NotText { lossy, offset }) => {
-            let id = loader.sources.add(path, lossy);
-            loader.diagnostics.push(not_text(id, offset));
+        Err(err) => {
+            let d = unreadable(loader.sources, path, err);
+            loader.diagnostics.push(d);
         }
-        Err(ReadError::TooLarge(len)) => {
-            let id = loader.sources.add(path, "");
-            loader.diagnostics.push(too_large(id, len));
-        }
-        Err(ReadError::Other(message)) => loader.diagnostics.push(
-            Diagnostic::error(
-                Code::Unreadable,
-                format!("cannot read `{}`: {message}", path.display()),
-            )
-            .help("check the path; `pfi check` takes the scenario file as its argument"),
-        ),
     }
     loader.files
 }
@@ -173,9 +162,13 @@ impl Loader<'_> {
                 self.seen.insert(canonical, id);
                 self.visit(id, false);
             }
-            Err(ReadError::NotText { lossy, offset }) => {
+            Err(ReadError::NotText {
+                lossy,
+                offset,
+                byte,
+            }) => {
                 let id = self.sources.add(path, lossy);
-                self.diagnostics.push(not_text(id, offset));
+                self.diagnostics.push(not_text(id, offset, byte));
             }
             Err(ReadError::TooLarge(len)) => {
                 let id = self.sources.add(path, "");
@@ -195,10 +188,12 @@ impl Loader<'_> {
 
 /// Why a file could not be read as text.
 pub enum ReadError {
-    /// Not UTF-8: the text with replacement characters, and the offset of the first bad byte.
+    /// Not UTF-8: the text with replacement characters, the offset of the first bad byte
+    /// (the same in both: every byte before it is valid) and that byte.
     NotText {
         lossy: String,
         offset: usize,
+        byte: u8,
     },
     /// Larger than `MAX_FILE_BYTES`: its size.
     TooLarge(u64),
@@ -208,15 +203,41 @@ pub enum ReadError {
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReadError::NotText { offset, .. } => {
-                write!(f, "it is not UTF-8 text (invalid byte at offset {offset})")
-            }
+            ReadError::NotText { offset, byte, .. } => write!(
+                f,
+                "it is not UTF-8 text (invalid byte 0x{byte:02x} at offset {offset})"
+            ),
             ReadError::TooLarge(len) => write!(
                 f,
                 "it is {len} bytes; pfi reads files up to {MAX_FILE_BYTES} bytes (split it with `import`)"
             ),
             ReadError::Other(m) => f.write_str(m),
         }
+    }
+}
+
+/// The diagnostic for a scenario that cannot be read, located in the file where it can be
+/// (a file that is not UTF-8 is added to `sources` as its lossy decoding, so that the renderers
+/// can show the line of its first invalid byte).
+pub fn unreadable(sources: &mut SourceMap, path: &Path, err: ReadError) -> Diagnostic {
+    match err {
+        ReadError::NotText {
+            lossy,
+            offset,
+            byte,
+        } => {
+            let id = sources.add(path, lossy);
+            not_text(id, offset, byte)
+        }
+        ReadError::TooLarge(len) => {
+            let id = sources.add(path, "");
+            too_large(id, len)
+        }
+        ReadError::Other(message) => Diagnostic::error(
+            Code::Unreadable,
+            format!("cannot read `{}`: {message}", path.display()),
+        )
+        .help("check the path; `pfi check` takes the scenario file as its argument"),
     }
 }
 
@@ -229,10 +250,21 @@ fn too_large(id: FileId, len: u64) -> Diagnostic {
     .help("split the scenario into several files joined with `import`")
 }
 
-fn not_text(id: FileId, offset: usize) -> Diagnostic {
-    Diagnostic::error(Code::Unreadable, "the file is not UTF-8 text")
-        .at(Span::new(id, offset, offset + 1), "invalid byte here")
-        .help("a .pfi file is UTF-8 text; is this the right file?")
+/// The diagnostic for a file that is not UTF-8, at its first invalid byte. The file's text in
+/// the source map is the lossy decoding, where that byte is U+FFFD (three bytes): the span
+/// covers exactly that character, so the renderers never cut one in two.
+fn not_text(id: FileId, offset: usize, byte: u8) -> Diagnostic {
+    Diagnostic::error(
+        Code::Unreadable,
+        format!(
+            "the file is not UTF-8 text: byte 0x{byte:02x} cannot start or continue a character"
+        ),
+    )
+    .at(
+        Span::new(id, offset, offset + char::REPLACEMENT_CHARACTER.len_utf8()),
+        "invalid byte here",
+    )
+    .help("a .pfi file is UTF-8 text; is this the right file? (re-save it as UTF-8)")
 }
 
 /// Reads a text file, refusing huge files before reading them.
@@ -245,11 +277,24 @@ pub fn read_file(path: &Path) -> Result<String, ReadError> {
         return Err(ReadError::TooLarge(meta.len()));
     }
     let bytes = std::fs::read(path).map_err(|e| ReadError::Other(describe_io(&e)))?;
+    decode(bytes)
+}
+
+/// A file's bytes as text: UTF-8, or where it is not, the first invalid byte.
+pub fn decode(bytes: Vec<u8>) -> Result<String, ReadError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge(bytes.len() as u64));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes().get(offset).copied().unwrap_or(0);
         let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
         // Offsets past the first bad byte shift in the lossy text; the first one does not.
-        ReadError::NotText { lossy, offset }
+        ReadError::NotText {
+            lossy,
+            offset,
+            byte,
+        }
     })
 }
 

@@ -40,6 +40,23 @@ pub fn check_text(path: &Path, text: &str) -> Checked {
     check(path, Some(text))
 }
 
+/// Checks `bytes` as if they were the file at `path`, as `check_file` reads a file: bytes that
+/// are not UTF-8 get the diagnostic at their first invalid byte.
+pub fn check_bytes(path: &Path, bytes: &[u8]) -> Checked {
+    match loader::decode(bytes.to_vec()) {
+        Ok(text) => check(path, Some(&text)),
+        Err(err) => {
+            let mut sources = SourceMap::new();
+            let diagnostic = loader::unreadable(&mut sources, path, err);
+            Checked {
+                sources,
+                plan: None,
+                diagnostics: vec![diagnostic],
+            }
+        }
+    }
+}
+
 fn check(path: &Path, text: Option<&str>) -> Checked {
     let mut sources = SourceMap::new();
     let mut diagnostics = Diagnostics::new();

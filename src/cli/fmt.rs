@@ -1,7 +1,7 @@
 use super::exit;
 use super::report::{Format, print_diagnostics};
 use crate::check::Checked;
-use crate::check::loader::read_file;
+use crate::check::loader::{read_file, unreadable};
 use crate::diagnostic::SourceMap;
 use clap::Args;
 use std::path::PathBuf;
@@ -21,15 +21,21 @@ pub fn run(args: FmtArgs) -> ExitCode {
     let mut unformatted = 0;
     let mut failed = false;
     for path in &args.files {
+        let mut sources = SourceMap::new();
         let text = match read_file(path) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
+                let diagnostic = unreadable(&mut sources, path, e);
+                let checked = Checked {
+                    sources,
+                    plan: None,
+                    diagnostics: vec![diagnostic],
+                };
+                print_diagnostics(&checked, Format::Human);
                 failed = true;
                 continue;
             }
         };
-        let mut sources = SourceMap::new();
         let id = sources.add(path, text.clone());
         match crate::syntax::format(id, &text) {
             Ok(formatted) if formatted == text => {}

@@ -13,7 +13,22 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         Severity::Error => ReportKind::Error,
         Severity::Warning => ReportKind::Warning,
     };
-    let Some(primary) = diagnostic.primary_span() else {
+    // Every span on character boundaries inside its file: ariadne slices the text with them.
+    let labels: Vec<super::Label> = diagnostic
+        .labels
+        .iter()
+        .filter(|l| sources.contains(l.span.file))
+        .map(|l| super::Label {
+            span: sources.clamp(l.span),
+            ..l.clone()
+        })
+        .collect();
+    let primary = labels
+        .iter()
+        .find(|l| l.primary)
+        .or(labels.first())
+        .map(|l| l.span);
+    let Some(primary) = primary else {
         let mut out = format!(
             "{}[{}]: {}\n",
             severity_word(diagnostic.severity),
@@ -37,7 +52,7 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         )
         .with_code(diagnostic.code.as_str())
         .with_message(&diagnostic.message);
-    for (i, label) in diagnostic.labels.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let colour = if label.primary {
             Color::Red
         } else {
@@ -58,7 +73,7 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         report = report.with_note(note);
     }
     let mut cache: HashMap<String, ariadne::Source<String>> = HashMap::new();
-    for label in &diagnostic.labels {
+    for label in &labels {
         cache
             .entry(name(label.span.file))
             .or_insert_with(|| ariadne::Source::from(sources.text(label.span.file).to_string()));
@@ -66,7 +81,14 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
     let mut out = Vec::new();
     let cache = MapCache(cache);
     if report.finish().write(cache, &mut out).is_err() {
-        return format!("{}: {}\n", diagnostic.code, diagnostic.message);
+        let (line, column) = sources.line_col(primary.file, primary.start);
+        return format!(
+            "{}[{}]: {}\n  --> {}:{line}:{column}\n",
+            severity_word(diagnostic.severity),
+            diagnostic.code,
+            diagnostic.message,
+            name(primary.file)
+        );
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -74,6 +96,7 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
 /// One JSON object on one line, for editors and CI.
 pub fn render_json(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
     let place = |span: super::Span| {
+        let span = sources.clamp(span);
         let (line, column) = sources.line_col(span.file, span.start);
         let (end_line, end_column) = sources.line_col(span.file, span.end);
         json!({
@@ -86,10 +109,14 @@ pub fn render_json(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
             "end": span.end,
         })
     };
-    let primary = diagnostic.primary_span().map(place);
+    let primary = diagnostic
+        .primary_span()
+        .filter(|s| sources.contains(s.file))
+        .map(place);
     let labels: Vec<_> = diagnostic
         .labels
         .iter()
+        .filter(|l| sources.contains(l.span.file))
         .map(|l| {
             let mut v = place(l.span);
             v["message"] = json!(l.message);

@@ -97,7 +97,10 @@ impl SourceMap {
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, file: FileId, offset: usize) -> (usize, usize) {
         let f = &self.files[file.0 as usize];
-        let offset = offset.min(f.text.len());
+        let mut offset = offset.min(f.text.len());
+        while !f.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let chunk = offset >> CHUNK_BITS;
         let first = f.chunk_lines[chunk] as usize;
         let last = f
@@ -123,6 +126,30 @@ impl SourceMap {
         self.files.iter().map(|f| f.text.len()).sum()
     }
 
+    /// `span` moved inside its file's text and onto character boundaries (the start down, the
+    /// end up), so that every renderer can slice with it: a span from a lossy decoding, from
+    /// another file's offsets or past the end would otherwise split a character.
+    pub fn clamp(&self, span: Span) -> Span {
+        let Some(f) = self.files.get(span.file.0 as usize) else {
+            return Span::new(span.file, 0, 0);
+        };
+        let text = &f.text;
+        let mut start = span.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = span.end.clamp(start, text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        Span::new(span.file, start, end)
+    }
+
+    /// Whether `file` is a file of this map.
+    pub fn contains(&self, file: FileId) -> bool {
+        (file.0 as usize) < self.files.len()
+    }
+
     /// The text a span covers.
     pub fn slice(&self, span: Span) -> &str {
         self.text(span.file).get(span.start..span.end).unwrap_or("")
@@ -142,6 +169,22 @@ mod tests {
         assert_eq!(map.line_col(f, 7), (2, 4));
         assert_eq!(map.line_col(f, 8), (3, 1));
         assert_eq!(map.line_col(f, 100), (3, 2));
+        // Inside `é`: the column of the character that holds the byte.
+        assert_eq!(map.line_col(f, 6), (2, 3));
+    }
+
+    #[test]
+    fn clamped_spans_lie_on_character_boundaries_inside_the_text() {
+        let mut map = SourceMap::new();
+        let f = map.add("a.pfi", "x\u{FFFD}y");
+        assert_eq!(map.clamp(Span::new(f, 1, 2)), Span::new(f, 1, 4));
+        assert_eq!(map.clamp(Span::new(f, 2, 3)), Span::new(f, 1, 4));
+        assert_eq!(map.clamp(Span::new(f, 9, 3)), Span::new(f, 5, 5));
+        assert_eq!(map.clamp(Span::new(f, 4, 1)), Span::new(f, 4, 4));
+        assert_eq!(
+            map.clamp(Span::new(FileId(7), 1, 2)),
+            Span::new(FileId(7), 0, 0)
+        );
     }
 
     #[test]

@@ -111,11 +111,35 @@ impl Formatter<'_> {
         }
     }
 
+    /// Where the code of a declaration that the parser ended at `end` really ends: a parser's
+    /// span may run on over the whitespace and comments after the last token (pest skips them
+    /// looking for an optional modifier), and a comment on the next line must not count as
+    /// trailing this declaration.
+    fn code_end(&self, end: usize) -> usize {
+        let mut end = end.min(self.text.len());
+        loop {
+            let trimmed = self.text[..end].trim_end().len();
+            match self
+                .comments
+                .binary_search_by_key(&trimmed, |c| c.range.end)
+            {
+                Ok(i) if trimmed > 0 => end = self.comments[i].range.start,
+                _ => return trimmed,
+            }
+        }
+    }
+
     /// A comment that starts on the same line after `end`, appended to the current line.
     fn trailing_comment(&mut self, end: usize) {
+        let end = self.code_end(end);
         if let Some(c) = self.comments.get(self.next).cloned() {
             let between = &self.text[end.min(c.range.start)..c.range.start];
-            if c.range.start >= end && !between.contains('\n') {
+            // Only blanks (or the `;` that ended a setting) between: a comment after more code
+            // on the line (`{ at 12s; lasting 1s }  // c`) belongs to what ends the line.
+            let blank = between
+                .chars()
+                .all(|ch| ch == ';' || (ch.is_whitespace() && ch != '\n'));
+            if c.range.start >= end && blank {
                 self.out.push(' ');
                 self.out.push_str(c.text.trim_end());
                 self.next += 1;

@@ -164,6 +164,112 @@ fn fmt_is_idempotent_over_every_fixture_and_scenario() {
     assert!(formatted_any >= 15);
 }
 
+/// Every ```pfi block of the README.
+fn readme_examples() -> Vec<String> {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```pfi") => current = Some(String::new()),
+            (Some(_), "```") => out.extend(current.take()),
+            (Some(text), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// Each comment of `text` with where it stands: the last word of code before it on its line
+/// (`None` for a comment on a line of its own).
+fn comments_in_place(text: &str) -> Vec<(String, Option<String>)> {
+    pfi::syntax::comments(text)
+        .into_iter()
+        .map(|c| {
+            let line_start = text[..c.range.start].rfind('\n').map_or(0, |i| i + 1);
+            let before = text[line_start..c.range.start].trim_end();
+            // A block comment may follow another comment on the line: only code counts.
+            let code = pfi::syntax::comments(before).iter().rev().fold(
+                before.to_string(),
+                |mut s, inner| {
+                    s.replace_range(inner.range.clone(), "");
+                    s
+                },
+            );
+            let word = code.split_whitespace().last().map(str::to_string);
+            (c.text.trim_end().to_string(), word)
+        })
+        .collect()
+}
+
+/// `pfi fmt` over every fixture, scenario, standard module and README example: formatting twice
+/// is formatting once, and every comment stays, in order, after the same code on its line (or
+/// alone on its line).
+#[test]
+fn fmt_keeps_every_comment_on_its_line_and_is_idempotent() {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for dir in [
+        "experiments",
+        "stdlib/std",
+        "tests/fixtures/ok",
+        "tests/fixtures/errors",
+        "tests/fixtures/modules",
+    ] {
+        for file in files(dir) {
+            texts.push((
+                file.display().to_string(),
+                std::fs::read_to_string(&file).unwrap(),
+            ));
+        }
+    }
+    for (i, example) in readme_examples().into_iter().enumerate() {
+        texts.push((format!("README.md example {}", i + 1), example));
+    }
+    let mut formatted = 0;
+    let mut comments = 0;
+    for (name, text) in &texts {
+        let mut sources = SourceMap::new();
+        let id = sources.add(name, text.clone());
+        let Ok(once) = pfi::syntax::format(id, text) else {
+            continue; // a file with syntax errors cannot be formatted
+        };
+        let twice = pfi::syntax::format(id, &once)
+            .unwrap_or_else(|d| panic!("{name}: the formatted text does not format: {d:?}"));
+        assert_eq!(once, twice, "fmt is not idempotent on {name}");
+        let before = comments_in_place(text);
+        assert_eq!(
+            before,
+            comments_in_place(&once),
+            "fmt moved a comment in {name}:\n{once}"
+        );
+        formatted += 1;
+        comments += before.len();
+    }
+    assert!(formatted >= 25, "only {formatted} files formatted");
+    assert!(comments >= 50, "only {comments} comments seen");
+}
+
+#[test]
+fn fmt_keeps_the_readme_stop_condition_comment_on_the_abort_threshold() {
+    let example = readme_examples().remove(0);
+    assert!(example.contains("abort   // a stop condition"));
+    let mut sources = SourceMap::new();
+    let id = sources.add("README.md", example.clone());
+    let once = pfi::syntax::format(id, &example).unwrap();
+    assert!(
+        once.contains("threshold checkout.availability > 90% abort // a stop condition\n"),
+        "{once}"
+    );
+    assert!(once.contains("threshold checkout.p99 < 1500ms\n"), "{once}");
+    assert!(
+        once.contains("  lasting 1s\n} // a profile from std/process\n"),
+        "{once}"
+    );
+}
+
 #[test]
 fn fmt_rewrites_a_messy_file_keeping_comments() {
     let dir = tempfile::tempdir().unwrap();
