@@ -306,6 +306,28 @@ impl Values<'_> {
             if args.len() == n && args.iter().all(|a| a.node.len() == 1) {
                 return true;
             }
+            // The right count, but an argument of several values: `fixed(100 ms)`.
+            if args.len() == n
+                && let Some((i, arg)) = args.iter().enumerate().find(|(_, a)| a.node.len() > 1)
+            {
+                this.error(
+                    Diagnostic::error(
+                        Code::BadDistribution,
+                        format!(
+                            "argument {} of `{}` is {} values separated by spaces, not one",
+                            i + 1,
+                            name.node,
+                            arg.node.len()
+                        ),
+                    )
+                    .at(arg.span, "one argument: write it without spaces")
+                    .help(format!(
+                        "a quantity has no space before its unit (`100ms`), and arguments are separated by commas: `{}`",
+                        example()
+                    )),
+                );
+                return false;
+            }
             this.error(
                 Diagnostic::error(
                     Code::BadDistribution,

@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod comments;
+mod error_hints;
 mod fast;
 mod format;
 mod grammar;

@@ -2,6 +2,7 @@
 
 use super::ast::*;
 use super::comments::code_brackets;
+use super::error_hints;
 use super::grammar::{PfiParser, Rule};
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 use pest::Parser as _;
@@ -124,6 +125,15 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
         InputLocation::Pos(p) => (p, p),
         InputLocation::Span((s, e)) => (s, e),
     };
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant
+        && positives.contains(&Rule::kw_depends_on)
+        && let Some(d) = error_hints::misspelt_keyword(file, text, start)
+    {
+        return d;
+    }
+    if let Some(d) = error_hints::unclosed_block(file, text, start) {
+        return d;
+    }
     // Underline the token at the error, not an empty point.
     let token_end = if end > start {
         end

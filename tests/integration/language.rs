@@ -473,3 +473,69 @@ fn scenarios_in_the_readme_check() {
         );
     }
 }
+
+/// The syntax errors a new user meets first: a misspelt keyword gets "did you mean", a missing
+/// `}` is reported at the brace it should close, an argument with a space in it is named.
+#[test]
+fn syntax_errors_name_the_likely_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "resorce api: process [\"x\"]",
+            "did you mean `resource`?",
+            2,
+            1,
+        ),
+        (
+            "experimnt \"y\" { duration 1s }",
+            "did you mean `experiment`?",
+            2,
+            1,
+        ),
+        ("threshhold a.p99 < 5ms", "did you mean `threshold`?", 2, 1),
+        (
+            "lnk l: tcp 127.0.0.1:1 -> 127.0.0.1:2",
+            "did you mean `link`?",
+            2,
+            1,
+        ),
+        ("a depend_on b", "did you mean `depends_on`?", 2, 3),
+        (
+            "resource api: process [\"x\"] {\n  criticality high\n\nfault f: kill on api { at 1s }",
+            "missing `}`: the block opened on line 2 is not closed",
+            2,
+            29,
+        ),
+        (
+            "link l: tcp 127.0.0.1:1 -> 127.0.0.1:2\nfault f: latency on l { delay fixed(100 ms) }",
+            "argument 1 of `fixed` is 2 values separated by spaces",
+            3,
+            37,
+        ),
+    ];
+    for (i, (body, expected, line, column)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.pfi"));
+        std::fs::write(
+            &path,
+            format!("experiment \"x\" {{ duration 1s }}\n{body}\n"),
+        )
+        .unwrap();
+        let out = run(&["check", "--format", "json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+        assert!(first.contains(expected), "{body}: {first}");
+        assert_eq!(
+            (
+                v["location"]["line"].as_u64(),
+                v["location"]["column"].as_u64()
+            ),
+            (Some(line), Some(column)),
+            "{body}: {first}"
+        );
+    }
+}
