@@ -5,20 +5,48 @@
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
-use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use super::setting_spec::*;
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::ContainerLimits;
 use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "memory_limit",
-    summary: "cap the memory of the process (from now on) or the container, swap included (OOM kill past it)",
-    build: |value| {
-        Ok(Box::new(
-            params::<MemoryLimit>("memory_limit", value)?.validated()?,
-        ))
-    },
-};
+const SETTINGS: &[SettingSpec] = &[req("limit", ValueType::Size)];
+
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "memory_limit"
+    }
+
+    fn summary(&self) -> &'static str {
+        "cap the memory of the process (from now on) or the container, swap included (OOM kill past it)"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Starvation
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        let bytes = settings.required_whole("limit")?;
+        settings.on_target(
+            MemoryLimit { bytes }
+                .validated()
+                .map_err(|err| err.to_string())?,
+        )
+    }
+}
 
 /// Below this the process could not even run.
 const MIN_BYTES: u64 = 1 << 20;

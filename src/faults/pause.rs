@@ -2,18 +2,42 @@
 //! every process of a container with the cgroup freezer (`docker pause`, reverted by
 //! `docker unpause`).
 
+use super::setting_spec::*;
 use super::{
-    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running,
-    running_container,
+    BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
 };
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::{ContainerTarget, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "pause",
-    summary: "freeze the process and its group (SIGSTOP), or the container (freezer); resumed after",
-    build: |value| Ok(Box::new(params::<Pause>("pause", value)?)),
-};
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "pause"
+    }
+
+    fn summary(&self) -> &'static str {
+        "freeze the process and its group (SIGSTOP), or the container (freezer); resumed after"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        &[]
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Crash
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        settings.on_target(Pause {})
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

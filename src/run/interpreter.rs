@@ -5,7 +5,6 @@
 //! failure, and a panic of the run task alike.
 
 use super::containers::{self, AppliedContainers, Containers};
-use super::fault_builder::{FaultAction, build};
 use super::fault_windows::FaultWindows;
 use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
@@ -16,7 +15,9 @@ use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
-use crate::faults::{AppliedFault, FaultContext, Recorded, RevertAction, inject, prepare_recorded};
+use crate::faults::{
+    AppliedFault, FaultAction, FaultContext, Recorded, RevertAction, inject, prepare_recorded,
+};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
     CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
@@ -633,7 +634,7 @@ impl Driver {
         let Some(Ok(action)) = self
             .plan
             .fault(&activation.fault)
-            .map(|fault| build(fault, &toxic_name))
+            .map(|fault| FaultAction::build(fault, &toxic_name))
         else {
             return;
         };
@@ -731,7 +732,7 @@ async fn apply_now(
 ) -> Result<Applied, String> {
     let ledger_id = ledger_id.to_string();
     let result = match plan.fault(&activation.fault) {
-        Some(fault) => build(fault, toxic_name),
+        Some(fault) => FaultAction::build(fault, toxic_name),
         None => Err(format!("fault `{}` is not in the plan", activation.fault)),
     };
     match result {
