@@ -25,6 +25,7 @@ mod fault_error;
 mod fault_kind;
 mod fault_target;
 mod http_error;
+mod in_flight;
 mod io_limit;
 mod jitter;
 mod kill;
@@ -49,6 +50,7 @@ pub use fault_action::FaultAction;
 pub use fault_error::FaultError;
 pub use fault_kind::{FailureMode, FaultKind};
 pub use fault_target::FaultTarget;
+pub use in_flight::{SETTLE_LIMIT, in_flight, settle};
 pub use io_limit::IoLimit;
 pub use kill::Kill;
 pub use kinds::{failure_mode, kind, kinds_for};
@@ -194,9 +196,21 @@ impl Prepared {
         &self.revert
     }
 
-    /// Applies the fault; returns what was done, in a sentence.
+    /// Applies the fault; returns what was done, in a sentence. The apply runs as a task of
+    /// its own, counted in flight (see `in_flight`): if the caller is dropped (the run was
+    /// interrupted), it still finishes, and reverts wait for it.
     pub async fn apply(self) -> Result<String, FaultError> {
-        (self.apply)().await
+        let guard = in_flight::InFlight::begin();
+        let apply = self.apply;
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            apply().await
+        });
+        task.await.unwrap_or_else(|err| {
+            Err(FaultError::Internal(format!(
+                "the task applying the fault failed: {err}"
+            )))
+        })
     }
 }
 

@@ -49,3 +49,177 @@ fn fail_first_fails_exactly_the_first_requests_then_lets_them_pass() {
     assert!(count >= 8.0, "{through}");
     assert_eq!(errors, 3.0, "{through}");
 }
+
+/// The SIGTERM-ignoring image (docker/build-ignore-sigterm-image.sh), built once; `false`
+/// (the test is skipped) unless PFI_DOCKER=1.
+fn ignore_sigterm_image() -> bool {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    if std::env::var("PFI_DOCKER").as_deref() != Ok("1") {
+        return false;
+    }
+    BUILT.call_once(|| {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docker/build-ignore-sigterm-image.sh"
+        );
+        let status = std::process::Command::new(script).status().unwrap();
+        assert!(status.success(), "{script} failed");
+    });
+    true
+}
+
+const IGNORE_SIGTERM: &str = "pfi-ignore-sigterm:local";
+
+/// A container of the SIGTERM-ignoring image, made outside pfi (pre-existing), removed on
+/// drop.
+struct UserContainer(String);
+
+impl UserContainer {
+    fn start(what: &str) -> UserContainer {
+        let name = format!("pfi-test-{what}-{}", std::process::id());
+        let _ = docker(&["rm", "-f", &name]);
+        let out = docker(&["run", "-d", "--name", &name, IGNORE_SIGTERM]);
+        assert!(out.status.success(), "{out:?}");
+        UserContainer(name)
+    }
+
+    /// `docker inspect` of one field (`{{.State.Status}}`).
+    fn inspect(&self, format: &str) -> String {
+        let out = docker(&["inspect", "-f", format, &self.0]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for UserContainer {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn container_scenario(container: &str, duration: &str, fault: &str) -> String {
+    format!(
+        r#"experiment "stop" {{
+  duration {duration}
+  seed 1
+  baseline 200ms
+}}
+
+resource svc: container "{container}"
+
+{fault}
+"#
+    )
+}
+
+#[test]
+fn a_container_stop_takes_effect_at_its_time_even_when_sigterm_is_ignored() {
+    if !ignore_sigterm_image() {
+        return;
+    }
+    let container = UserContainer::start("stop-on-time");
+    let dir = tempfile::tempdir().unwrap();
+    let text = container_scenario(
+        &container.0,
+        "4s",
+        "fault halt: stop on svc { at 500ms; lasting 2s }",
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 0, "{stdout}\n{journal}");
+    let fault = &journal["faults"][0];
+    let late = fault["applied_ms"].as_f64().unwrap() - fault["planned_ms"].as_f64().unwrap();
+    // Docker's own grace (10 s) made it 10 s late; the fault's default is 1 s, then SIGKILL.
+    assert!(late < 4000.0, "applied {late} ms late: {fault}");
+    assert!(
+        fault["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SIGKILL after 1000 ms"),
+        "{fault}"
+    );
+    assert_eq!(container.inspect("{{.State.Status}}"), "running");
+}
+
+#[test]
+fn sigint_while_a_container_stop_is_in_flight_leaves_it_running() {
+    if !ignore_sigterm_image() {
+        return;
+    }
+    let container = UserContainer::start("stop-in-flight");
+    let started_at = container.inspect("{{.State.StartedAt}}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.pfi");
+    // A grace of 6 s: the stop is in flight from 200 ms to ~6.2 s after the resources are
+    // ready.
+    let text = container_scenario(
+        &container.0,
+        "30s",
+        "fault halt: stop on svc { grace 6s; at 0s; lasting 20s }",
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut child = super::support::pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let line = seen
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no start; saw:\n{}", log.join("\n")));
+        let ready = line.contains("all resources ready");
+        log.push(line);
+        if ready {
+            break;
+        }
+    }
+    // Mid-stop: Docker has sent SIGTERM (ignored) and waits out the grace period.
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    let interrupted = std::time::Instant::now();
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    log.extend(seen.try_iter());
+    assert_eq!(status.code(), Some(1), "{}", log.join("\n"));
+    // Past the end of the grace period the stop had: a stop that went on after pfi left
+    // would have killed the container by now.
+    let past_grace = std::time::Duration::from_secs(6);
+    std::thread::sleep(past_grace.saturating_sub(interrupted.elapsed()));
+    assert_eq!(
+        container.inspect("{{.State.Status}}"),
+        "running",
+        "{}",
+        log.join("\n")
+    );
+    // It was stopped (SIGKILL at the end of the grace) and started again by the revert.
+    assert_ne!(container.inspect("{{.State.StartedAt}}"), started_at);
+    let recover = super::support::pfi()
+        .arg("recover")
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(recover.status.code(), Some(0), "{recover:?}");
+}
