@@ -19,6 +19,7 @@ mod container_limit;
 mod container_revert;
 mod cpu_limit;
 mod down;
+mod effect;
 mod fail_first;
 mod fault_action;
 mod fault_error;
@@ -46,6 +47,7 @@ mod stop;
 mod timeout;
 
 pub use cpu_limit::CpuLimit;
+pub use effect::Effect;
 pub use fault_action::FaultAction;
 pub use fault_error::FaultError;
 pub use fault_kind::{FailureMode, FaultKind};
@@ -172,11 +174,13 @@ pub trait Fault: fmt::Debug + Send + Sync {
 }
 
 type ApplyFn = Box<dyn FnOnce() -> BoxFuture<'static, Result<String, FaultError>> + Send>;
+type VerifyFn = Box<dyn FnOnce() -> BoxFuture<'static, Effect> + Send>;
 
-/// A fault ready to apply, with its revert decided.
+/// A fault ready to apply, with its revert decided, and how to check its effect.
 pub struct Prepared {
     revert: RevertAction,
     apply: ApplyFn,
+    verify: Option<VerifyFn>,
 }
 
 impl Prepared {
@@ -188,7 +192,18 @@ impl Prepared {
         Prepared {
             revert,
             apply: Box::new(move || Box::pin(apply())),
+            verify: None,
         }
+    }
+
+    /// How the kind checks, right after applying, that the fault took effect.
+    pub fn verified_by<F, Fut>(mut self, verify: F) -> Prepared
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Effect> + Send + 'static,
+    {
+        self.verify = Some(Box::new(move || Box::pin(verify())));
+        self
     }
 
     /// What undoes the fault: record it before applying.
@@ -200,11 +215,21 @@ impl Prepared {
     /// its own, counted in flight (see `in_flight`): if the caller is dropped (the run was
     /// interrupted), it still finishes, and reverts wait for it.
     pub async fn apply(self) -> Result<String, FaultError> {
+        self.apply_and_verify().await.map(|(detail, _)| detail)
+    }
+
+    /// Applies the fault (as [`Prepared::apply`]), then checks its effect.
+    pub async fn apply_and_verify(self) -> Result<(String, Effect), FaultError> {
         let guard = in_flight::InFlight::begin();
-        let apply = self.apply;
+        let Prepared { apply, verify, .. } = self;
         let task = tokio::spawn(async move {
             let _guard = guard;
-            apply().await
+            let detail = apply().await?;
+            let effect = match verify {
+                Some(verify) => verify().await,
+                None => Effect::Unchecked,
+            };
+            Ok((detail, effect))
         });
         task.await.unwrap_or_else(|err| {
             Err(FaultError::Internal(format!(
@@ -221,6 +246,7 @@ pub struct AppliedFault {
     target: FaultTarget,
     revert: RevertAction,
     detail: String,
+    effect: Effect,
 }
 
 impl AppliedFault {
@@ -239,6 +265,11 @@ impl AppliedFault {
     /// What applying did, in a sentence.
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+
+    /// What the fault was seen to do right after it was applied.
+    pub fn effect(&self) -> &Effect {
+        &self.effect
     }
 
     /// Undoes the fault (idempotent).
@@ -317,14 +348,15 @@ impl Recorded {
             prepared,
         } = self;
         let revert = prepared.revert_action().clone();
-        match prepared.apply().await {
-            Ok(detail) => {
-                tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
+        match prepared.apply_and_verify().await {
+            Ok((detail, effect)) => {
+                tracing::info!(fault = keyword, resource = %target.name(), %effect, "{detail}");
                 Ok(AppliedFault {
                     keyword,
                     target,
                     revert,
                     detail,
+                    effect,
                 })
             }
             Err(err) => {

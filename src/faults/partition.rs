@@ -2,6 +2,7 @@
 //! disconnecting it; reverting reconnects it with the same aliases and fixed addresses.
 //! Processes are partitioned through a proxied link instead.
 
+use super::Effect;
 use super::setting_spec::*;
 use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
@@ -116,6 +117,8 @@ impl Fault for Partition {
                 networks: networks.clone(),
             };
             let target = target.clone();
+            let check = target.clone();
+            let cut: Vec<String> = networks.iter().map(|n| n.network.clone()).collect();
             Ok(Prepared::new(revert, move || async move {
                 for attachment in &networks {
                     target.disconnect(&attachment.network).await?;
@@ -126,6 +129,30 @@ impl Fault for Partition {
                     target.name(),
                     names.join(", ")
                 ))
+            })
+            .verified_by(move || async move {
+                let info = match check.info().await {
+                    Ok(info) => info,
+                    Err(err) => return Effect::NoEffect(format!("cannot inspect it: {err}")),
+                };
+                let still: Vec<&str> = cut
+                    .iter()
+                    .filter(|network| info.network(network).is_some())
+                    .map(String::as_str)
+                    .collect();
+                if still.is_empty() {
+                    Effect::Observed(format!(
+                        "container `{}` is off {}",
+                        check.name(),
+                        cut.join(", ")
+                    ))
+                } else {
+                    Effect::NoEffect(format!(
+                        "container `{}` is still on {}",
+                        check.name(),
+                        still.join(", ")
+                    ))
+                }
             }))
         })
     }

@@ -1,6 +1,7 @@
 //! `stop`: stops the process or container gracefully (SIGTERM or the container's stop
 //! signal, a grace period, SIGKILL); reverting starts it again.
 
+use super::Effect;
 use super::setting_spec::*;
 use super::{
     BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
@@ -76,6 +77,7 @@ impl Fault for Stop {
             resource: target.name().to_string(),
         };
         let target = target.clone();
+        let check = target.clone();
         let grace = self.grace;
         Ok(Prepared::new(revert, move || async move {
             let name = target.name().to_string();
@@ -93,6 +95,16 @@ impl Fault for Stop {
                     }
                 ),
             })
+        })
+        .verified_by(move || async move {
+            match check.identity() {
+                None => Effect::Observed(format!("`{}` is not running", check.name())),
+                Some(identity) => Effect::NoEffect(format!(
+                    "`{}` is running (pid {}) after the stop",
+                    check.name(),
+                    identity.pid
+                )),
+            }
         }))
     }
 
@@ -108,6 +120,7 @@ impl Fault for Stop {
             };
             let target = target.clone();
             let grace = self.grace.unwrap_or(super::DEFAULT_CONTAINER_GRACE);
+            let check = target.clone();
             Ok(Prepared::new(revert, move || async move {
                 target.stop(Some(grace)).await?;
                 Ok(format!(
@@ -115,6 +128,19 @@ impl Fault for Stop {
                     target.name(),
                     grace.as_millis()
                 ))
+            })
+            .verified_by(move || async move {
+                match check.info().await {
+                    Ok(info) if !info.running => {
+                        Effect::Observed(format!("container `{}` is {}", check.name(), info.status))
+                    }
+                    Ok(info) => Effect::NoEffect(format!(
+                        "container `{}` is {} after the stop",
+                        check.name(),
+                        info.status
+                    )),
+                    Err(err) => Effect::NoEffect(format!("cannot inspect it: {err}")),
+                }
             }))
         })
     }

@@ -224,7 +224,7 @@ impl RunActions {
 
     async fn revert_fault(&self, active: ActiveFault) -> Result<(), String> {
         let rt = self.runtime.lock().await;
-        revert(&rt, &active).await
+        revert(&rt, &active).await.map(|_| ())
     }
 
     fn resource(&self, name: &str) -> Result<&ResourcePlan, String> {

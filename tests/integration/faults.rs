@@ -223,3 +223,120 @@ fn sigint_while_a_container_stop_is_in_flight_leaves_it_running() {
         .unwrap();
     assert_eq!(recover.status.code(), Some(0), "{recover:?}");
 }
+
+/// A process holding `mib` MiB (written, so resident), listening on a free port so that it
+/// can be declared ready.
+fn hog_argv(mib: u64, port: u16) -> Vec<String> {
+    let script = format!(
+        "import socket, time\n\
+         held = b'x' * ({mib} << 20)\n\
+         s = socket.socket()\n\
+         s.bind(('127.0.0.1', {port}))\n\
+         s.listen()\n\
+         print('holding', len(held), flush=True)\n\
+         time.sleep(120)\n"
+    );
+    vec!["python3".to_string(), "-c".to_string(), script]
+}
+
+#[tokio::test]
+async fn a_memory_limit_below_what_a_process_holds_is_refused_saying_why() {
+    use pfi::faults::{FaultContext, MemoryLimit, inject};
+    use pfi::targets::{ProcessSpec, ProcessTarget, Readiness};
+    let logs = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let spec =
+        ProcessSpec::new("hog", hog_argv(100, port), logs.path()).readiness(Readiness::Tcp {
+            address: format!("127.0.0.1:{port}"),
+        });
+    let hog = ProcessTarget::new(spec).unwrap();
+    hog.start().await.unwrap();
+    let ctx = FaultContext::new(format!("mem-{}", std::process::id()), "m1");
+    let mut recorded = false;
+    let err = inject(&MemoryLimit { bytes: 16 << 20 }, &hog, &ctx, |_| {
+        recorded = true;
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("refused: `hog` holds 1"), "{err}");
+    assert!(err.contains("above the 16 MiB limit"), "{err}");
+    assert!(
+        !recorded,
+        "nothing is recorded (or applied) for a refused fault"
+    );
+    // A limit above what it holds is applied.
+    let applied = inject(&MemoryLimit { bytes: 512 << 20 }, &hog, &ctx, |_| {
+        Ok::<(), std::io::Error>(())
+    })
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    applied.revert().await.unwrap();
+    hog.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn pause_and_stop_check_their_effect_on_the_process() {
+    use pfi::faults::{Effect, FaultContext, Pause, Stop, inject};
+    let logs = tempfile::tempdir().unwrap();
+    let backend = super::support::start_backend(logs.path()).await;
+    let ctx = FaultContext::new(format!("eff-{}", std::process::id()), "p1");
+    let record = |_: &pfi::faults::RevertAction| Ok::<(), std::io::Error>(());
+    let paused = inject(&Pause {}, &backend, &ctx, record).await.unwrap();
+    assert!(
+        matches!(paused.effect(), Effect::Observed(what) if what.contains("state T")),
+        "{:?}",
+        paused.effect()
+    );
+    paused.revert().await.unwrap();
+    let stopped = inject(&Stop::default(), &backend, &ctx, record)
+        .await
+        .unwrap();
+    assert!(
+        matches!(stopped.effect(), Effect::Observed(what) if what.contains("not running")),
+        "{:?}",
+        stopped.effect()
+    );
+    stopped.revert().await.unwrap();
+    backend.stop().await.unwrap();
+}
+
+#[test]
+fn a_toxic_no_traffic_met_is_marked_as_having_no_observable_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let idle = free_port();
+    // The probe goes through `front`; nothing goes through `idle`.
+    let text = api_behind_a_link(
+        "1200ms",
+        &format!(
+            "link idle: tcp 127.0.0.1:{idle} -> api:PORT\n\
+             fault slow: latency on front {{ delay 5ms; at 200ms; lasting 600ms }}\n\
+             fault unseen: latency on idle {{ delay 5ms; at 200ms; lasting 600ms }}\n"
+        ),
+    );
+    let port = text
+        .split("\"--port\", \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text.replace("PORT", &port));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(
+            "no observable effect: no connection or request through link `idle` met the toxic"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("no observable effect").count(),
+        1,
+        "{stdout}"
+    );
+    let faults = journal["faults"].as_array().unwrap();
+    let unseen = faults.iter().find(|f| f["fault"] == "unseen").unwrap();
+    assert!(unseen["no_effect"].as_str().is_some(), "{unseen}");
+    let slow = faults.iter().find(|f| f["fault"] == "slow").unwrap();
+    assert!(slow.get("no_effect").is_none(), "{slow}");
+}
