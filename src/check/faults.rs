@@ -1,13 +1,26 @@
 //! Faults (with profiles and schedules), probes and telemetry sources.
 
 use super::checker::{Checker, SymbolKind};
-use super::fault_kinds::{FAULT_KINDS, SCHEDULE_SETTINGS, ValueType, fault_kind, kinds_for};
 use super::values::{Quantity, suggest};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::faults::setting_spec::ValueType;
+use crate::faults::{KINDS, kind, kinds_for};
 use crate::plan::*;
 use crate::syntax::ast::{self, Item, Setting, Term};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
+
+/// Settings every fault takes: when it starts, how long it lasts, how likely it fires.
+pub const SCHEDULE_SETTINGS: &[&str] = &[
+    "at",
+    "every",
+    "poisson",
+    "after",
+    "from",
+    "until",
+    "lasting",
+    "probability",
+];
 
 impl Checker<'_> {
     pub(super) fn fault(
@@ -26,8 +39,8 @@ impl Checker<'_> {
                 ),
                 None => (f.kind.node.clone(), None, Vec::new()),
             };
-        let Some(spec) = fault_kind(&kind_name) else {
-            let names: Vec<&str> = FAULT_KINDS.iter().map(|k| k.name).collect();
+        let Some(spec) = kind(&kind_name) else {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.keyword()).collect();
             let span = match profiles.get(&f.kind.node) {
                 Some(p) => p.kind.span,
                 None => f.kind.span,
@@ -47,7 +60,7 @@ impl Checker<'_> {
         let target = self.lookup(&f.target, &[SymbolKind::Resource, SymbolKind::Link]);
         let family = target.and_then(|s| self.families.get(s.index as usize).copied().flatten());
         if let Some(family) = family
-            && !spec.targets.contains(&family)
+            && !spec.targets().contains(&family)
         {
             let supported = kinds_for(family);
             self.error(
@@ -55,14 +68,14 @@ impl Checker<'_> {
                     Code::UnsupportedFault,
                     format!(
                         "`{}` faults cannot act on {} (`{}`)",
-                        spec.name,
+                        spec.keyword(),
                         family.describe(),
                         f.target.node
                     ),
                 )
                 .at(
                     f.kind.span,
-                    format!("`{}` is not supported here", spec.name),
+                    format!("`{}` is not supported here", spec.keyword()),
                 )
                 .with_label(
                     f.target.span,
@@ -82,14 +95,18 @@ impl Checker<'_> {
         settings.retain(|s| !own.iter().any(|o| o.key.node == s.key.node));
         settings.extend(own);
         let mut allowed: Vec<&str> =
-            Vec::with_capacity(spec.settings.len() + SCHEDULE_SETTINGS.len());
-        allowed.extend(spec.settings.iter().map(|s| s.name));
+            Vec::with_capacity(spec.settings().len() + SCHEDULE_SETTINGS.len());
+        allowed.extend(spec.settings().iter().map(|s| s.name));
         allowed.extend(SCHEDULE_SETTINGS);
-        let map = self.settings_in(settings, &allowed, format_args!("a `{}` fault", spec.name));
+        let map = self.settings_in(
+            settings,
+            &allowed,
+            format_args!("a `{}` fault", spec.keyword()),
+        );
 
         let mut params = Params::default();
         let mut ok = true;
-        for s in spec.settings {
+        for s in spec.settings() {
             let Some(setting) = map.get(s.name) else {
                 if s.required {
                     self.missing(
@@ -127,7 +144,7 @@ impl Checker<'_> {
         }
         Some(FaultPlan {
             name: f.name.node.clone(),
-            kind: spec.name.to_string(),
+            kind: spec.keyword().to_string(),
             profile,
             target: f.target.node.clone(),
             target_family: family?,
@@ -155,19 +172,19 @@ impl Checker<'_> {
         let t = self.one(setting)?;
         match ty {
             ValueType::DurationDist => self.duration_distribution(t).map(Value::Duration),
-            ValueType::Quantity(Quantity::Duration) => self
+            ValueType::Duration => self
                 .values()
                 .non_negative(t, Quantity::Duration)
                 .map(|v| Value::Duration(Distribution::Fixed { value: v })),
-            ValueType::Quantity(Quantity::Size) => self
+            ValueType::Size => self
                 .values()
                 .non_negative(t, Quantity::Size)
                 .map(Value::Size),
-            ValueType::Quantity(Quantity::Bandwidth) => self
+            ValueType::Bandwidth => self
                 .values()
                 .non_negative(t, Quantity::Bandwidth)
                 .map(Value::Bandwidth),
-            ValueType::Quantity(Quantity::Number) => {
+            ValueType::Positive => {
                 let v = self.values().quantity(t, Quantity::Number)?;
                 if v <= 0.0 {
                     self.error(
@@ -179,7 +196,6 @@ impl Checker<'_> {
                 }
                 Some(Value::Number(v))
             }
-            ValueType::Quantity(q) => self.values().quantity(t, q).map(Value::Number),
             ValueType::Probability => self.values().probability(t).map(Value::Fraction),
             ValueType::Integer(min, max) => self.values().integer(t, min, max).map(Value::Integer),
             ValueType::Word(choices) => self.values().word(t, choices).map(Value::Word),
@@ -603,17 +619,5 @@ impl Checker<'_> {
 use crate::diagnostic::Diagnostics;
 
 fn example_setting(name: &str, ty: ValueType) -> String {
-    let value = match ty {
-        ValueType::DurationDist => "normal(120ms, 40ms)",
-        ValueType::Quantity(Quantity::Duration) => "500ms",
-        ValueType::Quantity(Quantity::Size) => "64MiB",
-        ValueType::Quantity(Quantity::Bandwidth) => "1MiB/s",
-        ValueType::Quantity(_) => "0.5",
-        ValueType::Probability => "50%",
-        ValueType::Integer(min, _) if min >= 100 => "503",
-        ValueType::Integer(..) => "1",
-        ValueType::Word(choices) => choices.first().copied().unwrap_or("x"),
-        ValueType::Text => "\"...\"",
-    };
-    format!("{name} {value}")
+    format!("{name} {}", ty.example())
 }

@@ -2,7 +2,6 @@
 //! imports. Collects every diagnostic it can instead of stopping at the first.
 
 mod checker;
-pub mod fault_kinds;
 mod faults;
 mod graph;
 pub mod history;

@@ -270,6 +270,9 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
             "  {:<16} {} on {} {when}{reverted}\n",
             fault.fault, fault.kind, fault.target
         ));
+        if let Some(reason) = &fault.no_effect {
+            out.push_str(&format!("    no observable effect: {reason}\n"));
+        }
     }
     out.push_str(&health_section(report));
     out.push_str(&format!("\nprobes: {}\n", report.probes.len()));

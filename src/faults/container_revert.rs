@@ -54,6 +54,15 @@ pub(super) async fn start(target: &ContainerTarget) -> Result<RevertOutcome, Doc
         )));
     }
     target.start().await?;
+    // Check what the engine did: a container that exits at once is reported, not assumed
+    // running.
+    let after = target.info().await?;
+    if !after.running {
+        return Err(DockerError::DidNotStayRunning {
+            container: name.to_string(),
+            status: after.status.to_string(),
+        });
+    }
     Ok(RevertOutcome::Reverted(format!(
         "started container `{name}` again"
     )))

@@ -4,20 +4,48 @@
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
-use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use super::setting_spec::*;
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::ContainerLimits;
 use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "cpu_limit",
-    summary: "cap the process's or container's CPU at a number of cores (CPU quota)",
-    build: |value| {
-        Ok(Box::new(
-            params::<CpuLimit>("cpu_limit", value)?.validated()?,
-        ))
-    },
-};
+const SETTINGS: &[SettingSpec] = &[req("cores", ValueType::Positive)];
+
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "cpu_limit"
+    }
+
+    fn summary(&self) -> &'static str {
+        "cap the process's or container's CPU at a number of cores (CPU quota)"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Starvation
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        let cores = settings.required("cores")?;
+        settings.on_target(
+            CpuLimit { cores }
+                .validated()
+                .map_err(|err| err.to_string())?,
+        )
+    }
+}
 
 /// The quota period, in microseconds (the kernel's default).
 const PERIOD_US: u64 = 100_000;

@@ -35,6 +35,8 @@ pub enum FaultError {
         fault: &'static str,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The task applying the fault failed (it panicked).
+    Internal(String),
     /// Applying failed; whatever was partly applied has been reverted (`cleanup`).
     Apply {
         fault: &'static str,
@@ -80,6 +82,7 @@ impl fmt::Display for FaultError {
             }
             FaultError::Target(err) => err.fmt(f),
             FaultError::Cgroup { fault, message } => write!(f, "`{fault}`: {message}"),
+            FaultError::Internal(message) => f.write_str(message),
             FaultError::Record { fault, source } => write!(
                 f,
                 "cannot record `{fault}` in the run ledger before applying it ({source}); it was not applied"

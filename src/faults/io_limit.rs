@@ -7,17 +7,54 @@ use super::cgroup::{
 };
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
-use super::{BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, params};
+use super::setting_spec::*;
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::ContainerLimits;
 use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "io_limit",
-    summary: "throttle disk reads/writes in bytes per second, or lower the I/O weight (cgroup; containers: the weight only)",
-    build: |value| Ok(Box::new(params::<IoLimit>("io_limit", value)?.validated()?)),
-};
+const SETTINGS: &[SettingSpec] = &[
+    opt("read", ValueType::Bandwidth),
+    opt("write", ValueType::Bandwidth),
+    opt("weight", ValueType::Integer(10, 1000)),
+];
+
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "io_limit"
+    }
+
+    fn summary(&self) -> &'static str {
+        "throttle disk reads/writes in bytes per second, or lower the I/O weight (cgroup; containers: the weight only)"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Starvation
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        let limit = IoLimit {
+            read_bps: settings.whole("read"),
+            write_bps: settings.whole("write"),
+            weight: settings.whole("weight").map(|w| w.min(1000) as u16),
+            device: None,
+        };
+        settings.on_target(limit.validated().map_err(|err| err.to_string())?)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

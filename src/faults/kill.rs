@@ -2,18 +2,53 @@
 //! a container's main process. When the fault ends, the resource is started again if the
 //! signal ended it.
 
+use super::setting_spec::*;
 use super::{
-    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running,
-    running_container,
+    BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
 };
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::{ContainerTarget, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "kill",
-    summary: "send a signal (default SIGKILL) to the process and its group, or to the container; started again when the fault ends",
-    build: |value| Ok(Box::new(params::<Kill>("kill", value)?)),
-};
+const SETTINGS: &[SettingSpec] = &[opt(
+    "signal",
+    ValueType::Word(&[
+        "SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGABRT",
+    ]),
+)];
+
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "kill"
+    }
+
+    fn summary(&self) -> &'static str {
+        "send a signal (default SIGKILL) to the process and its group, or to the container; started again when the fault ends"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Crash
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        let signal = match settings.text("signal") {
+            Some(signal) => signal.parse::<Signal>()?,
+            None => Signal::KILL,
+        };
+        settings.on_target(Kill { signal })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

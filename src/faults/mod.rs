@@ -1,47 +1,107 @@
-//! Faults on process and container targets, one file per kind named after its keyword in the
-//! language; a kind's file holds what it does to a process and what it does to a container.
+//! Fault kinds, one file per kind named after its keyword in the language
+//! (`src/faults/<keyword>.rs`), registered by one line in [`KINDS`].
 //!
-//! Every kind implements [`Fault`]. Injecting is two steps so nothing is applied before it
-//! can be undone after a crash: [`Fault::prepare_process`] or [`Fault::prepare_container`]
-//! decides everything and yields the [`RevertAction`] (the caller writes it to the run's
-//! ledger), then [`Prepared::apply`] changes the system. [`inject`] does both around a
-//! recording callback. Which kinds a target family supports is one table per family
-//! ([`PROCESS_FAULTS`], [`CONTAINER_FAULTS`]).
+//! A kind's file holds a `Kind` implementing [`FaultKind`] (keyword, settings, targets,
+//! failure mode, `build` from typed [`Settings`]) and what it does to each target it
+//! supports: a link kind builds its toxic directly; a process or container kind implements
+//! [`Fault`]. Injecting a [`Fault`] is two steps so nothing is applied before it can be
+//! undone after a crash: [`Fault::prepare_process`] or [`Fault::prepare_container`] decides
+//! everything and yields the [`RevertAction`] (the caller writes it to the run's ledger),
+//! then [`Prepared::apply`] changes the system. [`inject`] does both around a recording
+//! callback.
 
+mod abort;
+mod bandwidth;
+mod blackhole;
 pub mod cgroup;
 mod cgroup_limit;
 mod container_limit;
 mod container_revert;
 mod cpu_limit;
+mod down;
+mod effect;
+mod fail_first;
+mod fault_action;
 mod fault_error;
+mod fault_kind;
 mod fault_target;
+mod http_error;
+mod in_flight;
 mod io_limit;
+mod jitter;
 mod kill;
+mod kinds;
+mod latency;
+mod limit_data;
 mod memory_limit;
 mod partition;
 mod pause;
+mod reset;
 mod restart;
 mod revert_action;
+pub mod setting_spec;
+mod settings;
+mod slicer;
+mod slow_close;
 mod stop;
+mod timeout;
 
 pub use cpu_limit::CpuLimit;
+pub use effect::Effect;
+pub use fault_action::FaultAction;
 pub use fault_error::FaultError;
+pub use fault_kind::{FailureMode, FaultKind};
 pub use fault_target::FaultTarget;
+pub use in_flight::{SETTLE_LIMIT, in_flight, settle};
 pub use io_limit::IoLimit;
 pub use kill::Kill;
+pub use kinds::{failure_mode, kind, kinds_for};
 pub use memory_limit::MemoryLimit;
 pub use partition::Partition;
 pub use pause::Pause;
 pub use restart::Restart;
 pub use revert_action::{RevertAction, RevertError, RevertOutcome};
+pub use settings::Settings;
 pub use stop::Stop;
 
 use crate::targets::docker::ContainerInfo;
 use crate::targets::{ContainerTarget, ProcessIdentity, ProcessTarget};
-use serde::de::DeserializeOwned;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
+
+/// How long a stopped or restarted container has to exit before SIGKILL, unless the fault
+/// says (`grace`): short, so that the fault takes effect at its planned time whatever the
+/// program does with SIGTERM (the engine's own default is 10 s).
+pub const DEFAULT_CONTAINER_GRACE: Duration = Duration::from_secs(1);
+
+/// Every fault kind, in the order listings show them: the one table of kinds. Adding a kind
+/// is a file `src/faults/<keyword>.rs` with a `Kind` implementing [`FaultKind`], its `mod`
+/// line above and one line here.
+pub const KINDS: &[&dyn FaultKind] = &[
+    &latency::Kind,
+    &jitter::Kind,
+    &bandwidth::Kind,
+    &slow_close::Kind,
+    &timeout::Kind,
+    &blackhole::Kind,
+    &reset::Kind,
+    &slicer::Kind,
+    &limit_data::Kind,
+    &down::Kind,
+    &http_error::Kind,
+    &abort::Kind,
+    &fail_first::Kind,
+    &kill::Kind,
+    &stop::Kind,
+    &pause::Kind,
+    &restart::Kind,
+    &cpu_limit::Kind,
+    &memory_limit::Kind,
+    &io_limit::Kind,
+    &partition::Kind,
+];
 
 /// A boxed future, so faults can live behind `dyn Fault`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -114,11 +174,13 @@ pub trait Fault: fmt::Debug + Send + Sync {
 }
 
 type ApplyFn = Box<dyn FnOnce() -> BoxFuture<'static, Result<String, FaultError>> + Send>;
+type VerifyFn = Box<dyn FnOnce() -> BoxFuture<'static, Effect> + Send>;
 
-/// A fault ready to apply, with its revert decided.
+/// A fault ready to apply, with its revert decided, and how to check its effect.
 pub struct Prepared {
     revert: RevertAction,
     apply: ApplyFn,
+    verify: Option<VerifyFn>,
 }
 
 impl Prepared {
@@ -130,7 +192,18 @@ impl Prepared {
         Prepared {
             revert,
             apply: Box::new(move || Box::pin(apply())),
+            verify: None,
         }
+    }
+
+    /// How the kind checks, right after applying, that the fault took effect.
+    pub fn verified_by<F, Fut>(mut self, verify: F) -> Prepared
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Effect> + Send + 'static,
+    {
+        self.verify = Some(Box::new(move || Box::pin(verify())));
+        self
     }
 
     /// What undoes the fault: record it before applying.
@@ -138,9 +211,31 @@ impl Prepared {
         &self.revert
     }
 
-    /// Applies the fault; returns what was done, in a sentence.
+    /// Applies the fault; returns what was done, in a sentence. The apply runs as a task of
+    /// its own, counted in flight (see `in_flight`): if the caller is dropped (the run was
+    /// interrupted), it still finishes, and reverts wait for it.
     pub async fn apply(self) -> Result<String, FaultError> {
-        (self.apply)().await
+        self.apply_and_verify().await.map(|(detail, _)| detail)
+    }
+
+    /// Applies the fault (as [`Prepared::apply`]), then checks its effect.
+    pub async fn apply_and_verify(self) -> Result<(String, Effect), FaultError> {
+        let guard = in_flight::InFlight::begin();
+        let Prepared { apply, verify, .. } = self;
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            let detail = apply().await?;
+            let effect = match verify {
+                Some(verify) => verify().await,
+                None => Effect::Unchecked,
+            };
+            Ok((detail, effect))
+        });
+        task.await.unwrap_or_else(|err| {
+            Err(FaultError::Internal(format!(
+                "the task applying the fault failed: {err}"
+            )))
+        })
     }
 }
 
@@ -151,6 +246,7 @@ pub struct AppliedFault {
     target: FaultTarget,
     revert: RevertAction,
     detail: String,
+    effect: Effect,
 }
 
 impl AppliedFault {
@@ -169,6 +265,11 @@ impl AppliedFault {
     /// What applying did, in a sentence.
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+
+    /// What the fault was seen to do right after it was applied.
+    pub fn effect(&self) -> &Effect {
+        &self.effect
     }
 
     /// Undoes the fault (idempotent).
@@ -247,14 +348,15 @@ impl Recorded {
             prepared,
         } = self;
         let revert = prepared.revert_action().clone();
-        match prepared.apply().await {
-            Ok(detail) => {
-                tracing::info!(fault = keyword, resource = %target.name(), "{detail}");
+        match prepared.apply_and_verify().await {
+            Ok((detail, effect)) => {
+                tracing::info!(fault = keyword, resource = %target.name(), %effect, "{detail}");
                 Ok(AppliedFault {
                     keyword,
                     target,
                     revert,
                     detail,
+                    effect,
                 })
             }
             Err(err) => {
@@ -267,63 +369,6 @@ impl Recorded {
             }
         }
     }
-}
-
-/// One fault kind in the table: its keyword, a summary, and how to build it from its
-/// parameters as JSON (`{"signal": "SIGTERM"}`, `{"cores": 0.2}`).
-pub struct FaultKind {
-    pub keyword: &'static str,
-    pub summary: &'static str,
-    pub build: fn(serde_json::Value) -> Result<Box<dyn Fault>, FaultError>,
-}
-
-/// Every fault kind a process target supports.
-pub const PROCESS_FAULTS: &[FaultKind] = &[
-    kill::KIND,
-    pause::KIND,
-    stop::KIND,
-    restart::KIND,
-    cpu_limit::KIND,
-    memory_limit::KIND,
-    io_limit::KIND,
-];
-
-/// Every fault kind a container target supports.
-pub const CONTAINER_FAULTS: &[FaultKind] = &[
-    kill::KIND,
-    pause::KIND,
-    stop::KIND,
-    restart::KIND,
-    cpu_limit::KIND,
-    memory_limit::KIND,
-    io_limit::KIND,
-    partition::KIND,
-];
-
-/// The process fault kind with this keyword.
-pub fn process_fault(keyword: &str) -> Option<&'static FaultKind> {
-    PROCESS_FAULTS.iter().find(|kind| kind.keyword == keyword)
-}
-
-/// The container fault kind with this keyword.
-pub fn container_fault(keyword: &str) -> Option<&'static FaultKind> {
-    CONTAINER_FAULTS.iter().find(|kind| kind.keyword == keyword)
-}
-
-/// Reads a fault's parameters (unknown fields are errors).
-fn params<T: DeserializeOwned>(
-    keyword: &'static str,
-    value: serde_json::Value,
-) -> Result<T, FaultError> {
-    let value = if value.is_null() {
-        serde_json::Value::Object(Default::default())
-    } else {
-        value
-    };
-    serde_json::from_value(value).map_err(|err| FaultError::InvalidParams {
-        fault: keyword,
-        reason: err.to_string(),
-    })
 }
 
 /// The running process of a target, or the error for a fault that needs one.
@@ -348,79 +393,4 @@ async fn running_container(
         });
     }
     Ok(info)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_table_has_one_entry_per_keyword() {
-        for table in [PROCESS_FAULTS, CONTAINER_FAULTS] {
-            let mut keywords: Vec<&str> = table.iter().map(|kind| kind.keyword).collect();
-            keywords.sort();
-            keywords.dedup();
-            assert_eq!(keywords.len(), table.len());
-        }
-        assert_eq!(process_fault("pause").unwrap().keyword, "pause");
-        assert!(process_fault("latency").is_none());
-        assert!(process_fault("partition").is_none());
-        assert_eq!(container_fault("partition").unwrap().keyword, "partition");
-        assert_eq!(container_fault("cpu_limit").unwrap().keyword, "cpu_limit");
-    }
-
-    #[test]
-    fn builds_every_kind_from_json_parameters() {
-        let cases = [
-            (
-                "kill",
-                serde_json::json!({"signal": "TERM"}),
-                "kill with SIGTERM",
-            ),
-            ("kill", serde_json::Value::Null, "kill with SIGKILL"),
-            ("pause", serde_json::json!({}), "pause (SIGSTOP)"),
-            ("stop", serde_json::json!({}), "stop (graceful)"),
-            ("restart", serde_json::json!({}), "restart"),
-            (
-                "cpu_limit",
-                serde_json::json!({"cores": 0.2}),
-                "cpu_limit 0.2 cores",
-            ),
-            (
-                "memory_limit",
-                serde_json::json!({"bytes": 67108864}),
-                "memory_limit 64 MiB",
-            ),
-            (
-                "io_limit",
-                serde_json::json!({"read_bps": 1048576, "weight": 50}),
-                "io_limit read 1048576 B/s, weight 50",
-            ),
-        ];
-        for (keyword, params, described) in cases {
-            let fault = (process_fault(keyword).unwrap().build)(params).unwrap();
-            assert_eq!(fault.keyword(), keyword);
-            assert_eq!(fault.describe(), described);
-        }
-    }
-
-    #[test]
-    fn rejects_bad_parameters_with_the_keyword() {
-        let build = |keyword: &str, params| {
-            (process_fault(keyword).unwrap().build)(params)
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(build("kill", serde_json::json!({"signal": "SIGNOPE"})).contains("unknown signal"));
-        assert!(build("cpu_limit", serde_json::json!({"cores": 0})).contains("more than 0"));
-        assert!(
-            build("cpu_limit", serde_json::json!({"cpus": 1}))
-                .starts_with("invalid `cpu_limit` fault")
-        );
-        assert!(build("memory_limit", serde_json::json!({"bytes": 10})).contains("at least"));
-        assert!(build("io_limit", serde_json::json!({})).contains("read_bps, write_bps or weight"));
-        assert!(build("pause", serde_json::json!({"for": 1})).contains("unknown field"));
-        let err = (container_fault("partition").unwrap().build)(serde_json::json!({"x": 1}));
-        assert!(err.is_err_and(|err| err.is_input()));
-    }
 }

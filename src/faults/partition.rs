@@ -2,17 +2,50 @@
 //! disconnecting it; reverting reconnects it with the same aliases and fixed addresses.
 //! Processes are partitioned through a proxied link instead.
 
-use super::{
-    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params,
-};
+use super::Effect;
+use super::setting_spec::*;
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
+use crate::proxy::toxics::Down;
 use crate::targets::ContainerTarget;
 use serde::{Deserialize, Serialize};
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "partition",
-    summary: "disconnect the container from its networks (or the one named); reconnected when the fault ends",
-    build: |value| Ok(Box::new(params::<Partition>("partition", value)?)),
-};
+const SETTINGS: &[SettingSpec] = &[opt("network", ValueType::Text)];
+
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "partition"
+    }
+
+    fn summary(&self) -> &'static str {
+        "disconnect the container from its networks (or the one named); reconnected when the fault ends"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Container, TcpLink, HttpLink]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::DependencyFailure
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        match settings.family() {
+            // A link is cut by refusing its connections.
+            TcpLink | HttpLink => settings.toxic(Down),
+            Process | Container => settings.on_target(Partition {
+                network: settings.text("network").map(str::to_string),
+            }),
+        }
+    }
+}
 
 /// Network modes that are not networks one can disconnect from.
 const NOT_DISCONNECTABLE: &[&str] = &["host", "none"];
@@ -84,6 +117,8 @@ impl Fault for Partition {
                 networks: networks.clone(),
             };
             let target = target.clone();
+            let check = target.clone();
+            let cut: Vec<String> = networks.iter().map(|n| n.network.clone()).collect();
             Ok(Prepared::new(revert, move || async move {
                 for attachment in &networks {
                     target.disconnect(&attachment.network).await?;
@@ -94,6 +129,30 @@ impl Fault for Partition {
                     target.name(),
                     names.join(", ")
                 ))
+            })
+            .verified_by(move || async move {
+                let info = match check.info().await {
+                    Ok(info) => info,
+                    Err(err) => return Effect::NoEffect(format!("cannot inspect it: {err}")),
+                };
+                let still: Vec<&str> = cut
+                    .iter()
+                    .filter(|network| info.network(network).is_some())
+                    .map(String::as_str)
+                    .collect();
+                if still.is_empty() {
+                    Effect::Observed(format!(
+                        "container `{}` is off {}",
+                        check.name(),
+                        cut.join(", ")
+                    ))
+                } else {
+                    Effect::NoEffect(format!(
+                        "container `{}` is still on {}",
+                        check.name(),
+                        still.join(", ")
+                    ))
+                }
             }))
         })
     }
@@ -102,15 +161,6 @@ impl Fault for Partition {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builds_from_parameters() {
-        let all = (KIND.build)(serde_json::Value::Null).unwrap();
-        assert_eq!(all.describe(), "partition from every network");
-        let one = (KIND.build)(serde_json::json!({"network": "shop"})).unwrap();
-        assert_eq!(one.describe(), "partition from network shop");
-        assert!((KIND.build)(serde_json::json!({"net": "x"})).is_err());
-    }
 
     #[tokio::test]
     async fn a_process_cannot_be_partitioned_here() {

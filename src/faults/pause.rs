@@ -2,18 +2,44 @@
 //! every process of a container with the cgroup freezer (`docker pause`, reverted by
 //! `docker unpause`).
 
+use super::Effect;
+use super::setting_spec::*;
 use super::{
-    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params, running,
-    running_container,
+    BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
 };
-use crate::targets::{ContainerTarget, ProcessTarget, Signal};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
+use crate::targets::{ContainerTarget, ProcStat, ProcessState, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "pause",
-    summary: "freeze the process and its group (SIGSTOP), or the container (freezer); resumed after",
-    build: |value| Ok(Box::new(params::<Pause>("pause", value)?)),
-};
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "pause"
+    }
+
+    fn summary(&self) -> &'static str {
+        "freeze the process and its group (SIGSTOP), or the container (freezer); resumed after"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        &[]
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Crash
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        settings.on_target(Pause {})
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +73,8 @@ impl Fault for Pause {
                 target.name(),
                 identity.pid
             ))
-        }))
+        })
+        .verified_by(move || stopped_state(identity.pid)))
     }
 
     fn prepare_container<'a>(
@@ -61,10 +88,45 @@ impl Fault for Pause {
                 container: target.reference(),
             };
             let target = target.clone();
+            let check = target.clone();
             Ok(Prepared::new(revert, move || async move {
                 target.pause().await?;
                 Ok(format!("paused container `{}`", target.name()))
+            })
+            .verified_by(move || async move {
+                match check.info().await {
+                    Ok(info) if info.paused => {
+                        Effect::Observed(format!("container `{}` is paused", check.name()))
+                    }
+                    Ok(info) => Effect::NoEffect(format!(
+                        "container `{}` is {}, not paused",
+                        check.name(),
+                        info.status
+                    )),
+                    Err(err) => Effect::NoEffect(format!("cannot inspect it: {err}")),
+                }
             }))
         })
     }
+}
+
+/// Whether process `pid` reached state T (stopped) soon after SIGSTOP (the signal is
+/// delivered asynchronously; a process in uninterruptible sleep stops when it wakes).
+async fn stopped_state(pid: u32) -> Effect {
+    let mut last = None;
+    for _ in 0..50 {
+        match ProcStat::read(pid) {
+            Ok(Some(stat)) if stat.state == ProcessState::Stopped => {
+                return Effect::Observed(format!("process {pid} is in state T (stopped)"));
+            }
+            Ok(Some(stat)) => last = Some(stat.state.letter()),
+            Ok(None) => return Effect::NoEffect(format!("process {pid} is gone")),
+            Err(err) => return Effect::NoEffect(format!("cannot read /proc/{pid}/stat: {err}")),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Effect::NoEffect(format!(
+        "process {pid} is still in state {} 500 ms after SIGSTOP, not T",
+        last.unwrap_or('?')
+    ))
 }

@@ -1,21 +1,56 @@
 //! `restart`: stops the process or container gracefully and starts it again; nothing to
 //! revert.
 
-use super::{
-    BoxFuture, Fault, FaultContext, FaultError, FaultKind, Prepared, RevertAction, params,
-};
+use super::setting_spec::*;
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
+use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::TargetFamily::{self, *};
 use crate::targets::{ContainerTarget, ProcessTarget};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-pub(super) const KIND: FaultKind = FaultKind {
-    keyword: "restart",
-    summary: "stop the process or container gracefully and start it again (a new pid)",
-    build: |value| Ok(Box::new(params::<Restart>("restart", value)?)),
-};
+const SETTINGS: &[SettingSpec] = &[GRACE];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Kind;
+
+impl FaultKind for Kind {
+    fn keyword(&self) -> &'static str {
+        "restart"
+    }
+
+    fn summary(&self) -> &'static str {
+        "stop the process or container gracefully and start it again (a new pid)"
+    }
+
+    fn targets(&self) -> &'static [TargetFamily] {
+        &[Process, Container]
+    }
+
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Crash
+    }
+
+    fn build(&self, settings: &Settings) -> Result<FaultAction, String> {
+        settings.on_target(Restart {
+            grace: settings.duration("grace"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Restart {}
+pub struct Restart {
+    /// How long the target has to exit before SIGKILL: for a container, default
+    /// [`super::DEFAULT_CONTAINER_GRACE`] (not the container's own timeout, Docker's 10 s by
+    /// default, which would let the fault take effect late); for a process, default the
+    /// resource's `stop_grace`.
+    #[serde(default)]
+    pub grace: Option<Duration>,
+}
 
 impl Fault for Restart {
     fn keyword(&self) -> &'static str {
@@ -35,9 +70,10 @@ impl Fault for Restart {
             reason: format!("a restart leaves `{}` running", target.name()),
         };
         let target = target.clone();
+        let grace = self.grace;
         Ok(Prepared::new(revert, move || async move {
             let before = target.pid();
-            let after = target.restart().await?;
+            let after = target.restart_within(grace).await?;
             Ok(match before {
                 Some(before) => format!(
                     "restarted `{}`: pid {before} → pid {}",
@@ -61,8 +97,9 @@ impl Fault for Restart {
                 reason: format!("a restart leaves container `{}` running", target.name()),
             };
             let target = target.clone();
+            let grace = self.grace.unwrap_or(super::DEFAULT_CONTAINER_GRACE);
             Ok(Prepared::new(revert, move || async move {
-                target.restart(None).await?;
+                target.restart(Some(grace)).await?;
                 Ok(format!("restarted container `{}`", target.name()))
             }))
         })

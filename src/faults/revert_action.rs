@@ -89,6 +89,15 @@ impl RevertAction {
             action: self.to_string(),
             message,
         };
+        // An apply still in flight (the run was interrupted while it ran) would change the
+        // target after this revert looked at it: wait for it first.
+        if !super::in_flight::settle(super::in_flight::SETTLE_LIMIT).await {
+            tracing::warn!(
+                action = %self,
+                "a fault was still being applied after {} s; reverting anyway",
+                super::in_flight::SETTLE_LIMIT.as_secs()
+            );
+        }
         match self {
             RevertAction::Nothing { reason } => Ok(RevertOutcome::AlreadyReverted(reason.clone())),
             RevertAction::Resume {

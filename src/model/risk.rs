@@ -21,6 +21,7 @@
 
 use super::profile::{Lookup, Profile};
 use super::thresholds::factor;
+use crate::faults::FailureMode;
 use crate::plan::{Criticality, Plan, SourceKind};
 use crate::run::RunReport;
 use serde::Serialize;
@@ -102,17 +103,17 @@ fn probe_metric(figures: &crate::run::ProbeFigures, metric: &str) -> Option<f64>
     .filter(|v| v.is_finite())
 }
 
-/// The failure modes a scenario's observation points to.
+/// The failure modes a scenario's observation points to: the kind's own, unless what was
+/// seen (latency more than errors, dependents that failed) says otherwise.
 fn modes(kind: &str, errors: f64, latency: f64, has_dependents: bool, spof: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let primary = match kind {
-        "cpu_limit" | "memory_limit" | "io_limit" => "starvation",
-        _ if latency > errors => "latency",
-        "http_error" => "http_error",
-        _ if has_dependents => "dependency_failure",
-        "kill" | "stop" | "restart" | "pause" => "crash",
-        "latency" | "jitter" | "bandwidth" => "latency",
-        _ => "dependency_failure",
+    let mode = crate::faults::failure_mode(kind);
+    let primary = match mode {
+        FailureMode::Starvation => mode.name(),
+        _ if latency > errors => FailureMode::Latency.name(),
+        FailureMode::HttpError => mode.name(),
+        _ if has_dependents => FailureMode::DependencyFailure.name(),
+        _ => mode.name(),
     };
     out.push(primary.to_string());
     if spof {

@@ -33,8 +33,18 @@ impl HttpMatch {
     }
 
     pub fn from_attributes(a: &Attributes) -> Result<Self, AttributeError> {
+        HttpMatch::parse(a.text("method")?, a.text("path_prefix")?, a.text("header")?)
+    }
+
+    /// A matcher from its three optional parts, as written (`"GET"`, `"/api"`,
+    /// `"Name: value"` or `"Name"`).
+    pub fn parse(
+        method: Option<&str>,
+        path_prefix: Option<&str>,
+        header: Option<&str>,
+    ) -> Result<Self, AttributeError> {
         let mut m = HttpMatch::default();
-        if let Some(method) = a.text("method")? {
+        if let Some(method) = method {
             let method =
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
                     AttributeError(format!(
@@ -43,7 +53,7 @@ impl HttpMatch {
                 })?;
             m = m.method(method);
         }
-        if let Some(prefix) = a.text("path_prefix")? {
+        if let Some(prefix) = path_prefix {
             if !prefix.starts_with('/') {
                 return Err(AttributeError(format!(
                     "attribute `path_prefix` must start with '/', got {prefix:?}"
@@ -51,7 +61,7 @@ impl HttpMatch {
             }
             m = m.path_prefix(prefix);
         }
-        if let Some(header) = a.text("header")? {
+        if let Some(header) = header {
             let (name, value) = match header.split_once(':') {
                 Some((n, v)) => (n.trim(), Some(v.trim().to_string())),
                 None => (header.trim(), None),

@@ -5,7 +5,6 @@
 //! failure, and a panic of the run task alike.
 
 use super::containers::{self, AppliedContainers, Containers};
-use super::fault_builder::{FaultAction, build};
 use super::fault_windows::FaultWindows;
 use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
@@ -16,7 +15,9 @@ use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
-use crate::faults::{AppliedFault, FaultContext, Recorded, RevertAction, inject, prepare_recorded};
+use crate::faults::{
+    AppliedFault, FaultAction, FaultContext, Recorded, RevertAction, inject, prepare_recorded,
+};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
     CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
@@ -69,6 +70,10 @@ pub struct FaultRecord {
     pub reverted_ms: Option<f64>,
     pub detail: String,
     pub error: Option<String>,
+    /// Set when the fault was applied but had no observable effect (its kind's check after
+    /// applying, or a toxic no traffic went through): why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_effect: Option<String>,
 }
 
 /// A probe's figures over some of its checks; latencies in ms.
@@ -633,7 +638,7 @@ impl Driver {
         let Some(Ok(action)) = self
             .plan
             .fault(&activation.fault)
-            .map(|fault| build(fault, &toxic_name))
+            .map(|fault| FaultAction::build(fault, &toxic_name))
         else {
             return;
         };
@@ -731,7 +736,7 @@ async fn apply_now(
 ) -> Result<Applied, String> {
     let ledger_id = ledger_id.to_string();
     let result = match plan.fault(&activation.fault) {
-        Some(fault) => build(fault, toxic_name),
+        Some(fault) => FaultAction::build(fault, toxic_name),
         None => Err(format!("fault `{}` is not in the plan", activation.fault)),
     };
     match result {
@@ -808,6 +813,7 @@ impl Driver {
             reverted_ms: None,
             detail: activation.strength.to_string(),
             error: None,
+            no_effect: None,
         };
         match applied {
             Ok(applied) => {
@@ -815,12 +821,26 @@ impl Driver {
                 self.store.fault_started(&activation.fault);
                 self.windows.opened(&activation.fault, self.store.now());
                 match &applied {
-                    Applied::Process(fault) => record.detail = fault.detail().to_string(),
+                    Applied::Process(fault) => {
+                        record.detail = fault.detail().to_string();
+                        record.no_effect = fault.effect().no_effect().map(str::to_string);
+                    }
                     Applied::Containers(faults) => {
                         let details: Vec<&str> = faults.iter().map(|(_, f)| f.detail()).collect();
                         record.detail = details.join("; ");
+                        let none: Vec<&str> = faults
+                            .iter()
+                            .filter_map(|(_, f)| f.effect().no_effect())
+                            .collect();
+                        record.no_effect = (!none.is_empty()).then(|| none.join("; "));
                     }
                     Applied::Toxic { .. } => {}
+                }
+                if let Some(reason) = &record.no_effect {
+                    self.journal.event(format!(
+                        "fault {} had no observable effect: {reason}",
+                        activation.fault
+                    ));
                 }
                 self.journal.event(format!(
                     "fault {} ({} on {}) applied for {}",
@@ -858,8 +878,15 @@ impl Driver {
         let active = rt.active.remove(position);
         let now = self.now_ms();
         match revert(&rt, &active).await {
-            Ok(()) => {
+            Ok(no_effect) => {
                 rt.records[active.record].reverted_ms = Some(now);
+                if let Some(reason) = no_effect {
+                    self.journal.event(format!(
+                        "fault {} had no observable effect: {reason}",
+                        activation.fault
+                    ));
+                    rt.records[active.record].no_effect = Some(reason);
+                }
                 self.journal
                     .event(format!("fault {} reverted", activation.fault));
             }
@@ -903,14 +930,22 @@ impl Actuator for Driver {
     }
 }
 
-async fn revert(rt: &Runtime, active: &ActiveFault) -> Result<(), String> {
+/// Undoes an active fault; for a toxic, also says whether it had no observable effect (no
+/// connection or request met it while it was installed).
+async fn revert(rt: &Runtime, active: &ActiveFault) -> Result<Option<String>, String> {
+    let mut no_effect = None;
+    if let Applied::Toxic { link, toxic } = &active.applied {
+        no_effect = toxic_unseen(&rt.proxy, link, toxic);
+    }
     match &active.applied {
         Applied::Process(fault) => fault
             .revert()
             .await
             .map(|_| ())
             .map_err(|err| err.to_string())?,
-        Applied::Containers(applied) => return containers::revert(applied, &rt.ledger).await,
+        Applied::Containers(applied) => {
+            return containers::revert(applied, &rt.ledger).await.map(|()| None);
+        }
         Applied::Toxic { link, toxic } => rt
             .proxy
             .remove_toxic(link, toxic)
@@ -918,7 +953,19 @@ async fn revert(rt: &Runtime, active: &ActiveFault) -> Result<(), String> {
     }
     rt.ledger
         .reverted(&active.ledger_id)
-        .map_err(|err| err.to_string())
+        .map_err(|err| err.to_string())?;
+    Ok(no_effect)
+}
+
+/// Why toxic `toxic` on `link` had no observable effect, if no traffic met it.
+fn toxic_unseen(proxy: &ProxyServer, link: &str, toxic: &str) -> Option<String> {
+    let stats = proxy.stats(link).ok()?;
+    let counters = stats.toxics.iter().find(|t| t.name == toxic)?;
+    (counters.applied == 0).then(|| {
+        format!(
+            "no connection or request through link `{link}` met the toxic while it was installed"
+        )
+    })
 }
 
 /// Undoes everything; returns what could not be undone.
@@ -930,7 +977,12 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
     }
     while let Some(active) = rt.active.pop() {
         match revert(&rt, &active).await {
-            Ok(()) => journal.event(format!("fault {} reverted", active.key.0)),
+            Ok(no_effect) => {
+                journal.event(format!("fault {} reverted", active.key.0));
+                if let Some(reason) = no_effect {
+                    rt.records[active.record].no_effect = Some(reason);
+                }
+            }
             Err(err) => errors.push(format!("fault {}: {err}", active.key.0)),
         }
     }

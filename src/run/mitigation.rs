@@ -12,7 +12,6 @@
 //! A child module of `interpreter`, so it uses the interpreter's runtime directly.
 
 use super::*;
-use crate::faults::{container_fault, process_fault};
 use crate::mitigate::actions::ProxyActions;
 use crate::mitigate::engine::BoxFuture as ActionFuture;
 use crate::mitigate::{Actions, Firing, MitigationEngine, MitigationLog, Performed, Undo};
@@ -153,15 +152,7 @@ impl RunActions {
         rt.next_id += 1;
         let ledger_id = format!("m{}", rt.next_id);
         let toxic_name = format!("{}-{ledger_id}", fault.name);
-        let built = match fault.target_family {
-            TargetFamily::Process => process_fault(&fault.kind)
-                .ok_or_else(|| format!("`{}` cannot act on a process", fault.kind))
-                .and_then(|_| build(fault, &toxic_name)),
-            TargetFamily::Container => container_fault(&fault.kind)
-                .ok_or_else(|| format!("`{}` cannot act on a container", fault.kind))
-                .and_then(|_| build(fault, &toxic_name)),
-            _ => build(fault, &toxic_name),
-        }?;
+        let built = FaultAction::build(fault, &toxic_name)?;
         let applied = match built {
             FaultAction::Process(f) => {
                 let target = rt
@@ -233,7 +224,7 @@ impl RunActions {
 
     async fn revert_fault(&self, active: ActiveFault) -> Result<(), String> {
         let rt = self.runtime.lock().await;
-        revert(&rt, &active).await
+        revert(&rt, &active).await.map(|_| ())
     }
 
     fn resource(&self, name: &str) -> Result<&ResourcePlan, String> {

@@ -4,7 +4,6 @@
 //! applied fault undoable after a crash (`pfi recover`).
 
 mod containers;
-mod fault_builder;
 mod fault_windows;
 mod health;
 mod interpreter;
@@ -18,7 +17,6 @@ mod schedule;
 mod telemetry;
 mod threshold_verdict;
 
-pub use fault_builder::{FaultAction, build as build_fault};
 pub use fault_windows::FaultWindows;
 pub use health::{HealthBoard, HealthReport, HealthWatch, UnhealthyPeriod};
 pub use interpreter::{

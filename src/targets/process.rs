@@ -141,14 +141,27 @@ impl ProcessTarget {
     /// paused), up to the spec's grace period, then SIGKILL. Children left in the group get
     /// the same treatment. Stopping a process that is not running is fine.
     pub async fn stop(&self) -> Result<StopOutcome, TargetError> {
+        self.stop_within(None).await
+    }
+
+    /// [`ProcessTarget::stop`] with a grace period of its own (`None`: the spec's).
+    pub async fn stop_within(&self, grace: Option<Duration>) -> Result<StopOutcome, TargetError> {
         let _lifecycle = self.inner.lifecycle.lock().await;
-        self.stop_locked().await
+        self.stop_locked(grace).await
     }
 
     /// Stops (gracefully) and starts again; the new process has a new pid.
     pub async fn restart(&self) -> Result<ProcessIdentity, TargetError> {
+        self.restart_within(None).await
+    }
+
+    /// [`ProcessTarget::restart`] with a grace period of its own (`None`: the spec's).
+    pub async fn restart_within(
+        &self,
+        grace: Option<Duration>,
+    ) -> Result<ProcessIdentity, TargetError> {
         let _lifecycle = self.inner.lifecycle.lock().await;
-        self.stop_locked().await?;
+        self.stop_locked(grace).await?;
         self.spawn_and_wait().await
     }
 
@@ -367,7 +380,7 @@ impl ProcessTarget {
         Ok((running, offsets))
     }
 
-    async fn stop_locked(&self) -> Result<StopOutcome, TargetError> {
+    async fn stop_locked(&self, grace: Option<Duration>) -> Result<StopOutcome, TargetError> {
         let Some(running) = self.lock_current().clone() else {
             return Ok(StopOutcome::NotRunning);
         };
@@ -378,7 +391,7 @@ impl ProcessTarget {
             *self.lock_current() = None;
             return Ok(StopOutcome::AlreadyExited { pid, exit });
         }
-        let grace = self.inner.spec.stop_grace;
+        let grace = grace.unwrap_or(self.inner.spec.stop_grace);
         let started = tokio::time::Instant::now();
         // A paused process cannot act on SIGTERM until it is continued.
         let _ = Signal::CONT.send_to_group(pgid);

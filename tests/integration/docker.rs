@@ -423,12 +423,12 @@ async fn stop_and_restart() {
     let Some(engine) = docker().await else { return };
     let mut cleanup = Cleanup::default();
     let target = start_backend(&engine, &mut cleanup).await;
-    let applied = apply(&Stop {}, &target).await;
+    let applied = apply(&Stop::default(), &target).await;
     let info = target.info().await.unwrap();
     assert!(!info.running);
     assert_eq!(info.status, ContainerStatus::Exited);
     // Stopping a stopped container is refused.
-    let err = inject(&Stop {}, &target, &ctx("again"), |_| {
+    let err = inject(&Stop::default(), &target, &ctx("again"), |_| {
         Ok::<(), std::io::Error>(())
     })
     .await
@@ -441,7 +441,7 @@ async fn stop_and_restart() {
     ping(&target).await;
 
     let before = target.info().await.unwrap().started_at;
-    let applied = apply(&Restart {}, &target).await;
+    let applied = apply(&Restart::default(), &target).await;
     assert!(matches!(
         applied.revert_action(),
         RevertAction::Nothing { .. }
@@ -749,7 +749,7 @@ async fn recover_undoes_a_crashed_run() {
         .await
         .unwrap();
     }
-    apply(&Stop {}, &created).await;
+    apply(&Stop::default(), &created).await;
     let info = found.info().await.unwrap();
     assert!(info.paused && info.networks.is_empty());
 

@@ -284,10 +284,10 @@ async fn kill_ends_the_process_and_revert_starts_it_again() {
 async fn kill_with_sigterm_lets_the_demo_exit_cleanly() {
     let logs = tempfile::tempdir().unwrap();
     let backend = start_backend(logs.path()).await;
-    let kill: Box<dyn Fault> =
-        (pfi::faults::process_fault("kill").unwrap().build)(serde_json::json!({"signal": "15"}))
-            .unwrap();
-    apply(kill.as_ref(), &backend, "term").await;
+    let kill = Kill {
+        signal: "15".parse().unwrap(),
+    };
+    apply(&kill, &backend, "term").await;
     assert_eq!(
         backend.wait_exit(Duration::from_secs(5)).await,
         Some(Exit::Code(0))
@@ -299,7 +299,7 @@ async fn stop_is_graceful_and_revert_starts_again() {
     let logs = tempfile::tempdir().unwrap();
     let backend = start_backend(logs.path()).await;
     let old = backend.pid().unwrap();
-    let applied = apply(&Stop {}, &backend, "stop").await;
+    let applied = apply(&Stop::default(), &backend, "stop").await;
     assert!(
         applied.detail().contains("status 0"),
         "{}",
@@ -323,7 +323,7 @@ async fn restart_gives_a_new_pid_and_a_working_service() {
     let backend = start_backend(logs.path()).await;
     let api = start_api(logs.path(), backend.listen_addr().unwrap(), &[]).await;
     let old = api.pid().unwrap();
-    let applied = apply(&Restart {}, &api, "restart").await;
+    let applied = apply(&Restart::default(), &api, "restart").await;
     let new = api.pid().unwrap();
     assert_ne!(new, old);
     assert!(

@@ -47,6 +47,11 @@ pub enum DockerError {
         status: u16,
         message: String,
     },
+    /// A container started again (a revert) that is not running when inspected after.
+    DidNotStayRunning {
+        container: String,
+        status: String,
+    },
     /// pfi removes only the containers it created.
     NotCreatedByPfi {
         container: String,
@@ -227,6 +232,10 @@ impl fmt::Display for DockerError {
             } => write!(
                 f,
                 "the Docker engine refused to {action} {object} (HTTP {status}): {message}"
+            ),
+            DockerError::DidNotStayRunning { container, status } => write!(
+                f,
+                "container `{container}` did not stay running after it was started again: it is {status}"
             ),
             DockerError::NotCreatedByPfi { container } => write!(
                 f,
