@@ -272,6 +272,24 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
         ));
     }
     out.push_str(&health_section(report));
+    if !report.resource_events.is_empty() {
+        out.push_str(&format!(
+            "\nresource events: {}\n",
+            report.resource_events.len()
+        ));
+    }
+    for event in &report.resource_events {
+        let why = match &event.explained_by {
+            Some(reason) => format!("expected: {reason}"),
+            None => "UNEXPECTED: fails the run".to_string(),
+        };
+        out.push_str(&format!(
+            "  {} {} at {} ({why})\n",
+            event.resource,
+            event.what,
+            format_duration(event.at_ms.round())
+        ));
+    }
     out.push_str(&format!("\nprobes: {}\n", report.probes.len()));
     for probe in &report.probes {
         out.push_str(&format!("  {}\n", probe.probe));

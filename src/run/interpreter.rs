@@ -10,6 +10,7 @@ use super::fault_windows::FaultWindows;
 use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
+use super::liveness::{self, LivenessBoard, ResourceEvent};
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -125,6 +126,9 @@ pub struct RunReport {
     pub probes: Vec<ProbeComparison>,
     /// Health of the resources that declare a `health` check.
     pub health: Vec<HealthReport>,
+    /// Exits and restarts of the processes pfi started, each explained by a fault (or
+    /// `may_exit`) or not; an unexplained one fails the run.
+    pub resource_events: Vec<ResourceEvent>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
     /// Every prediction of the `predict` block, and whether and when it came true.
@@ -141,6 +145,14 @@ impl RunReport {
         self.completed
             && self.thresholds.iter().all(|t| t.passed)
             && self.teardown_errors.is_empty()
+            && self.unexplained_events().next().is_none()
+    }
+
+    /// Exits and restarts of resources that no fault explains.
+    pub fn unexplained_events(&self) -> impl Iterator<Item = &ResourceEvent> {
+        self.resource_events
+            .iter()
+            .filter(|event| event.explained_by.is_none())
     }
 }
 
@@ -249,6 +261,7 @@ impl Interpreter {
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
         let health = HealthBoard::new();
+        let liveness = LivenessBoard::new();
         let logs = self
             .options
             .state_dir
@@ -262,7 +275,7 @@ impl Interpreter {
             runtime.clone(),
             store.clone(),
             windows.clone(),
-            health.clone(),
+            (health.clone(), liveness.clone()),
             journal.clone(),
             self.progress.clone(),
         ));
@@ -315,6 +328,7 @@ impl Interpreter {
             faults: records,
             probes: compare_probes(&plan, &store, &windows),
             health: health.reports(),
+            resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
             teardown_errors,
             predictions,
             mitigations: mitigated.firings,
@@ -335,7 +349,7 @@ async fn body(
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
     windows: FaultWindows,
-    health: HealthBoard,
+    (health, liveness): (HealthBoard, LivenessBoard),
     journal: Journal,
     progress: Option<Arc<dyn ProgressView>>,
 ) -> Result<Ending, RunError> {
@@ -369,6 +383,15 @@ async fn body(
                 let task = watch.watch(&health, store.clone(), journal.clone(), zero);
                 rt.probe_tasks.push(tokio::spawn(task));
             }
+        }
+        for process in rt.processes.clone() {
+            let task = liveness::watch(
+                process.clone(),
+                liveness.clone(),
+                store.clone(),
+                journal.clone(),
+            );
+            rt.probe_tasks.push(tokio::spawn(task));
         }
         for (name, probe, interval) in probes {
             let task = run_probe(
@@ -572,23 +595,33 @@ fn build_probes(plan: &Plan) -> Result<Vec<ProbeSetup>, RunError> {
                 method,
                 url,
                 expect_status,
+                expect_body,
                 headers,
                 body,
             } => {
                 let expect = expect_status.map_or(ExpectedStatus::Success, ExpectedStatus::Exact);
-                Arc::new(
-                    HttpProbe::new(method, url, expect, timeout)
-                        .and_then(|built| built.with_request(headers, body.as_deref()))
-                        .map_err(|err| {
-                            located(&format!("probe `{}`", probe.name), &probe.at, err)
-                        })?,
-                )
+                let mut built = HttpProbe::new(method, url, expect, timeout)
+                    .and_then(|built| built.with_request(headers, body.as_deref()))
+                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?;
+                if let Some(text) = expect_body {
+                    built = built.expecting_body(text.clone());
+                }
+                Arc::new(built)
             }
             ProbeCheck::Tcp { address } => Arc::new(TcpProbe::new(address.clone(), timeout)),
-            ProbeCheck::Command { argv, .. } => Arc::new(
-                CommandProbe::new(argv.clone(), timeout)
-                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?,
-            ),
+            ProbeCheck::Command {
+                argv,
+                expect_exit,
+                expect_stdout,
+            } => {
+                let mut built = CommandProbe::new(argv.clone(), timeout)
+                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?
+                    .expecting_exit(*expect_exit);
+                if let Some(text) = expect_stdout {
+                    built = built.expecting_stdout(text.clone());
+                }
+                Arc::new(built)
+            }
         };
         let interval = Duration::from_secs_f64(probe.interval_ms.max(1.0) / 1000.0);
         probes.push((probe.name.clone(), built, interval));
