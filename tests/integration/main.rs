@@ -7,6 +7,7 @@ mod docker_run;
 mod engine;
 mod language;
 mod ledger;
+mod measurement;
 mod mitigate_run;
 mod monitor;
 mod predict_run;
