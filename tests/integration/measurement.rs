@@ -151,3 +151,30 @@ fault crash: kill on web {{
     let event = &journal["resource_events"][0];
     assert_eq!(event["explained_by"], "fault crash (kill)", "{event}");
 }
+
+/// Finding 7: `error_rate < 5` was read as 500% (always passes), `availability > 60` as
+/// 6000% (never passes), without a word.
+#[test]
+fn a_fraction_compared_with_a_bare_number_above_one_is_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("units.pfi");
+    std::fs::write(
+        &file,
+        "experiment \"units\" {\n  duration 1s\n}\n\n\
+         probe p: tcp 127.0.0.1:1\n\n\
+         threshold p.error_rate < 5\n\
+         threshold p.availability > 60\n\
+         threshold p.availability > 0.6\n\
+         threshold p.error_rate < 5%\n",
+    )
+    .unwrap();
+    let output = pfi().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("units.pfi:7:"), "{stderr}");
+    assert!(stderr.contains("did you mean 5%?"), "{stderr}");
+    assert!(stderr.contains("units.pfi:8:"), "{stderr}");
+    assert!(stderr.contains("did you mean 60%?"), "{stderr}");
+    assert!(!stderr.contains("units.pfi:9:"), "{stderr}");
+    assert!(!stderr.contains("units.pfi:10:"), "{stderr}");
+}
