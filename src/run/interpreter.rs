@@ -11,6 +11,7 @@ use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::liveness::{self, LivenessBoard, ResourceEvent};
+use crate::model::degradation::{Degradation, Sample, seed_for};
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -109,6 +110,9 @@ pub struct ProbeComparison {
     pub overall: Option<ProbeFigures>,
     pub baseline: Option<ProbeFigures>,
     pub under: Vec<(String, ProbeFigures)>,
+    /// The degradation under each fault against the baseline, with its bootstrap interval.
+    #[serde(default)]
+    pub degradation: Vec<(String, Degradation)>,
 }
 
 /// Everything a finished run reports.
@@ -326,7 +330,7 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
-            probes: compare_probes(&plan, &store, &windows),
+            probes: compare_probes(&plan, &store, &windows, seed),
             health: health.reports(),
             resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
             teardown_errors,
@@ -1060,6 +1064,7 @@ fn compare_probes(
     plan: &Plan,
     store: &MetricsStore,
     windows: &FaultWindows,
+    seed: u64,
 ) -> Vec<ProbeComparison> {
     let faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
     plan.probes
@@ -1069,17 +1074,36 @@ fn compare_probes(
             let only = |keep: &dyn Fn(&Observation) -> bool| -> Vec<Observation> {
                 all.iter().filter(|o| keep(o)).cloned().collect()
             };
+            let baseline = only(&|o| !windows.covers(None, o));
+            let samples = |observations: &[Observation]| -> Vec<Sample> {
+                observations
+                    .iter()
+                    .map(|o| Sample {
+                        latency_ms: o.latency.as_secs_f64() * 1000.0,
+                        success: o.success,
+                    })
+                    .collect()
+            };
+            let baseline_samples = samples(&baseline);
+            let mut under = Vec::new();
+            let mut degradation = Vec::new();
+            for fault in &faults {
+                let checks = only(&|o| windows.covers(Some(fault), o));
+                let Some(figures) = ProbeFigures::of(&checks) else {
+                    continue;
+                };
+                under.push((fault.to_string(), figures));
+                let seed = seed_for(seed, &[&probe.name, fault]);
+                if let Some(d) = Degradation::of(&baseline_samples, &samples(&checks), seed) {
+                    degradation.push((fault.to_string(), d));
+                }
+            }
             ProbeComparison {
                 probe: probe.name.clone(),
                 overall: ProbeFigures::of(&all),
-                baseline: ProbeFigures::of(&only(&|o| !windows.covers(None, o))),
-                under: faults
-                    .iter()
-                    .filter_map(|fault| {
-                        let under = only(&|o| windows.covers(Some(fault), o));
-                        Some((fault.to_string(), ProbeFigures::of(&under)?))
-                    })
-                    .collect(),
+                baseline: ProbeFigures::of(&baseline),
+                under,
+                degradation,
             }
         })
         .collect()
