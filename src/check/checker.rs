@@ -713,7 +713,9 @@ impl<'a> Checker<'a> {
     fn resource(&mut self, r: &ast::Resource) -> Option<ResourcePlan> {
         let mut allowed = vec!["type", "criticality", "ready", "health", "standby"];
         match &r.kind.node {
-            ast::ResourceKind::Process { .. } => allowed.extend(["env", "cwd", "stop_grace"]),
+            ast::ResourceKind::Process { .. } => {
+                allowed.extend(["env", "cwd", "stop_grace", "may_exit"])
+            }
             ast::ResourceKind::ContainerLabel { .. } => allowed.push("pick"),
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}
@@ -848,6 +850,18 @@ impl<'a> Checker<'a> {
             Some(_) => true,
             None => false,
         };
+        let may_exit = match settings.get("may_exit") {
+            Some(s) if !s.terms.is_empty() => {
+                self.error(
+                    Diagnostic::error(Code::InvalidValue, "`may_exit` takes no value")
+                        .at(s.terms[0].span, "unexpected")
+                        .help("write `may_exit` alone on its line"),
+                );
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
         let ready = match ready {
             Some(r) => Some(r?),
             None => None,
@@ -867,6 +881,7 @@ impl<'a> Checker<'a> {
             ready,
             health,
             standby,
+            may_exit,
             at: self.location(r.name.span),
         })
     }

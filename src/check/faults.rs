@@ -2,7 +2,7 @@
 
 use super::checker::{Checker, SymbolKind};
 use super::values::{Quantity, suggest};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::faults::setting_spec::ValueType;
 use crate::faults::{KINDS, kind, kinds_for};
 use crate::plan::*;
@@ -458,7 +458,21 @@ impl Checker<'_> {
             ast::ProbeKind::Command { .. } => &["every", "timeout", "expect"],
         };
         let what = format!("probe `{}`", p.name.node);
-        let map = self.settings(&p.settings, allowed, &what);
+        // `expect` may be given more than once (`expect status 200`, `expect body contains`).
+        let repeatable = allowed.contains(&"expect");
+        let map = self.settings_in(
+            p.settings
+                .settings
+                .iter()
+                .filter(|s| !(repeatable && s.key.node == "expect")),
+            allowed,
+            &what,
+        );
+        let expectations = if repeatable {
+            self.expectations(p)?
+        } else {
+            Expectations::default()
+        };
         let duration = |this: &mut Self, key: &str, default: f64| -> Option<f64> {
             match map.get(key) {
                 Some(s) => {
@@ -484,25 +498,43 @@ impl Checker<'_> {
         let timeout = duration(self, "timeout", 1000.0);
         let check = match &p.kind.node {
             ast::ProbeKind::Http { method, url } => {
-                if !url.node.starts_with("http://") {
+                if !url.node.starts_with("http://") && !url.node.starts_with("https://") {
                     self.error(
                         Diagnostic::error(
                             Code::InvalidValue,
-                            "a probe URL must start with http://",
+                            "a probe URL must start with http:// or https://",
                         )
-                        .at(url.span, "not an http:// URL")
-                        .help(
-                            "probes speak plain HTTP, for example \"http://127.0.0.1:8080/health\"",
-                        ),
+                        .at(url.span, "not an http(s):// URL")
+                        .help("for example \"http://127.0.0.1:8080/health\""),
                     );
                     return None;
                 }
-                let expect = match map.get("expect") {
-                    Some(s) => Some(
-                        self.one(s)
-                            .and_then(|t| self.values().integer(t, 100, 599))?
-                            as u16,
-                    ),
+                if let Some(stdout) = &expectations.stdout {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "an http probe has no stdout to expect",
+                        )
+                        .at(stdout.1, "stdout is for command probes")
+                        .help("expect body contains \"...\""),
+                    );
+                    return None;
+                }
+                let expect = match expectations.status {
+                    Some((status, span)) => {
+                        if !(100..=599).contains(&status) {
+                            self.error(
+                                Diagnostic::error(
+                                    Code::InvalidValue,
+                                    format!("{status} is not an HTTP status"),
+                                )
+                                .at(span, "not in 100..=599")
+                                .help("for example expect status 200"),
+                            );
+                            return None;
+                        }
+                        Some(status as u16)
+                    }
                     None => None,
                 };
                 let mut headers = Vec::new();
@@ -543,6 +575,7 @@ impl Checker<'_> {
                         .unwrap_or_else(|| "GET".into()),
                     url: url.node.clone(),
                     expect_status: expect,
+                    expect_body: expectations.body.map(|(text, _)| text),
                     headers,
                     body,
                 }
@@ -559,13 +592,38 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                let expect = match map.get("expect") {
-                    Some(s) => self.one(s).and_then(|t| self.values().integer(t, 0, 255))? as i32,
+                if let Some(body) = &expectations.body {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "a command probe has no body to expect",
+                        )
+                        .at(body.1, "body is for http probes")
+                        .help("expect stdout contains \"...\""),
+                    );
+                    return None;
+                }
+                let expect = match expectations.status {
+                    Some((status, span)) => {
+                        if !(0..=255).contains(&status) {
+                            self.error(
+                                Diagnostic::error(
+                                    Code::InvalidValue,
+                                    format!("{status} is not an exit status"),
+                                )
+                                .at(span, "not in 0..=255")
+                                .help("for example expect status 0"),
+                            );
+                            return None;
+                        }
+                        status as i32
+                    }
                     None => 0,
                 };
                 ProbeCheck::Command {
                     argv: argv.iter().map(|a| a.node.clone()).collect(),
                     expect_exit: expect,
+                    expect_stdout: expectations.stdout.map(|(text, _)| text),
                 }
             }
         };
@@ -576,6 +634,76 @@ impl Checker<'_> {
             timeout_ms: timeout?,
             at: self.location(p.name.span),
         })
+    }
+
+    /// A probe's `expect` settings: `expect 200` or `expect status 200` (an HTTP status or an
+    /// exit status), `expect body contains "..."`, `expect stdout contains "..."`; each at
+    /// most once.
+    fn expectations(&mut self, p: &ast::Probe) -> Option<Expectations> {
+        let mut out = Expectations::default();
+        let mut ok = true;
+        for setting in p
+            .settings
+            .settings
+            .iter()
+            .filter(|s| s.key.node == "expect")
+        {
+            let words: Vec<&str> = setting
+                .terms
+                .iter()
+                .map_while(|t| match &t.node {
+                    Term::Ident(word) => Some(word.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let value = setting.terms.get(words.len());
+            let extra = setting.terms.get(words.len() + 1);
+            let (slot, taken) = match (words.as_slice(), value, extra) {
+                ([] | ["status"], Some(v), None) => {
+                    let Some(code) = self.values().integer(v, 0, 999) else {
+                        ok = false;
+                        continue;
+                    };
+                    ("status", out.status.replace((code, v.span)).is_some())
+                }
+                (["body" | "stdout", "contains"], Some(v), None) => {
+                    let Some(text) = self.values().string(v, "the expected text") else {
+                        ok = false;
+                        continue;
+                    };
+                    if words[0] == "body" {
+                        ("body", out.body.replace((text, v.span)).is_some())
+                    } else {
+                        ("stdout", out.stdout.replace((text, v.span)).is_some())
+                    }
+                }
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "an expectation is `expect status N`, `expect body contains \"...\"` \
+                             or `expect stdout contains \"...\"`",
+                        )
+                        .at(setting.span, "not an expectation")
+                        .help("for example expect body contains \"ok\""),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if taken {
+                self.error(
+                    Diagnostic::error(
+                        Code::DuplicateSetting,
+                        format!("`expect {slot}` is set twice"),
+                    )
+                    .at(setting.span, "set again here")
+                    .help("remove one of them"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(out)
     }
 
     pub(super) fn telemetry(&mut self, t: &ast::Telemetry) -> Option<TelemetryPlan> {
@@ -617,6 +745,14 @@ impl Checker<'_> {
 }
 
 use crate::diagnostic::Diagnostics;
+
+/// What a probe's `expect` settings ask for, with where each was written.
+#[derive(Default)]
+struct Expectations {
+    status: Option<(i64, Span)>,
+    body: Option<(String, Span)>,
+    stdout: Option<(String, Span)>,
+}
 
 fn example_setting(name: &str, ty: ValueType) -> String {
     format!("{name} {}", ty.example())

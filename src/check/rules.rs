@@ -126,6 +126,10 @@ impl Checker<'_> {
     ) -> Option<(MetricRef, MetricUnit, Comparator, f64)> {
         let (metric, unit) = self.metric(&c.metric, params)?;
         let value = self.metric_value(&c.value, unit)?;
+        if matches!(metric.metric.as_str(), "error_rate" | "availability") && value > 1.0 {
+            self.fraction_above_one(&metric, &c.value, value);
+            return None;
+        }
         let op = match c.op.node {
             ast::CmpOp::Lt => Comparator::Lt,
             ast::CmpOp::Le => Comparator::Le,
@@ -135,6 +139,39 @@ impl Checker<'_> {
             ast::CmpOp::Ne => Comparator::Ne,
         };
         Some((metric, unit, op, value))
+    }
+
+    /// `p.error_rate < 5` reads as 500%: always true, a silent trap. A rate or availability
+    /// is at most 1 (100%).
+    fn fraction_above_one(&mut self, metric: &MetricRef, term: &Spanned<Term>, value: f64) {
+        let bare = matches!(&term.node, Term::Quantity { unit: None, .. });
+        let help = if bare && value <= 100.0 {
+            format!(
+                "did you mean {}%? a bare number is a fraction: 0.05 is 5%",
+                crate::plan::trim(value)
+            )
+        } else {
+            "write a percentage up to 100% or a fraction up to 1, for example 5% or 0.05"
+                .to_string()
+        };
+        self.error(
+            Diagnostic::error(
+                Code::UnitMismatch,
+                format!(
+                    "`{}.{}` is a fraction between 0 and 1; {} is {}%",
+                    metric.source,
+                    metric.metric,
+                    if bare {
+                        crate::plan::trim(value)
+                    } else {
+                        format!("{}%", crate::plan::trim(value * 100.0))
+                    },
+                    crate::plan::trim(value * 100.0)
+                ),
+            )
+            .at(term.span, "more than 100%")
+            .help(help),
+        );
     }
 
     fn condition(&mut self, c: &Spanned<Condition>, params: &[String]) -> Option<ConditionPlan> {

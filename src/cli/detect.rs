@@ -67,9 +67,16 @@ fn list() {
                 ParamKind::Integer => "integer",
                 ParamKind::Real => "real",
             };
+            // `pfi detect` sets the warm-up from the file's length (`probation`), not the
+            // parameter's default (which is for runs, where no length is known).
+            let default = if p.name == "warmup" {
+                "15% of the rows, at most 750".to_string()
+            } else {
+                p.default.to_string()
+            };
             println!(
-                "    {:<14} {kind:<7} default {:<8} range [{}, {}]  {}",
-                p.name, p.default, p.min, p.max, p.doc
+                "    {:<14} {kind:<7} default {default:<8} range [{}, {}]  {}",
+                p.name, p.min, p.max, p.doc
             );
         }
     }

@@ -6,7 +6,7 @@ use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
 use crate::mitigate::{Limits, Sandbox};
 use crate::model::profile::restrict;
-use crate::model::risk::{RiskReport, assess, remedies};
+use crate::model::risk::{RiskReport, Verdict, assess, remedies};
 use crate::model::thresholds::apply as apply_effective;
 use crate::plan::{MetricUnit, Plan, format_duration, trim};
 use crate::run::junit::junit_xml_with;
@@ -275,6 +275,24 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
         }
     }
     out.push_str(&health_section(report));
+    if !report.resource_events.is_empty() {
+        out.push_str(&format!(
+            "\nresource events: {}\n",
+            report.resource_events.len()
+        ));
+    }
+    for event in &report.resource_events {
+        let why = match &event.explained_by {
+            Some(reason) => format!("expected: {reason}"),
+            None => "UNEXPECTED: fails the run".to_string(),
+        };
+        out.push_str(&format!(
+            "  {} {} at {} ({why})\n",
+            event.resource,
+            event.what,
+            format_duration(event.at_ms.round())
+        ));
+    }
     out.push_str(&format!("\nprobes: {}\n", report.probes.len()));
     for probe in &report.probes {
         out.push_str(&format!("  {}\n", probe.probe));
@@ -358,7 +376,13 @@ fn risk_summary(risk: &RiskReport) -> String {
             continue;
         }
         let why = if s.thresholds_failed.is_empty() {
-            format!("degradation {:.0}%", s.failure * 100.0)
+            format!(
+                "degradation {:.0}%, 90% interval {:.0}-{:.0}% over {} checks",
+                s.failure * 100.0,
+                s.failure_low * 100.0,
+                s.failure_high * 100.0,
+                s.checks
+            )
         } else {
             format!("failed {}", s.thresholds_failed.join(", "))
         };
@@ -368,10 +392,10 @@ fn risk_summary(risk: &RiskReport) -> String {
             s.risk * 100.0,
             s.probability * 100.0,
             s.failure,
-            if s.risk > s.tolerance {
-                format!("  ABOVE tolerance {:.1}%", s.tolerance * 100.0)
-            } else {
-                String::new()
+            match s.verdict_kind() {
+                Verdict::Above => format!("  ABOVE tolerance {:.1}%", s.tolerance * 100.0),
+                Verdict::Inconclusive => format!("  {}", s.verdict),
+                Verdict::Within | Verdict::NotObserved => String::new(),
             }
         ));
     }

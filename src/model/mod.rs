@@ -2,6 +2,7 @@
 //! history of incidents, fault rates, propagation over the dependency map, the fault
 //! injection profile, dynamic thresholds and the risk score. Pure: loaders take text.
 
+pub mod degradation;
 pub mod history;
 pub mod profile;
 pub mod propagation;

@@ -16,6 +16,12 @@
 //! Per resource r: risk(r) = 1 − Π over observed scenarios s of (1 − risk(s) × reach(s, r)),
 //! reach being P(r fails | the scenario's resource fails) from the dependency map.
 //!
+//! Uncertainty (`degradation`): the failure comes with a 90% bootstrap interval over the
+//! checks (both ends 1 when a threshold failed), and so does the risk. The verdict is
+//! `above tolerance` when the whole interval is above the tolerance, `within tolerance` when it
+//! is all at or below, else `inconclusive` (the interval straddles the tolerance, or fewer than
+//! `MIN_CHECKS` checks were made under the fault). Suggestions follow `above tolerance` only.
+//!
 //! Tolerance: 10% × the criticality factor of the dynamic thresholds (low 15%, medium 10%,
 //! high 7.5%, critical 5%). A scenario uses its resource's, or medium.
 
@@ -28,8 +34,8 @@ use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
 pub const BASE_TOLERANCE: f64 = 0.10;
-/// p99 growth (as a multiple of the baseline, minus one) that counts as a full failure.
-pub const LATENCY_SPAN: f64 = 4.0;
+pub use super::degradation::LATENCY_SPAN;
+use super::degradation::MIN_CHECKS;
 
 pub fn tolerance(c: Criticality) -> f64 {
     BASE_TOLERANCE * factor(c)
@@ -58,6 +64,38 @@ pub struct ScenarioRisk {
     pub tolerance: f64,
     /// The failure modes observed (`latency`, `dependency_failure`, ...).
     pub modes: Vec<String>,
+    /// The failure's 90% interval (both 1 when a threshold failed) and the risk's.
+    pub failure_low: f64,
+    pub failure_high: f64,
+    pub risk_low: f64,
+    pub risk_high: f64,
+    /// The fewest checks any probe made under the fault.
+    pub checks: usize,
+    /// `above tolerance`, `within tolerance`, `inconclusive: ...` or `not observed`.
+    pub verdict: String,
+}
+
+/// Whether a scenario's risk is above its tolerance, as far as its interval tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Above,
+    Within,
+    Inconclusive,
+    NotObserved,
+}
+
+impl ScenarioRisk {
+    pub fn verdict_kind(&self) -> Verdict {
+        if !self.observed {
+            Verdict::NotObserved
+        } else if self.verdict == "above tolerance" {
+            Verdict::Above
+        } else if self.verdict == "within tolerance" {
+            Verdict::Within
+        } else {
+            Verdict::Inconclusive
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,11 +199,25 @@ pub fn assess(
         let applied = applied_faults.contains(s.fault.as_str());
         let mut failed: Vec<String> = Vec::new();
         let (mut errors, mut latency, mut ratio, mut observed) = (0.0f64, 0.0f64, None, false);
+        let (mut low, mut high, mut checks, mut conclusive) = (0.0f64, 0.0f64, usize::MAX, true);
         for (probe, under_of) in report.probes.iter().zip(&under_of) {
             let Some(under) = under_of.get(s.fault.as_str()).copied() else {
                 continue;
             };
             observed = true;
+            match probe.degradation.iter().find(|(f, _)| *f == s.fault) {
+                Some((_, d)) => {
+                    low = low.max(d.low);
+                    high = high.max(d.high);
+                    checks = checks.min(d.checks);
+                    conclusive &= d.conclusive();
+                }
+                None => {
+                    // No baseline to compare with: nothing to conclude from this probe.
+                    checks = checks.min(under.count);
+                    conclusive = false;
+                }
+            }
             for t in &plan.thresholds {
                 if t.metric.source_kind != SourceKind::Probe || t.metric.source != probe.probe {
                     continue;
@@ -207,6 +259,14 @@ pub fn assess(
         } else {
             1.0
         };
+        let (failure_low, failure_high) = if !observed {
+            (0.0, 0.0)
+        } else if failed.is_empty() {
+            (low.min(failure), high.max(failure))
+        } else {
+            (1.0, 1.0)
+        };
+        let checks = if checks == usize::MAX { 0 } else { checks };
         let criticality = s
             .resource
             .as_deref()
@@ -219,6 +279,34 @@ pub fn assess(
             .as_deref()
             .is_some_and(|r| depended_on.contains(r));
         let spof = outlook.is_some_and(|o| o.single_point_of_failure);
+        let tolerance = tolerance(criticality);
+        let (risk_low, risk_high) = (s.probability * failure_low, s.probability * failure_high);
+        let verdict = if !observed {
+            "not observed".to_string()
+        } else if !failed.is_empty() {
+            // A failed threshold is a verdict of its own, however few the checks.
+            if s.probability > tolerance {
+                "above tolerance".to_string()
+            } else {
+                "within tolerance".to_string()
+            }
+        } else if !conclusive {
+            format!(
+                "inconclusive: {checks} checks under {} (at least {MIN_CHECKS} needed)",
+                s.fault
+            )
+        } else if risk_low > tolerance {
+            "above tolerance".to_string()
+        } else if risk_high <= tolerance {
+            "within tolerance".to_string()
+        } else {
+            format!(
+                "inconclusive: risk between {:.2}% and {:.2}%, around the tolerance {:.1}%",
+                risk_low * 100.0,
+                risk_high * 100.0,
+                tolerance * 100.0
+            )
+        };
         scenarios.push(ScenarioRisk {
             fault: s.fault.clone(),
             kind: s.kind.clone(),
@@ -230,12 +318,18 @@ pub fn assess(
             error_increase: errors.max(0.0),
             latency_ratio: ratio,
             risk: s.probability * failure,
-            tolerance: tolerance(criticality),
+            tolerance,
             modes: if observed && failure > 0.0 {
                 modes(&s.kind, errors, latency, has_dependents, spof)
             } else {
                 Vec::new()
             },
+            failure_low,
+            failure_high,
+            risk_low,
+            risk_high,
+            checks,
+            verdict,
         });
     }
 
@@ -275,7 +369,10 @@ pub fn assess(
         .collect();
 
     let mut suggestions = Vec::new();
-    for s in scenarios.iter().filter(|s| s.risk > s.tolerance) {
+    for s in scenarios
+        .iter()
+        .filter(|s| s.verdict_kind() == Verdict::Above)
+    {
         for mode in &s.modes {
             for remedy in remedies.iter().filter(|r| r.mode == *mode) {
                 if suggestions

@@ -1,4 +1,5 @@
-//! `command` probe: runs a program (never through a shell); exit status 0 is success.
+//! `command` probe: runs a program (never through a shell); success is the expected exit
+//! status (0 unless told) and, when asked, a text in its standard output.
 
 use super::probe::{BoxFuture, Check, Probe, short_duration};
 use crate::targets::Signal;
@@ -12,6 +13,8 @@ pub struct CommandProbe {
     argv: Vec<String>,
     cwd: Option<PathBuf>,
     timeout: Duration,
+    expect_exit: i32,
+    stdout_contains: Option<String>,
 }
 
 impl CommandProbe {
@@ -23,7 +26,21 @@ impl CommandProbe {
             argv,
             cwd: None,
             timeout,
+            expect_exit: 0,
+            stdout_contains: None,
         })
+    }
+
+    /// Success is this exit status (instead of 0).
+    pub fn expecting_exit(mut self, status: i32) -> CommandProbe {
+        self.expect_exit = status;
+        self
+    }
+
+    /// Success also needs the standard output to contain `text`.
+    pub fn expecting_stdout(mut self, text: impl Into<String>) -> CommandProbe {
+        self.stdout_contains = Some(text.into());
+        self
     }
 
     /// Runs the command in this directory.
@@ -52,15 +69,19 @@ impl CommandProbe {
         match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
             Ok(Ok(output)) => {
                 let text = first_line(&output.stderr).or_else(|| first_line(&output.stdout));
-                let detail = match (output.status.code(), text) {
+                let mut detail = match (output.status.code(), text) {
                     (Some(code), Some(text)) => format!("exit status {code}: {text}"),
                     (Some(code), None) => format!("exit status {code}"),
                     (None, _) => format!("ended by {}", output.status),
                 };
-                Check {
-                    success: output.status.success(),
-                    detail,
+                let mut success = output.status.code() == Some(self.expect_exit);
+                if let Some(wanted) = &self.stdout_contains
+                    && !super::http_probe::contains(&output.stdout, wanted.as_bytes())
+                {
+                    success = false;
+                    detail.push_str(&format!(" (stdout lacks \"{wanted}\")"));
                 }
+                Check { success, detail }
             }
             Ok(Err(err)) => Check::failure(format!("waiting for `{}` failed: {err}", self.argv[0])),
             Err(_) => {
@@ -91,7 +112,18 @@ impl Probe for CommandProbe {
     }
 
     fn describe(&self) -> String {
-        format!("command {}", self.argv.join(" "))
+        let mut text = format!("command {}", self.argv.join(" "));
+        if self.expect_exit != 0 {
+            text.push_str(&format!(" expecting exit status {}", self.expect_exit));
+        }
+        if let Some(wanted) = &self.stdout_contains {
+            text.push_str(&format!(" with stdout containing \"{wanted}\""));
+        }
+        text
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
@@ -124,6 +156,23 @@ mod tests {
             check.detail
         );
         assert!(check.detail.contains("/no/such/path"), "{}", check.detail);
+    }
+
+    #[tokio::test]
+    async fn the_expected_status_and_stdout_decide_success() {
+        let timeout = Duration::from_secs(5);
+        let echo = |text: &str| CommandProbe::new(argv(&["echo", text]), timeout).unwrap();
+        assert!(echo("PONG").expecting_stdout("PONG").check().await.success);
+        let check = echo("LOADING").expecting_stdout("PONG").check().await;
+        assert!(!check.success);
+        assert!(
+            check.detail.contains("stdout lacks \"PONG\""),
+            "{}",
+            check.detail
+        );
+        let three = CommandProbe::new(argv(&["sh", "-c", "exit 3"]), timeout).unwrap();
+        assert!(!three.clone().check().await.success);
+        assert!(three.expecting_exit(3).check().await.success);
     }
 
     #[tokio::test]

@@ -49,6 +49,8 @@ pub struct HttpProbe {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The request body; empty when `None`.
     body: Option<Bytes>,
+    /// Text the response body must contain.
+    body_contains: Option<String>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -95,6 +97,7 @@ impl HttpProbe {
             timeout,
             headers: Vec::new(),
             body: None,
+            body_contains: None,
             client,
         })
     }
@@ -129,6 +132,12 @@ impl HttpProbe {
         Ok(self)
     }
 
+    /// Success also needs the response body to contain `text`.
+    pub fn expecting_body(mut self, text: impl Into<String>) -> HttpProbe {
+        self.body_contains = Some(text.into());
+        self
+    }
+
     pub fn url(&self) -> &Uri {
         &self.url
     }
@@ -161,15 +170,29 @@ impl HttpProbe {
         };
         let status = response.status();
         // Read the whole body: a response is only complete once its body arrived.
-        if let Err(err) = response.into_body().collect().await {
-            return Check::failure(format!("status {status}, body failed: {err}"));
+        let body = match response.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(err) => return Check::failure(format!("status {status}, body failed: {err}")),
+        };
+        if !self.expect.accepts(status) {
+            return Check::failure(format!("status {status}, expected {}", self.expect));
         }
-        if self.expect.accepts(status) {
-            Check::success(status.to_string())
-        } else {
-            Check::failure(format!("status {status}, expected {}", self.expect))
+        match &self.body_contains {
+            Some(text) if !contains(&body, text.as_bytes()) => Check::failure(format!(
+                "status {status}, body ({} bytes) lacks \"{text}\"",
+                body.len()
+            )),
+            _ => Check::success(status.to_string()),
         }
     }
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle always does).
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 impl Probe for HttpProbe {
@@ -178,7 +201,15 @@ impl Probe for HttpProbe {
     }
 
     fn describe(&self) -> String {
-        format!("{} {} expecting {}", self.method, self.url, self.expect)
+        let mut text = format!("{} {} expecting {}", self.method, self.url, self.expect);
+        if let Some(body) = &self.body_contains {
+            text.push_str(&format!(" and a body containing \"{body}\""));
+        }
+        text
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
@@ -202,6 +233,7 @@ impl fmt::Debug for HttpProbe {
             .field("timeout", &self.timeout)
             .field("headers", &self.headers)
             .field("body_bytes", &self.body.as_ref().map(Bytes::len))
+            .field("body_contains", &self.body_contains)
             .finish()
     }
 }
@@ -344,5 +376,28 @@ mod tests {
         assert!(check.detail.contains("400"), "{}", check.detail);
         let bare = HttpProbe::new("post", &url, ExpectedStatus::Success, timeout).unwrap();
         assert!(!bare.check().await.success);
+    }
+
+    #[tokio::test]
+    async fn a_body_expectation_reads_the_response() {
+        let address = checking_server().await;
+        let url = format!("http://{address}/orders");
+        let timeout = Duration::from_secs(2);
+        let probe = |text: &str| {
+            HttpProbe::new("post", &url, ExpectedStatus::Exact(400), timeout)
+                .unwrap()
+                .expecting_body(text)
+        };
+        // The server echoes the request's headers in its body.
+        let check = probe("pfi-probe").check().await;
+        assert!(check.success, "{}", check.detail);
+        let check = probe("no such text").check().await;
+        assert!(!check.success);
+        assert!(
+            check.detail.contains("lacks \"no such text\""),
+            "{}",
+            check.detail
+        );
+        assert!(contains(b"abc", b"") && contains(b"abc", b"bc") && !contains(b"ab", b"abc"));
     }
 }

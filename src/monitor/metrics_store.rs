@@ -139,12 +139,17 @@ struct Inner {
 struct Tagged<T> {
     sample: T,
     faults: u32,
+    /// The order in which samples were recorded (checks complete out of order).
+    seq: u64,
 }
 
 /// A ring buffer of samples plus exact running totals per fault set.
 struct Series<T> {
+    /// Sorted by time stamp: a sample stamped before the newest is inserted in its place.
     ring: VecDeque<Tagged<T>>,
     totals: HashMap<u32, Totals>,
+    /// Samples ever recorded.
+    recorded: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -201,9 +206,11 @@ impl<T> Series<T> {
         Series {
             ring: VecDeque::new(),
             totals: HashMap::new(),
+            recorded: 0,
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         capacity: usize,
@@ -212,11 +219,25 @@ impl<T> Series<T> {
         at: Duration,
         value: f64,
         success: bool,
+        stamp: impl Fn(&T) -> Duration,
     ) {
         if self.ring.len() >= capacity {
             self.ring.pop_front();
         }
-        self.ring.push_back(Tagged { sample, faults });
+        self.recorded += 1;
+        let tagged = Tagged {
+            sample,
+            faults,
+            seq: self.recorded,
+        };
+        // Open-loop checks complete out of order, but never by more than their timeout:
+        // the place is found from the newest end, a few steps at most.
+        let place = self
+            .ring
+            .iter()
+            .rposition(|held| stamp(&held.sample) <= at)
+            .map_or(0, |index| index + 1);
+        self.ring.insert(place, tagged);
         self.totals
             .entry(faults)
             .or_insert_with(Totals::new)
@@ -291,7 +312,9 @@ impl MetricsStore {
             .probes
             .entry(probe.to_string())
             .or_insert_with(Series::new)
-            .push(capacity, observation, faults, at, latency, success);
+            .push(capacity, observation, faults, at, latency, success, |o| {
+                o.at
+            });
     }
 
     /// Records a value of a numeric series (CPU %, RSS bytes, a proxy counter...).
@@ -305,7 +328,15 @@ impl MetricsStore {
             .series
             .entry(series.to_string())
             .or_insert_with(Series::new)
-            .push(capacity, Point { at, value }, faults, at, value, true);
+            .push(
+                capacity,
+                Point { at, value },
+                faults,
+                at,
+                value,
+                true,
+                |p| p.at,
+            );
     }
 
     /// Records a value at the current time.
@@ -443,12 +474,22 @@ impl MetricsStore {
         })
     }
 
-    /// The observations of a probe that started after `after` (oldest first).
-    pub fn observations_after(&self, probe: &str, after: Duration) -> Vec<Observation> {
+    /// The observations of a probe recorded after the first `seen` ones (in time order),
+    /// and how many were recorded in all: a reader that polls for completed checks passes
+    /// the count back next time. Checks complete out of order, so this is by recording, not
+    /// by time stamp.
+    pub fn observations_recorded_since(&self, probe: &str, seen: u64) -> (Vec<Observation>, u64) {
         let inner = self.lock();
-        inner.probes.get(probe).map_or_else(Vec::new, |data| {
-            newest_after(&data.ring, after, |observation| observation.at)
-        })
+        let Some(data) = inner.probes.get(probe) else {
+            return (Vec::new(), seen);
+        };
+        let new = data
+            .ring
+            .iter()
+            .filter(|tagged| tagged.seq > seen)
+            .map(|tagged| tagged.sample.clone())
+            .collect();
+        (new, data.recorded)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

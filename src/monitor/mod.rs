@@ -25,7 +25,7 @@ pub use metrics_store::{
     DEFAULT_CAPACITY, LatencyStats, MetricsStore, Phase, Point, ProbeSummary, Selection,
     SeriesSummary, Window,
 };
-pub use probe::{BoxFuture, Check, Observation, Probe, observe};
+pub use probe::{BoxFuture, Check, Observation, Probe, observe, observe_scheduled};
 pub use probe_telemetry::ProbeTelemetry;
 pub use proc_telemetry::{ProcTelemetry, TelemetrySample};
 pub use prometheus_telemetry::PrometheusTelemetry;

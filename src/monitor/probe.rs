@@ -37,9 +37,11 @@ impl Check {
 /// One timed check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
-    /// When the check started, as an offset from the run's start.
+    /// When the check was scheduled, as an offset from the run's start. Probes are open-loop:
+    /// a check is sent at its scheduled time, whatever earlier checks are doing.
     pub at: Duration,
-    /// How long the check took (up to the probe's timeout).
+    /// From the scheduled time to the answer (or the timeout): a check held up by a stalled
+    /// server or a busy machine counts its whole wait.
     pub latency: Duration,
     pub success: bool,
     pub detail: String,
@@ -56,15 +58,28 @@ pub trait Probe: fmt::Debug + Send + Sync {
 
     /// Performs one check.
     fn check(&self) -> BoxFuture<'_, Check>;
+
+    /// How long a check may take before it is a failure (each check enforces it).
+    fn timeout(&self) -> Duration;
 }
 
-/// Runs one check and times it on the run's clock.
+/// Runs one check now and times it on the run's clock.
 pub async fn observe(probe: &dyn Probe, clock: &RunClock) -> Observation {
-    let started = tokio::time::Instant::now();
+    observe_scheduled(probe, clock, tokio::time::Instant::now()).await
+}
+
+/// Runs one check that was scheduled at `scheduled` (now or a little earlier) and times it
+/// from then: the wait before sending counts as latency, the correction for coordinated
+/// omission.
+pub async fn observe_scheduled(
+    probe: &dyn Probe,
+    clock: &RunClock,
+    scheduled: tokio::time::Instant,
+) -> Observation {
     let check = probe.check().await;
     Observation {
-        at: clock.offset_of(started),
-        latency: started.elapsed(),
+        at: clock.offset_of(scheduled),
+        latency: scheduled.elapsed(),
         success: check.success,
         detail: check.detail,
     }
@@ -117,6 +132,10 @@ mod tests {
                 Check::failure("too slow")
             })
         }
+
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(1)
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -128,6 +147,16 @@ mod tests {
         assert_eq!(observation.latency, Duration::from_millis(300));
         assert!(!observation.success);
         assert_eq!(observation.detail, "too slow");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_check_counts_the_wait_since_its_scheduled_time() {
+        let clock = RunClock::start();
+        let scheduled = tokio::time::Instant::now() + Duration::from_secs(1);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let observation = observe_scheduled(&Slow, &clock, scheduled).await;
+        assert_eq!(observation.at, Duration::from_secs(1));
+        assert_eq!(observation.latency, Duration::from_millis(500));
     }
 
     #[test]

@@ -29,6 +29,10 @@ impl Probe for TcpProbe {
         format!("tcp connect to {}", self.address)
     }
 
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn check(&self) -> BoxFuture<'_, Check> {
         Box::pin(async move {
             match tokio::time::timeout(self.timeout, TcpStream::connect(&self.address)).await {

@@ -104,6 +104,10 @@ pub struct ResourcePlan {
     pub health: Option<CheckPlan>,
     /// A standby is not started with the others; a mitigation can activate it.
     pub standby: bool,
+    /// The process may exit or restart on its own during the run (`may_exit`): that is then
+    /// reported but does not fail the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_exit: bool,
     pub at: Location,
 }
 
@@ -438,6 +442,9 @@ pub enum ProbeCheck {
         url: String,
         /// Expected status; `None` accepts any 2xx.
         expect_status: Option<u16>,
+        /// Text the response body must contain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_body: Option<String>,
         headers: Vec<(String, String)>,
         body: Option<String>,
     },
@@ -447,6 +454,9 @@ pub enum ProbeCheck {
     Command {
         argv: Vec<String>,
         expect_exit: i32,
+        /// Text the standard output must contain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_stdout: Option<String>,
     },
 }
 

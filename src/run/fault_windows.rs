@@ -71,6 +71,12 @@ impl FaultWindows {
         self.overlaps(fault, at, at)
     }
 
+    /// Whether a window of `fault` was open at `at`, give or take `slack` (an effect seen a
+    /// little before its window was recorded, or a little after it closed).
+    pub fn open_around(&self, fault: &str, at: Duration, slack: Duration) -> bool {
+        self.overlaps(Some(fault), at.saturating_sub(slack), at + slack)
+    }
+
     fn overlaps(&self, fault: Option<&str>, from: Duration, to: Duration) -> bool {
         self.lock().iter().any(|w| {
             fault.is_none_or(|f| f == w.fault)

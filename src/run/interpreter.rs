@@ -9,6 +9,8 @@ use super::fault_windows::FaultWindows;
 use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
+use super::liveness::{self, LivenessBoard, ResourceEvent};
+use crate::model::degradation::{Degradation, Sample, seed_for};
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -113,6 +115,9 @@ pub struct ProbeComparison {
     pub overall: Option<ProbeFigures>,
     pub baseline: Option<ProbeFigures>,
     pub under: Vec<(String, ProbeFigures)>,
+    /// The degradation under each fault against the baseline, with its bootstrap interval.
+    #[serde(default)]
+    pub degradation: Vec<(String, Degradation)>,
 }
 
 /// Everything a finished run reports.
@@ -130,6 +135,9 @@ pub struct RunReport {
     pub probes: Vec<ProbeComparison>,
     /// Health of the resources that declare a `health` check.
     pub health: Vec<HealthReport>,
+    /// Exits and restarts of the processes pfi started, each explained by a fault (or
+    /// `may_exit`) or not; an unexplained one fails the run.
+    pub resource_events: Vec<ResourceEvent>,
     /// Reverts or stops that failed at the end (the system may still be faulty).
     pub teardown_errors: Vec<String>,
     /// Every prediction of the `predict` block, and whether and when it came true.
@@ -146,6 +154,14 @@ impl RunReport {
         self.completed
             && self.thresholds.iter().all(|t| t.passed)
             && self.teardown_errors.is_empty()
+            && self.unexplained_events().next().is_none()
+    }
+
+    /// Exits and restarts of resources that no fault explains.
+    pub fn unexplained_events(&self) -> impl Iterator<Item = &ResourceEvent> {
+        self.resource_events
+            .iter()
+            .filter(|event| event.explained_by.is_none())
     }
 }
 
@@ -254,6 +270,7 @@ impl Interpreter {
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
         let health = HealthBoard::new();
+        let liveness = LivenessBoard::new();
         let logs = self
             .options
             .state_dir
@@ -267,7 +284,7 @@ impl Interpreter {
             runtime.clone(),
             store.clone(),
             windows.clone(),
-            health.clone(),
+            (health.clone(), liveness.clone()),
             journal.clone(),
             self.progress.clone(),
         ));
@@ -318,8 +335,9 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
-            probes: compare_probes(&plan, &store, &windows),
+            probes: compare_probes(&plan, &store, &windows, seed),
             health: health.reports(),
+            resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
             teardown_errors,
             predictions,
             mitigations: mitigated.firings,
@@ -340,7 +358,7 @@ async fn body(
     runtime: Arc<Mutex<Runtime>>,
     store: MetricsStore,
     windows: FaultWindows,
-    health: HealthBoard,
+    (health, liveness): (HealthBoard, LivenessBoard),
     journal: Journal,
     progress: Option<Arc<dyn ProgressView>>,
 ) -> Result<Ending, RunError> {
@@ -374,6 +392,15 @@ async fn body(
                 let task = watch.watch(&health, store.clone(), journal.clone(), zero);
                 rt.probe_tasks.push(tokio::spawn(task));
             }
+        }
+        for process in rt.processes.clone() {
+            let task = liveness::watch(
+                process.clone(),
+                liveness.clone(),
+                store.clone(),
+                journal.clone(),
+            );
+            rt.probe_tasks.push(tokio::spawn(task));
         }
         for (name, probe, interval) in probes {
             let task = run_probe(
@@ -577,23 +604,33 @@ fn build_probes(plan: &Plan) -> Result<Vec<ProbeSetup>, RunError> {
                 method,
                 url,
                 expect_status,
+                expect_body,
                 headers,
                 body,
             } => {
                 let expect = expect_status.map_or(ExpectedStatus::Success, ExpectedStatus::Exact);
-                Arc::new(
-                    HttpProbe::new(method, url, expect, timeout)
-                        .and_then(|built| built.with_request(headers, body.as_deref()))
-                        .map_err(|err| {
-                            located(&format!("probe `{}`", probe.name), &probe.at, err)
-                        })?,
-                )
+                let mut built = HttpProbe::new(method, url, expect, timeout)
+                    .and_then(|built| built.with_request(headers, body.as_deref()))
+                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?;
+                if let Some(text) = expect_body {
+                    built = built.expecting_body(text.clone());
+                }
+                Arc::new(built)
             }
             ProbeCheck::Tcp { address } => Arc::new(TcpProbe::new(address.clone(), timeout)),
-            ProbeCheck::Command { argv, .. } => Arc::new(
-                CommandProbe::new(argv.clone(), timeout)
-                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?,
-            ),
+            ProbeCheck::Command {
+                argv,
+                expect_exit,
+                expect_stdout,
+            } => {
+                let mut built = CommandProbe::new(argv.clone(), timeout)
+                    .map_err(|err| located(&format!("probe `{}`", probe.name), &probe.at, err))?
+                    .expecting_exit(*expect_exit);
+                if let Some(text) = expect_stdout {
+                    built = built.expecting_stdout(text.clone());
+                }
+                Arc::new(built)
+            }
         };
         let interval = Duration::from_secs_f64(probe.interval_ms.max(1.0) / 1000.0);
         probes.push((probe.name.clone(), built, interval));
@@ -1079,6 +1116,7 @@ fn compare_probes(
     plan: &Plan,
     store: &MetricsStore,
     windows: &FaultWindows,
+    seed: u64,
 ) -> Vec<ProbeComparison> {
     let faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
     plan.probes
@@ -1088,17 +1126,36 @@ fn compare_probes(
             let only = |keep: &dyn Fn(&Observation) -> bool| -> Vec<Observation> {
                 all.iter().filter(|o| keep(o)).cloned().collect()
             };
+            let baseline = only(&|o| !windows.covers(None, o));
+            let samples = |observations: &[Observation]| -> Vec<Sample> {
+                observations
+                    .iter()
+                    .map(|o| Sample {
+                        latency_ms: o.latency.as_secs_f64() * 1000.0,
+                        success: o.success,
+                    })
+                    .collect()
+            };
+            let baseline_samples = samples(&baseline);
+            let mut under = Vec::new();
+            let mut degradation = Vec::new();
+            for fault in &faults {
+                let checks = only(&|o| windows.covers(Some(fault), o));
+                let Some(figures) = ProbeFigures::of(&checks) else {
+                    continue;
+                };
+                under.push((fault.to_string(), figures));
+                let seed = seed_for(seed, &[&probe.name, fault]);
+                if let Some(d) = Degradation::of(&baseline_samples, &samples(&checks), seed) {
+                    degradation.push((fault.to_string(), d));
+                }
+            }
             ProbeComparison {
                 probe: probe.name.clone(),
                 overall: ProbeFigures::of(&all),
-                baseline: ProbeFigures::of(&only(&|o| !windows.covers(None, o))),
-                under: faults
-                    .iter()
-                    .filter_map(|fault| {
-                        let under = only(&|o| windows.covers(Some(fault), o));
-                        Some((fault.to_string(), ProbeFigures::of(&under)?))
-                    })
-                    .collect(),
+                baseline: ProbeFigures::of(&baseline),
+                under,
+                degradation,
             }
         })
         .collect()

@@ -115,6 +115,7 @@ mod tests {
             faults: Vec::new(),
             probes: Vec::new(),
             health: Vec::new(),
+            resource_events: Vec::new(),
             teardown_errors: Vec::new(),
             predictions: Vec::new(),
             mitigations: Vec::new(),

@@ -10,6 +10,7 @@ mod interpreter;
 mod journal;
 pub mod junit;
 pub mod ledger;
+mod liveness;
 mod program;
 pub mod progress;
 mod run_error;
@@ -23,6 +24,7 @@ pub use interpreter::{
     FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
 };
 pub use journal::{EventSink, Journal, RunEvent};
+pub use liveness::{LivenessBoard, ResourceEvent};
 pub use program::resolve_program;
 pub use run_error::RunError;
 pub use schedule::{ABORT_CHECK_INTERVAL, Actuator, BoxFuture, Ending, Schedule};

@@ -558,7 +558,7 @@ impl Fast<'_> {
     /// `probe_inline* ~ block?` (entered after whitespace), as one block.
     fn inline_then_block(&mut self) -> P<Block> {
         let mut settings = Block::default();
-        // probe_inline = { probe_inline_key ~ term }
+        // probe_inline = { probe_inline_key ~ expect_word* ~ term }
         loop {
             let key_start = self.pos;
             let Some(key_end) = self.ident_end(key_start) else {
@@ -576,10 +576,24 @@ impl Fast<'_> {
             );
             self.pos = key_end;
             self.skip();
-            let term = self.term()?.ok_or(Bail)?;
+            let mut terms = Vec::new();
+            // expect_word = @{ ("status" | "body" | "stdout" | "contains") ~ !ident_char }
+            while let Some(word_end) = self.ident_end(self.pos) {
+                let word = &self.text[self.pos..word_end];
+                if !matches!(word, "status" | "body" | "stdout" | "contains") {
+                    break;
+                }
+                terms.push(Spanned::new(
+                    Term::Ident(word.to_string()),
+                    self.span(self.pos, word_end),
+                ));
+                self.pos = word_end;
+                self.skip();
+            }
+            terms.push(self.term()?.ok_or(Bail)?);
             settings.settings.push(Setting {
                 key,
-                terms: vec![term],
+                terms,
                 span: self.span(key_start, self.pos),
             });
             self.skip();
@@ -1567,6 +1581,8 @@ mod tests {
             "link l: proxy localhost:1 -> [::1]:2",
             "import \"std/patterns\"\nimport \"./x.pfi\"",
             "profile p: latency { delay 5ms }",
+            "probe h: http \"https://x/\" expect status 200 expect body contains \"ok\"  every 1s\nthreshold h.p99 < 1s",
+            "probe c: command [\"a\"] expect stdout contains \"PONG\" { expect status 3 }\nprobe d: tcp x:1 expect statusx",
             // Rejected by pest: the fast path must give up, not answer.
             "fault f: x on y { a b, }",
             "fault f: x on y { a f(1 }",
@@ -1578,12 +1594,13 @@ mod tests {
             "\"unterminated",
             "/* open comment",
             "fault f: x on y { a - }",
+            "probe p: tcp x:1 expect body contains",
         ];
         for (i, text) in cases.iter().enumerate() {
             same_as_pest(&format!("case {i}"), text);
         }
         // The valid ones above must take the fast path.
-        for text in &cases[..20] {
+        for text in &cases[..22] {
             assert!(
                 parse_with_pest(FileId(0), text).is_ok(),
                 "pest rejects {text:?}"

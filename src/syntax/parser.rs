@@ -644,6 +644,10 @@ impl Builder {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::probe_inline_key => key = self.ident(&p),
+                Rule::expect_word => {
+                    let word = self.ident(&p);
+                    terms.push(Spanned::new(Term::Ident(word.node), word.span));
+                }
                 Rule::term => terms.push(self.term(p)),
                 _ => {}
             }

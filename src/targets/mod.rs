@@ -7,6 +7,7 @@ mod exit;
 mod lifecycle;
 mod log_file;
 mod pidfd;
+mod port_owner;
 mod proc_stat;
 mod process;
 mod process_identity;
@@ -19,6 +20,7 @@ pub use docker::{ContainerTarget, DockerEngine, DockerError};
 pub use exit::Exit;
 pub use lifecycle::LifecycleRecorder;
 pub use log_file::parse_announce;
+pub use port_owner::PortOwner;
 pub use proc_stat::{
     ProcStat, ProcessState, all_pids, clock_ticks_per_second, descendants, page_size,
 };

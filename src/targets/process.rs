@@ -265,7 +265,7 @@ impl ProcessTarget {
         let (running, offsets) = self.spawn()?;
         let mut exit = running.exit.clone();
         *self.lock_current() = Some(running.clone());
-        match readiness::wait_ready(spec, &mut exit, offsets).await {
+        match readiness::wait_ready(spec, running.identity.pid, &mut exit, offsets).await {
             Ok(listen_addr) => {
                 if let Some(current) = self.lock_current().as_mut() {
                     current.listen_addr = listen_addr;

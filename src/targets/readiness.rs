@@ -2,6 +2,7 @@
 
 use super::exit::Exit;
 use super::log_file;
+use super::port_owner::PortOwner;
 use super::process_spec::{ProcessSpec, Readiness};
 use super::target_error::TargetError;
 use crate::monitor::{ExpectedStatus, HttpProbe, Probe, TcpProbe};
@@ -31,8 +32,13 @@ pub(super) struct LogOffsets {
 
 /// Waits until the spec's readiness condition holds. Returns the announced address for
 /// `Readiness::Announced`. Fails when the process exits first or the deadline passes.
+///
+/// A port that answers counts only when the process `pid` (or a descendant) listens on it:
+/// a port held by another process says nothing about this one, which may be about to exit
+/// with "Address already in use".
 pub(super) async fn wait_ready(
     spec: &ProcessSpec,
+    pid: u32,
     exit: &mut watch::Receiver<Option<Exit>>,
     offsets: LogOffsets,
 ) -> Result<Option<SocketAddr>, TargetError> {
@@ -58,10 +64,13 @@ pub(super) async fn wait_ready(
             }
             Readiness::Tcp { address } => {
                 let check = TcpProbe::new(address.clone(), timeout).check().await;
-                if check.success {
-                    return Ok(None);
-                }
                 last_check = check.detail;
+                if check.success {
+                    match foreign_owner(pid, port_of(address)) {
+                        None => return Ok(None),
+                        Some(owner) => last_check = owner,
+                    }
+                }
             }
             Readiness::Http { url } => {
                 let probe = HttpProbe::new("GET", url, ExpectedStatus::Success, timeout).map_err(
@@ -70,19 +79,29 @@ pub(super) async fn wait_ready(
                     },
                 )?;
                 let check = probe.check().await;
-                if check.success {
-                    return Ok(None);
-                }
                 last_check = check.detail;
+                if check.success {
+                    let port = probe.url().port_u16().or(match probe.url().scheme_str() {
+                        Some("https") => Some(443),
+                        _ => Some(80),
+                    });
+                    match foreign_owner(pid, port) {
+                        None => return Ok(None),
+                        Some(owner) => last_check = owner,
+                    }
+                }
             }
             Readiness::Announced => {
                 match log_file::announced_address(&spec.stdout_log(), offsets.stdout) {
                     Ok(Some(address)) => {
                         let check = TcpProbe::new(address.to_string(), timeout).check().await;
-                        if check.success {
-                            return Ok(Some(address));
-                        }
                         last_check = check.detail;
+                        if check.success {
+                            match foreign_owner(pid, Some(address.port())) {
+                                None => return Ok(Some(address)),
+                                Some(owner) => last_check = owner,
+                            }
+                        }
                     }
                     Ok(None) => last_check = "no `listening on` line on stdout yet".to_string(),
                     Err(err) => last_check = format!("cannot read the stdout log: {err}"),
@@ -103,6 +122,38 @@ pub(super) async fn wait_ready(
             _ = exit.changed() => {}
         }
         pause = (pause * 2).min(POLL);
+    }
+}
+
+/// The port of a `host:port` address.
+fn port_of(address: &str) -> Option<u16> {
+    address.rsplit_once(':')?.1.parse().ok()
+}
+
+/// When another process, not `pid` or its descendants, holds the port: what to say. `None`
+/// when the port is ours, not local (a remote address), or its owner cannot be told.
+fn foreign_owner(pid: u32, port: Option<u16>) -> Option<String> {
+    let port = port?;
+    match PortOwner::of(pid, port) {
+        Ok(PortOwner::Foreign(owners)) => {
+            let who: Vec<String> = owners
+                .iter()
+                .map(|(pid, name)| format!("pid {pid} ({name})"))
+                .collect();
+            Some(if who.is_empty() {
+                format!("port {port} answers, but another process listens on it")
+            } else {
+                format!(
+                    "port {port} answers, but it is held by another process: {}",
+                    who.join(", ")
+                )
+            })
+        }
+        Ok(PortOwner::Ours | PortOwner::NoLocalListener) => None,
+        Err(err) => {
+            tracing::debug!(port, %err, "cannot tell who listens on the port");
+            None
+        }
     }
 }
 

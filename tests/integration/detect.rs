@@ -213,6 +213,12 @@ fn list_shows_detectors_and_parameters() {
     ] {
         assert!(text.contains(word), "`{word}` missing from:\n{text}");
     }
+    // The warm-up `pfi detect` uses on a file is 15% of its rows, not the run default.
+    let warmup = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("warmup"))
+        .unwrap_or_default();
+    assert!(warmup.contains("15% of the rows, at most 750"), "{warmup}");
 }
 
 #[test]

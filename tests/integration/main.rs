@@ -9,6 +9,7 @@ mod faults;
 mod language;
 mod ledger;
 mod mangler;
+mod measurement;
 mod mitigate_run;
 mod monitor;
 mod predict_run;

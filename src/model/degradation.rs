@@ -1,0 +1,176 @@
+//! How much a fault degraded a probe, with its uncertainty.
+//!
+//! The degradation of a probe under a fault is
+//! max(error_rate under − error_rate in the baseline, (p99 under / p99 baseline − 1) / 4),
+//! clamped to [0, 1] (the baseline p99 taken as at least 1 ms): the `failure` of the risk
+//! score. A p99 from a few checks is noisy, so a run also reports a 90% percentile-bootstrap
+//! interval: both sets of checks are resampled with replacement `ROUNDS` times (a seeded
+//! generator, so the same checks give the same interval) and the degradation recomputed.
+//! With fewer than `MIN_CHECKS` checks under the fault, no verdict is drawn from it.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// p99 growth (as a multiple of the baseline, minus one) that counts as a full failure.
+pub const LATENCY_SPAN: f64 = 4.0;
+/// Fewer checks than this under a fault (or in the baseline) give no verdict.
+pub const MIN_CHECKS: usize = 10;
+/// Bootstrap resamples.
+pub const ROUNDS: usize = 500;
+/// The interval's coverage.
+pub const COVERAGE: f64 = 0.90;
+
+/// One check, as the degradation sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub latency_ms: f64,
+    pub success: bool,
+}
+
+/// A probe's degradation under one fault.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Degradation {
+    /// The point estimate, from all the checks.
+    pub value: f64,
+    /// The 90% bootstrap interval.
+    pub low: f64,
+    pub high: f64,
+    /// Checks under the fault and in the baseline.
+    pub checks: usize,
+    pub baseline_checks: usize,
+}
+
+impl Degradation {
+    /// Whether there are enough checks for a verdict.
+    pub fn conclusive(&self) -> bool {
+        self.checks >= MIN_CHECKS && self.baseline_checks >= MIN_CHECKS
+    }
+
+    /// The degradation of `under` against `baseline`, `None` when either is empty. `seed`
+    /// fixes the resampling (derive it from the run's seed and the probe and fault names).
+    pub fn of(baseline: &[Sample], under: &[Sample], seed: u64) -> Option<Degradation> {
+        if baseline.is_empty() || under.is_empty() {
+            return None;
+        }
+        let value = degradation(baseline, under);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut base = Vec::with_capacity(baseline.len());
+        let mut hit = Vec::with_capacity(under.len());
+        let mut values: Vec<f64> = (0..ROUNDS)
+            .map(|_| {
+                resample(&mut rng, baseline, &mut base);
+                resample(&mut rng, under, &mut hit);
+                degradation(&base, &hit)
+            })
+            .collect();
+        values.sort_by(f64::total_cmp);
+        let tail = (1.0 - COVERAGE) / 2.0;
+        Some(Degradation {
+            value,
+            low: quantile(&values, tail),
+            high: quantile(&values, 1.0 - tail),
+            checks: under.len(),
+            baseline_checks: baseline.len(),
+        })
+    }
+}
+
+/// A stable seed from a run's seed and names.
+pub fn seed_for(run_seed: u64, names: &[&str]) -> u64 {
+    // FNV-1a: fixed across platforms and releases, unlike the std hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ run_seed;
+    for name in names {
+        for byte in name.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+fn resample(rng: &mut ChaCha8Rng, from: &[Sample], into: &mut Vec<Sample>) {
+    into.clear();
+    into.extend((0..from.len()).map(|_| from[rng.random_range(0..from.len())]));
+}
+
+/// The point degradation of two non-empty sets of checks.
+fn degradation(baseline: &[Sample], under: &[Sample]) -> f64 {
+    let errors = error_rate(under) - error_rate(baseline);
+    let ratio = p99(under) / p99(baseline).max(1.0);
+    errors.max((ratio - 1.0) / LATENCY_SPAN).clamp(0.0, 1.0)
+}
+
+fn error_rate(samples: &[Sample]) -> f64 {
+    samples.iter().filter(|s| !s.success).count() as f64 / samples.len() as f64
+}
+
+/// The nearest-rank p99, as the run's figures compute it.
+fn p99(samples: &[Sample]) -> f64 {
+    let mut ms: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
+    ms.sort_by(f64::total_cmp);
+    crate::monitor::nearest_rank(&ms, 0.99)
+}
+
+/// The nearest-rank quantile `q` of sorted `values` (not empty).
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(n: usize, latency_ms: impl Fn(usize) -> f64, failed: usize) -> Vec<Sample> {
+        (0..n)
+            .map(|i| Sample {
+                latency_ms: latency_ms(i),
+                success: i >= failed,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_point_estimate_is_the_risk_formula() {
+        let base = checks(100, |_| 2.0, 0);
+        // Errors up by 30 points.
+        let d = Degradation::of(&base, &checks(100, |_| 2.0, 30), 1).unwrap();
+        assert!((d.value - 0.3).abs() < 1e-12, "{d:?}");
+        // p99 three times the baseline: (3 - 1) / 4.
+        let d = Degradation::of(&base, &checks(100, |_| 6.0, 0), 1).unwrap();
+        assert!((d.value - 0.5).abs() < 1e-12, "{d:?}");
+        assert!(d.low <= d.value && d.value <= d.high, "{d:?}");
+        assert!(Degradation::of(&base, &[], 1).is_none());
+    }
+
+    #[test]
+    fn few_noisy_checks_give_a_wide_interval_and_no_verdict() {
+        let base = checks(100, |i| 1.0 + (i % 10) as f64 * 0.1, 0);
+        // Four checks, one slow outlier: the p99 is all outlier or none.
+        let few = [1.2, 1.1, 9.0, 1.3].map(|ms| Sample {
+            latency_ms: ms,
+            success: true,
+        });
+        let d = Degradation::of(&base, &few, 7).unwrap();
+        assert!(!d.conclusive());
+        assert!(d.high - d.low > 0.5, "{d:?}");
+        // Many steady checks: a narrow interval.
+        let many = checks(200, |i| 1.0 + (i % 10) as f64 * 0.1, 20);
+        let d = Degradation::of(&base, &many, 7).unwrap();
+        assert!(d.conclusive());
+        assert!(d.high - d.low < 0.12, "{d:?}");
+        assert!(d.low > 0.0, "{d:?}");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_interval() {
+        let base = checks(50, |i| (i % 7) as f64, 2);
+        let under = checks(30, |i| (i % 11) as f64 * 3.0, 5);
+        let a = Degradation::of(&base, &under, seed_for(1, &["p", "f"])).unwrap();
+        let b = Degradation::of(&base, &under, seed_for(1, &["p", "f"])).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(seed_for(1, &["p", "f"]), seed_for(1, &["pf"]));
+        assert_ne!(seed_for(1, &["p"]), seed_for(2, &["p"]));
+    }
+}

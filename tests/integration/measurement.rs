@@ -1,0 +1,180 @@
+//! What pfi measures, against real third-party servers (`python3 -m http.server`): open-loop
+//! probes under a freeze, readiness of a process whose port another process holds, a
+//! resource that crashes mid-run, and the units of thresholds.
+
+use super::support::{free_port, pfi, run_with_journal};
+use std::path::Path;
+use std::process::Output;
+
+/// `pfi run` on `text` in `dir`, without a journal.
+fn run(dir: &Path, text: &str) -> Output {
+    let file = dir.join("scenario.pfi");
+    std::fs::write(&file, text).unwrap();
+    pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap()
+}
+
+fn http_server(port: u16) -> String {
+    format!(
+        r#"resource web: process ["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"] {{
+  ready tcp 127.0.0.1:{port} within 10s
+}}"#
+    )
+}
+
+/// Finding 1: a closed loop sent one check per timeout into a 3 s freeze (3-4 checks, 33%
+/// availability). Open-loop probes send one every 100 ms whatever the others are doing.
+#[test]
+fn a_three_second_freeze_meets_a_check_every_100ms_and_measures_no_availability() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = format!(
+        r#"experiment "freeze" {{
+  duration 5s
+  seed 1
+  baseline 1s
+}}
+
+{}
+
+probe page: http "http://127.0.0.1:{port}/" every 100ms timeout 300ms
+
+fault freeze: pause on web {{
+  at 500ms
+  lasting 3s
+}}
+
+threshold page.availability > 50% during freeze
+"#,
+        http_server(port)
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 1, "{stdout}");
+    let under = &journal["probes"][0]["under"][0];
+    assert_eq!(under[0], "freeze", "{under}");
+    let count = under[1]["count"].as_u64().unwrap();
+    let availability = 1.0 - under[1]["error_rate"].as_f64().unwrap();
+    eprintln!("3 s freeze, every 100ms: {count} checks, availability {availability:.3}");
+    // 30 scheduled inside the window, plus those that overlap its edges.
+    assert!((28..=36).contains(&count), "{count} checks\n{stdout}");
+    // Only checks sent in the freeze's last 300 ms can be answered (at the unpause).
+    assert!(
+        availability <= 0.15,
+        "availability {availability}\n{stdout}"
+    );
+    let baseline = &journal["probes"][0]["baseline"];
+    assert_eq!(baseline["error_rate"], 0.0, "{baseline}");
+}
+
+/// Finding 2: a second server on a port another process holds exits with "Address already
+/// in use"; the port answers (the other process's), and pfi used to call it ready.
+#[test]
+fn a_process_whose_port_another_process_holds_is_not_ready_and_its_exit_is_shown() {
+    let foreign = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = foreign.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"experiment "taken" {{
+  duration 2s
+}}
+
+{}
+
+probe page: tcp 127.0.0.1:{port} every 100ms
+"#,
+        http_server(port)
+    );
+    let output = run(dir.path(), &text);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("web ready"), "{stderr}");
+    assert!(stderr.contains("exited with"), "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+    drop(foreign);
+}
+
+/// Finding 3: a resource that crashed mid-run was only in the ledger; the run passed.
+#[test]
+fn a_resource_that_crashes_mid_run_fails_the_run_unless_expected() {
+    let scenario = |may_exit: &str| {
+        format!(
+            r#"experiment "crash" {{
+  duration 2s
+}}
+
+resource worker: process ["python3", "-c", "import time; time.sleep(0.7); raise SystemExit(7)"] {{
+  {may_exit}
+}}
+"#
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, journal) = run_with_journal(dir.path(), &scenario(""));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("worker exited with status 7"), "{stdout}");
+    assert!(stdout.contains("UNEXPECTED"), "{stdout}");
+    let event = &journal["resource_events"][0];
+    assert_eq!(event["resource"], "worker", "{event}");
+    assert!(event["explained_by"].is_null(), "{event}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, journal) = run_with_journal(dir.path(), &scenario("may_exit"));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(journal["resource_events"][0]["explained_by"], "may_exit");
+}
+
+/// A kill fault explains the exit it causes.
+#[test]
+fn an_exit_caused_by_a_kill_fault_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = format!(
+        r#"experiment "kill" {{
+  duration 2s
+}}
+
+{}
+
+fault crash: kill on web {{
+  at 300ms
+}}
+"#,
+        http_server(port)
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 0, "{stdout}");
+    let event = &journal["resource_events"][0];
+    assert_eq!(event["explained_by"], "fault crash (kill)", "{event}");
+}
+
+/// Finding 7: `error_rate < 5` was read as 500% (always passes), `availability > 60` as
+/// 6000% (never passes), without a word.
+#[test]
+fn a_fraction_compared_with_a_bare_number_above_one_is_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("units.pfi");
+    std::fs::write(
+        &file,
+        "experiment \"units\" {\n  duration 1s\n}\n\n\
+         probe p: tcp 127.0.0.1:1\n\n\
+         threshold p.error_rate < 5\n\
+         threshold p.availability > 60\n\
+         threshold p.availability > 0.6\n\
+         threshold p.error_rate < 5%\n",
+    )
+    .unwrap();
+    let output = pfi().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("units.pfi:7:"), "{stderr}");
+    assert!(stderr.contains("did you mean 5%?"), "{stderr}");
+    assert!(stderr.contains("units.pfi:8:"), "{stderr}");
+    assert!(stderr.contains("did you mean 60%?"), "{stderr}");
+    assert!(!stderr.contains("units.pfi:9:"), "{stderr}");
+    assert!(!stderr.contains("units.pfi:10:"), "{stderr}");
+}
