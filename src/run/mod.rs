@@ -9,7 +9,6 @@ mod fault_windows;
 mod health;
 mod interpreter;
 mod journal;
-pub mod junit;
 pub mod ledger;
 mod program;
 pub mod progress;
@@ -22,9 +21,10 @@ pub use fault_builder::{FaultAction, build as build_fault};
 pub use fault_windows::FaultWindows;
 pub use health::{HealthBoard, HealthReport, HealthWatch, UnhealthyPeriod};
 pub use interpreter::{
-    FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+    FaultRecord, Interpreter, ProbeChecks, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+    SeriesPoints,
 };
-pub use journal::{EventSink, Journal, RunEvent};
+pub use journal::{EventKind, EventSink, Journal, RunEvent};
 pub use program::resolve_program;
 pub use run_error::RunError;
 pub use schedule::{ABORT_CHECK_INTERVAL, Actuator, BoxFuture, Ending, Schedule};
