@@ -4,6 +4,7 @@
 mod check;
 mod completions;
 mod detect;
+mod diagnostics;
 mod explain;
 mod fmt;
 mod plan;
@@ -42,6 +43,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Undo what crashed runs left behind (faults still applied, processes still running).
     Recover(recover::RecoverArgs),
+    /// Render a run's journal as an HTML page with charts or as Markdown; compare two runs.
+    Report(report::ReportArgs),
     /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
     Detect(detect::DetectArgs),
 }
@@ -82,5 +85,6 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Run(args) => run::run(args),
         Command::Recover(args) => recover::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

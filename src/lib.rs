@@ -2,7 +2,8 @@
 //!
 //! The library is a pipeline of stages (see ARCHITECTURE.md): `syntax` turns text into an AST,
 //! `check` turns the AST into a typed `plan::Plan`, `model` samples the fault timeline and
-//! scores risk, `run` executes a plan against real processes, containers and proxied links.
+//! scores risk, `run` executes a plan against real processes, containers and proxied links,
+//! and `report` renders what a run did (summary, journal, JUnit, Markdown, HTML).
 
 /// mimalloc instead of the system allocator: checking a big scenario builds hundreds of
 /// thousands of small strings and vectors, and glibc's malloc and free were a third of
@@ -22,6 +23,7 @@ pub mod monitor;
 pub mod plan;
 pub mod predict;
 pub mod proxy;
+pub mod report;
 pub mod run;
 pub mod syntax;
 pub mod targets;

@@ -1,5 +1,5 @@
+use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
-use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
 use clap::Args;
 use std::path::PathBuf;

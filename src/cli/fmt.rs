@@ -1,5 +1,5 @@
+use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
-use super::report::{Format, print_diagnostics};
 use crate::check::Checked;
 use crate::check::loader::{read_file, unreadable};
 use crate::diagnostic::SourceMap;

@@ -1,5 +1,5 @@
+use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
-use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
 use crate::model::history::{Format as HistoryFormat, parse};
 use crate::model::thresholds::{EffectiveThreshold, effective};

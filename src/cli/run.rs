@@ -1,20 +1,22 @@
-//! `pfi run FILE`: check the scenario, run it, print a live line per event on stderr and a
-//! summary on stdout; optionally write a JSON journal and a JUnit XML report.
+//! `pfi run FILE`: check the scenario, run it, print a live line per event on stderr and the
+//! summary on stdout; optionally write the JSON journal, a JUnit XML report and an HTML (or
+//! Markdown) report. Everything printed or written is rendered by `report` from the run's
+//! record; this file only parses arguments, dispatches and chooses the exit code.
 
+use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
-use super::report::{Format, print_diagnostics};
 use crate::check::check_file;
-use crate::mitigate::{Limits, Sandbox};
 use crate::model::profile::restrict;
-use crate::model::risk::{RiskReport, Verdict, assess, remedies};
+use crate::model::risk::remedies;
 use crate::model::thresholds::apply as apply_effective;
-use crate::plan::{MetricUnit, Plan, format_duration, trim};
-use crate::run::junit::junit_xml_with;
+use crate::report::{
+    RecordInput, RunRecord, assess, event_line, html, junit_xml, kept_journal, markdown,
+    run_remediation_scripts, summary, to_json,
+};
 use crate::run::ledger::DEFAULT_STATE_DIR;
 use crate::run::progress::{PlainProgress, ProgressView, TerminalProgress};
-use crate::run::{EventSink, Interpreter, ProbeFigures, RunError, RunEvent, RunOptions, RunReport};
+use crate::run::{EventSink, Interpreter, RunError, RunEvent, RunOptions};
 use clap::Args;
-use rhai::Dynamic;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +52,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report (one test case per threshold) to this file.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts of every probe under the faults) to this
+    /// file; a path ending in `.md` gets the Markdown summary instead.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
     /// Run only the faults of the top N scenarios of the fault injection profile (`top:N`,
     /// as ranked by `pfi plan`); the other faults are left out of the timeline.
     #[arg(long, value_name = "top:N", value_parser = parse_profile)]
@@ -95,6 +101,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
     }
     // Judge thresholds at their effective (criticality-scaled) limits.
+    let written_limits: Vec<f64> = plan.thresholds.iter().map(|t| t.value).collect();
     apply_effective(&mut plan);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -141,57 +148,57 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(report) => {
             let mut risk = assess(&plan, &profile, &report, &remedies(&plan));
             run_remediation_scripts(&mut risk);
-            print!("{}", summary(&plan, &report));
-            print!("{}", risk_summary(&risk));
-            let mut code = if report.passed() {
+            let scenario = args.file.display().to_string();
+            let input = RecordInput {
+                plan: &plan,
+                written_limits: &written_limits,
+                scenario: &scenario,
+                risk,
+            };
+            let record = RunRecord::build(input, &report);
+            print!("{}", summary(&record));
+            let mut code = if record.passed {
                 exit::OK
             } else {
                 exit::FAILED
             };
-            if let Some(path) = &args.journal {
-                let mut value = serde_json::to_value(&report).unwrap_or_default();
-                if let Some(object) = value.as_object_mut() {
-                    object.insert(
-                        "risk".to_string(),
-                        serde_json::to_value(&risk).unwrap_or_default(),
-                    );
-                }
-                let json = serde_json::to_string_pretty(&value).unwrap_or_default();
-                code = write(path, "journal", &json)
-                    .unwrap_or(exit::ENVIRONMENT)
-                    .max(code);
+            let json = to_json(&record);
+            // Kept beside the run's logs, so `pfi report RUN_ID` finds it.
+            let kept = kept_journal(&args.state_dir, &record.run_id);
+            if let Err(err) = std::fs::write(&kept, &json) {
+                tracing::warn!("cannot keep the journal at {}: {err}", kept.display());
             }
-            if let Some(path) = &args.junit {
-                code = write(
-                    path,
+            let outputs = [
+                (args.journal.as_ref(), "journal", json),
+                (
+                    args.junit.as_ref(),
                     "JUnit report",
-                    &junit_xml_with(&report, &{
-                        let mut properties = risk_properties(&risk);
-                        // Each mitigation as a suite property `mitigation.N`.
-                        properties.extend(report.mitigations.iter().enumerate().map(|(i, m)| {
-                            (
-                                format!("mitigation.{}", i + 1),
-                                format!(
-                                    "{} on {}: {}",
-                                    m.action,
-                                    m.trigger,
-                                    if m.ok { "ok" } else { "failed" }
-                                ),
-                            )
-                        }));
-                        properties
+                    args.junit
+                        .as_ref()
+                        .map_or(String::new(), |_| junit_xml(&record)),
+                ),
+                (
+                    args.report.as_ref(),
+                    "report",
+                    args.report.as_ref().map_or(String::new(), |path| {
+                        if path.extension().is_some_and(|e| e == "md") {
+                            markdown(&record)
+                        } else {
+                            html(&record)
+                        }
                     }),
-                )
-                .unwrap_or(exit::ENVIRONMENT)
-                .max(code);
+                ),
+            ];
+            for (path, what, contents) in outputs {
+                if let Some(path) = path {
+                    code = write(path, what, &contents)
+                        .unwrap_or(exit::ENVIRONMENT)
+                        .max(code);
+                }
             }
             ExitCode::from(code)
         }
     }
-}
-
-fn event_line(event: &RunEvent) -> String {
-    format!("[{:>7.2}s] {}", event.at_ms / 1000.0, event.message)
 }
 
 fn write(path: &Path, what: &str, contents: &str) -> Option<u8> {
@@ -220,330 +227,4 @@ async fn shutdown_signal() -> String {
             "SIGINT".to_string()
         }
     }
-}
-
-fn summary(plan: &Plan, report: &RunReport) -> String {
-    let mut out = format!(
-        "run {}: \"{}\" {} in {} (seed {})\n",
-        report.run_id,
-        report.experiment,
-        report.ending,
-        format_duration(report.wall_ms.round()),
-        report.seed
-    );
-    out.push_str(&format!("\nthresholds: {}\n", report.thresholds.len()));
-    for (verdict, threshold) in report.thresholds.iter().zip(&plan.thresholds) {
-        let measured = match (verdict.measured, &verdict.note) {
-            (Some(value), _) => format!("measured {}", value_in(threshold.unit, value)),
-            (None, Some(note)) => note.clone(),
-            (None, None) => "not measured".to_string(),
-        };
-        out.push_str(&format!(
-            "  {}  {:<40} {measured}\n",
-            if verdict.passed { "PASS" } else { "FAIL" },
-            verdict.text
-        ));
-    }
-    let applied = report
-        .faults
-        .iter()
-        .filter(|f| f.applied_ms.is_some())
-        .count();
-    out.push_str(&format!("\nfaults applied: {applied}\n"));
-    for fault in &report.faults {
-        let when = match (fault.applied_ms, &fault.error) {
-            (Some(at), _) => format!(
-                "at {} (planned {}, {:+.0}ms)",
-                format_duration(at.round()),
-                format_duration(fault.planned_ms),
-                at - fault.planned_ms
-            ),
-            (None, Some(err)) => format!("not applied: {err}"),
-            (None, None) => "not applied".to_string(),
-        };
-        let reverted = match fault.reverted_ms {
-            Some(at) => format!(", reverted at {}", format_duration(at.round())),
-            None if fault.applied_ms.is_some() => ", reverted at the end".to_string(),
-            None => String::new(),
-        };
-        out.push_str(&format!(
-            "  {:<16} {} on {} {when}{reverted}\n",
-            fault.fault, fault.kind, fault.target
-        ));
-        if let Some(reason) = &fault.no_effect {
-            out.push_str(&format!("    no observable effect: {reason}\n"));
-        }
-    }
-    out.push_str(&health_section(report));
-    if !report.resource_events.is_empty() {
-        out.push_str(&format!(
-            "\nresource events: {}\n",
-            report.resource_events.len()
-        ));
-    }
-    for event in &report.resource_events {
-        let why = match &event.explained_by {
-            Some(reason) => format!("expected: {reason}"),
-            None => "UNEXPECTED: fails the run".to_string(),
-        };
-        out.push_str(&format!(
-            "  {} {} at {} ({why})\n",
-            event.resource,
-            event.what,
-            format_duration(event.at_ms.round())
-        ));
-    }
-    out.push_str(&format!("\nprobes: {}\n", report.probes.len()));
-    for probe in &report.probes {
-        out.push_str(&format!("  {}\n", probe.probe));
-        let rows = probe
-            .overall
-            .iter()
-            .map(|s| ("whole run".to_string(), s))
-            .chain(probe.baseline.iter().map(|s| ("baseline".to_string(), s)))
-            .chain(probe.under.iter().map(|(f, s)| (format!("under {f}"), s)));
-        for (label, stats) in rows {
-            out.push_str(&format!("    {label:<24} {}\n", probe_line(stats)));
-        }
-    }
-    if plan.predict.is_some() {
-        out.push_str(&format!("\npredictions: {}\n", report.predictions.len()));
-    }
-    for outcome in &report.predictions {
-        let p = &outcome.prediction;
-        let came = match (outcome.lead_ms, &outcome.evidence) {
-            (Some(lead), Some(evidence)) => format!(
-                "happened at {} ({evidence}): lead time {}",
-                format_duration(outcome.happened_ms.unwrap_or(0.0).round()),
-                format_duration(lead.round())
-            ),
-            _ => "did not happen during the run".to_string(),
-        };
-        out.push_str(&format!(
-            "  {} on {} at {}, confidence {:.2} (pattern {}): {came}\n",
-            p.kind,
-            p.resource,
-            format_duration(p.at_ms.round()),
-            p.confidence,
-            p.pattern
-        ));
-        for signal in &p.signals {
-            let trend = signal
-                .trend
-                .as_deref()
-                .map_or(String::new(), |t| format!(" {t}"));
-            out.push_str(&format!(
-                "      {} = {}{trend}, anomaly {:.2}\n",
-                signal.metric,
-                trim(signal.value),
-                signal.anomaly
-            ));
-        }
-    }
-    if !plan.mitigations.is_empty() {
-        out.push_str(&format!("\nmitigations: {}\n", report.mitigations.len()));
-    }
-    for m in &report.mitigations {
-        let prediction = match (&m.prediction, m.confidence) {
-            (Some(p), Some(c)) => format!(", {p} at confidence {c:.2}"),
-            _ => String::new(),
-        };
-        out.push_str(&format!(
-            "  {} {} on {}{prediction}: {} {}\n",
-            format_duration(m.at_ms.round()),
-            m.action,
-            m.trigger,
-            if m.ok { "ok" } else { "FAILED" },
-            m.outcome
-        ));
-    }
-    for error in &report.teardown_errors {
-        out.push_str(&format!("\nNOT UNDONE: {error}\n"));
-    }
-    out
-}
-
-/// The risk section of the summary.
-fn risk_summary(risk: &RiskReport) -> String {
-    let mut out = String::from("\nrisk (probability of failure in production within 30 days):\n");
-    for s in &risk.scenarios {
-        if !s.observed {
-            out.push_str(&format!(
-                "  {:<16} not observed in this run (probability {:.2}%)\n",
-                s.fault,
-                s.probability * 100.0
-            ));
-            continue;
-        }
-        let why = if s.thresholds_failed.is_empty() {
-            format!(
-                "degradation {:.0}%, 90% interval {:.0}-{:.0}% over {} checks",
-                s.failure * 100.0,
-                s.failure_low * 100.0,
-                s.failure_high * 100.0,
-                s.checks
-            )
-        } else {
-            format!("failed {}", s.thresholds_failed.join(", "))
-        };
-        out.push_str(&format!(
-            "  {:<16} risk {:>6.2}% = probability {:.2}% × failure {:.2} ({why}){}\n",
-            s.fault,
-            s.risk * 100.0,
-            s.probability * 100.0,
-            s.failure,
-            match s.verdict_kind() {
-                Verdict::Above => format!("  ABOVE tolerance {:.1}%", s.tolerance * 100.0),
-                Verdict::Inconclusive => format!("  {}", s.verdict),
-                Verdict::Within | Verdict::NotObserved => String::new(),
-            }
-        ));
-    }
-    for r in &risk.resources {
-        out.push_str(&format!(
-            "  resource {:<12} risk {:>6.2}%  (tolerance {:.1}%, {:?}){}\n",
-            r.resource,
-            r.risk * 100.0,
-            r.tolerance * 100.0,
-            r.criticality,
-            if r.risk > r.tolerance { "  ABOVE" } else { "" }
-        ));
-    }
-    if !risk.suggestions.is_empty() {
-        out.push_str("\nremediation:\n");
-        for s in &risk.suggestions {
-            out.push_str(&format!(
-                "  [{}] {} ({}, {}): {}\n",
-                s.fault,
-                s.resource.as_deref().unwrap_or("-"),
-                s.mode,
-                s.source,
-                s.text
-            ));
-        }
-    }
-    out
-}
-
-/// Runs the rhai script of every suggestion that has one, in the sandbox, with the
-/// scenario's figures in scope (`fault`, `resource`, `mode`, `risk`, `probability`,
-/// `failure`); what it returns replaces the suggestion's text. A failing script is reported
-/// in the suggestion and the run goes on.
-fn run_remediation_scripts(risk: &mut RiskReport) {
-    let sandbox = Sandbox::new(Limits::default(), None);
-    let scenarios = risk.scenarios.clone();
-    for s in risk.suggestions.iter_mut() {
-        let Some(path) = s.script.clone() else {
-            continue;
-        };
-        let scenario = scenarios.iter().find(|x| x.fault == s.fault);
-        let vars = [
-            ("fault", Dynamic::from(s.fault.clone())),
-            (
-                "resource",
-                Dynamic::from(s.resource.clone().unwrap_or_default()),
-            ),
-            ("mode", Dynamic::from(s.mode.clone())),
-            ("risk", Dynamic::from(scenario.map_or(0.0, |x| x.risk))),
-            (
-                "probability",
-                Dynamic::from(scenario.map_or(0.0, |x| x.probability)),
-            ),
-            (
-                "failure",
-                Dynamic::from(scenario.map_or(0.0, |x| x.failure)),
-            ),
-        ];
-        let outcome = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|text| sandbox.run(&path, &text, &vars).map_err(|e| e.to_string()));
-        s.source = format!("script {}", path.display());
-        match outcome {
-            Ok(text) if !text.trim().is_empty() => s.text = text,
-            Ok(_) => {}
-            Err(err) => {
-                eprintln!("remediation script failed: {err}");
-                s.text = format!("{} (script failed: {err})", s.text);
-            }
-        }
-    }
-}
-
-/// JUnit properties: the risk of every observed scenario and every resource.
-fn risk_properties(risk: &RiskReport) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for s in risk.scenarios.iter().filter(|s| s.observed) {
-        out.push((
-            format!("risk.scenario.{}", s.fault),
-            format!("{:.6}", s.risk),
-        ));
-    }
-    for r in &risk.resources {
-        out.push((
-            format!("risk.resource.{}", r.resource),
-            format!("{:.6}", r.risk),
-        ));
-    }
-    for (i, s) in risk.suggestions.iter().enumerate() {
-        out.push((
-            format!("remediation.{}", i + 1),
-            format!("{} ({}): {}", s.fault, s.mode, s.text),
-        ));
-    }
-    out
-}
-
-fn probe_line(s: &ProbeFigures) -> String {
-    format!(
-        "n={:<5} errors {:>5}%  p50 {}ms  p99 {}ms  max {}ms",
-        s.count,
-        trim(s.error_rate * 100.0),
-        trim(s.p50_ms),
-        trim(s.p99_ms),
-        trim(s.max_ms)
-    )
-}
-
-fn value_in(unit: MetricUnit, value: f64) -> String {
-    match unit {
-        MetricUnit::Milliseconds => format!("{}ms", trim(value)),
-        MetricUnit::Fraction => format!("{}%", trim(value * 100.0)),
-        MetricUnit::Bytes => format!("{} bytes", trim(value)),
-        MetricUnit::Count | MetricUnit::Number => trim(value),
-    }
-}
-
-/// Each watched resource's checks and unhealthy periods (times after every resource was ready).
-fn health_section(report: &RunReport) -> String {
-    if report.health.is_empty() {
-        return String::new();
-    }
-    let mut out = format!("\nhealth: {}\n", report.health.len());
-    for health in &report.health {
-        let state = if health.unhealthy.is_empty() {
-            "healthy throughout".to_string()
-        } else {
-            format!("unhealthy {} time(s)", health.unhealthy.len())
-        };
-        out.push_str(&format!(
-            "  {:<16} {} checks, {} failed; {state}\n",
-            health.resource, health.checks, health.failures
-        ));
-        for period in &health.unhealthy {
-            let until = match period.until_ms {
-                Some(until) => format!(
-                    "to {} ({})",
-                    format_duration(until.round()),
-                    format_duration((until - period.from_ms).max(0.0).round())
-                ),
-                None => "to the end".to_string(),
-            };
-            out.push_str(&format!(
-                "    unhealthy from {} {until}: {}\n",
-                format_duration(period.from_ms.round()),
-                period.detail
-            ));
-        }
-    }
-    out
 }

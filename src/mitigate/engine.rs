@@ -273,10 +273,11 @@ impl MitigationEngine {
         trigger: &str,
         prediction: Option<&Prediction>,
     ) -> Result<Performed, String> {
-        eprintln!("pfi alert: {message} ({trigger})");
+        // The alert is the firing's outcome: the run's log line and its record carry it.
+        tracing::warn!("pfi alert: {message} ({trigger})");
         let Some(url) = webhook else {
             return Ok(Performed {
-                detail: "alerted on stderr".into(),
+                detail: format!("alert \"{message}\""),
                 undo: None,
             });
         };
@@ -292,7 +293,7 @@ impl MitigationEngine {
             .map_err(|_| format!("webhook {url} did not answer within 2s"))??;
         if (200..300).contains(&status) {
             Ok(Performed {
-                detail: format!("alerted on stderr and POSTed to {url} ({status})"),
+                detail: format!("alert \"{message}\" POSTed to {url} ({status})"),
                 undo: None,
             })
         } else {
@@ -334,8 +335,8 @@ impl MitigationEngine {
                         relative: true,
                     },
                     ("alert", [m]) => {
-                        eprintln!("pfi alert (script): {m}");
-                        return Ok("alerted".into());
+                        tracing::warn!("pfi alert (script): {m}");
+                        return Ok(format!("alert \"{m}\""));
                     }
                     _ => return Err(format!("`{name}` is not an action scripts can call")),
                 };

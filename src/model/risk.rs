@@ -1,4 +1,5 @@
-//! The risk score: the probability of failure in production, from the profile's scenario
+//! The risk score's vocabulary (scoring a run lives in `report::risk_assessment`, since it
+//! needs the run's results): the probability of failure in production, from the profile's scenario
 //! probabilities and what the run observed under each fault; and remediation suggestions
 //! when the risk exceeds the tolerance of what is at risk.
 //!
@@ -25,30 +26,26 @@
 //! Tolerance: 10% × the criticality factor of the dynamic thresholds (low 15%, medium 10%,
 //! high 7.5%, critical 5%). A scenario uses its resource's, or medium.
 
-use super::profile::{Lookup, Profile};
 use super::thresholds::factor;
 use crate::faults::FailureMode;
-use crate::plan::{Criticality, Plan, SourceKind};
-use crate::run::RunReport;
-use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use crate::plan::{Criticality, Plan};
+use serde::{Deserialize, Serialize};
 
 pub const BASE_TOLERANCE: f64 = 0.10;
-pub use super::degradation::LATENCY_SPAN;
-use super::degradation::MIN_CHECKS;
+pub use super::degradation::{LATENCY_SPAN, MIN_CHECKS};
 
 pub fn tolerance(c: Criticality) -> f64 {
     BASE_TOLERANCE * factor(c)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskReport {
     pub scenarios: Vec<ScenarioRisk>,
     pub resources: Vec<ResourceRisk>,
     pub suggestions: Vec<Suggestion>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioRisk {
     pub fault: String,
     pub kind: String,
@@ -57,7 +54,13 @@ pub struct ScenarioRisk {
     /// Whether the fault was applied and some probe was checked under it.
     pub observed: bool,
     pub failure: f64,
+    /// Thresholds whose verdict failed and that concern this fault (`during` it, or judged
+    /// on checks that overlapped it).
     pub thresholds_failed: Vec<String>,
+    /// Thresholds that passed over the run but whose limit the checks under this fault
+    /// exceeded (judged again on those checks alone).
+    #[serde(default)]
+    pub exceeded_under: Vec<String>,
     pub error_increase: f64,
     pub latency_ratio: Option<f64>,
     pub risk: f64,
@@ -65,13 +68,19 @@ pub struct ScenarioRisk {
     /// The failure modes observed (`latency`, `dependency_failure`, ...).
     pub modes: Vec<String>,
     /// The failure's 90% interval (both 1 when a threshold failed) and the risk's.
+    #[serde(default)]
     pub failure_low: f64,
+    #[serde(default)]
     pub failure_high: f64,
+    #[serde(default)]
     pub risk_low: f64,
+    #[serde(default)]
     pub risk_high: f64,
     /// The fewest checks any probe made under the fault.
+    #[serde(default)]
     pub checks: usize,
     /// `above tolerance`, `within tolerance`, `inconclusive: ...` or `not observed`.
+    #[serde(default)]
     pub verdict: String,
 }
 
@@ -98,7 +107,7 @@ impl ScenarioRisk {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRisk {
     pub resource: String,
     pub criticality: Criticality,
@@ -106,7 +115,7 @@ pub struct ResourceRisk {
     pub tolerance: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
     pub fault: String,
     pub resource: Option<String>,
@@ -119,7 +128,7 @@ pub struct Suggestion {
 }
 
 /// One remediation entry: a failure mode and its advice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Remedy {
     pub mode: String,
     pub text: String,
@@ -127,23 +136,15 @@ pub struct Remedy {
     pub script: Option<std::path::PathBuf>,
 }
 
-fn probe_metric(figures: &crate::run::ProbeFigures, metric: &str) -> Option<f64> {
-    Some(match metric {
-        "p50" => figures.p50_ms,
-        "p99" => figures.p99_ms,
-        "mean" => figures.mean_ms,
-        "max" => figures.max_ms,
-        "error_rate" => figures.error_rate,
-        "availability" => 1.0 - figures.error_rate,
-        "count" => figures.count as f64,
-        _ => return None,
-    })
-    .filter(|v| v.is_finite())
-}
-
 /// The failure modes a scenario's observation points to: the kind's own, unless what was
 /// seen (latency more than errors, dependents that failed) says otherwise.
-fn modes(kind: &str, errors: f64, latency: f64, has_dependents: bool, spof: bool) -> Vec<String> {
+pub fn modes(
+    kind: &str,
+    errors: f64,
+    latency: f64,
+    has_dependents: bool,
+    spof: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mode = crate::faults::failure_mode(kind);
     let primary = match mode {
@@ -158,245 +159,6 @@ fn modes(kind: &str, errors: f64, latency: f64, has_dependents: bool, spof: bool
         out.push("single_point_of_failure".to_string());
     }
     out
-}
-
-/// The risk of every scenario and resource of `plan` (thresholds at their effective limits)
-/// given `profile` and the `report` of a run, with suggestions from `remedies` (the first
-/// entries for a mode win; every entry for a mode is suggested).
-pub fn assess(
-    plan: &Plan,
-    profile: &Profile,
-    report: &RunReport,
-    remedies: &[Remedy],
-) -> RiskReport {
-    // Lookups built once (a profile can have tens of thousands of scenarios).
-    let lookup = Lookup::new(plan);
-    let applied_faults: HashSet<&str> = report
-        .faults
-        .iter()
-        .filter(|f| f.applied_ms.is_some())
-        .map(|f| f.fault.as_str())
-        .collect();
-    // Per probe, its figures under each fault (the first entry of a fault).
-    let under_of: Vec<HashMap<&str, &crate::run::ProbeFigures>> = report
-        .probes
-        .iter()
-        .map(|p| {
-            let mut m = HashMap::with_capacity(p.under.len());
-            for (f, figures) in &p.under {
-                m.entry(f.as_str()).or_insert(figures);
-            }
-            m
-        })
-        .collect();
-    let mut outlooks: HashMap<&str, &super::profile::ResourceOutlook> = HashMap::new();
-    for o in &profile.resources {
-        outlooks.entry(o.name.as_str()).or_insert(o);
-    }
-    let depended_on: HashSet<&str> = plan.dependencies.iter().map(|d| d.to.as_str()).collect();
-    let mut scenarios = Vec::new();
-    for s in &profile.scenarios {
-        let applied = applied_faults.contains(s.fault.as_str());
-        let mut failed: Vec<String> = Vec::new();
-        let (mut errors, mut latency, mut ratio, mut observed) = (0.0f64, 0.0f64, None, false);
-        let (mut low, mut high, mut checks, mut conclusive) = (0.0f64, 0.0f64, usize::MAX, true);
-        for (probe, under_of) in report.probes.iter().zip(&under_of) {
-            let Some(under) = under_of.get(s.fault.as_str()).copied() else {
-                continue;
-            };
-            observed = true;
-            match probe.degradation.iter().find(|(f, _)| *f == s.fault) {
-                Some((_, d)) => {
-                    low = low.max(d.low);
-                    high = high.max(d.high);
-                    checks = checks.min(d.checks);
-                    conclusive &= d.conclusive();
-                }
-                None => {
-                    // No baseline to compare with: nothing to conclude from this probe.
-                    checks = checks.min(under.count);
-                    conclusive = false;
-                }
-            }
-            for t in &plan.thresholds {
-                if t.metric.source_kind != SourceKind::Probe || t.metric.source != probe.probe {
-                    continue;
-                }
-                if t.during.as_deref().is_some_and(|d| d != s.fault) {
-                    continue;
-                }
-                if let Some(v) = probe_metric(under, &t.metric.metric)
-                    && !t.op.holds(v, t.value)
-                    && !failed.contains(&t.text)
-                {
-                    failed.push(t.text.clone());
-                }
-            }
-            if let Some(base) = &probe.baseline {
-                if base.error_rate.is_finite() && under.error_rate.is_finite() {
-                    errors = errors.max(under.error_rate - base.error_rate);
-                }
-                if base.p99_ms.is_finite() && under.p99_ms.is_finite() {
-                    let r = under.p99_ms / base.p99_ms.max(1.0);
-                    ratio = Some(ratio.map_or(r, |x: f64| x.max(r)));
-                    latency = latency.max((r - 1.0) / LATENCY_SPAN);
-                }
-            }
-        }
-        for (v, t) in report.thresholds.iter().zip(&plan.thresholds) {
-            if t.during.as_deref() == Some(s.fault.as_str())
-                && !v.passed
-                && !failed.contains(&t.text)
-            {
-                failed.push(t.text.clone());
-            }
-        }
-        let observed = observed && applied;
-        let failure = if !observed {
-            0.0
-        } else if failed.is_empty() {
-            errors.max(latency).clamp(0.0, 1.0)
-        } else {
-            1.0
-        };
-        let (failure_low, failure_high) = if !observed {
-            (0.0, 0.0)
-        } else if failed.is_empty() {
-            (low.min(failure), high.max(failure))
-        } else {
-            (1.0, 1.0)
-        };
-        let checks = if checks == usize::MAX { 0 } else { checks };
-        let criticality = s
-            .resource
-            .as_deref()
-            .and_then(|r| lookup.resource(r))
-            .map(|r| r.criticality)
-            .unwrap_or(Criticality::Medium);
-        let outlook = s.resource.as_deref().and_then(|r| outlooks.get(r));
-        let has_dependents = s
-            .resource
-            .as_deref()
-            .is_some_and(|r| depended_on.contains(r));
-        let spof = outlook.is_some_and(|o| o.single_point_of_failure);
-        let tolerance = tolerance(criticality);
-        let (risk_low, risk_high) = (s.probability * failure_low, s.probability * failure_high);
-        let verdict = if !observed {
-            "not observed".to_string()
-        } else if !failed.is_empty() {
-            // A failed threshold is a verdict of its own, however few the checks.
-            if s.probability > tolerance {
-                "above tolerance".to_string()
-            } else {
-                "within tolerance".to_string()
-            }
-        } else if !conclusive {
-            format!(
-                "inconclusive: {checks} checks under {} (at least {MIN_CHECKS} needed)",
-                s.fault
-            )
-        } else if risk_low > tolerance {
-            "above tolerance".to_string()
-        } else if risk_high <= tolerance {
-            "within tolerance".to_string()
-        } else {
-            format!(
-                "inconclusive: risk between {:.2}% and {:.2}%, around the tolerance {:.1}%",
-                risk_low * 100.0,
-                risk_high * 100.0,
-                tolerance * 100.0
-            )
-        };
-        scenarios.push(ScenarioRisk {
-            fault: s.fault.clone(),
-            kind: s.kind.clone(),
-            resource: s.resource.clone(),
-            probability: s.probability,
-            observed,
-            failure,
-            thresholds_failed: failed,
-            error_increase: errors.max(0.0),
-            latency_ratio: ratio,
-            risk: s.probability * failure,
-            tolerance,
-            modes: if observed && failure > 0.0 {
-                modes(&s.kind, errors, latency, has_dependents, spof)
-            } else {
-                Vec::new()
-            },
-            failure_low,
-            failure_high,
-            risk_low,
-            risk_high,
-            checks,
-            verdict,
-        });
-    }
-
-    // Per resource, the factors (1 − risk(s) × reach(s, r)) of the observed scenarios that
-    // reach it, in scenario order.
-    let mut profiled: HashMap<&str, &super::profile::Scenario> = HashMap::new();
-    for p in &profile.scenarios {
-        profiled.entry(p.fault.as_str()).or_insert(p);
-    }
-    let mut factors: HashMap<&str, Vec<f64>> = HashMap::new();
-    for s in scenarios.iter().filter(|s| s.observed) {
-        let Some(p) = profiled.get(s.fault.as_str()) else {
-            continue;
-        };
-        let mut seen: HashSet<&str> = HashSet::new();
-        for (name, reach) in p.reach.iter() {
-            if seen.insert(name.as_str()) {
-                factors
-                    .entry(name.as_str())
-                    .or_default()
-                    .push(1.0 - s.risk * reach);
-            }
-        }
-    }
-    let resources = plan
-        .resources
-        .iter()
-        .map(|r| {
-            let survive: f64 = factors.get(r.name.as_str()).into_iter().flatten().product();
-            ResourceRisk {
-                resource: r.name.clone(),
-                criticality: r.criticality,
-                risk: 1.0 - survive,
-                tolerance: tolerance(r.criticality),
-            }
-        })
-        .collect();
-
-    let mut suggestions = Vec::new();
-    for s in scenarios
-        .iter()
-        .filter(|s| s.verdict_kind() == Verdict::Above)
-    {
-        for mode in &s.modes {
-            for remedy in remedies.iter().filter(|r| r.mode == *mode) {
-                if suggestions
-                    .iter()
-                    .any(|x: &Suggestion| x.fault == s.fault && x.text == remedy.text)
-                {
-                    continue;
-                }
-                suggestions.push(Suggestion {
-                    fault: s.fault.clone(),
-                    resource: s.resource.clone(),
-                    mode: mode.clone(),
-                    text: remedy.text.clone(),
-                    source: remedy.source.clone(),
-                    script: remedy.script.clone(),
-                });
-            }
-        }
-    }
-    RiskReport {
-        scenarios,
-        resources,
-        suggestions,
-    }
 }
 
 /// The stdlib table (`std/remediation`), built into the binary.

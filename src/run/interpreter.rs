@@ -7,10 +7,9 @@
 use super::containers::{self, AppliedContainers, Containers};
 use super::fault_windows::FaultWindows;
 use super::health::{HealthBoard, HealthReport, HealthWatch};
-use super::journal::{EventSink, Journal, RunEvent};
+use super::journal::{EventKind, EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::liveness::{self, LivenessBoard, ResourceEvent};
-use crate::model::degradation::{Degradation, Sample, seed_for};
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -20,6 +19,7 @@ use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_valu
 use crate::faults::{
     AppliedFault, FaultAction, FaultContext, Recorded, RevertAction, inject, prepare_recorded,
 };
+use crate::model::degradation::{Degradation, Sample, seed_for};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
     CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
@@ -113,6 +113,9 @@ impl ProbeFigures {
 pub struct ProbeComparison {
     pub probe: String,
     pub overall: Option<ProbeFigures>,
+    /// The checks of the declared warm-up (`baseline` of the experiment, before any fault).
+    pub warmup: Option<ProbeFigures>,
+    /// Every check that overlapped no fault (warm-up, gaps between faults, recovery).
     pub baseline: Option<ProbeFigures>,
     pub under: Vec<(String, ProbeFigures)>,
     /// The degradation under each fault against the baseline, with its bootstrap interval.
@@ -146,6 +149,30 @@ pub struct RunReport {
     pub mitigations: Vec<crate::mitigate::Firing>,
     pub wall_ms: f64,
     pub events: Vec<RunEvent>,
+    /// When every resource was ready, on the journal's clock (ms since the run began); fault
+    /// records and health periods count from it. `None` when the run stopped before.
+    pub ready_ms: Option<f64>,
+    /// When the metrics store's clock (checks, telemetry, predictions, mitigations) started,
+    /// on the journal's clock.
+    pub store_origin_ms: f64,
+    /// Every check of every probe, in order (times on the store's clock).
+    pub checks: Vec<ProbeChecks>,
+    /// Every telemetry series (`<source>.<metric>`), in name order (store's clock).
+    pub telemetry: Vec<SeriesPoints>,
+}
+
+/// One probe's checks: (ms on the store's clock, latency ms, success).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeChecks {
+    pub probe: String,
+    pub checks: Vec<(f64, f64, bool)>,
+}
+
+/// One telemetry series: (ms on the store's clock, value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesPoints {
+    pub series: String,
+    pub points: Vec<(f64, f64)>,
 }
 
 impl RunReport {
@@ -183,6 +210,8 @@ struct Runtime {
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
     next_id: usize,
+    /// When every resource was ready (time zero of fault records).
+    ready_at: Option<Instant>,
 }
 
 struct ActiveFault {
@@ -247,10 +276,11 @@ impl Interpreter {
         let ledger = Ledger::create(&self.options.state_dir, &run_id)
             .map_err(|err| RunError::environment(err.to_string()))?;
         let ledger = Arc::new(ledger);
-        journal.event(format!(
-            "run {run_id}: experiment \"{}\" with seed {seed}",
-            plan.experiment.name
-        ));
+        journal.record(EventKind::RunStarted {
+            run_id: run_id.clone(),
+            experiment: plan.experiment.name.clone(),
+            seed,
+        });
         let predicted: Predictions = Arc::default();
         let runtime = Arc::new(Mutex::new(Runtime {
             run_id: run_id.clone(),
@@ -266,6 +296,7 @@ impl Interpreter {
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
+            ready_at: None,
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
@@ -291,7 +322,7 @@ impl Interpreter {
         let joined = tokio::select! {
             joined = &mut body => joined,
             reason = shutdown => {
-                journal.event(format!("{reason} received: reverting everything"));
+                journal.record(EventKind::Interrupted { signal: reason.clone() });
                 // Stop the run task before tearing down, so it applies nothing more.
                 body.abort();
                 let _ = (&mut body).await;
@@ -321,7 +352,17 @@ impl Interpreter {
         }
         let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
-        let records = runtime.lock().await.records.clone();
+        let (records, ready_at) = {
+            let rt = runtime.lock().await;
+            (rt.records.clone(), rt.ready_at)
+        };
+        let store_origin_ms = journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0;
+        let ready_ms = ready_at.map(|at| journal.ms_at(at.into_std()));
+        let warmup = ready_at.map(|at| {
+            let from = store.clock().offset_of(at);
+            let to = from + Duration::from_secs_f64(plan.experiment.baseline_ms.max(0.0) / 1000.0);
+            (from, to)
+        });
         let report = RunReport {
             run_id,
             experiment: plan.experiment.name.clone(),
@@ -335,7 +376,7 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
-            probes: compare_probes(&plan, &store, &windows, seed),
+            probes: compare_probes(&plan, &store, &windows, warmup, seed),
             health: health.reports(),
             resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
             teardown_errors,
@@ -343,6 +384,10 @@ impl Interpreter {
             mitigations: mitigated.firings,
             wall_ms: journal.elapsed_ms(),
             events: journal.events(),
+            ready_ms,
+            store_origin_ms,
+            checks: probe_checks(&plan, &store),
+            telemetry: telemetry_points(&store),
         };
         Ok(report)
     }
@@ -384,6 +429,7 @@ async fn body(
     let zero = Instant::now();
     {
         let mut rt = runtime.lock().await;
+        rt.ready_at = Some(zero);
         for resource in plan.resources.iter().filter(|r| !r.standby) {
             if let Some(watch) = HealthWatch::of(resource) {
                 let watch = watch.map_err(|err| {
@@ -441,12 +487,11 @@ async fn body(
         );
         runtime.lock().await.probe_tasks.push(tokio::spawn(task));
     }
-    journal.event(format!(
-        "all resources ready; baseline {}, then {} of faults ({} activations fire)",
-        format_duration(plan.experiment.baseline_ms),
-        format_duration(plan.experiment.duration_ms),
-        timeline.activations.iter().filter(|a| a.fired).count()
-    ));
+    journal.record(EventKind::AllReady {
+        baseline_ms: plan.experiment.baseline_ms,
+        duration_ms: plan.experiment.duration_ms,
+        activations: timeline.activations.iter().filter(|a| a.fired).count(),
+    });
     let mut driver = Driver {
         plan: plan.clone(),
         runtime,
@@ -468,12 +513,16 @@ async fn body(
     }
     let ending = schedule.run(&mut driver, fatal.wait()).await;
     if let Some(message) = fatal.raised() {
-        journal.event(format!("stopping: {message}"));
+        journal.record(EventKind::Stopping {
+            reason: message.clone(),
+        });
         return Err(RunError::environment(message));
     }
     match &ending {
-        Ending::Completed => journal.event("experiment completed"),
-        Ending::Aborted(reason) => journal.event(format!("aborting: {reason}")),
+        Ending::Completed => journal.record(EventKind::Completed),
+        Ending::Aborted(reason) => journal.record(EventKind::Aborting {
+            reason: reason.clone(),
+        }),
         Ending::Interrupted(_) => {}
     }
     Ok(ending)
@@ -874,18 +923,17 @@ impl Driver {
                     Applied::Toxic { .. } => {}
                 }
                 if let Some(reason) = &record.no_effect {
-                    self.journal.event(format!(
-                        "fault {} had no observable effect: {reason}",
-                        activation.fault
-                    ));
+                    self.journal.record(EventKind::FaultNoEffect {
+                        fault: activation.fault.to_string(),
+                        reason: reason.clone(),
+                    });
                 }
-                self.journal.event(format!(
-                    "fault {} ({} on {}) applied for {}",
-                    activation.fault,
-                    activation.kind,
-                    activation.target,
-                    format_duration(activation.duration_ms)
-                ));
+                self.journal.record(EventKind::FaultApplied {
+                    fault: activation.fault.to_string(),
+                    kind: activation.kind.to_string(),
+                    target: activation.target.to_string(),
+                    duration_ms: activation.duration_ms,
+                });
                 let index = rt.records.len();
                 rt.records.push(record);
                 rt.active.push(ActiveFault {
@@ -896,10 +944,10 @@ impl Driver {
                 });
             }
             Err(err) => {
-                self.journal.event(format!(
-                    "fault {} could not be applied: {err}",
-                    activation.fault
-                ));
+                self.journal.record(EventKind::FaultNotApplied {
+                    fault: activation.fault.to_string(),
+                    error: err.clone(),
+                });
                 record.error = Some(err);
                 rt.records.push(record);
             }
@@ -918,20 +966,21 @@ impl Driver {
             Ok(no_effect) => {
                 rt.records[active.record].reverted_ms = Some(now);
                 if let Some(reason) = no_effect {
-                    self.journal.event(format!(
-                        "fault {} had no observable effect: {reason}",
-                        activation.fault
-                    ));
+                    self.journal.record(EventKind::FaultNoEffect {
+                        fault: activation.fault.to_string(),
+                        reason: reason.clone(),
+                    });
                     rt.records[active.record].no_effect = Some(reason);
                 }
-                self.journal
-                    .event(format!("fault {} reverted", activation.fault));
+                self.journal.record(EventKind::FaultReverted {
+                    fault: activation.fault.to_string(),
+                });
             }
             Err(err) => {
-                self.journal.event(format!(
-                    "fault {} could not be reverted: {err}",
-                    activation.fault
-                ));
+                self.journal.record(EventKind::FaultNotReverted {
+                    fault: activation.fault.to_string(),
+                    error: err.clone(),
+                });
                 rt.records[active.record].error = Some(err);
             }
         }
@@ -1015,7 +1064,9 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
     while let Some(active) = rt.active.pop() {
         match revert(&rt, &active).await {
             Ok(no_effect) => {
-                journal.event(format!("fault {} reverted", active.key.0));
+                journal.record(EventKind::FaultReverted {
+                    fault: active.key.0.clone(),
+                });
                 if let Some(reason) = no_effect {
                     rt.records[active.record].no_effect = Some(reason);
                 }
@@ -1112,10 +1163,44 @@ fn judge_predictions(
     judged
 }
 
+/// Every check of every probe of `plan`.
+fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    plan.probes
+        .iter()
+        .map(|probe| ProbeChecks {
+            probe: probe.name.clone(),
+            checks: store
+                .observations(&probe.name, &Selection::all())
+                .iter()
+                .map(|o| (ms(o.at), ms(o.latency), o.success))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every telemetry series of the store.
+fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
+    store
+        .series_names()
+        .into_iter()
+        .map(|series| SeriesPoints {
+            points: store
+                .points(&series, &Selection::all())
+                .iter()
+                .map(|p| (p.at.as_secs_f64() * 1000.0, p.value))
+                .collect(),
+            series,
+        })
+        .collect()
+}
+
+/// Each probe's figures; `warmup` is the declared warm-up on the store's clock.
 fn compare_probes(
     plan: &Plan,
     store: &MetricsStore,
     windows: &FaultWindows,
+    warmup: Option<(Duration, Duration)>,
     seed: u64,
 ) -> Vec<ProbeComparison> {
     let faults: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
@@ -1153,6 +1238,11 @@ fn compare_probes(
             ProbeComparison {
                 probe: probe.name.clone(),
                 overall: ProbeFigures::of(&all),
+                warmup: warmup.and_then(|(from, to)| {
+                    ProbeFigures::of(&only(&|o| {
+                        o.at >= from && o.at + o.latency <= to && !windows.covers(None, o)
+                    }))
+                }),
                 baseline: ProbeFigures::of(&baseline),
                 under,
                 degradation,

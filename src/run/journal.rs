@@ -1,16 +1,134 @@
-//! The run's journal: every event with its time since the run began, kept for `--journal`
-//! and handed live to a sink (the CLI prints one line per event).
+//! The run's journal: every event, typed, with its time since the run began, kept for the run
+//! record and handed live to a sink (the CLI prints one line per event). The run's one clock:
+//! the log's times, the summary's and the report's are all "ms since the run began".
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// One thing that happened during a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Milliseconds since the run began.
     pub at_ms: f64,
-    pub message: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. `Display` is the line the log prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    RunStarted {
+        run_id: String,
+        experiment: String,
+        seed: u64,
+    },
+    /// Every resource is ready: the warm-up baseline starts, then the faults.
+    AllReady {
+        baseline_ms: f64,
+        duration_ms: f64,
+        activations: usize,
+    },
+    FaultApplied {
+        fault: String,
+        kind: String,
+        target: String,
+        duration_ms: f64,
+    },
+    FaultNotApplied {
+        fault: String,
+        error: String,
+    },
+    /// A fault's check after applying (or at its revert) found nothing it changed.
+    FaultNoEffect {
+        fault: String,
+        reason: String,
+    },
+    FaultReverted {
+        fault: String,
+    },
+    FaultNotReverted {
+        fault: String,
+        error: String,
+    },
+    Completed,
+    Aborting {
+        reason: String,
+    },
+    /// A shutdown signal (`SIGINT`, `SIGTERM`) arrived.
+    Interrupted {
+        signal: String,
+    },
+    /// The environment failed mid-run.
+    Stopping {
+        reason: String,
+    },
+    /// Anything else, as a line of text.
+    Note {
+        message: String,
+    },
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::plan::format_duration;
+        match self {
+            EventKind::RunStarted {
+                run_id,
+                experiment,
+                seed,
+            } => write!(
+                f,
+                "run {run_id}: experiment \"{experiment}\" with seed {seed}"
+            ),
+            EventKind::AllReady {
+                baseline_ms,
+                duration_ms,
+                activations,
+            } => write!(
+                f,
+                "all resources ready; baseline {}, then {} of faults ({activations} activations fire)",
+                format_duration(*baseline_ms),
+                format_duration(*duration_ms)
+            ),
+            EventKind::FaultApplied {
+                fault,
+                kind,
+                target,
+                duration_ms,
+            } => write!(
+                f,
+                "fault {fault} ({kind} on {target}) applied for {}",
+                format_duration(*duration_ms)
+            ),
+            EventKind::FaultNotApplied { fault, error } => {
+                write!(f, "fault {fault} could not be applied: {error}")
+            }
+            EventKind::FaultNoEffect { fault, reason } => {
+                write!(f, "fault {fault} had no observable effect: {reason}")
+            }
+            EventKind::FaultReverted { fault } => write!(f, "fault {fault} reverted"),
+            EventKind::FaultNotReverted { fault, error } => {
+                write!(f, "fault {fault} could not be reverted: {error}")
+            }
+            EventKind::Completed => write!(f, "experiment completed"),
+            EventKind::Aborting { reason } => write!(f, "aborting: {reason}"),
+            EventKind::Interrupted { signal } => {
+                write!(f, "{signal} received: reverting everything")
+            }
+            EventKind::Stopping { reason } => write!(f, "stopping: {reason}"),
+            EventKind::Note { message } => write!(f, "{message}"),
+        }
+    }
+}
+
+impl RunEvent {
+    /// The log line without its time.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
 }
 
 /// Receives each event as it happens.
@@ -37,12 +155,28 @@ impl Journal {
         self.began.elapsed().as_secs_f64() * 1000.0
     }
 
+    /// The journal's time of `instant` (ms since the run began; negative before it).
+    pub fn ms_at(&self, instant: Instant) -> f64 {
+        match instant.checked_duration_since(self.began) {
+            Some(after) => after.as_secs_f64() * 1000.0,
+            None => -(self.began.duration_since(instant).as_secs_f64() * 1000.0),
+        }
+    }
+
+    /// Records a line of text (an event without a typed kind of its own).
     pub fn event(&self, message: impl Into<String>) {
+        self.record(EventKind::Note {
+            message: message.into(),
+        });
+    }
+
+    /// Records a typed event.
+    pub fn record(&self, kind: EventKind) {
         let event = RunEvent {
             at_ms: self.elapsed_ms(),
-            message: message.into(),
+            kind,
         };
-        tracing::info!("{}", event.message);
+        tracing::info!("{}", event.kind);
         (self.sink)(&event);
         self.events
             .lock()
@@ -71,10 +205,31 @@ mod tests {
             counter.fetch_add(1, Ordering::SeqCst);
         }));
         journal.event("one");
-        journal.event("two");
+        journal.record(EventKind::FaultReverted {
+            fault: "cut".into(),
+        });
         let events = journal.events();
         assert_eq!(seen.load(Ordering::SeqCst), 2);
-        assert_eq!(events[0].message, "one");
+        assert_eq!(events[0].message(), "one");
+        assert_eq!(events[1].message(), "fault cut reverted");
         assert!(events[0].at_ms <= events[1].at_ms);
+    }
+
+    #[test]
+    fn events_are_typed_in_json_and_read_back() {
+        let event = RunEvent {
+            at_ms: 12.5,
+            kind: EventKind::FaultApplied {
+                fault: "slow".into(),
+                kind: "latency".into(),
+                target: "db".into(),
+                duration_ms: 2000.0,
+            },
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["event"], "fault_applied");
+        assert_eq!(json["fault"], "slow");
+        let back: RunEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 }

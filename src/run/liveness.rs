@@ -10,7 +10,7 @@ use crate::mitigate::Firing;
 use crate::monitor::MetricsStore;
 use crate::plan::{Plan, format_duration};
 use crate::targets::{ProcessIdentity, ProcessTarget};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ const SLACK: Duration = Duration::from_secs(2);
 const ENDING_KINDS: &[&str] = &["kill", "stop", "restart"];
 
 /// An exit or restart of a resource during the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceEvent {
     pub resource: String,
     /// When it was seen, in ms on the metrics store's clock (the run's start).

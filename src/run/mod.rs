@@ -8,7 +8,6 @@ mod fault_windows;
 mod health;
 mod interpreter;
 mod journal;
-pub mod junit;
 pub mod ledger;
 mod liveness;
 mod program;
@@ -21,9 +20,10 @@ mod threshold_verdict;
 pub use fault_windows::FaultWindows;
 pub use health::{HealthBoard, HealthReport, HealthWatch, UnhealthyPeriod};
 pub use interpreter::{
-    FaultRecord, Interpreter, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+    FaultRecord, Interpreter, ProbeChecks, ProbeComparison, ProbeFigures, RunOptions, RunReport,
+    SeriesPoints,
 };
-pub use journal::{EventSink, Journal, RunEvent};
+pub use journal::{EventKind, EventSink, Journal, RunEvent};
 pub use liveness::{LivenessBoard, ResourceEvent};
 pub use program::resolve_program;
 pub use run_error::RunError;

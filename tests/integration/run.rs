@@ -201,11 +201,43 @@ fn a_passing_run_writes_a_journal_and_junit() {
     assert_eq!(journal["thresholds"].as_array().unwrap().len(), 2);
     let fault = &journal["faults"][0];
     assert_eq!(fault["fault"], "freeze");
-    assert_eq!(fault["planned_ms"], 400.0);
+    // One clock: times are since the run began (the log's); the fault was planned 400 ms
+    // after every resource was ready.
+    let ready = journal["ready_ms"].as_f64().unwrap();
+    let planned = fault["planned_ms"].as_f64().unwrap();
+    assert!(
+        (planned - ready - 400.0).abs() < 1e-6,
+        "{fault} ready {ready}"
+    );
     let applied = fault["applied_ms"].as_f64().unwrap();
     let reverted = fault["reverted_ms"].as_f64().unwrap();
-    assert!(applied >= 400.0 && reverted >= 700.0, "{fault}");
-    eprintln!("activation delay: {:.1} ms", applied - 400.0);
+    assert!(applied >= planned && reverted >= planned + 300.0, "{fault}");
+    let delay = fault["delay_ms"].as_f64().unwrap();
+    assert!((applied - planned - delay).abs() < 1e-6, "{fault}");
+    eprintln!("activation delay: {delay:.1} ms");
+    // The summary prints the fault's times on the log's clock.
+    let applied_line = stderr
+        .lines()
+        .find(|l| l.contains("fault freeze (pause on backend) applied"))
+        .unwrap();
+    let logged: f64 = applied_line
+        .trim_start_matches('[')
+        .split('s')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("at {:.2}s", applied / 1000.0)),
+        "{stdout}"
+    );
+    assert!(
+        (logged - applied / 1000.0).abs() < 0.02,
+        "{applied_line} vs {applied}"
+    );
+    assert_eq!(journal["format"], "pfi-journal");
+    assert_eq!(journal["version"], 2);
     assert!(journal["events"].as_array().unwrap().len() >= 5);
 
     let junit = std::fs::read_to_string(scenario.path("junit.xml")).unwrap();
