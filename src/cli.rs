@@ -1,12 +1,14 @@
 //! The command line: clap definitions and dispatch. No logic of its own: each subcommand's
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
+mod analyze;
 mod check;
 mod completions;
 mod detect;
 mod diagnostics;
 mod explain;
 mod fmt;
+mod init;
 mod plan;
 mod proxy;
 mod recover;
@@ -47,6 +49,10 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
     Detect(detect::DetectArgs),
+    /// Draft a scenario from a Compose file or Kubernetes manifests (`--from compose.yml`).
+    Init(init::InitArgs),
+    /// Find outbound calls in source code and what guards them (timeouts, retries, breakers).
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Exit codes shared by every command.
@@ -86,5 +92,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Recover(args) => recover::run(args),
         Command::Report(args) => report::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }

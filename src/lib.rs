@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod analyze;
 pub mod check;
 pub mod cli;
 pub mod demo;

@@ -165,6 +165,34 @@ modules must not declare one.";
     Unused = "0028", "declared but never used",
 "A fault, probe or link is declared but nothing refers to it and it has no effect. This is a
 warning: the scenario still checks.";
+
+    // 0090-0099: `pfi init --from` and `pfi analyze` (src/analyze).
+    Unmapped = "0090", "template construct not mapped",
+"`pfi init --from` read a Compose or Kubernetes construct that it does not turn into the
+scenario (a volume, a restart policy, an env_file, a YAML anchor merge...). It is reported so
+that nothing is dropped silently; the scenario is still written.
+
+Add what it means by hand if it matters to the experiment.";
+
+    UnknownKey = "0091", "unknown key in a template",
+"A key that the Compose specification (or the Kubernetes object) does not define, usually a
+typo (`depend_on` for `depends_on`). It is ignored; the help names the nearest known key.";
+
+    FailurePoint = "0092", "outbound call without a full guard",
+"`pfi analyze` found a call to another service (HTTP, database, cache, queue, gRPC) that lacks
+a guard: a timeout, retries with backoff, a circuit breaker, a fallback or a bounded pool.
+An unguarded call on a request path to a critical dependency ranks first.
+
+    r = requests.get(PAYMENTS_URL)            # no timeout: waits as long as payments does
+    r = requests.get(PAYMENTS_URL, timeout=2) # bounded
+
+`--format pfi` prints the faults that test it: latency above the timeout, errors, the
+dependency down.";
+
+    SourceParse = "0093", "source file does not parse",
+"A source file given to `pfi analyze` has syntax the language's tree-sitter grammar does not
+accept (an ERROR or MISSING node). The rest of the file, and every other file, is still
+analysed; calls inside the broken part may be missed.";
 }
 
 impl Code {
