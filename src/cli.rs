@@ -6,11 +6,13 @@ mod completions;
 mod detect;
 mod explain;
 mod fmt;
-mod plan;
+mod gate;
+pub(crate) mod plan;
 mod proxy;
 mod recover;
 mod report;
-mod run;
+pub(crate) mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +46,10 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     /// Score a `timestamp,value` CSV (or a NAB data folder) with a streaming anomaly detector.
     Detect(detect::DetectArgs),
+    /// Run the pfi service: runs, checks and plans over an HTTP API, with a SQLite store.
+    Serve(serve::ServeArgs),
+    /// Run a scenario (locally or on a server) and exit 1 when its risk exceeds a budget.
+    Gate(gate::GateArgs),
 }
 
 /// Exit codes shared by every command.
@@ -82,5 +88,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Run(args) => run::run(args),
         Command::Recover(args) => recover::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }

@@ -23,5 +23,6 @@ pub mod plan;
 pub mod predict;
 pub mod proxy;
 pub mod run;
+pub mod serve;
 pub mod syntax;
 pub mod targets;

@@ -54,9 +54,14 @@ pub struct RunArgs {
     /// as ranked by `pfi plan`); the other faults are left out of the timeline.
     #[arg(long, value_name = "top:N", value_parser = parse_profile)]
     pub profile: Option<usize>,
+    /// Run on a `pfi serve` server instead (e.g. `http://127.0.0.1:7478`): its events are
+    /// streamed here, with the same summary and exit code; the token, if the server wants one,
+    /// comes from PFI_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
 }
 
-fn parse_profile(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
     text.strip_prefix("top:")
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|n| *n > 0)
@@ -64,6 +69,9 @@ fn parse_profile(text: &str) -> Result<usize, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    if let Some(server) = &args.server {
+        return super::gate::run_remote(server, &args.file, args.seed, args.profile).0;
+    }
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);
     let Some(mut plan) = checked.plan else {
@@ -190,7 +198,12 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn event_line(event: &RunEvent) -> String {
+/// What `pfi run` prints on stdout for a finished run (`pfi serve` keeps it for `--server`).
+pub(crate) fn summary_text(plan: &Plan, report: &RunReport, risk: &RiskReport) -> String {
+    format!("{}{}", summary(plan, report), risk_summary(risk))
+}
+
+pub(crate) fn event_line(event: &RunEvent) -> String {
     format!("[{:>7.2}s] {}", event.at_ms / 1000.0, event.message)
 }
 
@@ -208,7 +221,7 @@ fn write(path: &Path, what: &str, contents: &str) -> Option<u8> {
 }
 
 /// Completes with the signal's name on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() -> String {
+pub(crate) async fn shutdown_signal() -> String {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => tokio::select! {
@@ -402,7 +415,7 @@ fn risk_summary(risk: &RiskReport) -> String {
 /// scenario's figures in scope (`fault`, `resource`, `mode`, `risk`, `probability`,
 /// `failure`); what it returns replaces the suggestion's text. A failing script is reported
 /// in the suggestion and the run goes on.
-fn run_remediation_scripts(risk: &mut RiskReport) {
+pub(crate) fn run_remediation_scripts(risk: &mut RiskReport) {
     let sandbox = Sandbox::new(Limits::default(), None);
     let scenarios = risk.scenarios.clone();
     for s in risk.suggestions.iter_mut() {
