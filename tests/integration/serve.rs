@@ -718,3 +718,44 @@ fn pfi_run_server_and_gate_exit_like_a_local_run() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("gate: PASS"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_on_pfi_run_server_aborts_the_run_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let file = dir.path().join("freeze.pfi");
+    std::fs::write(&file, scenario(free_port(), "60s", FREEZE)).unwrap();
+    let mut child = pfi()
+        .args(["run", "--server", &server.url()])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut pid = None;
+    while !seen.contains("applied") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        if line.contains("backend ready") {
+            pid = Some(pid_in(line.trim_end()));
+        }
+        seen.push_str(&line);
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: abort requested over the API"),
+        "{stdout}"
+    );
+    assert!(gone_or_zombie(pid.unwrap()), "the backend still runs");
+}
