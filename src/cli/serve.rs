@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Longest time to answer a request, in seconds (event streams excepted).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Watch this scenario from the start: its telemetry, predictions and mitigations, without
+    /// faults and without an end; repeat for more.
+    #[arg(long, value_name = "FILE")]
+    pub watch: Vec<PathBuf>,
     /// Print the tokens-file line of TOKEN (`operator sha256:...`) and exit.
     #[arg(long, value_name = "TOKEN")]
     pub hash_token: Option<String>,
@@ -83,6 +87,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     config.allow = allow;
     config.body_limit = args.max_body_kib.saturating_mul(1024);
     config.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    config.watches = args.watch.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

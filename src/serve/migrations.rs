@@ -47,4 +47,6 @@ pub const MIGRATIONS: &[&str] = &[
         ok INTEGER NOT NULL,
         record TEXT NOT NULL
     );",
+    // 2: watches (runs without faults and without an end) beside runs.
+    "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';",
 ];

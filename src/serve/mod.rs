@@ -27,6 +27,7 @@ mod scenarios;
 mod store;
 mod system;
 mod tokens;
+mod watch;
 
 pub use allow_list::AllowList;
 pub use record::max_risk_of;
@@ -59,6 +60,8 @@ pub struct ServeConfig {
     pub body_limit: usize,
     /// How long a request may take to be answered (an event stream's life is not counted).
     pub request_timeout: Duration,
+    /// Scenarios watched from the start (`pfi serve --watch FILE`).
+    pub watches: Vec<PathBuf>,
 }
 
 impl ServeConfig {
@@ -70,6 +73,7 @@ impl ServeConfig {
             allow: AllowList::default(),
             body_limit: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            watches: Vec::new(),
         }
     }
 }
@@ -121,6 +125,10 @@ pub async fn run(
              and marked interrupted"
         );
     }
+    for file in &app.config.watches {
+        let id = start_watch(&app, file).await?;
+        tracing::info!(watch = %id, file = %file.display(), "watching");
+    }
     let router = routes::router(app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -144,6 +152,33 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// Starts a watch of a scenario file given on the command line (trusted: no allow-list).
+async fn start_watch(app: &App, file: &std::path::Path) -> Result<String, ServeError> {
+    let path = file.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || crate::check::check_file(&path))
+        .await
+        .map_err(|e| ServeError(e.to_string()))?;
+    let Some(plan) = checked.plan.clone() else {
+        let errors: Vec<String> = checked
+            .diagnostics
+            .iter()
+            .map(|d| crate::diagnostic::render_human(d, &checked.sources, false))
+            .collect();
+        return Err(ServeError(format!(
+            "refusing to watch {}: it has errors\n{}",
+            file.display(),
+            errors.join("")
+        )));
+    };
+    let seed = plan.experiment.seed;
+    let profile = crate::cli::plan::profile_of(&plan, seed)
+        .map_err(|e| ServeError(format!("refusing to watch {}: {e}", file.display())))?;
+    let name = file.display().to_string();
+    runs::start(app, name, plan, seed, profile, true)
+        .map(|(id, _)| id)
+        .map_err(|e| ServeError(e.message))
 }
 
 #[cfg(test)]

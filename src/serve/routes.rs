@@ -30,6 +30,7 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<App>)> {
         ("POST", "/v1/check", post(scenarios::check)),
         ("POST", "/v1/plan", post(scenarios::plan)),
         ("GET", "/v1/predictions", get(findings::predictions)),
+        ("GET", "/v1/predictions/stream", get(findings::stream)),
         ("GET", "/v1/mitigations", get(findings::mitigations)),
     ]
 }

@@ -6,11 +6,13 @@
 use super::footprint::Footprint;
 use super::metrics::Metrics;
 use super::record;
-use super::store::{Finished, RunRow, Store, StoredEvent};
+use super::store::{Finished, RunRow, Store, StoredEvent, StoredPrediction};
 use crate::model::Profile;
 use crate::plan::Plan;
+use crate::predict::Prediction;
 use crate::run::ledger::{RecoverOptions, recover};
 use crate::run::{EventSink, Interpreter, RunEvent, RunOptions};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +46,7 @@ struct Pending {
     plan: Plan,
     profile: Profile,
     seed: u64,
+    watch: bool,
 }
 
 #[derive(Default)]
@@ -67,6 +70,8 @@ pub struct Runner {
     state_dir: PathBuf,
     board: Mutex<Board>,
     idle: Notify,
+    /// Every prediction of every run, as it is made (for `/v1/predictions/stream`).
+    predictions: broadcast::Sender<Value>,
 }
 
 impl Runner {
@@ -77,6 +82,7 @@ impl Runner {
             state_dir,
             board: Mutex::new(Board::default()),
             idle: Notify::new(),
+            predictions: broadcast::channel(1024).0,
         })
     }
 
@@ -138,6 +144,7 @@ impl Runner {
         row: RunRow,
         plan: Plan,
         profile: Profile,
+        watch: bool,
     ) -> Result<Option<String>, super::store::StoreError> {
         let mut board = self.board();
         if board.closing {
@@ -157,6 +164,7 @@ impl Runner {
                     plan,
                     profile,
                     seed,
+                    watch,
                 }),
             },
         );
@@ -240,6 +248,11 @@ impl Runner {
             seed: Some(pending.seed),
         };
         let interpreter = Interpreter::new(pending.plan.clone(), options, sink);
+        let relay = tokio::spawn(self.clone().relay_predictions(
+            id.clone(),
+            pending.watch,
+            interpreter.subscribe_predictions(),
+        ));
         let mut requested = stop.clone();
         let shutdown = async move {
             loop {
@@ -252,6 +265,7 @@ impl Runner {
             }
         };
         let result = interpreter.run(shutdown).await;
+        relay.abort();
         let by_api = stop
             .borrow_and_update()
             .as_ref()
@@ -260,11 +274,56 @@ impl Runner {
         if !by_api && end.status == "failed" && stop.borrow().is_some() {
             end.status = "interrupted".into();
         }
+        if pending.watch {
+            // Stored as they were made.
+            end.predictions.clear();
+        }
         self.metrics
             .run_finished(&end.status, end.predictions.len(), end.mitigations.len());
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(run = %id, status = %end.status, "run finished");
         self.finish(&id, end);
+    }
+
+    /// Publishes each prediction of a run as it is made, and stores a watch's at once (a
+    /// run's are stored at its end, judged against what happened).
+    async fn relay_predictions(
+        self: Arc<Self>,
+        id: String,
+        watch: bool,
+        mut made: broadcast::Receiver<Prediction>,
+    ) {
+        loop {
+            let prediction = match made.recv().await {
+                Ok(prediction) => prediction,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let mut value = serde_json::to_value(&prediction).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("run".into(), Value::from(id.as_str()));
+            }
+            if watch {
+                let stored = StoredPrediction {
+                    resource: prediction.resource.clone(),
+                    kind: prediction.kind.clone(),
+                    confidence: prediction.confidence,
+                    at_ms: prediction.at_ms,
+                    happened: false,
+                    record: serde_json::to_value(&prediction).unwrap_or_default(),
+                };
+                if let Err(err) = self.store.insert_prediction(&id, &stored) {
+                    tracing::error!(run = %id, "cannot store a prediction: {err}");
+                }
+                self.metrics.predictions.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = self.predictions.send(value);
+        }
+    }
+
+    /// Every prediction from now on, of every run.
+    pub fn subscribe_predictions(&self) -> broadcast::Receiver<Value> {
+        self.predictions.subscribe()
     }
 
     /// Stores how the run ended, tells its subscribers and lets the queue move on.

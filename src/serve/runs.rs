@@ -6,10 +6,13 @@ use super::footprint::Footprint;
 use super::runner::{AbortError, now_ms};
 use super::scenario_source::{ScenarioSource, diagnostics};
 use super::store::RunRow;
+use super::watch::into_watch;
 use crate::cli::plan::profile_of;
 use crate::cli::run::parse_profile;
+use crate::model::Profile;
 use crate::model::profile::restrict;
 use crate::model::thresholds::apply as apply_effective;
+use crate::plan::Plan;
 use crate::run::ledger::new_run_id;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -27,6 +30,9 @@ pub struct SubmitRun {
     pub seed: Option<u64>,
     /// `top:N`: only the faults of the profile's top N scenarios.
     pub profile: Option<String>,
+    /// A watch: telemetry, predictions and mitigations, no faults, no end (until aborted).
+    #[serde(default)]
+    pub watch: bool,
 }
 
 /// `POST /v1/runs`: 202 and the run's id once the scenario checked and is allowed.
@@ -66,31 +72,14 @@ pub async fn submit(
     if let Some(n) = top {
         restrict(&mut plan, &profile.top(n));
     }
-    apply_effective(&mut plan);
-    let id = new_run_id();
-    let row = RunRow {
-        id: id.clone(),
-        name: request.source.label(),
-        status: "queued".into(),
+    let (id, status) = start(
+        &app,
+        request.source.label(),
+        plan,
         seed,
-        submitted_ms: now_ms(),
-        started_ms: None,
-        finished_ms: None,
-        exit_code: None,
-        ledger_run_id: None,
-        max_risk: None,
-        error: None,
-        footprint: Footprint::of(&plan).items(),
-        record: None,
-        summary: None,
-    };
-    let Some(status) = app.runner.submit(row, plan, profile)? else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        ));
-    };
+        profile,
+        request.watch,
+    )?;
     let location = format!("/v1/runs/{id}");
     let body = json!({
         "id": id,
@@ -116,6 +105,47 @@ pub async fn submit(
 pub struct ListRuns {
     pub status: Option<String>,
     pub limit: Option<usize>,
+}
+
+/// Queues a checked, allowed plan as a run (or a watch); its id and `running` or `queued`.
+pub fn start(
+    app: &App,
+    name: String,
+    mut plan: Plan,
+    seed: u64,
+    profile: Profile,
+    watch: bool,
+) -> Result<(String, String), ApiError> {
+    if watch {
+        into_watch(&mut plan);
+    }
+    apply_effective(&mut plan);
+    let id = new_run_id();
+    let row = RunRow {
+        id: id.clone(),
+        name,
+        status: "queued".into(),
+        kind: if watch { "watch" } else { "run" }.into(),
+        seed,
+        submitted_ms: now_ms(),
+        started_ms: None,
+        finished_ms: None,
+        exit_code: None,
+        ledger_run_id: None,
+        max_risk: None,
+        error: None,
+        footprint: Footprint::of(&plan).items(),
+        record: None,
+        summary: None,
+    };
+    let Some(status) = app.runner.submit(row, plan, profile, watch)? else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        ));
+    };
+    Ok((id, status))
 }
 
 /// `GET /v1/runs`: newest first, without records.

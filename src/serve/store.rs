@@ -34,6 +34,8 @@ pub struct RunRow {
     pub name: String,
     /// `queued`, `running`, `passed`, `failed`, `aborted`, `error` or `interrupted`.
     pub status: String,
+    /// `run`, or `watch`: telemetry, predictions and mitigations with no faults and no end.
+    pub kind: String,
     pub seed: u64,
     pub submitted_ms: i64,
     pub started_ms: Option<i64>,
@@ -109,7 +111,7 @@ pub struct Store {
 }
 
 const RUN_COLUMNS: &str = "id, name, status, seed, submitted_ms, started_ms, finished_ms, \
-     exit_code, ledger_run_id, max_risk, error, footprint";
+     exit_code, ledger_run_id, max_risk, error, footprint, kind";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -159,15 +161,16 @@ impl Store {
 
     pub fn insert_run(&self, run: &RunRow) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT INTO runs (id, name, status, seed, submitted_ms, footprint) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO runs (id, name, status, seed, submitted_ms, footprint, kind) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 run.id,
                 run.name,
                 run.status,
                 run.seed as i64,
                 run.submitted_ms,
-                serde_json::to_string(&run.footprint).unwrap_or_default()
+                serde_json::to_string(&run.footprint).unwrap_or_default(),
+                run.kind
             ],
         )?;
         Ok(())
@@ -242,6 +245,24 @@ impl Store {
         Ok(())
     }
 
+    /// A prediction made by a watch, stored as it is made.
+    pub fn insert_prediction(&self, id: &str, p: &StoredPrediction) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO predictions (run_id, resource, kind, confidence, at_ms, happened, record) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                p.resource,
+                p.kind,
+                p.confidence,
+                p.at_ms,
+                p.happened,
+                p.record.to_string()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// One run with its record and summary.
     pub fn run(&self, id: &str) -> Result<Option<RunRow>, StoreError> {
         let c = self.lock();
@@ -251,9 +272,9 @@ impl Store {
                 params![id],
                 |row| {
                     let mut run = run_row(row)?;
-                    let record: Option<String> = row.get(12)?;
+                    let record: Option<String> = row.get(13)?;
                     run.record = record.and_then(|text| serde_json::from_str(&text).ok());
-                    run.summary = row.get(13)?;
+                    run.summary = row.get(14)?;
                     Ok(run)
                 },
             )
@@ -363,6 +384,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         max_risk: row.get(9)?,
         error: row.get(10)?,
         footprint: serde_json::from_str(&footprint).unwrap_or_default(),
+        kind: row.get(12)?,
         record: None,
         summary: None,
     })
@@ -377,6 +399,7 @@ mod tests {
             id: id.into(),
             name: "s.pfi".into(),
             status: "queued".into(),
+            kind: "run".into(),
             seed: 7,
             submitted_ms: 1,
             started_ms: None,
@@ -417,6 +440,27 @@ mod tests {
         assert_eq!(store.unfinished().unwrap().len(), 1);
         assert_eq!(store.events("a", None).unwrap()[0].message, "hello");
         assert!(store.events("a", Some(0)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO runs (id, name, status, seed, submitted_ms, footprint) \
+                 VALUES ('old', 'a.pfi', 'passed', 1, 1, '[]')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.version().unwrap(), 2);
+        let run = store.run("old").unwrap().unwrap();
+        assert_eq!((run.status.as_str(), run.kind.as_str()), ("passed", "run"));
     }
 
     #[test]

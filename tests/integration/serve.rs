@@ -759,3 +759,124 @@ fn ctrl_c_on_pfi_run_server_aborts_the_run_on_the_server() {
     );
     assert!(gone_or_zombie(pid.unwrap()), "the backend still runs");
 }
+
+#[test]
+fn a_watch_predicts_a_leak_and_mitigates_before_the_api_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (backend, api) = (free_port(), free_port());
+    let demo = demo_bin();
+    let text = format!(
+        r#"import "std/patterns"
+experiment "watch" {{
+  duration 1s
+  seed 1
+  baseline 4s
+}}
+resource backend: process ["{demo}", "backend", "--port", "{backend}"] {{
+  ready tcp 127.0.0.1:{backend} within 10s
+}}
+resource api: process ["{demo}", "api", "--port", "{api}", "--backend", "127.0.0.1:{backend}", "--leak-rate", "8MiB/s", "--leak-after", "5s", "--memory-limit", "64MiB", "--exit-at-limit"] {{
+  ready http "http://127.0.0.1:{api}/health" within 10s
+}}
+probe checkout: http get "http://127.0.0.1:{api}/checkout" every 200ms timeout 1s
+predict {{
+  watch api.memory, api.cpu
+  use memory_leak
+  confidence >= 0.7
+}}
+mitigate on predicted(memory_leak) {{
+  alert "api is leaking memory"
+}}
+"#
+    );
+    let mut predictions = {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /v1/predictions/stream?kind=memory_leak HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
+        EventStream {
+            reader: BufReader::new(stream),
+        }
+    };
+    let (status, body) = server.post("/v1/runs", &json!({ "scenario": text, "watch": true }));
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let mut events = EventStream::open(server.address, &id);
+    let api_pid = pid_in(&events.until("api ready"));
+    let (event, prediction) = predictions.next().expect("a prediction");
+    assert_eq!(event, "prediction");
+    assert_eq!(prediction["run"], id.as_str(), "{prediction}");
+    assert_eq!(prediction["resource"], "api");
+    assert!(
+        !gone_or_zombie(api_pid),
+        "the api died before it was predicted"
+    );
+    events.until("api is leaking memory");
+    // A watch has no end of its own: it is still running.
+    let (_, run) = server.get(&format!("/v1/runs/{id}"));
+    assert_eq!(
+        (run["status"].as_str(), run["kind"].as_str()),
+        (Some("running"), Some("watch"))
+    );
+    let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
+    assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    let (status, _) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    let (end, _) = events.end();
+    assert_eq!(end["status"], "aborted");
+    let (_, mitigations) = server.get(&format!("/v1/mitigations?run={id}"));
+    let firing = &mitigations["mitigations"][0];
+    assert!(
+        firing["action"].as_str().unwrap().contains("alert"),
+        "{mitigations}"
+    );
+    assert_eq!(firing["ok"], true);
+    wait_for("the api to stop", || gone_or_zombie(api_pid));
+}
+
+#[test]
+fn serve_watch_starts_a_watch_and_refuses_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.pfi");
+    std::fs::write(&broken, "experiment \"x\" {\n  duration nope\n}\n").unwrap();
+    let output = pfi()
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--watch")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.pfi"), "{stderr}");
+
+    let good = dir.path().join("system.pfi");
+    std::fs::write(&good, scenario(free_port(), "1s", FREEZE)).unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--watch", good.to_str().unwrap()],
+    );
+    let (_, list) = server.get("/v1/runs");
+    let watch = &list["runs"][0];
+    assert_eq!(watch["kind"], "watch", "{list}");
+    let id = watch["id"].as_str().unwrap().to_string();
+    let mut events = EventStream::open(server.address, &id);
+    events.until("backend ready");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, run) = server.get(&format!("/v1/runs/{id}"));
+    assert_eq!(run["status"], "running", "a watch ended by itself: {run}");
+    server.signal(libc::SIGTERM);
+    let (end, messages) = events.end();
+    assert_eq!(end["status"], "interrupted");
+    assert!(
+        !messages.iter().any(|m| m.contains("applied")),
+        "{messages:?}"
+    );
+    assert_eq!(server.wait().0, 0);
+}
