@@ -8,12 +8,14 @@ mod detect;
 mod diagnostics;
 mod explain;
 mod fmt;
+mod gate;
 mod init;
-mod plan;
+pub(crate) mod plan;
 mod proxy;
 mod recover;
 mod report;
-mod run;
+pub(crate) mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -53,6 +55,10 @@ pub enum Command {
     Init(init::InitArgs),
     /// Find outbound calls in source code and what guards them (timeouts, retries, breakers).
     Analyze(analyze::AnalyzeArgs),
+    /// Run the pfi service: runs, checks and plans over an HTTP API, with a SQLite store.
+    Serve(serve::ServeArgs),
+    /// Run a scenario (locally or on a server) and exit 1 when its risk exceeds a budget.
+    Gate(gate::GateArgs),
 }
 
 /// Exit codes shared by every command.
@@ -94,5 +100,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Init(args) => init::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Gate(args) => gate::run(args),
     }
 }

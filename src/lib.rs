@@ -26,5 +26,6 @@ pub mod predict;
 pub mod proxy;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod syntax;
 pub mod targets;

@@ -25,8 +25,8 @@ pub struct InitArgs {
     #[arg(long, value_parser = ["compose", "k8s"])]
     pub kind: Option<String>,
     /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = super::report::Format::Human)]
-    pub format: super::report::Format,
+    #[arg(long, value_enum, default_value_t = super::diagnostics::Format::Human)]
+    pub format: super::diagnostics::Format,
 }
 
 pub fn run(args: InitArgs) -> ExitCode {
@@ -53,8 +53,8 @@ pub fn run(args: InitArgs) -> ExitCode {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for d in diagnostics.into_sorted() {
         match args.format {
-            super::report::Format::Human => eprint!("{}", render_human(&d, &sources, color)),
-            super::report::Format::Json => println!("{}", render_json(&d, &sources)),
+            super::diagnostics::Format::Human => eprint!("{}", render_human(&d, &sources, color)),
+            super::diagnostics::Format::Json => println!("{}", render_json(&d, &sources)),
         }
     }
     let Some(system) = system else {

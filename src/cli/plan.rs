@@ -76,7 +76,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
 }
 
 /// The fault injection profile of a checked plan: rates from its history file (if any).
-pub(super) fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
+pub(crate) fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
     let rates = match &plan.experiment.history {
         None => RateTable::empty(),
         Some(path) => {

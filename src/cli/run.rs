@@ -62,7 +62,7 @@ pub struct RunArgs {
     pub profile: Option<usize>,
 }
 
-fn parse_profile(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
     text.strip_prefix("top:")
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|n| *n > 0)
@@ -215,7 +215,7 @@ fn write(path: &Path, what: &str, contents: &str) -> Option<u8> {
 }
 
 /// Completes with the signal's name on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() -> String {
+pub(crate) async fn shutdown_signal() -> String {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => tokio::select! {

@@ -17,4 +17,5 @@ mod process;
 mod proxy;
 mod risk;
 mod run;
+mod serve;
 mod support;

@@ -1,0 +1,882 @@
+//! `pfi serve` end to end: the real `pfi` binary serving on a port-0 address, driven over
+//! HTTP, running real `pfi-demo` processes; `pfi run --server` and `pfi gate` against it.
+
+use super::support::{demo_bin, free_port, pfi};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// A running `pfi serve`, its stderr lines on a channel.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    lines: Receiver<String>,
+    state: PathBuf,
+}
+
+impl Server {
+    fn start(state: &Path, extra: &[&str]) -> Server {
+        let mut child = pfi()
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--state"])
+            .arg(state)
+            .args(["--allow", demo_bin()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let address = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("pfi serve did not say where it listens"));
+            if let Some(address) = line.strip_prefix("pfi serve: listening on http://") {
+                break address.trim().parse().unwrap();
+            }
+        };
+        Server {
+            child,
+            address,
+            lines,
+            state: state.to_path_buf(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        request(self.address, "GET", path, None, None)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        request(self.address, "POST", path, Some(&body.to_string()), None)
+    }
+
+    /// Submits a scenario text; returns the run id.
+    fn submit(&self, scenario: &str) -> (String, Value) {
+        let (status, body) = self.post("/v1/runs", &json!({ "scenario": scenario }));
+        assert_eq!(status, 202, "{body}");
+        (body["id"].as_str().unwrap().to_string(), body)
+    }
+
+    /// Polls the run until it finished.
+    fn wait_finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, run) = self.get(&format!("/v1/runs/{id}"));
+            assert_eq!(status, 200, "{run}");
+            if run["finished_ms"].is_i64() {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "run {id} never finished: {run}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    fn wait(mut self) -> (i32, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        let lines: Vec<String> = self.lines.try_iter().collect();
+        (status.code().unwrap_or(-1), lines)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and the JSON body.
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let (status, text) = raw(address, method, path, body, token);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn raw(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(90)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if method == "POST" {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body = if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Reads a run's event stream line by line until `until` is seen in an event's data, or to
+/// the end; returns the `(event, data)` pairs.
+struct EventStream {
+    reader: BufReader<TcpStream>,
+}
+
+impl EventStream {
+    fn open(address: SocketAddr, id: &str) -> EventStream {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /v1/runs/{id}/events HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        EventStream {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// The next `(event, data)`; `None` at the end of the stream.
+    fn next(&mut self) -> Option<(String, Value)> {
+        let mut event = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix("event: ") {
+                event = name.to_string();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                return Some((event, serde_json::from_str(data).unwrap_or(Value::Null)));
+            }
+        }
+    }
+
+    /// Events until one whose message contains `text`; panics at the end of the stream.
+    fn until(&mut self, text: &str) -> String {
+        let mut seen = Vec::new();
+        while let Some((event, data)) = self.next() {
+            let message = data["message"].as_str().unwrap_or("").to_string();
+            seen.push(format!("{event}: {data}"));
+            if message.contains(text) {
+                return message;
+            }
+        }
+        panic!("no event with {text:?}; saw:\n{}", seen.join("\n"));
+    }
+
+    /// Reads to the `end` event; returns its data and every message before it.
+    fn end(&mut self) -> (Value, Vec<String>) {
+        let mut messages = Vec::new();
+        while let Some((event, data)) = self.next() {
+            if event == "end" {
+                return (data, messages);
+            }
+            messages.push(data["message"].as_str().unwrap_or("").to_string());
+        }
+        panic!("the stream closed without an end event: {messages:?}");
+    }
+}
+
+/// A scenario: one `pfi-demo backend` on `port`, a tcp probe, `rest` appended.
+fn scenario(port: u16, duration: &str, rest: &str) -> String {
+    scenario_with(
+        &format!(r#""{}", "backend", "--port", "{port}""#, demo_bin()),
+        port,
+        duration,
+        rest,
+    )
+}
+
+fn scenario_with(argv: &str, port: u16, duration: &str, rest: &str) -> String {
+    format!(
+        r#"experiment "served" {{
+  duration {duration}
+  seed 1
+  baseline 200ms
+}}
+
+resource backend: process [{argv}] {{
+  ready tcp 127.0.0.1:{port} within 10s
+}}
+
+probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
+
+{rest}
+"#
+    )
+}
+
+const FREEZE: &str = "fault freeze: pause on backend {\n  at 0ms\n  lasting 60s\n}\n";
+
+fn pid_in(message: &str) -> i32 {
+    message
+        .rsplit("(pid ")
+        .next()
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {message:?}"))
+}
+
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(") ").next()?.chars().next()
+}
+
+fn gone_or_zombie(pid: i32) -> bool {
+    matches!(proc_state(pid), None | Some('Z'))
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_run_over_the_api_streams_its_events_and_keeps_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (code, health) = server.get("/healthz");
+    assert_eq!((code, health["status"].as_str()), (200, Some("ok")));
+    let text = scenario(free_port(), "1s", "threshold ping.error_rate < 50%\n");
+    let (id, accepted) = server.submit(&text);
+    assert_eq!(accepted["links"]["events"], format!("/v1/runs/{id}/events"));
+    let (end, messages) = EventStream::open(server.address, &id).end();
+    assert_eq!(end["status"], "passed", "{messages:?}");
+    assert_eq!(end["exit_code"], 0);
+    assert!(
+        messages.iter().any(|m| m.contains("backend ready")),
+        "{messages:?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("experiment completed")));
+
+    let run = server.wait_finished(&id);
+    assert_eq!(run["status"], "passed", "{run}");
+    assert_eq!(run["exit_code"], 0);
+    let record = &run["record"];
+    assert_eq!(record["thresholds"][0]["passed"], true, "{record}");
+    assert!(record["risk"]["scenarios"].is_array(), "{record}");
+    assert_eq!(record["run_id"], run["ledger_run_id"]);
+    assert!(run["summary"].as_str().unwrap().contains("PASS"), "{run}");
+    // A finished run's stream replays everything, then ends.
+    let (again, replayed) = EventStream::open(server.address, &id).end();
+    assert_eq!(again["status"], "passed");
+    assert_eq!(replayed, messages);
+
+    let (_, list) = server.get("/v1/runs?status=passed");
+    assert_eq!(list["runs"][0]["id"], id.as_str());
+    assert!(list["runs"][0].get("record").is_none());
+    let (_, metrics) = raw(server.address, "GET", "/metrics", None, None);
+    assert!(
+        metrics.contains("pfi_runs_finished_total{status=\"passed\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pfi_api_request_duration_seconds_bucket{route=\"/v1/runs/{id}\""));
+    server.signal(libc::SIGTERM);
+    let (code, _) = server.wait();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn abort_over_the_api_reverts_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (id, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    let mut events = EventStream::open(server.address, &id);
+    let pid = pid_in(&events.until("backend ready"));
+    events.until("fault freeze (pause on backend) applied");
+    wait_for("the backend to be stopped", || proc_state(pid) == Some('T'));
+    let (status, body) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
+    assert_eq!(status, 202, "{body}");
+    let (end, messages) = events.end();
+    assert_eq!(end["status"], "aborted", "{messages:?}");
+    assert_eq!(end["exit_code"], 1);
+    assert!(
+        gone_or_zombie(pid),
+        "the backend still runs after the abort"
+    );
+    let run = server.wait_finished(&id);
+    assert!(
+        run["record"]["ending"]
+            .as_str()
+            .unwrap()
+            .contains("abort requested over the API"),
+        "{run}"
+    );
+    let (status, body) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("finished"))
+    );
+}
+
+#[test]
+fn runs_sharing_a_port_are_queued_and_sigterm_reverts_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let port = free_port();
+    let (first, accepted) = server.submit(&scenario(port, "1s", ""));
+    assert_eq!(accepted["status"], "running");
+    let (second, accepted) = server.submit(&scenario(port, "1s", ""));
+    assert_eq!(accepted["status"], "queued", "{accepted}");
+    // Another port: runs beside them.
+    let (third, accepted) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    assert_eq!(accepted["status"], "running", "{accepted}");
+    let a = server.wait_finished(&first);
+    let b = server.wait_finished(&second);
+    assert_eq!(
+        (a["status"].as_str(), b["status"].as_str()),
+        (Some("passed"), Some("passed"))
+    );
+    assert!(
+        b["started_ms"].as_i64().unwrap() >= a["finished_ms"].as_i64().unwrap(),
+        "{a}\n{b}"
+    );
+    let mut events = EventStream::open(server.address, &third);
+    let pid = pid_in(&events.until("backend ready"));
+    events.until("applied");
+    server.signal(libc::SIGTERM);
+    let (end, _) = events.end();
+    assert_eq!(end["status"], "interrupted");
+    let state = server.state.clone();
+    let (code, _) = server.wait();
+    assert_eq!(code, 0);
+    assert!(gone_or_zombie(pid), "SIGTERM left the backend running");
+    let restarted = Server::start(&state, &[]);
+    let run = restarted.wait_finished(&third);
+    assert_eq!(run["status"], "interrupted");
+    assert!(
+        run["record"]["ending"]
+            .as_str()
+            .unwrap()
+            .contains("SIGTERM"),
+        "{run}"
+    );
+}
+
+#[test]
+fn after_sigkill_the_restarted_server_reverts_the_run_and_marks_it_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let server = Server::start(&state, &["--allow", "/bin/sh"]);
+    let port = free_port();
+    // The backend ignores SIGHUP so that it outlives the killed server, as a daemon would.
+    let argv = format!(
+        r#""/bin/sh", "-c", "trap '' HUP; exec {} backend --port {port}""#,
+        demo_bin()
+    );
+    let (id, _) = server.submit(&scenario_with(&argv, port, "60s", FREEZE));
+    let mut events = EventStream::open(server.address, &id);
+    let pid = pid_in(&events.until("backend ready"));
+    events.until("fault freeze (pause on backend) applied");
+    server.signal(libc::SIGKILL);
+    let (code, _) = server.wait();
+    assert_eq!(code, -1);
+    assert!(!gone_or_zombie(pid), "the backend died with the server");
+
+    let restarted = Server::start(&state, &["--allow", "/bin/sh"]);
+    let run = restarted.wait_finished(&id);
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert_eq!(run["exit_code"], 1);
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("1 fault(s) reverted, 1 process(es) stopped"),
+        "{error}"
+    );
+    wait_for("the backend to stop", || gone_or_zombie(pid));
+    let (end, _) = EventStream::open(restarted.address, &id).end();
+    assert_eq!(end["status"], "interrupted");
+}
+
+#[test]
+fn unauthorised_malformed_and_disallowed_requests_get_stable_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    let hashed = |token: &str| {
+        let output = pfi()
+            .args(["serve", "--hash-token", token])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let operator = hashed("op-secret");
+    let read = hashed("read-secret").replacen("operator", "read", 1);
+    std::fs::write(&tokens, format!("{operator}{read}")).unwrap();
+    assert!(!std::fs::read_to_string(&tokens).unwrap().contains("secret"));
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--tokens", tokens.to_str().unwrap(), "--max-body-kib", "4"],
+    );
+    let at = server.address;
+    let error = |(status, body): (u16, Value)| {
+        assert_eq!(body["error"]["status"], status, "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+        (
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(request(at, "GET", "/healthz", None, None).0, 200);
+    assert_eq!(
+        error(request(at, "GET", "/v1/runs", None, None)),
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        error(request(at, "GET", "/v1/runs", None, Some("guess"))),
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        request(at, "GET", "/v1/runs", None, Some("read-secret")).0,
+        200
+    );
+    let text = json!({ "scenario": scenario(free_port(), "1s", "") }).to_string();
+    assert_eq!(
+        error(request(
+            at,
+            "POST",
+            "/v1/runs",
+            Some(&text),
+            Some("read-secret")
+        )),
+        (403, "forbidden".into())
+    );
+    let op = Some("op-secret");
+    assert_eq!(
+        error(request(at, "POST", "/v1/runs", Some("{\"scenario\": "), op)),
+        (400, "malformed_json".into())
+    );
+    assert_eq!(
+        error(request(at, "POST", "/v1/runs", Some("{}"), op)),
+        (400, "bad_request".into())
+    );
+    let big = json!({ "scenario": "#".repeat(8192) }).to_string();
+    assert_eq!(
+        error(request(at, "POST", "/v1/runs", Some(&big), op)),
+        (413, "too_large".into())
+    );
+    assert_eq!(
+        error(request(at, "GET", "/v1/nothing", None, op)),
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        error(request(at, "DELETE", "/v1/runs", None, op)),
+        (405, "method_not_allowed".into())
+    );
+    assert_eq!(
+        error(request(at, "GET", "/v1/runs/nope", None, op)),
+        (404, "not_found".into())
+    );
+    // A scenario with an error: 422 and located diagnostics.
+    let broken = json!({ "scenario": "experiment \"x\" {\n  duration 1s\n}\nprobe p: tcp 127.0.0.1:1 every 1s timeout 1s\nthreshold nope.p99 < 1ms\n" });
+    let (status, body) = request(at, "POST", "/v1/runs", Some(&broken.to_string()), op);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_scenario");
+    let first = &body["error"]["diagnostics"][0];
+    assert_eq!(first["location"]["line"], 5, "{body}");
+    assert!(first["location"]["column"].as_u64().unwrap() >= 1);
+    // /v1/check says the same with 200.
+    let (status, checked) = request(at, "POST", "/v1/check", Some(&broken.to_string()), op);
+    assert_eq!(
+        (status, checked["ok"].as_bool()),
+        (200, Some(false)),
+        "{checked}"
+    );
+    assert_eq!(checked["diagnostics"][0]["location"]["line"], 5);
+    // A program off the allow-list is refused before anything starts.
+    let argv = r#""/bin/sleep", "60""#;
+    let refused = json!({ "scenario": scenario_with(argv, free_port(), "1s", "") });
+    let (status, body) = request(at, "POST", "/v1/runs", Some(&refused.to_string()), op);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("not_allowed")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/bin/sleep")
+    );
+    // Paths only under a scenarios folder, and this server has none.
+    let by_path = json!({ "path": "../etc/passwd" }).to_string();
+    assert_eq!(
+        error(request(at, "POST", "/v1/plan", Some(&by_path), op)),
+        (400, "bad_request".into())
+    );
+    let (_, list) = request(at, "GET", "/v1/runs", None, op);
+    assert_eq!(list["runs"].as_array().unwrap().len(), 0, "{list}");
+}
+
+#[test]
+fn listening_beyond_loopback_needs_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = pfi()
+        .args(["serve", "--listen", "0.0.0.0:0", "--state"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("without tokens"), "{stderr}");
+}
+
+#[test]
+fn every_documented_route_is_served_and_plan_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(
+        scenarios.join("one.pfi"),
+        scenario(free_port(), "1s", FREEZE),
+    )
+    .unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--scenarios", scenarios.to_str().unwrap()],
+    );
+    let (status, document) = server.get("/v1/openapi.json");
+    assert_eq!(status, 200);
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "no-such-run");
+            let body = if method == "post" { Some("{}") } else { None };
+            let (status, text) = raw(
+                server.address,
+                &method.to_uppercase(),
+                &concrete,
+                body,
+                None,
+            );
+            assert!(
+                !text.contains("no such route") && status != 405,
+                "{method} {path}: {status} {text}"
+            );
+        }
+    }
+    let (status, plan) = server.post("/v1/plan", &json!({ "path": "one.pfi", "seed": 3 }));
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["seed"], 3);
+    assert_eq!(plan["plan"]["faults"][0]["name"], "freeze");
+    assert!(plan["timeline"]["activations"].is_array(), "{plan}");
+    let (status, body) = server.post("/v1/runs", &json!({ "path": "one.pfi" }));
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let (status, _) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(id)["status"], "aborted");
+}
+
+#[test]
+fn pfi_run_server_and_gate_exit_like_a_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let passing = write("pass.pfi", &scenario(free_port(), "1s", ""));
+    let output = pfi()
+        .args(["run", "--server", &server.url()])
+        .arg(&passing)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("backend ready"), "{stderr}");
+    assert!(stdout.contains("thresholds: 0"), "{stdout}");
+
+    let crashing = scenario(
+        free_port(),
+        "1500ms",
+        "fault crash: kill on backend {\n  at 300ms\n}\nthreshold ping.error_rate < 1%\n",
+    );
+    let failing = write("fail.pfi", &crashing);
+    let output = pfi()
+        .args(["run", "--server", &server.url()])
+        .arg(&failing)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+
+    let broken = write("broken.pfi", "experiment \"x\" {\n  duration nope\n}\n");
+    let output = pfi()
+        .args(["run", "--server", &server.url()])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.pfi:2:"), "{stderr}");
+
+    let gate = |budget: &str, server_url: Option<&str>| {
+        let mut command = pfi();
+        command.args(["gate", "--max-risk", budget]);
+        if let Some(url) = server_url {
+            command.args(["--server", url]);
+        } else {
+            command.arg("--state-dir").arg(dir.path().join("local"));
+        }
+        let output = command.arg(&failing).output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = gate("0%", Some(&server.url()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("exceeds the budget 0.00%"), "{stderr}");
+    assert!(stderr.contains("fault crash (kill on backend)"), "{stderr}");
+    let (code, stderr) = gate("0%", None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("exceeds the budget"), "{stderr}");
+
+    let (code, stderr) = {
+        let output = pfi()
+            .args(["gate", "--max-risk", "100%", "--server", &server.url()])
+            .arg(&passing)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("gate: PASS"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_on_pfi_run_server_aborts_the_run_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let file = dir.path().join("freeze.pfi");
+    std::fs::write(&file, scenario(free_port(), "60s", FREEZE)).unwrap();
+    let mut child = pfi()
+        .args(["run", "--server", &server.url()])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut pid = None;
+    while !seen.contains("applied") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        if line.contains("backend ready") {
+            pid = Some(pid_in(line.trim_end()));
+        }
+        seen.push_str(&line);
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: abort requested over the API"),
+        "{stdout}"
+    );
+    assert!(gone_or_zombie(pid.unwrap()), "the backend still runs");
+}
+
+#[test]
+fn a_watch_predicts_a_leak_and_mitigates_before_the_api_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (backend, api) = (free_port(), free_port());
+    let demo = demo_bin();
+    let text = format!(
+        r#"import "std/patterns"
+experiment "watch" {{
+  duration 1s
+  seed 1
+  baseline 4s
+}}
+resource backend: process ["{demo}", "backend", "--port", "{backend}"] {{
+  ready tcp 127.0.0.1:{backend} within 10s
+}}
+resource api: process ["{demo}", "api", "--port", "{api}", "--backend", "127.0.0.1:{backend}", "--leak-rate", "8MiB/s", "--leak-after", "5s", "--memory-limit", "64MiB", "--exit-at-limit"] {{
+  ready http "http://127.0.0.1:{api}/health" within 10s
+}}
+probe checkout: http get "http://127.0.0.1:{api}/checkout" every 200ms timeout 1s
+predict {{
+  watch api.memory, api.cpu
+  use memory_leak
+  confidence >= 0.7
+}}
+mitigate on predicted(memory_leak) {{
+  alert "api is leaking memory"
+}}
+"#
+    );
+    let mut predictions = {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /v1/predictions/stream?kind=memory_leak HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
+        EventStream {
+            reader: BufReader::new(stream),
+        }
+    };
+    let (status, body) = server.post("/v1/runs", &json!({ "scenario": text, "watch": true }));
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let mut events = EventStream::open(server.address, &id);
+    let api_pid = pid_in(&events.until("api ready"));
+    let (event, prediction) = predictions.next().expect("a prediction");
+    assert_eq!(event, "prediction");
+    assert_eq!(prediction["run"], id.as_str(), "{prediction}");
+    assert_eq!(prediction["resource"], "api");
+    assert!(
+        !gone_or_zombie(api_pid),
+        "the api died before it was predicted"
+    );
+    events.until("api is leaking memory");
+    // A watch has no end of its own: it is still running.
+    let (_, run) = server.get(&format!("/v1/runs/{id}"));
+    assert_eq!(
+        (run["status"].as_str(), run["kind"].as_str()),
+        (Some("running"), Some("watch"))
+    );
+    let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
+    assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    let (status, _) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    let (end, _) = events.end();
+    assert_eq!(end["status"], "aborted");
+    let (_, mitigations) = server.get(&format!("/v1/mitigations?run={id}"));
+    let firing = &mitigations["mitigations"][0];
+    assert!(
+        firing["action"].as_str().unwrap().contains("alert"),
+        "{mitigations}"
+    );
+    assert_eq!(firing["ok"], true);
+    wait_for("the api to stop", || gone_or_zombie(api_pid));
+}
+
+#[test]
+fn serve_watch_starts_a_watch_and_refuses_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.pfi");
+    std::fs::write(&broken, "experiment \"x\" {\n  duration nope\n}\n").unwrap();
+    let output = pfi()
+        .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--watch")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.pfi"), "{stderr}");
+
+    let good = dir.path().join("system.pfi");
+    std::fs::write(&good, scenario(free_port(), "1s", FREEZE)).unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--watch", good.to_str().unwrap()],
+    );
+    let (_, list) = server.get("/v1/runs");
+    let watch = &list["runs"][0];
+    assert_eq!(watch["kind"], "watch", "{list}");
+    let id = watch["id"].as_str().unwrap().to_string();
+    let mut events = EventStream::open(server.address, &id);
+    events.until("backend ready");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, run) = server.get(&format!("/v1/runs/{id}"));
+    assert_eq!(run["status"], "running", "a watch ended by itself: {run}");
+    server.signal(libc::SIGTERM);
+    let (end, messages) = events.end();
+    assert_eq!(end["status"], "interrupted");
+    assert!(
+        !messages.iter().any(|m| m.contains("applied")),
+        "{messages:?}"
+    );
+    assert_eq!(server.wait().0, 0);
+}
