@@ -10,6 +10,7 @@ mod pidfd;
 mod proc_stat;
 mod process;
 mod process_identity;
+pub mod process_marker;
 mod process_spec;
 mod readiness;
 mod signal;

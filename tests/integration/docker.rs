@@ -38,7 +38,12 @@ pub(super) async fn docker() -> Option<DockerEngine> {
     }
     BUILD_IMAGE.call_once(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/build-demo-image.sh");
-        let status = Command::new(script).status().unwrap();
+        // From the debug build `cargo test` has just made: the image is ready in seconds.
+        let status = Command::new(script)
+            .env("PFI_DEMO_PROFILE", "dev")
+            .env("PFI_DEMO_NO_BUILD", "1")
+            .status()
+            .unwrap();
         assert!(status.success(), "{script} failed");
     });
     Some(DockerEngine::connect().await.unwrap())
@@ -832,4 +837,37 @@ async fn telemetry_follows_the_stats_stream() {
     assert!(cpu.min >= 0.0 && cpu.max <= 2.05, "{cpu:?}");
     assert!(samples("db.memory_limit") >= 2);
     assert!(samples("db.io_write") >= 1);
+}
+
+/// Several removals of one created container at once (a run killed while it removed its
+/// container, then `pfi recover`): the engine answers all but one with 409 "removal already
+/// in progress"; each must wait for the container to be gone (a 404) and report success.
+#[tokio::test]
+async fn concurrent_removals_of_a_created_container_all_succeed() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let name = unique("removed-at-once");
+    cleanup.containers.push(name.clone());
+    let target = engine
+        .create(&backend_spec(&name), "r409", None)
+        .await
+        .unwrap();
+    let removals: Vec<_> = (0..6)
+        .map(|_| {
+            let engine = engine.clone();
+            let name = name.clone();
+            tokio::spawn(async move { engine.remove_created(&name, "r409").await })
+        })
+        .collect();
+    let mut removed = 0;
+    for removal in removals {
+        match removal.await.unwrap() {
+            Ok(Removal::Removed) => removed += 1,
+            Ok(Removal::AlreadyGone) => {}
+            other => panic!("a removal failed: {other:?}"),
+        }
+    }
+    assert!(removed >= 1);
+    let gone = target.info().await.unwrap_err();
+    assert!(gone.is_gone(), "{gone}");
 }

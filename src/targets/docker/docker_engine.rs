@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// How long one API call may take (a graceful stop waits up to its grace period inside one).
 const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a removal already under way (HTTP 409) is waited for before it is reported.
+const REMOVAL_WAIT: Duration = Duration::from_secs(30);
 
 /// The engine. Cheap to clone; clones share the connection pool and the call count.
 #[derive(Clone)]
@@ -274,10 +276,38 @@ impl DockerEngine {
             force: true,
             link: false,
         };
-        self.client
+        let removed = self
+            .client
             .remove_container(id, Some(options))
             .await
-            .map_err(|err| self.error(err, "remove", Object::Container(name)))
+            .map_err(|err| self.error(err, "remove", Object::Container(name)));
+        match removed {
+            Err(err) if err.is_removal_in_progress() => self.await_removal(id, name, err).await,
+            other => other,
+        }
+    }
+
+    /// Waits for a removal already under way (another DELETE, from a run that was killed while
+    /// it removed its container) to finish: gone is confirmed by a 404, not assumed from the
+    /// 409. Gives up after `REMOVAL_WAIT` with the engine's refusal.
+    async fn await_removal(
+        &self,
+        id: &str,
+        name: &str,
+        refusal: DockerError,
+    ) -> Result<(), DockerError> {
+        let deadline = tokio::time::Instant::now() + REMOVAL_WAIT;
+        loop {
+            match self.inspect(id).await {
+                Err(err) if err.is_gone() => return Ok(()),
+                Err(err) => return Err(err),
+                Ok(_) if tokio::time::Instant::now() >= deadline => return Err(refusal),
+                Ok(_) => {
+                    tracing::debug!(container = %name, "removal in progress; waiting for it");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     pub(super) fn client(&self) -> &Docker {
