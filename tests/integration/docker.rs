@@ -871,3 +871,46 @@ async fn concurrent_removals_of_a_created_container_all_succeed() {
     let gone = target.info().await.unwrap_err();
     assert!(gone.is_gone(), "{gone}");
 }
+
+/// Ctrl-C while a container is being created: the `create` future is dropped mid-call, but
+/// the engine finishes the creation. The teardown's order (wait for creations in flight, then
+/// remove what the ledger recorded) must leave no container behind, not even in `Created`.
+#[tokio::test]
+async fn an_interrupted_creation_leaves_no_container_behind() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let state = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::create(state.path(), "rint").unwrap());
+    for attempt in 0..4 {
+        let name = unique("interrupted");
+        cleanup.containers.push(name.clone());
+        let spec = backend_spec(&name);
+        // Dropped after 0, 2, 4 and 6 ms: before, during and after the create call.
+        let interrupted = tokio::time::timeout(
+            Duration::from_millis(2 * attempt),
+            engine.create(&spec, "rint", Some(ledger.clone())),
+        )
+        .await;
+        engine.settle_creations().await;
+        let recorded = spec.container_name("rint");
+        match engine.remove_created(&recorded, "rint").await.unwrap() {
+            Removal::Removed | Removal::AlreadyGone => {}
+            Removal::NotOwned => panic!("{recorded} is not this run's"),
+        }
+        // Had the creation been abandoned mid-call, the container would appear now.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let left = Command::new("docker")
+            .args(["ps", "-a", "-q", "--filter", &format!("name=^/{recorded}$")])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+            "attempt {attempt} ({}): {recorded} was left behind",
+            if interrupted.is_err() {
+                "interrupted"
+            } else {
+                "completed"
+            }
+        );
+    }
+}

@@ -29,6 +29,8 @@ pub struct DockerEngine {
     client: Docker,
     host: Arc<str>,
     calls: Arc<AtomicU64>,
+    /// How many create calls are in flight (see `settle_creations`).
+    creating: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 /// What removing a container pfi created found.
@@ -75,6 +77,7 @@ impl DockerEngine {
             client,
             host: Arc::from(host),
             calls: Arc::new(AtomicU64::new(1)),
+            creating: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         tracing::debug!(host, api = %engine.client.client_version(), "connected to the Docker engine");
         Ok(engine)
@@ -215,7 +218,25 @@ impl DockerEngine {
             name: Some(name.clone()),
             platform: String::new(),
         };
-        let created = match self.client.create_container(Some(options), body).await {
+        // The create call runs as a task of its own: a run interrupted (Ctrl-C) while it is in
+        // flight drops this future, but the engine finishes the creation anyway. The task
+        // finishes too, and `settle_creations` lets the teardown wait for it before it looks
+        // for the container (an inspect before the engine is done answers 404).
+        let client = self.client.clone();
+        let creating = self.creating.clone();
+        creating.send_modify(|n| *n += 1);
+        let call = tokio::spawn(async move {
+            let created = client.create_container(Some(options), body).await;
+            creating.send_modify(|n| *n -= 1);
+            created
+        });
+        let created = match call.await {
+            Ok(created) => created,
+            Err(join) => Err(bollard::errors::Error::IOError {
+                err: std::io::Error::other(format!("the create call failed: {join}")),
+            }),
+        };
+        let created = match created {
             Ok(created) => created,
             Err(err) => {
                 forget(&recorder);
@@ -240,6 +261,14 @@ impl DockerEngine {
         }
         tracing::info!(resource = %resource, container = %name, image = %spec.image, "container started");
         Ok(target)
+    }
+
+    /// Waits (up to `CALL_TIMEOUT`) until no create call of this engine or its clones is in
+    /// flight, so that a container whose creation was interrupted exists (or never will)
+    /// before the teardown looks for it.
+    pub async fn settle_creations(&self) {
+        let mut in_flight = self.creating.subscribe();
+        let _ = tokio::time::timeout(CALL_TIMEOUT, in_flight.wait_for(|n| *n == 0)).await;
     }
 
     /// Removes the container `name` if the run `run_id` created it (its `pfi.run` label says
