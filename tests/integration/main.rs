@@ -5,6 +5,7 @@ mod detect;
 mod docker;
 mod docker_run;
 mod engine;
+mod interrupts;
 mod language;
 mod ledger;
 mod mangler;
