@@ -1,38 +1,62 @@
 #!/usr/bin/env bash
-# Builds `pfi-demo:local`: a FROM-scratch image holding a statically linked pfi-demo.
+# Builds `pfi-demo:local`: a FROM-scratch image holding pfi-demo and the shared libraries it
+# links (the C library and its loader), nothing else.
 #
-#   docker/build-demo-image.sh            # builds the binary, then the image if it changed
+#   docker/build-demo-image.sh                          # from the release build
+#   PFI_DEMO_PROFILE=dev docker/build-demo-image.sh     # from the debug build (`cargo test`'s)
+#   PFI_DEMO_NO_BUILD=1 ...                             # the binary is built already: no cargo
 #   PFI_DEMO_IMAGE=name:tag docker/build-demo-image.sh
 #
-# Idempotent and fast when up to date: cargo does nothing when the sources did not change, and
-# the image is rebuilt only when the stripped binary or the Dockerfile differ from what the
-# existing image was built from (a label holds their digest). The static build has its own
-# target folder (target/static) so its RUSTFLAGS never invalidate the normal build.
+# Fast: it reuses the ordinary build of pfi-demo (`cargo build --release`, or `cargo build` /
+# `cargo test` for `dev`) instead of a static build of every dependency of its own; cargo does
+# nothing when that build is up to date. Idempotent: the image is rebuilt only when the
+# stripped binary, its libraries or the Dockerfile differ from what the existing image was
+# built from (a label holds their digest).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image="${PFI_DEMO_IMAGE:-pfi-demo:local}"
-triple="x86_64-unknown-linux-gnu"
-target_dir="${PFI_STATIC_TARGET_DIR:-$root/target/static}"
+profile="${PFI_DEMO_PROFILE:-release}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
 context="$target_dir/pfi-demo-image"
 dockerfile="$root/docker/pfi-demo/Dockerfile"
+
+case "$profile" in
+  release) cargo_profile=(--release); binary="$target_dir/release/pfi-demo" ;;
+  dev) cargo_profile=(); binary="$target_dir/debug/pfi-demo" ;;
+  *)
+    echo "build-demo-image: PFI_DEMO_PROFILE must be release or dev, not \`$profile\`" >&2
+    exit 2
+    ;;
+esac
 
 if ! docker info >/dev/null 2>&1; then
   echo "build-demo-image: the Docker engine is not reachable (is it running? is DOCKER_HOST right?)" >&2
   exit 3
 fi
 
-# glibc, linked statically: works offline (no extra rustup target) and needs nothing in the
-# image but the binary.
-RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$target_dir" \
-  cargo build --quiet --release --target "$triple" --bin pfi-demo --manifest-path "$root/Cargo.toml"
+# PFI_DEMO_NO_BUILD=1: the caller has just built pfi-demo (the integration tests: `cargo test`
+# builds every binary of the package before it runs them).
+if [[ "${PFI_DEMO_NO_BUILD:-0}" != 1 ]]; then
+  cargo build --quiet "${cargo_profile[@]}" --bin pfi-demo --manifest-path "$root/Cargo.toml"
+fi
+if [[ ! -x "$binary" ]]; then
+  echo "build-demo-image: $binary does not exist; build it with cargo build ${cargo_profile[*]} --bin pfi-demo" >&2
+  exit 3
+fi
 
-mkdir -p "$context"
-strip -o "$context/pfi-demo.new" "$target_dir/$triple/release/pfi-demo"
-mv -f "$context/pfi-demo.new" "$context/pfi-demo"
+rm -rf "$context"
+mkdir -p "$context/rootfs"
+strip -o "$context/pfi-demo" "$binary"
+# The libraries the binary loads, at the paths its loader looks for them (ldd prints
+# `name => /path (address)` for each library and `/path (address)` for the loader itself).
+ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+  while read -r library; do
+    cp -L --parents "$library" "$context/rootfs/"
+  done
 cp -f "$dockerfile" "$context/Dockerfile"
 
-digest="$(cat "$context/pfi-demo" "$context/Dockerfile" | sha256sum | cut -d' ' -f1)"
+digest="$(cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 current="$(docker image inspect --format '{{ index .Config.Labels "pfi.demo.digest" }}' "$image" 2>/dev/null || true)"
 previous="$(docker image inspect --format '{{ .Id }}' "$image" 2>/dev/null || true)"
 if [[ "$current" == "$digest" ]]; then

@@ -3,6 +3,7 @@
 
 use super::exit;
 use crate::run::ledger::{DEFAULT_STATE_DIR, RecoverOptions, RecoverReport, recover};
+use crate::targets::docker::Removal;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub struct RecoverArgs {
 }
 
 pub fn run(args: RecoverArgs) -> ExitCode {
+    install_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -77,6 +79,20 @@ fn render(report: &RecoverReport) -> String {
                 process.resource, process.pid
             ));
         }
+        for container in &run.containers {
+            let outcome = match &container.outcome {
+                Ok(Removal::Removed) => "removed".to_string(),
+                Ok(Removal::AlreadyGone) => "already gone".to_string(),
+                Ok(Removal::NotOwned) => {
+                    "left alone: a container of that name was not created by this run".to_string()
+                }
+                Err(err) => format!("FAILED: {err}"),
+            };
+            out.push_str(&format!(
+                "  container {} ({}): {outcome}\n",
+                container.name, container.resource
+            ));
+        }
     }
     if report.failures() > 0 {
         out.push_str(&format!(
@@ -85,4 +101,54 @@ fn render(report: &RecoverReport) -> String {
         ));
     }
     out
+}
+
+/// Log lines on stderr: warnings by default (what recover could not undo, and why),
+/// `RUST_LOG=info` for every step. Installed once; a second call changes nothing.
+fn install_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::ledger::{ContainerRecovery, RunRecovery};
+
+    #[test]
+    fn a_failed_container_step_is_named() {
+        let run = |outcome| RunRecovery {
+            run_id: "r1".into(),
+            ledger: PathBuf::from("state/runs/r1/ledger.jsonl"),
+            torn_tail: false,
+            skipped: None,
+            faults: Vec::new(),
+            processes: Vec::new(),
+            containers: vec![ContainerRecovery {
+                resource: "backend".into(),
+                name: "pfi-r1-backend".into(),
+                outcome,
+            }],
+        };
+        let failed = RecoverReport {
+            runs: vec![run(Err("the engine refused (HTTP 500)".into()))],
+        };
+        let text = render(&failed);
+        assert!(
+            text.contains(
+                "  container pfi-r1-backend (backend): FAILED: the engine refused (HTTP 500)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("1 step(s) failed"), "{text}");
+        let done = RecoverReport {
+            runs: vec![run(Ok(Removal::Removed))],
+        };
+        assert!(render(&done).contains("container pfi-r1-backend (backend): removed"));
+    }
 }

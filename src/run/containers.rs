@@ -364,6 +364,11 @@ impl Containers {
                 }
             }
         }
+        // A creation interrupted by Ctrl-C is still completing in the engine: wait for it, so
+        // that the container it makes is found (and removed) below rather than left behind.
+        if let Some(engine) = &engine {
+            engine.settle_creations().await;
+        }
         let leftover = match ledger.contents() {
             Ok(contents) => contents.outstanding().containers,
             Err(err) => {

@@ -9,7 +9,9 @@ mod ledger_error;
 mod recover;
 mod run_id;
 
-pub use contents::{LedgerContents, Outstanding, PendingContainer, PendingFault, PendingProcess};
+pub use contents::{
+    LedgerContents, Outstanding, PendingContainer, PendingFault, PendingProcess, PendingSpawn,
+};
 pub use entry::{LedgerEntry, now_ms};
 pub use ledger_error::LedgerError;
 pub use recover::{
@@ -170,6 +172,15 @@ impl Ledger {
 }
 
 impl LifecycleRecorder for Ledger {
+    fn process_spawning(&self, resource: &str, marker: &str) -> io::Result<()> {
+        self.append(&LedgerEntry::ProcessSpawning {
+            resource: resource.to_string(),
+            marker: marker.to_string(),
+            at: now_ms(),
+        })
+        .map_err(|err| io::Error::other(err.to_string()))
+    }
+
     fn process_started(&self, resource: &str, identity: &ProcessIdentity) -> io::Result<()> {
         self.append(&LedgerEntry::ProcessStarted {
             resource: resource.to_string(),

@@ -6,6 +6,14 @@ use super::process_identity::ProcessIdentity;
 use std::io;
 
 pub trait LifecycleRecorder: Send + Sync {
+    /// A process is about to be spawned with `marker` in its environment
+    /// (`PFI_SPAWN_MARKER`). An error here stops the spawn. Recorders that cannot outlive a
+    /// crash need not record it.
+    fn process_spawning(&self, resource: &str, marker: &str) -> io::Result<()> {
+        let _ = (resource, marker);
+        Ok(())
+    }
+
     /// A process was spawned. An error here makes the start fail (and the process is killed):
     /// an unrecorded process could outlive a crash.
     fn process_started(&self, resource: &str, identity: &ProcessIdentity) -> io::Result<()>;

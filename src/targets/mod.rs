@@ -11,6 +11,7 @@ mod port_owner;
 mod proc_stat;
 mod process;
 mod process_identity;
+pub mod process_marker;
 mod process_spec;
 mod readiness;
 mod signal;

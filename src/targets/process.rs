@@ -5,6 +5,7 @@ use super::lifecycle::LifecycleRecorder;
 use super::pidfd::Pidfd;
 use super::proc_stat::{ProcStat, ProcessState};
 use super::process_identity::ProcessIdentity;
+use super::process_marker;
 use super::process_spec::ProcessSpec;
 use super::readiness::{self, LogOffsets};
 use super::signal::{self, Signal};
@@ -310,9 +311,21 @@ impl ProcessTarget {
             stderr: stderr.metadata().map(|m| m.len()).unwrap_or(0),
         };
 
+        // The intent first: a run killed between the spawn and `process_started` would
+        // otherwise leave a process nobody knows of. The marker finds it (`pfi recover`).
+        let marker = process_marker::new_marker(&name);
+        if let Some(recorder) = &self.inner.recorder {
+            recorder
+                .process_spawning(&name, &marker)
+                .map_err(|source| TargetError::Record {
+                    name: name.clone(),
+                    source,
+                })?;
+        }
         let mut command = Command::new(&spec.argv[0]);
         command
             .args(&spec.argv[1..])
+            .env(process_marker::MARKER_VAR, &marker)
             .envs(&spec.env)
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))

@@ -38,7 +38,12 @@ pub(super) async fn docker() -> Option<DockerEngine> {
     }
     BUILD_IMAGE.call_once(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/build-demo-image.sh");
-        let status = Command::new(script).status().unwrap();
+        // From the debug build `cargo test` has just made: the image is ready in seconds.
+        let status = Command::new(script)
+            .env("PFI_DEMO_PROFILE", "dev")
+            .env("PFI_DEMO_NO_BUILD", "1")
+            .status()
+            .unwrap();
         assert!(status.success(), "{script} failed");
     });
     Some(DockerEngine::connect().await.unwrap())
@@ -832,4 +837,80 @@ async fn telemetry_follows_the_stats_stream() {
     assert!(cpu.min >= 0.0 && cpu.max <= 2.05, "{cpu:?}");
     assert!(samples("db.memory_limit") >= 2);
     assert!(samples("db.io_write") >= 1);
+}
+
+/// Several removals of one created container at once (a run killed while it removed its
+/// container, then `pfi recover`): the engine answers all but one with 409 "removal already
+/// in progress"; each must wait for the container to be gone (a 404) and report success.
+#[tokio::test]
+async fn concurrent_removals_of_a_created_container_all_succeed() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let name = unique("removed-at-once");
+    cleanup.containers.push(name.clone());
+    let target = engine
+        .create(&backend_spec(&name), "r409", None)
+        .await
+        .unwrap();
+    let removals: Vec<_> = (0..6)
+        .map(|_| {
+            let engine = engine.clone();
+            let name = name.clone();
+            tokio::spawn(async move { engine.remove_created(&name, "r409").await })
+        })
+        .collect();
+    let mut removed = 0;
+    for removal in removals {
+        match removal.await.unwrap() {
+            Ok(Removal::Removed) => removed += 1,
+            Ok(Removal::AlreadyGone) => {}
+            other => panic!("a removal failed: {other:?}"),
+        }
+    }
+    assert!(removed >= 1);
+    let gone = target.info().await.unwrap_err();
+    assert!(gone.is_gone(), "{gone}");
+}
+
+/// Ctrl-C while a container is being created: the `create` future is dropped mid-call, but
+/// the engine finishes the creation. The teardown's order (wait for creations in flight, then
+/// remove what the ledger recorded) must leave no container behind, not even in `Created`.
+#[tokio::test]
+async fn an_interrupted_creation_leaves_no_container_behind() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let state = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::create(state.path(), "rint").unwrap());
+    for attempt in 0..4 {
+        let name = unique("interrupted");
+        cleanup.containers.push(name.clone());
+        let spec = backend_spec(&name);
+        // Dropped after 0, 2, 4 and 6 ms: before, during and after the create call.
+        let interrupted = tokio::time::timeout(
+            Duration::from_millis(2 * attempt),
+            engine.create(&spec, "rint", Some(ledger.clone())),
+        )
+        .await;
+        engine.settle_creations().await;
+        let recorded = spec.container_name("rint");
+        match engine.remove_created(&recorded, "rint").await.unwrap() {
+            Removal::Removed | Removal::AlreadyGone => {}
+            Removal::NotOwned => panic!("{recorded} is not this run's"),
+        }
+        // Had the creation been abandoned mid-call, the container would appear now.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let left = Command::new("docker")
+            .args(["ps", "-a", "-q", "--filter", &format!("name=^/{recorded}$")])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+            "attempt {attempt} ({}): {recorded} was left behind",
+            if interrupted.is_err() {
+                "interrupted"
+            } else {
+                "completed"
+            }
+        );
+    }
 }

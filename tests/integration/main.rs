@@ -6,6 +6,7 @@ mod docker;
 mod docker_run;
 mod engine;
 mod faults;
+mod interrupts;
 mod language;
 mod ledger;
 mod mangler;

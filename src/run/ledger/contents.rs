@@ -34,6 +34,14 @@ pub struct PendingProcess {
     pub at: u64,
 }
 
+/// A spawn announced and never recorded as started: its process may be running, unrecorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSpawn {
+    pub resource: String,
+    pub marker: String,
+    pub at: u64,
+}
+
 /// A container created for the run and never removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingContainer {
@@ -53,13 +61,18 @@ pub struct Outstanding {
     pub faults: Vec<PendingFault>,
     /// In the order they were started.
     pub processes: Vec<PendingProcess>,
+    /// Spawns whose process was never recorded (the run died between the two lines).
+    pub spawns: Vec<PendingSpawn>,
     /// In the order they were created.
     pub containers: Vec<PendingContainer>,
 }
 
 impl Outstanding {
     pub fn is_empty(&self) -> bool {
-        self.faults.is_empty() && self.processes.is_empty() && self.containers.is_empty()
+        self.faults.is_empty()
+            && self.processes.is_empty()
+            && self.spawns.is_empty()
+            && self.containers.is_empty()
     }
 }
 
@@ -142,21 +155,43 @@ impl LedgerContents {
                         outstanding.faults.remove(index);
                     }
                 }
+                LedgerEntry::ProcessSpawning {
+                    resource,
+                    marker,
+                    at,
+                } => outstanding.spawns.push(PendingSpawn {
+                    resource: resource.clone(),
+                    marker: marker.clone(),
+                    at: *at,
+                }),
+                LedgerEntry::SpawnSettled { marker, .. } => {
+                    outstanding.spawns.retain(|s| &s.marker != marker);
+                }
                 LedgerEntry::ProcessStarted {
                     resource,
                     pid,
                     start_time,
                     pgid,
                     at,
-                } => outstanding.processes.push(PendingProcess {
-                    resource: resource.clone(),
-                    identity: ProcessIdentity {
-                        pid: *pid,
-                        start_time: *start_time,
-                        pgid: *pgid,
-                    },
-                    at: *at,
-                }),
+                } => {
+                    // The spawn announced for this resource happened and is recorded.
+                    if let Some(i) = outstanding
+                        .spawns
+                        .iter()
+                        .rposition(|s| &s.resource == resource)
+                    {
+                        outstanding.spawns.remove(i);
+                    }
+                    outstanding.processes.push(PendingProcess {
+                        resource: resource.clone(),
+                        identity: ProcessIdentity {
+                            pid: *pid,
+                            start_time: *start_time,
+                            pgid: *pgid,
+                        },
+                        at: *at,
+                    })
+                }
                 LedgerEntry::ProcessStopped {
                     pid, start_time, ..
                 } => {
@@ -174,7 +209,11 @@ impl LedgerContents {
                 LedgerEntry::ContainerRemoved { name, .. } => {
                     outstanding.containers.retain(|c| &c.name != name);
                 }
-                LedgerEntry::RunFinished { .. } => outstanding.finished = true,
+                LedgerEntry::RunFinished { .. } => {
+                    outstanding.finished = true;
+                    // A run that finished saw each of its spawns either recorded or failed.
+                    outstanding.spawns.clear();
+                }
             }
         }
         outstanding

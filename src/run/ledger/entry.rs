@@ -26,6 +26,17 @@ pub enum LedgerEntry {
     },
     /// The fault with this id was reverted.
     Reverted { id: String, at: u64 },
+    /// A process resource is about to be spawned; written and synced before the spawn. The
+    /// child carries `marker` in its environment (`PFI_SPAWN_MARKER`), so that `pfi recover`
+    /// finds it even when the run died before `process_started` was written.
+    ProcessSpawning {
+        resource: String,
+        marker: String,
+        at: u64,
+    },
+    /// `pfi recover` dealt with a spawn that was never recorded as started (it stopped every
+    /// process carrying the marker, or found none).
+    SpawnSettled { marker: String, at: u64 },
     /// A process resource was spawned.
     ProcessStarted {
         resource: String,

@@ -10,6 +10,7 @@ use super::ledger_error::LedgerError;
 use super::{Ledger, run_ledgers};
 use crate::faults::{RevertError, RevertOutcome};
 use crate::targets::docker::Removal;
+use crate::targets::process_marker::processes_with_marker;
 use crate::targets::{DockerEngine, Liveness, Termination};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,7 +148,12 @@ pub async fn recover_ledger(
         if outcome.is_ok() {
             ledger.reverted(&fault.id)?;
         }
-        tracing::info!(fault = %fault.fault, id = %fault.id, "recover: {outcome:?}");
+        match &outcome {
+            Ok(done) => tracing::info!(fault = %fault.fault, id = %fault.id, "recover: {done}"),
+            Err(err) => {
+                tracing::warn!(fault = %fault.fault, id = %fault.id, "recover failed: {err}")
+            }
+        }
         run.faults.push(FaultRecovery {
             id: fault.id.clone(),
             fault: fault.fault.clone(),
@@ -170,11 +176,46 @@ pub async fn recover_ledger(
                 at: now_ms(),
             })?;
         }
+        if let Err(err) = &outcome {
+            tracing::warn!(resource = %process.resource, pid = identity.pid, "recover failed: {err}");
+        }
         run.processes.push(ProcessRecovery {
             resource: process.resource.clone(),
             pid: identity.pid,
             outcome,
         });
+    }
+    // Spawns never recorded as started: stop whatever carries their marker, then settle them.
+    for spawn in outstanding.spawns.iter().rev() {
+        let found = processes_with_marker(&spawn.marker);
+        let mut settled = true;
+        for identity in found {
+            let outcome = identity
+                .terminate(options.grace)
+                .await
+                .map_err(|err| err.to_string());
+            match &outcome {
+                Ok(termination) => tracing::info!(
+                    resource = %spawn.resource, pid = identity.pid,
+                    "recover: an unrecorded process of this run (found by its marker): {termination}"
+                ),
+                Err(err) => {
+                    settled = false;
+                    tracing::warn!(resource = %spawn.resource, pid = identity.pid, "recover failed: {err}");
+                }
+            }
+            run.processes.push(ProcessRecovery {
+                resource: spawn.resource.clone(),
+                pid: identity.pid,
+                outcome,
+            });
+        }
+        if settled {
+            ledger.append(&LedgerEntry::SpawnSettled {
+                marker: spawn.marker.clone(),
+                at: now_ms(),
+            })?;
+        }
     }
     let mut engine: Option<Result<DockerEngine, String>> = None;
     for container in outstanding.containers.iter().rev() {
@@ -200,7 +241,10 @@ pub async fn recover_ledger(
                 at: now_ms(),
             })?;
         }
-        tracing::info!(container = %container.name, "recover: {outcome:?}");
+        match &outcome {
+            Ok(done) => tracing::info!(container = %container.name, "recover: {done:?}"),
+            Err(err) => tracing::warn!(container = %container.name, "recover failed: {err}"),
+        }
         run.containers.push(ContainerRecovery {
             resource: container.resource.clone(),
             name: container.name.clone(),
@@ -292,6 +336,52 @@ mod tests {
             .await
             .unwrap();
         assert!(again.runs.is_empty());
+        assert!(again.nothing_to_do());
+    }
+
+    /// A run killed between a spawn and its `process_started` line: the process is found by
+    /// the marker recorded before the spawn, stopped, and the spawn settled.
+    #[tokio::test]
+    async fn an_unrecorded_spawn_is_found_by_its_marker_and_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = crate::targets::process_marker::new_marker("api");
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .env(crate::targets::process_marker::MARKER_VAR, &marker)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let path = write_ledger(
+            dir.path(),
+            u32::MAX - 1,
+            &[LedgerEntry::ProcessSpawning {
+                resource: "api".into(),
+                marker: marker.clone(),
+                at: 1,
+            }],
+        );
+        // The environment is readable once the child has exec'd `sleep`.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while crate::targets::process_marker::processes_with_marker(&marker).is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let report = recover(dir.path(), &RecoverOptions::default())
+            .await
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the process was not stopped: {status}");
+        let run = &report.runs[0];
+        assert_eq!(run.processes.len(), 1);
+        assert_eq!(run.processes[0].pid, pid);
+        assert!(run.processes[0].outcome.is_ok());
+        assert_eq!(report.failures(), 0);
+        let contents = LedgerContents::read(&path).unwrap();
+        assert!(contents.outstanding().is_empty());
+        let again = recover(dir.path(), &RecoverOptions::default())
+            .await
+            .unwrap();
         assert!(again.nothing_to_do());
     }
 

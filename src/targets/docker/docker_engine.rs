@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// How long one API call may take (a graceful stop waits up to its grace period inside one).
 const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a removal already under way (HTTP 409) is waited for before it is reported.
+const REMOVAL_WAIT: Duration = Duration::from_secs(30);
 
 /// The engine. Cheap to clone; clones share the connection pool and the call count.
 #[derive(Clone)]
@@ -27,6 +29,8 @@ pub struct DockerEngine {
     client: Docker,
     host: Arc<str>,
     calls: Arc<AtomicU64>,
+    /// How many create calls are in flight (see `settle_creations`).
+    creating: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 /// What removing a container pfi created found.
@@ -73,6 +77,7 @@ impl DockerEngine {
             client,
             host: Arc::from(host),
             calls: Arc::new(AtomicU64::new(1)),
+            creating: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         tracing::debug!(host, api = %engine.client.client_version(), "connected to the Docker engine");
         Ok(engine)
@@ -213,7 +218,25 @@ impl DockerEngine {
             name: Some(name.clone()),
             platform: String::new(),
         };
-        let created = match self.client.create_container(Some(options), body).await {
+        // The create call runs as a task of its own: a run interrupted (Ctrl-C) while it is in
+        // flight drops this future, but the engine finishes the creation anyway. The task
+        // finishes too, and `settle_creations` lets the teardown wait for it before it looks
+        // for the container (an inspect before the engine is done answers 404).
+        let client = self.client.clone();
+        let creating = self.creating.clone();
+        creating.send_modify(|n| *n += 1);
+        let call = tokio::spawn(async move {
+            let created = client.create_container(Some(options), body).await;
+            creating.send_modify(|n| *n -= 1);
+            created
+        });
+        let created = match call.await {
+            Ok(created) => created,
+            Err(join) => Err(bollard::errors::Error::IOError {
+                err: std::io::Error::other(format!("the create call failed: {join}")),
+            }),
+        };
+        let created = match created {
             Ok(created) => created,
             Err(err) => {
                 forget(&recorder);
@@ -238,6 +261,14 @@ impl DockerEngine {
         }
         tracing::info!(resource = %resource, container = %name, image = %spec.image, "container started");
         Ok(target)
+    }
+
+    /// Waits (up to `CALL_TIMEOUT`) until no create call of this engine or its clones is in
+    /// flight, so that a container whose creation was interrupted exists (or never will)
+    /// before the teardown looks for it.
+    pub async fn settle_creations(&self) {
+        let mut in_flight = self.creating.subscribe();
+        let _ = tokio::time::timeout(CALL_TIMEOUT, in_flight.wait_for(|n| *n == 0)).await;
     }
 
     /// Removes the container `name` if the run `run_id` created it (its `pfi.run` label says
@@ -274,10 +305,38 @@ impl DockerEngine {
             force: true,
             link: false,
         };
-        self.client
+        let removed = self
+            .client
             .remove_container(id, Some(options))
             .await
-            .map_err(|err| self.error(err, "remove", Object::Container(name)))
+            .map_err(|err| self.error(err, "remove", Object::Container(name)));
+        match removed {
+            Err(err) if err.is_removal_in_progress() => self.await_removal(id, name, err).await,
+            other => other,
+        }
+    }
+
+    /// Waits for a removal already under way (another DELETE, from a run that was killed while
+    /// it removed its container) to finish: gone is confirmed by a 404, not assumed from the
+    /// 409. Gives up after `REMOVAL_WAIT` with the engine's refusal.
+    async fn await_removal(
+        &self,
+        id: &str,
+        name: &str,
+        refusal: DockerError,
+    ) -> Result<(), DockerError> {
+        let deadline = tokio::time::Instant::now() + REMOVAL_WAIT;
+        loop {
+            match self.inspect(id).await {
+                Err(err) if err.is_gone() => return Ok(()),
+                Err(err) => return Err(err),
+                Ok(_) if tokio::time::Instant::now() >= deadline => return Err(refusal),
+                Ok(_) => {
+                    tracing::debug!(container = %name, "removal in progress; waiting for it");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     pub(super) fn client(&self) -> &Docker {

@@ -77,6 +77,16 @@ impl DockerError {
         matches!(self, DockerError::NoSuchContainer { .. })
     }
 
+    /// Whether the engine refused a removal because another removal of the same container is
+    /// under way (HTTP 409 "removal of container ... is already in progress"): the container
+    /// is going, not staying.
+    pub fn is_removal_in_progress(&self) -> bool {
+        matches!(
+            self,
+            DockerError::Engine { status: 409, message, .. } if message.contains("already in progress")
+        )
+    }
+
     /// Turns a bollard error from `action` on `object` (a container, image or network, as
     /// `kind` says) into an error that names it.
     pub(super) fn from_bollard(
