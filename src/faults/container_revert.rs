@@ -5,6 +5,17 @@ use super::fault_target::FaultTarget;
 use super::revert_action::RevertOutcome;
 use crate::targets::docker::{ContainerLimits, ContainerRef, NetworkAttachment};
 use crate::targets::{ContainerTarget, DockerEngine, DockerError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How often a revert looks at a container that may still be stopping.
+const STOPPING_POLL: Duration = Duration::from_millis(100);
+
+/// Now, in milliseconds since the Unix epoch.
+pub(super) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// The live target when it is this container; else the container through the live target's
 /// engine, or through a new connection (`pfi recover`).
@@ -45,9 +56,22 @@ pub(super) async fn unpause(target: &ContainerTarget) -> Result<RevertOutcome, D
     )))
 }
 
-pub(super) async fn start(target: &ContainerTarget) -> Result<RevertOutcome, DockerError> {
+/// Starts the container unless it is running. Until `stopping_until_ms` (Unix ms) a running
+/// container may be in the middle of the fault's stop (its grace period): wait for it to stop
+/// rather than find it running and leave it to exit a moment later.
+pub(super) async fn start(
+    target: &ContainerTarget,
+    stopping_until_ms: Option<u64>,
+) -> Result<RevertOutcome, DockerError> {
     let name = target.name();
-    let info = target.info().await?;
+    let mut info = target.info().await?;
+    while info.running
+        && let Some(until) = stopping_until_ms
+        && unix_ms() < until
+    {
+        tokio::time::sleep(STOPPING_POLL).await;
+        info = target.info().await?;
+    }
     if info.running {
         return Ok(RevertOutcome::AlreadyReverted(format!(
             "container `{name}` is running"

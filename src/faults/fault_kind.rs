@@ -10,7 +10,7 @@
 use super::fault_action::FaultAction;
 use super::setting_spec::SettingSpec;
 use super::settings::Settings;
-use crate::plan::TargetFamily;
+use crate::plan::{Params, TargetFamily, Value};
 use std::fmt;
 
 pub trait FaultKind: Sync {
@@ -32,6 +32,24 @@ pub trait FaultKind: Sync {
     /// What the run applies for a planned fault with these settings (checked by the checker
     /// against [`FaultKind::settings`]; an error here is a value out of the runtime's range).
     fn build(&self, settings: &Settings) -> Result<FaultAction, String>;
+
+    /// Makes a planned fault of this kind milder, for a rehearsal at `severity` (0 to 1):
+    /// loosens its settings in `params` and says how. `None` (the default): the kind has no
+    /// setting to loosen, and the caller lowers its toxicity or shortens it instead.
+    fn soften(&self, _params: &mut Params, _severity: f64) -> Option<String> {
+        None
+    }
+}
+
+/// Multiplies the numeric setting `name` of `params` by `by`; its new value.
+pub fn scale_setting(params: &mut Params, name: &str, by: f64) -> Option<f64> {
+    match params.get_mut(name)? {
+        Value::Size(x) | Value::Bandwidth(x) | Value::Fraction(x) | Value::Number(x) => {
+            *x *= by;
+            Some(*x)
+        }
+        _ => None,
+    }
 }
 
 impl fmt::Debug for dyn FaultKind {

@@ -7,9 +7,11 @@ use super::cgroup::{
 };
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
+use super::fault_kind::scale_setting;
 use super::setting_spec::*;
 use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::Params;
 use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::ContainerLimits;
 use crate::targets::{ContainerTarget, ProcessTarget};
@@ -53,6 +55,14 @@ impl FaultKind for Kind {
             device: None,
         };
         settings.on_target(limit.validated().map_err(|err| err.to_string())?)
+    }
+
+    fn soften(&self, params: &mut Params, severity: f64) -> Option<String> {
+        let percent = severity * 100.0;
+        // Higher rates are milder.
+        scale_setting(params, "read", 1.0 / severity);
+        scale_setting(params, "write", 1.0 / severity);
+        Some(format!("{percent:.0}% severity: io rates / {severity:.2}"))
     }
 }
 

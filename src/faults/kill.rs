@@ -100,6 +100,7 @@ impl Fault for Kill {
             running_container(target, "kill").await?;
             let revert = RevertAction::StartContainer {
                 container: target.reference(),
+                stopping_until_ms: None,
             };
             let target = target.clone();
             let signal = self.signal;

@@ -105,6 +105,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn limit_kinds_soften_their_settings_and_others_leave_it_to_the_caller() {
+        let mut params = plan(
+            "cpu_limit",
+            TargetFamily::Process,
+            &[("cores", Value::Number(0.2))],
+        )
+        .params;
+        let how = kind("cpu_limit").unwrap().soften(&mut params, 0.5);
+        assert_eq!(how.as_deref(), Some("50% severity: 0.40 cores"));
+        assert_eq!(params.get("cores"), Some(&Value::Number(0.4)));
+        let mut params = plan("pause", TargetFamily::Process, &[]).params;
+        assert_eq!(kind("pause").unwrap().soften(&mut params, 0.5), None);
+        assert_eq!(kind("latency").unwrap().soften(&mut params, 0.5), None);
+    }
+
+    #[test]
     fn latency_keeps_its_distribution_and_direction() {
         let delay = Distribution::Normal {
             mean: 40.0,

@@ -6,9 +6,11 @@ use super::Effect;
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
+use super::fault_kind::scale_setting;
 use super::setting_spec::*;
 use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
+use crate::plan::Params;
 use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::ContainerLimits;
 use crate::targets::{ContainerTarget, ProcStat, ProcessTarget, descendants, page_size};
@@ -47,6 +49,15 @@ impl FaultKind for Kind {
                 .validated()
                 .map_err(|err| err.to_string())?,
         )
+    }
+
+    fn soften(&self, params: &mut Params, severity: f64) -> Option<String> {
+        let percent = severity * 100.0;
+        // A looser limit is a milder one.
+        Some(match scale_setting(params, "limit", 1.0 / severity) {
+            Some(v) => format!("{percent:.0}% severity: {v:.0} bytes"),
+            None => format!("{percent:.0}% severity"),
+        })
     }
 }
 

@@ -30,7 +30,14 @@ pub enum RevertAction {
     UnpauseContainer { container: ContainerRef },
     /// Start a container the fault stopped or killed (unless it is running). `pfi recover`
     /// does this too: the engine keeps the container's configuration.
-    StartContainer { container: ContainerRef },
+    StartContainer {
+        container: ContainerRef,
+        /// When a stop the fault asked for is sure to be over (Unix ms: asked + grace +
+        /// the kill): until then a running container may still be stopping, so the revert
+        /// waits for it to stop (as `pfi recover` after a SIGKILL mid-stop must).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stopping_until_ms: Option<u64>,
+    },
     /// Write the container's previous limits back (`docker update`).
     RestoreContainerLimits {
         container: ContainerRef,
@@ -167,9 +174,14 @@ impl RevertAction {
                     .await
                     .map_err(|err| fail(err.to_string()))
             }
-            RevertAction::StartContainer { container } => {
-                let revert =
-                    async { container_revert::start(&target_for(container, live).await?).await };
+            RevertAction::StartContainer {
+                container,
+                stopping_until_ms,
+            } => {
+                let revert = async {
+                    container_revert::start(&target_for(container, live).await?, *stopping_until_ms)
+                        .await
+                };
                 gone_is_done(container, revert)
                     .await
                     .map_err(|err| fail(err.to_string()))
@@ -211,7 +223,9 @@ impl fmt::Display for RevertAction {
                 write!(f, "remove cgroup {}", placement.path.display())
             }
             RevertAction::UnpauseContainer { container } => write!(f, "unpause {container}"),
-            RevertAction::StartContainer { container } => write!(f, "start {container} again"),
+            RevertAction::StartContainer { container, .. } => {
+                write!(f, "start {container} again")
+            }
             RevertAction::RestoreContainerLimits {
                 container,
                 previous,
@@ -286,6 +300,32 @@ mod tests {
         assert_eq!(
             action.to_string(),
             "restore the limits of container `web-1` (CpuQuota=0)"
+        );
+    }
+
+    #[test]
+    fn a_start_after_a_stop_keeps_when_the_stop_is_over_and_reads_old_ledgers() {
+        let container = ContainerRef {
+            id: "abc".into(),
+            name: "web-1".into(),
+        };
+        let action = RevertAction::StartContainer {
+            container: container.clone(),
+            stopping_until_ms: Some(1_700_000_000_000),
+        };
+        let json = serde_json::to_string(&action).unwrap();
+        assert_eq!(
+            json,
+            r#"{"action":"start_container","container":{"id":"abc","name":"web-1"},"stopping_until_ms":1700000000000}"#
+        );
+        assert_eq!(serde_json::from_str::<RevertAction>(&json).unwrap(), action);
+        let old = r#"{"action":"start_container","container":{"id":"abc","name":"web-1"}}"#;
+        assert_eq!(
+            serde_json::from_str::<RevertAction>(old).unwrap(),
+            RevertAction::StartContainer {
+                container,
+                stopping_until_ms: None
+            }
         );
     }
 

@@ -12,6 +12,9 @@ use crate::targets::{ContainerTarget, ProcessTarget, StopOutcome};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// How long the engine may take to kill a container after its grace period, and report it.
+const STOP_KILL_MARGIN: Duration = Duration::from_secs(3);
+
 const SETTINGS: &[SettingSpec] = &[GRACE];
 
 pub(super) struct Kind;
@@ -115,11 +118,17 @@ impl Fault for Stop {
     ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
         Box::pin(async move {
             running_container(target, "stop").await?;
+            let grace = self.grace.unwrap_or(super::DEFAULT_CONTAINER_GRACE);
+            // Asked now (the apply follows the ledger's record at once): over by the end of
+            // the grace period plus the engine's kill.
+            let until = super::container_revert::unix_ms()
+                + grace.as_millis() as u64
+                + STOP_KILL_MARGIN.as_millis() as u64;
             let revert = RevertAction::StartContainer {
                 container: target.reference(),
+                stopping_until_ms: Some(until),
             };
             let target = target.clone();
-            let grace = self.grace.unwrap_or(super::DEFAULT_CONTAINER_GRACE);
             let check = target.clone();
             Ok(Prepared::new(revert, move || async move {
                 target.stop(Some(grace)).await?;

@@ -516,50 +516,28 @@ impl RunActions {
     }
 }
 
-/// Makes `fault` less severe by `severity` (0..1]; describes how.
+/// Makes `fault` less severe by `severity` (0..1]; describes how: its kind loosens its
+/// settings if it has any to loosen, else a link fault gets a lower toxicity.
 fn soften(fault: &mut FaultPlan, severity: f64) -> String {
-    let scale = |fault: &mut FaultPlan, name: &str, by: f64| -> Option<f64> {
-        let value = fault.params.get_mut(name)?;
-        match value {
-            Value::Size(x) | Value::Bandwidth(x) | Value::Fraction(x) | Value::Number(x) => {
-                *x *= by;
-                Some(*x)
-            }
-            _ => None,
-        }
-    };
-    let percent = severity * 100.0;
-    match fault.kind.as_str() {
-        // A looser limit is a milder one.
-        "cpu_limit" => match scale(fault, "cores", 1.0 / severity) {
-            Some(v) => format!("{percent:.0}% severity: {v:.2} cores"),
-            None => format!("{percent:.0}% severity"),
-        },
-        "memory_limit" => match scale(fault, "limit", 1.0 / severity) {
-            Some(v) => format!("{percent:.0}% severity: {v:.0} bytes"),
-            None => format!("{percent:.0}% severity"),
-        },
-        "io_limit" => {
-            scale(fault, "read", 1.0 / severity);
-            scale(fault, "write", 1.0 / severity);
-            format!("{percent:.0}% severity: io rates / {severity:.2}")
-        }
-        _ if matches!(
-            fault.target_family,
-            TargetFamily::TcpLink | TargetFamily::HttpLink
-        ) =>
-        {
-            let toxicity = match fault.params.get("toxicity") {
-                Some(Value::Fraction(x)) | Some(Value::Number(x)) => *x,
-                _ => 1.0,
-            } * severity;
-            fault
-                .params
-                .insert("toxicity".into(), Value::Fraction(toxicity));
-            format!("toxicity {:.0}%", toxicity * 100.0)
-        }
-        _ => "for a short time".to_string(),
+    if let Some(how) =
+        crate::faults::kind(&fault.kind).and_then(|kind| kind.soften(&mut fault.params, severity))
+    {
+        return how;
     }
+    if matches!(
+        fault.target_family,
+        TargetFamily::TcpLink | TargetFamily::HttpLink
+    ) {
+        let toxicity = match fault.params.get("toxicity") {
+            Some(Value::Fraction(x)) | Some(Value::Number(x)) => *x,
+            _ => 1.0,
+        } * severity;
+        fault
+            .params
+            .insert("toxicity".into(), Value::Fraction(toxicity));
+        return format!("toxicity {:.0}%", toxicity * 100.0);
+    }
+    "for a short time".to_string()
 }
 
 impl Actions for RunActions {

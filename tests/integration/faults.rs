@@ -163,39 +163,7 @@ fn sigint_while_a_container_stop_is_in_flight_leaves_it_running() {
         "fault halt: stop on svc { grace 6s; at 0s; lasting 20s }",
     );
     std::fs::write(&file, text).unwrap();
-    let mut child = super::support::pfi()
-        .arg("run")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines, seen) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    loop {
-        let line = seen
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no start; saw:\n{}", log.join("\n")));
-        let ready = line.contains("all resources ready");
-        log.push(line);
-        if ready {
-            break;
-        }
-    }
+    let (mut child, seen, mut log) = run_until_ready(&file, &dir.path().join("state"));
     // Mid-stop: Docker has sent SIGTERM (ignored) and waits out the grace period.
     std::thread::sleep(std::time::Duration::from_millis(2000));
     let interrupted = std::time::Instant::now();
@@ -339,4 +307,92 @@ fn a_toxic_no_traffic_met_is_marked_as_having_no_observable_effect() {
     assert!(unseen["no_effect"].as_str().is_some(), "{unseen}");
     let slow = faults.iter().find(|f| f["fault"] == "slow").unwrap();
     assert!(slow.get("no_effect").is_none(), "{slow}");
+}
+
+/// Starts `pfi run` on `file` and waits until its resources are ready; returns the child, the
+/// channel of its later stderr lines and the lines seen so far.
+fn run_until_ready(
+    file: &std::path::Path,
+    state: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    Vec<String>,
+) {
+    let mut child = super::support::pfi()
+        .arg("run")
+        .arg(file)
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let Ok(line) = seen.recv_timeout(std::time::Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no start; saw:\n{}", log.join("\n"));
+        };
+        let ready = line.contains("all resources ready");
+        log.push(line);
+        if ready {
+            return (child, seen, log);
+        }
+    }
+}
+
+#[test]
+fn recover_after_sigkill_mid_stop_waits_for_the_stop_and_starts_the_container_again() {
+    if !ignore_sigterm_image() {
+        return;
+    }
+    let container = UserContainer::start("stop-sigkill");
+    let started_at = container.inspect("{{.State.StartedAt}}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.pfi");
+    let state = dir.path().join("state");
+    let text = container_scenario(
+        &container.0,
+        "30s",
+        "fault halt: stop on svc { grace 5s; at 0s; lasting 20s }",
+    );
+    std::fs::write(&file, text).unwrap();
+    let (mut child, _seen, log) = run_until_ready(&file, &state);
+    // Mid-stop: the engine waits out the grace period; pfi dies without reverting.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(container.inspect("{{.State.Status}}"), "running");
+    let recover = super::support::pfi()
+        .arg("recover")
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        recover.status.code(),
+        Some(0),
+        "{recover:?}\n{}",
+        log.join("\n")
+    );
+    // The stop finished (SIGKILL at the end of its grace), then recover started it again.
+    assert_eq!(container.inspect("{{.State.Status}}"), "running");
+    assert_ne!(container.inspect("{{.State.StartedAt}}"), started_at);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(container.inspect("{{.State.Status}}"), "running");
 }
