@@ -7,9 +7,10 @@
 //! - failure(s) = 1 when a threshold fails under `s` (each probe threshold re-judged at its
 //!   effective limit on the probe's checks overlapping `s`, and any `during s` threshold that
 //!   failed); otherwise the measured degradation, the largest over probes of
-//!   max(error_rate under − error_rate in the baseline, (p99 under / p99 baseline − 1) / 4),
-//!   clamped to [0, 1] (a p99 five times the baseline counts as a full failure; the baseline
-//!   p99 is taken as at least 1 ms).
+//!   max(error_rate under − error_rate in the baseline, (pQ under / pQ baseline − 1) / 4),
+//!   clamped to [0, 1] (a pQ five times the baseline counts as a full failure; the baseline
+//!   pQ is taken as at least 1 ms; Q is 99 with 500 checks or more, else the quantile that
+//!   leaves 5 checks above it: see `degradation`).
 //! - risk(s) = probability(s) × failure(s): the chance, within the horizon, that the fault
 //!   happens in production and does to users what it did in the run.
 //!
@@ -238,7 +239,12 @@ pub fn assess(
                 if base.p99_ms.is_finite() && under.p99_ms.is_finite() {
                     let r = under.p99_ms / base.p99_ms.max(1.0);
                     ratio = Some(ratio.map_or(r, |x: f64| x.max(r)));
-                    latency = latency.max((r - 1.0) / LATENCY_SPAN);
+                    // The latency term at the quantile the checks support (`degradation`).
+                    let term = match probe.degradation.iter().find(|(f, _)| *f == s.fault) {
+                        Some((_, d)) => d.latency,
+                        None => (r - 1.0) / LATENCY_SPAN,
+                    };
+                    latency = latency.max(term);
                 }
             }
         }

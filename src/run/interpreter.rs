@@ -11,7 +11,6 @@ use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::liveness::{self, LivenessBoard, ResourceEvent};
-use crate::model::degradation::{Degradation, Sample, seed_for};
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -19,6 +18,7 @@ use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
 use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
 use crate::faults::{AppliedFault, FaultContext, Recorded, RevertAction, inject, prepare_recorded};
+use crate::model::degradation::{Degradation, Sample, seed_for};
 use crate::model::{Activation, timeline};
 use crate::monitor::{
     CommandProbe, ExpectedStatus, HttpProbe, MetricsStore, Observation, Probe, Selection, TcpProbe,
