@@ -56,7 +56,39 @@ pub struct RunArgs {
     pub profile: Option<usize>,
 }
 
-fn parse_profile(text: &str) -> Result<usize, String> {
+/// Keeps the faults of the profile's top `n` scenarios; says what is run and left out, and
+/// which thresholds are skipped for it.
+pub(super) fn restrict_to_top(plan: &mut Plan, profile: &crate::model::Profile, n: usize) {
+    let removed = restrict(plan, &profile.top(n));
+    let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+    eprintln!(
+        "profile top:{n}: running {} (left out: {})",
+        if kept.is_empty() {
+            "no faults".to_string()
+        } else {
+            kept.join(", ")
+        },
+        if removed.is_empty() {
+            "none".to_string()
+        } else {
+            removed.join(", ")
+        }
+    );
+    for t in &plan.thresholds {
+        if let Some(fault) = t
+            .during
+            .as_deref()
+            .filter(|f| removed.iter().any(|r| r == f))
+        {
+            eprintln!(
+                "  threshold {} is skipped: fault `{fault}` is left out",
+                t.text
+            );
+        }
+    }
+}
+
+pub(super) fn parse_profile(text: &str) -> Result<usize, String> {
     text.strip_prefix("top:")
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|n| *n > 0)
@@ -78,21 +110,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     if let Some(n) = args.profile {
-        let removed = restrict(&mut plan, &profile.top(n));
-        let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
-        eprintln!(
-            "profile top:{n}: running {} (left out: {})",
-            if kept.is_empty() {
-                "no faults".to_string()
-            } else {
-                kept.join(", ")
-            },
-            if removed.is_empty() {
-                "none".to_string()
-            } else {
-                removed.join(", ")
-            }
-        );
+        restrict_to_top(&mut plan, &profile, n);
     }
     // Judge thresholds at their effective (criticality-scaled) limits.
     apply_effective(&mut plan);
@@ -240,7 +258,13 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
         };
         out.push_str(&format!(
             "  {}  {:<40} {measured}\n",
-            if verdict.passed { "PASS" } else { "FAIL" },
+            if verdict.skipped {
+                "SKIP"
+            } else if verdict.passed {
+                "PASS"
+            } else {
+                "FAIL"
+            },
             verdict.text
         ));
     }
@@ -374,7 +398,7 @@ fn risk_summary(risk: &RiskReport) -> String {
         }
         let why = if s.thresholds_failed.is_empty() {
             format!(
-                "degradation {:.0}%, 90% interval {:.0}-{:.0}% over {} checks",
+                "degradation {:.0}%, 95% interval {:.0}-{:.0}% over {} checks",
                 s.failure * 100.0,
                 s.failure_low * 100.0,
                 s.failure_high * 100.0,

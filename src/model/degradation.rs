@@ -8,7 +8,7 @@
 //! 100): the p99 of 41 checks is their maximum, one stray slow check, and made the verdict
 //! flip between identical runs.
 //!
-//! The estimate comes with a 90% percentile-bootstrap interval: both sets of checks are
+//! The estimate comes with a 95% percentile-bootstrap interval: both sets of checks are
 //! resampled with replacement `ROUNDS` times (a seeded generator, so the same checks give the
 //! same interval) and the degradation recomputed. With fewer than `MIN_CHECKS` checks under
 //! the fault or in the baseline, no verdict is drawn from it.
@@ -26,7 +26,7 @@ pub const TAIL_CHECKS: f64 = 5.0;
 /// Bootstrap resamples.
 pub const ROUNDS: usize = 500;
 /// The interval's coverage.
-pub const COVERAGE: f64 = 0.90;
+pub const COVERAGE: f64 = 0.95;
 
 /// One check, as the degradation sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +43,7 @@ pub struct Degradation {
     /// Its latency term, (pQ under / pQ baseline − 1) / 4 (not clamped), and Q.
     pub latency: f64,
     pub quantile: f64,
-    /// The 90% bootstrap interval.
+    /// The 95% bootstrap interval.
     pub low: f64,
     pub high: f64,
     /// Checks under the fault and in the baseline.

@@ -17,7 +17,7 @@
 //! Per resource r: risk(r) = 1 − Π over observed scenarios s of (1 − risk(s) × reach(s, r)),
 //! reach being P(r fails | the scenario's resource fails) from the dependency map.
 //!
-//! Uncertainty (`degradation`): the failure comes with a 90% bootstrap interval over the
+//! Uncertainty (`degradation`): the failure comes with a 95% bootstrap interval over the
 //! checks (both ends 1 when a threshold failed), and so does the risk. The verdict is
 //! `above tolerance` when the whole interval is above the tolerance, `within tolerance` when it
 //! is all at or below, else `inconclusive` (the interval straddles the tolerance, or fewer than
@@ -64,7 +64,7 @@ pub struct ScenarioRisk {
     pub tolerance: f64,
     /// The failure modes observed (`latency`, `dependency_failure`, ...).
     pub modes: Vec<String>,
-    /// The failure's 90% interval (both 1 when a threshold failed) and the risk's.
+    /// The failure's 95% interval (both 1 when a threshold failed) and the risk's.
     pub failure_low: f64,
     pub failure_high: f64,
     pub risk_low: f64,

@@ -16,7 +16,7 @@ use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
-use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
+use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value, skipped};
 use crate::faults::{AppliedFault, FaultContext, Recorded, RevertAction, inject, prepare_recorded};
 use crate::model::degradation::{Degradation, Sample, seed_for};
 use crate::model::{Activation, timeline};
@@ -301,7 +301,10 @@ impl Interpreter {
         let thresholds: Vec<ThresholdVerdict> = plan
             .thresholds
             .iter()
-            .map(|t| judge(t, &store, &windows))
+            .map(|t| match t.during.as_deref() {
+                Some(fault) if plan.fault(fault).is_none() => skipped(t, fault),
+                _ => judge(t, &store, &windows),
+            })
             .collect();
         let mitigated = mitigation::stop(&runtime, &journal).await;
         let mut teardown_errors = teardown(&runtime, &journal).await;

@@ -111,6 +111,7 @@ mod tests {
                 passed,
                 note: None,
                 abort: false,
+                skipped: false,
             }],
             faults: Vec::new(),
             probes: Vec::new(),

@@ -22,6 +22,7 @@ fn run(dir: &Path, text: &str) -> Output {
 fn http_server(port: u16) -> String {
     format!(
         r#"resource web: process ["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"] {{
+  type api
   ready tcp 127.0.0.1:{port} within 10s
 }}"#
     )
@@ -104,7 +105,7 @@ fn a_resource_that_crashes_mid_run_fails_the_run_unless_expected() {
     let scenario = |may_exit: &str| {
         format!(
             r#"experiment "crash" {{
-  duration 2s
+  duration 4s
 }}
 
 resource worker: process ["python3", "-c", "import time; time.sleep(0.7); raise SystemExit(7)"] {{
@@ -177,4 +178,73 @@ fn a_fraction_compared_with_a_bare_number_above_one_is_a_located_error() {
     assert!(stderr.contains("did you mean 60%?"), "{stderr}");
     assert!(!stderr.contains("units.pfi:9:"), "{stderr}");
     assert!(!stderr.contains("units.pfi:10:"), "{stderr}");
+}
+
+/// Finding 6 (part): with `--profile top:1`, a threshold `during` a fault left out failed
+/// with "no samples"; it is skipped with a note, in `pfi run` and `pfi plan`.
+#[test]
+fn thresholds_during_a_fault_left_out_by_the_profile_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut history =
+        String::from("timestamp,resource,resource_type,fault_kind,duration,root_cause,severity\n");
+    for month in 1..=12 {
+        history.push_str(&format!(
+            "2024-{month:02}-01T00:00:00Z,web,api,pause,5s,gc,major\n"
+        ));
+    }
+    std::fs::write(dir.path().join("history.csv"), history).unwrap();
+    let text = format!(
+        r#"experiment "top" {{
+  duration 1500ms
+  history "history.csv"
+}}
+
+{}
+
+probe page: tcp 127.0.0.1:{port} every 50ms
+
+fault freeze: pause on web {{
+  at 300ms
+  lasting 300ms
+}}
+fault crash: kill on web {{
+  at 1s
+}}
+
+threshold page.availability > 99% during crash
+"#,
+        http_server(port)
+    );
+    let file = dir.path().join("scenario.pfi");
+    std::fs::write(&file, &text).unwrap();
+    let output = pfi()
+        .args(["plan", "--profile", "top:1"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("running freeze (left out: crash)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is skipped: fault `crash` is left out"),
+        "{stderr}"
+    );
+
+    let output = pfi()
+        .args(["run", "--profile", "top:1", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("SKIP  page.availability > 99%"), "{stdout}");
+    assert!(
+        stdout.contains("skipped: fault `crash` is left out"),
+        "{stdout}"
+    );
 }
