@@ -248,3 +248,161 @@ threshold page.availability > 99% during crash
         "{stdout}"
     );
 }
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pfi test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+/// HTTPS probes verify the server against the system's roots (here `SSL_CERT_FILE`), and
+/// `expect body contains` reads the answer.
+#[test]
+fn an_https_probe_checks_a_real_tls_server_and_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let port = free_port();
+    let server = format!(
+        "import http.server, ssl\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         c.load_cert_chain('cert.pem', 'key.pem')\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         s.serve_forever()\n"
+    );
+    std::fs::write(dir.path().join("serve.py"), server).unwrap();
+    let text = format!(
+        r#"experiment "tls" {{
+  duration 1s
+}}
+
+resource web: process ["python3", "serve.py"] {{
+  cwd "."
+  ready tcp 127.0.0.1:{port} within 10s
+}}
+
+probe page: http "https://127.0.0.1:{port}/" every 100ms timeout 2s expect body contains "server.csr"
+threshold page.availability > 99%
+threshold page.count > 5
+"#
+    );
+    let file = dir.path().join("tls.pfi");
+    std::fs::write(&file, text).unwrap();
+    let run = |trusted: bool| {
+        let mut command = pfi();
+        command
+            .arg("run")
+            .arg(&file)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"));
+        if trusted {
+            command.env("SSL_CERT_FILE", dir.path().join("ca.pem"));
+        } else {
+            command.env("SSL_CERT_FILE", dir.path().join("cert.pem"));
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(true);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("PASS  page.availability > 99%"), "{stdout}");
+    // Trusting only the server's own certificate (not its issuer) fails every check.
+    let (code, stdout) = run(false);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("errors   100%"), "{stdout}");
+}
+
+/// Expectations that do not fit the probe are located errors.
+#[test]
+fn expectations_that_do_not_fit_the_probe_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("expect.pfi");
+    std::fs::write(
+        &file,
+        "experiment \"e\" {\n  duration 1s\n}\n\
+         probe a: http \"http://127.0.0.1:1/\" expect stdout contains \"x\"\n\
+         probe b: http \"http://127.0.0.1:1/\" expect status 42\n\
+         probe c: command [\"true\"] { expect body contains \"x\" }\n\
+         probe d: http \"http://127.0.0.1:1/\" { expect status 200; expect status 204 }\n\
+         probe e: command [\"true\"] expect stdout contains \"ok\" expect status 3\n",
+    )
+    .unwrap();
+    let output = pfi().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for (line, text) in [
+        (4, "no stdout to expect"),
+        (5, "42 is not an HTTP status"),
+        (6, "no body to expect"),
+        (7, "`expect status` is set twice"),
+    ] {
+        assert!(
+            stderr.contains(&format!("expect.pfi:{line}:")),
+            "{line}: {stderr}"
+        );
+        assert!(stderr.contains(text), "{text}: {stderr}");
+    }
+    assert!(!stderr.contains("expect.pfi:8:"), "{stderr}");
+}
