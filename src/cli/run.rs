@@ -274,19 +274,21 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
         .filter(|f| f.applied_ms.is_some())
         .count();
     out.push_str(&format!("\nfaults applied: {applied}\n"));
+    // Fault times on the log's clock (they count from the moment resources were ready).
+    let zero = report.zero_ms;
     for fault in &report.faults {
         let when = match (fault.applied_ms, &fault.error) {
             (Some(at), _) => format!(
                 "at {} (planned {}, {:+.0}ms)",
-                format_duration(at.round()),
-                format_duration(fault.planned_ms),
+                format_duration((zero + at).round()),
+                format_duration((zero + fault.planned_ms).round()),
                 at - fault.planned_ms
             ),
             (None, Some(err)) => format!("not applied: {err}"),
             (None, None) => "not applied".to_string(),
         };
         let reverted = match fault.reverted_ms {
-            Some(at) => format!(", reverted at {}", format_duration(at.round())),
+            Some(at) => format!(", reverted at {}", format_duration((zero + at).round())),
             None if fault.applied_ms.is_some() => ", reverted at the end".to_string(),
             None => String::new(),
         };
@@ -554,14 +556,14 @@ fn health_section(report: &RunReport) -> String {
             let until = match period.until_ms {
                 Some(until) => format!(
                     "to {} ({})",
-                    format_duration(until.round()),
+                    format_duration((report.zero_ms + until).round()),
                     format_duration((until - period.from_ms).max(0.0).round())
                 ),
                 None => "to the end".to_string(),
             };
             out.push_str(&format!(
                 "    unhealthy from {} {until}: {}\n",
-                format_duration(period.from_ms.round()),
+                format_duration((report.zero_ms + period.from_ms).round()),
                 period.detail
             ));
         }

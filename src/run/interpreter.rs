@@ -126,7 +126,11 @@ pub struct RunReport {
     pub ending: String,
     pub completed: bool,
     pub thresholds: Vec<ThresholdVerdict>,
+    /// Fault times (`planned_ms`, `applied_ms`, `reverted_ms`) count from the moment every
+    /// resource was ready; that moment is `zero_ms` on the log's clock (the `[  1.23s]` of
+    /// each event, and the times of `resource_events`), so a summary can print one clock.
     pub faults: Vec<FaultRecord>,
+    pub zero_ms: f64,
     pub probes: Vec<ProbeComparison>,
     /// Health of the resources that declare a `health` check.
     pub health: Vec<HealthReport>,
@@ -178,6 +182,9 @@ struct Runtime {
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
     next_id: usize,
+    /// When every resource was ready (time zero of the fault records), in ms on the log's
+    /// clock.
+    zero_ms: f64,
 }
 
 struct ActiveFault {
@@ -261,6 +268,7 @@ impl Interpreter {
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
+            zero_ms: 0.0,
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
@@ -319,7 +327,10 @@ impl Interpreter {
         }
         let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
-        let records = runtime.lock().await.records.clone();
+        let (records, zero_ms) = {
+            let rt = runtime.lock().await;
+            (rt.records.clone(), rt.zero_ms)
+        };
         let report = RunReport {
             run_id,
             experiment: plan.experiment.name.clone(),
@@ -333,6 +344,7 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
+            zero_ms,
             probes: compare_probes(&plan, &store, &windows, seed),
             health: health.reports(),
             resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
@@ -380,6 +392,7 @@ async fn body(
     let probes = build_probes(&plan)?;
     // Time zero of fault records and health periods: every resource is ready.
     let zero = Instant::now();
+    runtime.lock().await.zero_ms = journal.elapsed_ms();
     {
         let mut rt = runtime.lock().await;
         for resource in plan.resources.iter().filter(|r| !r.standby) {
@@ -392,12 +405,7 @@ async fn body(
             }
         }
         for process in rt.processes.clone() {
-            let task = liveness::watch(
-                process.clone(),
-                liveness.clone(),
-                store.clone(),
-                journal.clone(),
-            );
+            let task = liveness::watch(process, liveness.clone(), store.clone(), journal.clone());
             rt.probe_tasks.push(tokio::spawn(task));
         }
         for (name, probe, interval) in probes {

@@ -114,6 +114,7 @@ mod tests {
                 skipped: false,
             }],
             faults: Vec::new(),
+            zero_ms: 0.0,
             probes: Vec::new(),
             health: Vec::new(),
             resource_events: Vec::new(),
