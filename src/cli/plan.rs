@@ -22,16 +22,19 @@ pub struct PlanArgs {
     /// Print the compiled plan and the timeline as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Plan only the faults of the top N scenarios of the fault injection profile (`top:N`),
+    /// as `pfi run --profile top:N` runs them.
+    #[arg(long, value_name = "top:N", value_parser = super::run::parse_profile)]
+    pub profile: Option<usize>,
 }
 
 pub fn run(args: PlanArgs) -> ExitCode {
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);
-    let Some(plan) = checked.plan else {
+    let Some(mut plan) = checked.plan else {
         return ExitCode::from(exit::BAD_INPUT);
     };
     let seed = args.seed.unwrap_or(plan.experiment.seed);
-    let timeline = timeline(&plan, seed);
     let profile = match profile_of(&plan, seed) {
         Ok(profile) => profile,
         Err(message) => {
@@ -39,6 +42,10 @@ pub fn run(args: PlanArgs) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
+    if let Some(n) = args.profile {
+        super::run::restrict_to_top(&mut plan, &profile, n);
+    }
+    let timeline = timeline(&plan, seed);
     let effective = effective(&plan);
     if args.json {
         let value = json!({

@@ -9,6 +9,7 @@ use crate::check::check_file;
 use crate::model::profile::restrict;
 use crate::model::risk::remedies;
 use crate::model::thresholds::apply as apply_effective;
+use crate::plan::Plan;
 use crate::report::{
     RecordInput, RunRecord, assess, event_line, html, junit_xml, kept_journal, markdown,
     run_remediation_scripts, summary, to_json,
@@ -62,6 +63,38 @@ pub struct RunArgs {
     pub profile: Option<usize>,
 }
 
+/// Keeps the faults of the profile's top `n` scenarios; says what is run and left out, and
+/// which thresholds are skipped for it.
+pub(super) fn restrict_to_top(plan: &mut Plan, profile: &crate::model::Profile, n: usize) {
+    let removed = restrict(plan, &profile.top(n));
+    let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
+    eprintln!(
+        "profile top:{n}: running {} (left out: {})",
+        if kept.is_empty() {
+            "no faults".to_string()
+        } else {
+            kept.join(", ")
+        },
+        if removed.is_empty() {
+            "none".to_string()
+        } else {
+            removed.join(", ")
+        }
+    );
+    for t in &plan.thresholds {
+        if let Some(fault) = t
+            .during
+            .as_deref()
+            .filter(|f| removed.iter().any(|r| r == f))
+        {
+            eprintln!(
+                "  threshold {} is skipped: fault `{fault}` is left out",
+                t.text
+            );
+        }
+    }
+}
+
 pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
     text.strip_prefix("top:")
         .and_then(|n| n.parse::<usize>().ok())
@@ -84,21 +117,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     if let Some(n) = args.profile {
-        let removed = restrict(&mut plan, &profile.top(n));
-        let kept: Vec<&str> = plan.faults.iter().map(|f| f.name.as_str()).collect();
-        eprintln!(
-            "profile top:{n}: running {} (left out: {})",
-            if kept.is_empty() {
-                "no faults".to_string()
-            } else {
-                kept.join(", ")
-            },
-            if removed.is_empty() {
-                "none".to_string()
-            } else {
-                removed.join(", ")
-            }
-        );
+        restrict_to_top(&mut plan, &profile, n);
     }
     // Judge thresholds at their effective (criticality-scaled) limits.
     let written_limits: Vec<f64> = plan.thresholds.iter().map(|t| t.value).collect();

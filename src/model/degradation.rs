@@ -1,12 +1,17 @@
 //! How much a fault degraded a probe, with its uncertainty.
 //!
 //! The degradation of a probe under a fault is
-//! max(error_rate under − error_rate in the baseline, (p99 under / p99 baseline − 1) / 4),
-//! clamped to [0, 1] (the baseline p99 taken as at least 1 ms): the `failure` of the risk
-//! score. A p99 from a few checks is noisy, so a run also reports a 90% percentile-bootstrap
-//! interval: both sets of checks are resampled with replacement `ROUNDS` times (a seeded
-//! generator, so the same checks give the same interval) and the degradation recomputed.
-//! With fewer than `MIN_CHECKS` checks under the fault, no verdict is drawn from it.
+//! max(error_rate under − error_rate in the baseline, (pQ under / pQ baseline − 1) / 4),
+//! clamped to [0, 1] (the baseline pQ taken as at least 1 ms): the `failure` of the risk
+//! score. Q is 99 when both sides have at least 500 checks; with fewer it is the quantile
+//! that leaves `TAIL_CHECKS` checks above it on the smaller side (p88 of 41 checks, p95 of
+//! 100): the p99 of 41 checks is their maximum, one stray slow check, and made the verdict
+//! flip between identical runs.
+//!
+//! The estimate comes with a 95% percentile-bootstrap interval: both sets of checks are
+//! resampled with replacement `ROUNDS` times (a seeded generator, so the same checks give the
+//! same interval) and the degradation recomputed. With fewer than `MIN_CHECKS` checks under
+//! the fault or in the baseline, no verdict is drawn from it.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,10 +21,12 @@ use serde::{Deserialize, Serialize};
 pub const LATENCY_SPAN: f64 = 4.0;
 /// Fewer checks than this under a fault (or in the baseline) give no verdict.
 pub const MIN_CHECKS: usize = 10;
+/// Checks left above the latency quantile on the smaller side.
+pub const TAIL_CHECKS: f64 = 5.0;
 /// Bootstrap resamples.
 pub const ROUNDS: usize = 500;
 /// The interval's coverage.
-pub const COVERAGE: f64 = 0.90;
+pub const COVERAGE: f64 = 0.95;
 
 /// One check, as the degradation sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,7 +40,10 @@ pub struct Sample {
 pub struct Degradation {
     /// The point estimate, from all the checks.
     pub value: f64,
-    /// The 90% bootstrap interval.
+    /// Its latency term, (pQ under / pQ baseline − 1) / 4 (not clamped), and Q.
+    pub latency: f64,
+    pub quantile: f64,
+    /// The 95% bootstrap interval.
     pub low: f64,
     pub high: f64,
     /// Checks under the fault and in the baseline.
@@ -53,7 +63,8 @@ impl Degradation {
         if baseline.is_empty() || under.is_empty() {
             return None;
         }
-        let value = degradation(baseline, under);
+        let q = latency_quantile(baseline.len().min(under.len()));
+        let value = degradation(baseline, under, q);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut base = Vec::with_capacity(baseline.len());
         let mut hit = Vec::with_capacity(under.len());
@@ -61,13 +72,15 @@ impl Degradation {
             .map(|_| {
                 resample(&mut rng, baseline, &mut base);
                 resample(&mut rng, under, &mut hit);
-                degradation(&base, &hit)
+                degradation(&base, &hit, q)
             })
             .collect();
         values.sort_by(f64::total_cmp);
         let tail = (1.0 - COVERAGE) / 2.0;
         Some(Degradation {
             value,
+            latency: latency_term(baseline, under, q),
+            quantile: q,
             low: quantile(&values, tail),
             high: quantile(&values, 1.0 - tail),
             checks: under.len(),
@@ -94,22 +107,31 @@ fn resample(rng: &mut ChaCha8Rng, from: &[Sample], into: &mut Vec<Sample>) {
     into.extend((0..from.len()).map(|_| from[rng.random_range(0..from.len())]));
 }
 
+/// The latency quantile judged with `n` checks on the smaller side.
+pub fn latency_quantile(n: usize) -> f64 {
+    (1.0 - TAIL_CHECKS / n.max(1) as f64).clamp(0.5, 0.99)
+}
+
 /// The point degradation of two non-empty sets of checks.
-fn degradation(baseline: &[Sample], under: &[Sample]) -> f64 {
+fn degradation(baseline: &[Sample], under: &[Sample], q: f64) -> f64 {
     let errors = error_rate(under) - error_rate(baseline);
-    let ratio = p99(under) / p99(baseline).max(1.0);
-    errors.max((ratio - 1.0) / LATENCY_SPAN).clamp(0.0, 1.0)
+    errors.max(latency_term(baseline, under, q)).clamp(0.0, 1.0)
+}
+
+fn latency_term(baseline: &[Sample], under: &[Sample], q: f64) -> f64 {
+    let ratio = quantile_ms(under, q) / quantile_ms(baseline, q).max(1.0);
+    (ratio - 1.0) / LATENCY_SPAN
 }
 
 fn error_rate(samples: &[Sample]) -> f64 {
     samples.iter().filter(|s| !s.success).count() as f64 / samples.len() as f64
 }
 
-/// The nearest-rank p99, as the run's figures compute it.
-fn p99(samples: &[Sample]) -> f64 {
+/// The nearest-rank latency quantile `q`, as the run's figures compute quantiles.
+fn quantile_ms(samples: &[Sample], q: f64) -> f64 {
     let mut ms: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
     ms.sort_by(f64::total_cmp);
-    crate::monitor::nearest_rank(&ms, 0.99)
+    crate::monitor::nearest_rank(&ms, q)
 }
 
 /// The nearest-rank quantile `q` of sorted `values` (not empty).
@@ -137,9 +159,10 @@ mod tests {
         // Errors up by 30 points.
         let d = Degradation::of(&base, &checks(100, |_| 2.0, 30), 1).unwrap();
         assert!((d.value - 0.3).abs() < 1e-12, "{d:?}");
-        // p99 three times the baseline: (3 - 1) / 4.
+        // Latency three times the baseline: (3 - 1) / 4.
         let d = Degradation::of(&base, &checks(100, |_| 6.0, 0), 1).unwrap();
         assert!((d.value - 0.5).abs() < 1e-12, "{d:?}");
+        assert_eq!(d.quantile, 0.95);
         assert!(d.low <= d.value && d.value <= d.high, "{d:?}");
         assert!(Degradation::of(&base, &[], 1).is_none());
     }
@@ -147,20 +170,34 @@ mod tests {
     #[test]
     fn few_noisy_checks_give_a_wide_interval_and_no_verdict() {
         let base = checks(100, |i| 1.0 + (i % 10) as f64 * 0.1, 0);
-        // Four checks, one slow outlier: the p99 is all outlier or none.
-        let few = [1.2, 1.1, 9.0, 1.3].map(|ms| Sample {
+        // Four checks, one failed: 0% to 50% errors are all plausible.
+        let few = [(1.2, true), (1.1, false), (1.0, true), (1.3, true)].map(|(ms, ok)| Sample {
             latency_ms: ms,
-            success: true,
+            success: ok,
         });
         let d = Degradation::of(&base, &few, 7).unwrap();
         assert!(!d.conclusive());
-        assert!(d.high - d.low > 0.5, "{d:?}");
+        assert!(d.high - d.low >= 0.5, "{d:?}");
         // Many steady checks: a narrow interval.
         let many = checks(200, |i| 1.0 + (i % 10) as f64 * 0.1, 20);
         let d = Degradation::of(&base, &many, 7).unwrap();
         assert!(d.conclusive());
         assert!(d.high - d.low < 0.12, "{d:?}");
         assert!(d.low > 0.0, "{d:?}");
+    }
+
+    #[test]
+    fn the_quantile_leaves_five_checks_above_it_up_to_p99() {
+        assert_eq!(latency_quantile(100), 0.95);
+        assert_eq!(latency_quantile(500), 0.99);
+        assert_eq!(latency_quantile(5000), 0.99);
+        assert!((latency_quantile(40) - 0.875).abs() < 1e-12);
+        assert_eq!(latency_quantile(4), 0.5);
+        // One stray slow check among 40 does not make a degradation.
+        let base = checks(40, |_| 2.0, 0);
+        let under = checks(40, |i| if i == 7 { 500.0 } else { 2.0 }, 0);
+        let d = Degradation::of(&base, &under, 3).unwrap();
+        assert_eq!(d.value, 0.0, "{d:?}");
     }
 
     #[test]

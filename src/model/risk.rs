@@ -8,16 +8,17 @@
 //! - failure(s) = 1 when a threshold fails under `s` (each probe threshold re-judged at its
 //!   effective limit on the probe's checks overlapping `s`, and any `during s` threshold that
 //!   failed); otherwise the measured degradation, the largest over probes of
-//!   max(error_rate under − error_rate in the baseline, (p99 under / p99 baseline − 1) / 4),
-//!   clamped to [0, 1] (a p99 five times the baseline counts as a full failure; the baseline
-//!   p99 is taken as at least 1 ms).
+//!   max(error_rate under − error_rate in the baseline, (pQ under / pQ baseline − 1) / 4),
+//!   clamped to [0, 1] (a pQ five times the baseline counts as a full failure; the baseline
+//!   pQ is taken as at least 1 ms; Q is 99 with 500 checks or more, else the quantile that
+//!   leaves 5 checks above it: see `degradation`).
 //! - risk(s) = probability(s) × failure(s): the chance, within the horizon, that the fault
 //!   happens in production and does to users what it did in the run.
 //!
 //! Per resource r: risk(r) = 1 − Π over observed scenarios s of (1 − risk(s) × reach(s, r)),
 //! reach being P(r fails | the scenario's resource fails) from the dependency map.
 //!
-//! Uncertainty (`degradation`): the failure comes with a 90% bootstrap interval over the
+//! Uncertainty (`degradation`): the failure comes with a 95% bootstrap interval over the
 //! checks (both ends 1 when a threshold failed), and so does the risk. The verdict is
 //! `above tolerance` when the whole interval is above the tolerance, `within tolerance` when it
 //! is all at or below, else `inconclusive` (the interval straddles the tolerance, or fewer than
@@ -67,7 +68,7 @@ pub struct ScenarioRisk {
     pub tolerance: f64,
     /// The failure modes observed (`latency`, `dependency_failure`, ...).
     pub modes: Vec<String>,
-    /// The failure's 90% interval (both 1 when a threshold failed) and the risk's.
+    /// The failure's 95% interval (both 1 when a threshold failed) and the risk's.
     #[serde(default)]
     pub failure_low: f64,
     #[serde(default)]

@@ -1,14 +1,17 @@
-//! `http` probe: one request, success when the status matches.
+//! `http` probe: one request (plain HTTP or HTTPS), success when the status matches and,
+//! when asked, the body contains a text.
 
 use super::probe::{BoxFuture, Check, Probe, error_chain, short_duration};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::TokioExecutor;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Which statuses count as success.
@@ -38,8 +41,9 @@ impl fmt::Display for ExpectedStatus {
     }
 }
 
-/// An HTTP (no TLS) request; each check opens a fresh connection, as a new client would, so
-/// connection-level faults show.
+/// An HTTP or HTTPS request; each check opens a fresh connection (and TLS session), as a new
+/// client would, so connection-level faults show. HTTPS verifies the server's certificate
+/// against the system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` are honoured).
 pub struct HttpProbe {
     method: Method,
     url: Uri,
@@ -51,7 +55,53 @@ pub struct HttpProbe {
     body: Option<Bytes>,
     /// Text the response body must contain.
     body_contains: Option<String>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpClient,
+}
+
+/// A client for plain HTTP, or for HTTPS (rustls).
+enum HttpClient {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    Tls(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+impl HttpClient {
+    fn request(&self, request: Request<Full<Bytes>>) -> ResponseFuture {
+        match self {
+            HttpClient::Plain(client) => client.request(request),
+            HttpClient::Tls(client) => client.request(request),
+        }
+    }
+}
+
+/// The TLS configuration of every HTTPS probe: the system's roots, loaded once.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let loaded = rustls_native_certs::load_native_certs();
+            for err in &loaded.errors {
+                tracing::debug!(%err, "a system root certificate could not be loaded");
+            }
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(loaded.certs);
+            if added == 0 {
+                return Err(
+                    "no trusted root certificates found (install ca-certificates or set SSL_CERT_FILE)"
+                        .to_string(),
+                );
+            }
+            // ring: it builds with a C compiler alone (aws-lc-rs needs cmake). Its provider is
+            // deprecated for lacking post-quantum key exchange, which probes do not need.
+            #[allow(deprecated)]
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|err| format!("cannot set up TLS: {err}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Arc::new(config))
+        })
+        .clone()
 }
 
 impl HttpProbe {
@@ -67,15 +117,15 @@ impl HttpProbe {
         let url: Uri = url
             .parse()
             .map_err(|err| format!("`{url}` is not a valid URL: {err}"))?;
-        match url.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
+        let tls = match url.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => {
                 return Err(format!(
-                    "`{url}`: https is not supported by probes; probe the plain-HTTP port"
+                    "`{url}` needs an http:// or https:// scheme and a host"
                 ));
             }
-            _ => return Err(format!("`{url}` needs an http:// scheme and a host")),
-        }
+        };
         if url.host().is_none() {
             return Err(format!("`{url}` has no host"));
         }
@@ -87,9 +137,19 @@ impl HttpProbe {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeout));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(0)
-            .build(connector);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_max_idle_per_host(0);
+        let client = if tls {
+            connector.enforce_http(false);
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config((*tls_config()?).clone())
+                .https_only()
+                .enable_http1()
+                .wrap_connector(connector);
+            HttpClient::Tls(builder.build(https))
+        } else {
+            HttpClient::Plain(builder.build(connector))
+        };
         Ok(HttpProbe {
             method,
             url,
@@ -243,14 +303,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rejects_bad_methods_urls_and_tls() {
+    fn rejects_bad_methods_and_urls() {
         let timeout = Duration::from_secs(1);
         let err =
             HttpProbe::new("GE T", "http://x/", ExpectedStatus::Success, timeout).unwrap_err();
         assert!(err.contains("not an HTTP method"), "{err}");
-        let err =
-            HttpProbe::new("GET", "https://x/", ExpectedStatus::Success, timeout).unwrap_err();
-        assert!(err.contains("https is not supported"), "{err}");
+        let err = HttpProbe::new("GET", "ftp://x/", ExpectedStatus::Success, timeout).unwrap_err();
+        assert!(err.contains("https://"), "{err}");
         let err = HttpProbe::new("GET", "/health", ExpectedStatus::Success, timeout).unwrap_err();
         assert!(err.contains("http://"), "{err}");
         let err =

@@ -504,7 +504,7 @@ fn thresholds_table(out: &mut String, r: &RunRecord) {
             out,
             "<tr class=\"{}\"><td><strong>{}</strong></td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>",
             class(t.passed),
-            if t.passed { "PASS" } else { "FAIL" },
+            t.status(),
             escape(&t.text),
             escape(&match t.measured {
                 Some(v) => value_in(t.unit, v),

@@ -37,7 +37,11 @@ pub fn markdown(record: &RunRecord) -> String {
         let _ = writeln!(
             md,
             "| {} | `{}` | {} | {} |",
-            if t.passed { "✅ pass" } else { "❌ FAIL" },
+            match t.status() {
+                "SKIP" => "⏭ skip",
+                "PASS" => "✅ pass",
+                _ => "❌ FAIL",
+            },
             cell(&t.text),
             cell(&measured),
             cell(&t.limit_text())

@@ -60,6 +60,7 @@ impl RunRecord {
                     measured: verdict.measured,
                     passed: verdict.passed,
                     note: verdict.note.clone(),
+                    skipped: verdict.skipped,
                 }
             })
             .collect();
@@ -204,14 +205,7 @@ impl RunRecord {
             mitigation_rules: plan.mitigations.len(),
             mitigations,
             risk: input.risk,
-            resource_events: report
-                .resource_events
-                .iter()
-                .map(|e| crate::run::ResourceEvent {
-                    at_ms: store + e.at_ms,
-                    ..e.clone()
-                })
-                .collect(),
+            resource_events: report.resource_events.iter().cloned().collect(),
             teardown_errors: report.teardown_errors.clone(),
             events: report.events.clone(),
         }

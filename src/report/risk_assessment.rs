@@ -124,7 +124,12 @@ pub fn assess(
                 if base.p99_ms.is_finite() && under.p99_ms.is_finite() {
                     let r = under.p99_ms / base.p99_ms.max(1.0);
                     ratio = Some(ratio.map_or(r, |x: f64| x.max(r)));
-                    latency = latency.max((r - 1.0) / LATENCY_SPAN);
+                    // The latency term at the quantile the checks support (`degradation`).
+                    let term = match probe.degradation.iter().find(|(f, _)| *f == s.fault) {
+                        Some((_, d)) => d.latency,
+                        None => (r - 1.0) / LATENCY_SPAN,
+                    };
+                    latency = latency.max(term);
                 }
             }
         }

@@ -52,6 +52,7 @@ fn threshold(
         measured: Some(measured),
         passed,
         note: None,
+        skipped: false,
     }
 }
 

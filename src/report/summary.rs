@@ -23,7 +23,7 @@ pub fn summary(record: &RunRecord) -> String {
     for t in &record.thresholds {
         out.push_str(&format!(
             "  {}  {:<40} {}\n",
-            if t.passed { "PASS" } else { "FAIL" },
+            t.status(),
             t.text,
             t.outcome()
         ));
@@ -197,7 +197,7 @@ pub fn risk_reason(s: &crate::model::risk::ScenarioRisk) -> String {
     }
     if why.is_empty() {
         why.push(format!(
-            "degradation {}, 90% interval {}-{} over {} checks",
+            "degradation {}, 95% interval {}-{} over {} checks",
             percent(s.failure),
             percent(s.failure_low),
             percent(s.failure_high),

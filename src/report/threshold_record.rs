@@ -24,9 +24,23 @@ pub struct ThresholdRecord {
     pub passed: bool,
     /// Why it could not be measured.
     pub note: Option<String>,
+    /// Not judged: it is `during` a fault left out of the run (`--profile top:N`).
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 impl ThresholdRecord {
+    /// `PASS`, `FAIL` or `SKIP`.
+    pub fn status(&self) -> &'static str {
+        if self.skipped {
+            "SKIP"
+        } else if self.passed {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+
     /// `measured 50%` / `no samples while ...` / `not measured`.
     pub fn outcome(&self) -> String {
         match (self.measured, &self.note) {

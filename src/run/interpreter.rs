@@ -15,7 +15,7 @@ use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
-use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value};
+use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value, skipped};
 use crate::faults::{
     AppliedFault, FaultAction, FaultContext, Recorded, RevertAction, inject, prepare_recorded,
 };
@@ -134,7 +134,11 @@ pub struct RunReport {
     pub ending: String,
     pub completed: bool,
     pub thresholds: Vec<ThresholdVerdict>,
+    /// Fault times (`planned_ms`, `applied_ms`, `reverted_ms`) count from the moment every
+    /// resource was ready; that moment is `zero_ms` on the log's clock (the `[  1.23s]` of
+    /// each event, and the times of `resource_events`), so a summary can print one clock.
     pub faults: Vec<FaultRecord>,
+    pub zero_ms: f64,
     pub probes: Vec<ProbeComparison>,
     /// Health of the resources that declare a `health` check.
     pub health: Vec<HealthReport>,
@@ -212,6 +216,9 @@ struct Runtime {
     next_id: usize,
     /// When every resource was ready (time zero of fault records).
     ready_at: Option<Instant>,
+    /// When every resource was ready (time zero of the fault records), in ms on the log's
+    /// clock.
+    zero_ms: f64,
 }
 
 struct ActiveFault {
@@ -297,6 +304,7 @@ impl Interpreter {
             records: Vec::new(),
             next_id: 0,
             ready_at: None,
+            zero_ms: 0.0,
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
@@ -337,7 +345,10 @@ impl Interpreter {
         let thresholds: Vec<ThresholdVerdict> = plan
             .thresholds
             .iter()
-            .map(|t| judge(t, &store, &windows))
+            .map(|t| match t.during.as_deref() {
+                Some(fault) if plan.fault(fault).is_none() => skipped(t, fault),
+                _ => judge(t, &store, &windows),
+            })
             .collect();
         let mitigated = mitigation::stop(&runtime, &journal).await;
         let mut teardown_errors = teardown(&runtime, &journal).await;
@@ -352,9 +363,9 @@ impl Interpreter {
         }
         let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
-        let (records, ready_at) = {
+        let (records, ready_at, zero_ms) = {
             let rt = runtime.lock().await;
-            (rt.records.clone(), rt.ready_at)
+            (rt.records.clone(), rt.ready_at, rt.zero_ms)
         };
         let store_origin_ms = journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0;
         let ready_ms = ready_at.map(|at| journal.ms_at(at.into_std()));
@@ -376,6 +387,7 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
+            zero_ms,
             probes: compare_probes(&plan, &store, &windows, warmup, seed),
             health: health.reports(),
             resource_events: liveness.judged(&plan, &windows, &mitigated.firings),
@@ -427,6 +439,7 @@ async fn body(
     let probes = build_probes(&plan)?;
     // Time zero of fault records and health periods: every resource is ready.
     let zero = Instant::now();
+    runtime.lock().await.zero_ms = journal.elapsed_ms();
     {
         let mut rt = runtime.lock().await;
         rt.ready_at = Some(zero);
@@ -440,12 +453,7 @@ async fn body(
             }
         }
         for process in rt.processes.clone() {
-            let task = liveness::watch(
-                process.clone(),
-                liveness.clone(),
-                store.clone(),
-                journal.clone(),
-            );
+            let task = liveness::watch(process, liveness.clone(), store.clone(), journal.clone());
             rt.probe_tasks.push(tokio::spawn(task));
         }
         for (name, probe, interval) in probes {

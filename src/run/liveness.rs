@@ -8,7 +8,7 @@ use super::fault_windows::FaultWindows;
 use super::journal::Journal;
 use crate::mitigate::Firing;
 use crate::monitor::MetricsStore;
-use crate::plan::{Plan, format_duration};
+use crate::plan::Plan;
 use crate::targets::{ProcessIdentity, ProcessTarget};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -28,10 +28,13 @@ const ENDING_KINDS: &[&str] = &["kill", "stop", "restart"];
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceEvent {
     pub resource: String,
-    /// When it was seen, in ms on the metrics store's clock (the run's start).
+    /// When it was seen, in ms on the log's clock (the run's start).
     pub at_ms: f64,
     /// `exited with status 1`, `restarted (pid 10 -> 12)`.
     pub what: String,
+    /// When it was seen on the metrics store's clock (that of the fault windows).
+    #[serde(skip)]
+    pub seen: Duration,
     /// The fault that explains it (`fault crash (kill)`), or `may_exit`; `None`: unexplained,
     /// the run fails.
     pub explained_by: Option<String>,
@@ -84,7 +87,7 @@ fn explanation(
     mitigations: &[Firing],
     event: &ResourceEvent,
 ) -> Option<String> {
-    let at = Duration::from_secs_f64(event.at_ms.max(0.0) / 1000.0);
+    let at = event.seen;
     let fault = plan.faults.iter().find(|fault| {
         fault.target == event.resource
             && ENDING_KINDS.contains(&fault.kind.as_str())
@@ -130,14 +133,11 @@ pub async fn watch(
         };
         last = now;
         let Some(what) = what else { continue };
-        let at_ms = store.now().as_secs_f64() * 1000.0;
-        journal.event(format!(
-            "resource {name} {what} at {}",
-            format_duration(at_ms.round())
-        ));
+        journal.event(format!("resource {name} {what}"));
         board.push(ResourceEvent {
             resource: name.clone(),
-            at_ms,
+            at_ms: journal.elapsed_ms(),
+            seen: store.now(),
             what,
             explained_by: None,
         });

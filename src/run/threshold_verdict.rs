@@ -35,6 +35,22 @@ pub struct ThresholdVerdict {
     /// Why it could not be measured, when it could not.
     pub note: Option<String>,
     pub abort: bool,
+    /// Not judged: it is `during` a fault this run left out (`--profile top:N`). It does not
+    /// fail the run.
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+/// The verdict of a threshold `during` a fault the run left out.
+pub fn skipped(threshold: &ThresholdPlan, fault: &str) -> ThresholdVerdict {
+    ThresholdVerdict {
+        text: threshold.text.clone(),
+        measured: None,
+        passed: true,
+        note: Some(format!("skipped: fault `{fault}` is left out of this run")),
+        abort: threshold.abort,
+        skipped: true,
+    }
 }
 
 /// Judges `threshold` on everything recorded so far.
@@ -49,6 +65,7 @@ pub fn judge(
         measured,
         note,
         abort: threshold.abort,
+        skipped: false,
     };
     if threshold.metric.source_kind != SourceKind::Probe {
         return match judge_series(threshold, store, windows) {

@@ -22,6 +22,7 @@ fn run(dir: &Path, text: &str) -> Output {
 fn http_server(port: u16) -> String {
     format!(
         r#"resource web: process ["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"] {{
+  type api
   ready tcp 127.0.0.1:{port} within 10s
 }}"#
     )
@@ -104,7 +105,7 @@ fn a_resource_that_crashes_mid_run_fails_the_run_unless_expected() {
     let scenario = |may_exit: &str| {
         format!(
             r#"experiment "crash" {{
-  duration 2s
+  duration 4s
 }}
 
 resource worker: process ["python3", "-c", "import time; time.sleep(0.7); raise SystemExit(7)"] {{
@@ -177,4 +178,231 @@ fn a_fraction_compared_with_a_bare_number_above_one_is_a_located_error() {
     assert!(stderr.contains("did you mean 60%?"), "{stderr}");
     assert!(!stderr.contains("units.pfi:9:"), "{stderr}");
     assert!(!stderr.contains("units.pfi:10:"), "{stderr}");
+}
+
+/// Finding 6 (part): with `--profile top:1`, a threshold `during` a fault left out failed
+/// with "no samples"; it is skipped with a note, in `pfi run` and `pfi plan`.
+#[test]
+fn thresholds_during_a_fault_left_out_by_the_profile_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut history =
+        String::from("timestamp,resource,resource_type,fault_kind,duration,root_cause,severity\n");
+    for month in 1..=12 {
+        history.push_str(&format!(
+            "2024-{month:02}-01T00:00:00Z,web,api,pause,5s,gc,major\n"
+        ));
+    }
+    std::fs::write(dir.path().join("history.csv"), history).unwrap();
+    let text = format!(
+        r#"experiment "top" {{
+  duration 1500ms
+  history "history.csv"
+}}
+
+{}
+
+probe page: tcp 127.0.0.1:{port} every 50ms
+
+fault freeze: pause on web {{
+  at 300ms
+  lasting 300ms
+}}
+fault crash: kill on web {{
+  at 1s
+}}
+
+threshold page.availability > 99% during crash
+"#,
+        http_server(port)
+    );
+    let file = dir.path().join("scenario.pfi");
+    std::fs::write(&file, &text).unwrap();
+    let output = pfi()
+        .args(["plan", "--profile", "top:1"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("running freeze (left out: crash)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is skipped: fault `crash` is left out"),
+        "{stderr}"
+    );
+
+    let output = pfi()
+        .args(["run", "--profile", "top:1", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("SKIP  page.availability > 99%"), "{stdout}");
+    assert!(
+        stdout.contains("skipped: fault `crash` is left out"),
+        "{stdout}"
+    );
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pfi test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+/// HTTPS probes verify the server against the system's roots (here `SSL_CERT_FILE`), and
+/// `expect body contains` reads the answer.
+#[test]
+fn an_https_probe_checks_a_real_tls_server_and_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let port = free_port();
+    let server = format!(
+        "import http.server, ssl\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         c.load_cert_chain('cert.pem', 'key.pem')\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         s.serve_forever()\n"
+    );
+    std::fs::write(dir.path().join("serve.py"), server).unwrap();
+    let text = format!(
+        r#"experiment "tls" {{
+  duration 1s
+}}
+
+resource web: process ["python3", "serve.py"] {{
+  cwd "."
+  ready tcp 127.0.0.1:{port} within 10s
+}}
+
+probe page: http "https://127.0.0.1:{port}/" every 100ms timeout 2s expect body contains "server.csr"
+threshold page.availability > 99%
+threshold page.count > 5
+"#
+    );
+    let file = dir.path().join("tls.pfi");
+    std::fs::write(&file, text).unwrap();
+    let run = |trusted: bool| {
+        let mut command = pfi();
+        command
+            .arg("run")
+            .arg(&file)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"));
+        if trusted {
+            command.env("SSL_CERT_FILE", dir.path().join("ca.pem"));
+        } else {
+            command.env("SSL_CERT_FILE", dir.path().join("cert.pem"));
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(true);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("PASS  page.availability > 99%"), "{stdout}");
+    // Trusting only the server's own certificate (not its issuer) fails every check.
+    let (code, stdout) = run(false);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("errors   100%"), "{stdout}");
+}
+
+/// Expectations that do not fit the probe are located errors.
+#[test]
+fn expectations_that_do_not_fit_the_probe_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("expect.pfi");
+    std::fs::write(
+        &file,
+        "experiment \"e\" {\n  duration 1s\n}\n\
+         probe a: http \"http://127.0.0.1:1/\" expect stdout contains \"x\"\n\
+         probe b: http \"http://127.0.0.1:1/\" expect status 42\n\
+         probe c: command [\"true\"] { expect body contains \"x\" }\n\
+         probe d: http \"http://127.0.0.1:1/\" { expect status 200; expect status 204 }\n\
+         probe e: command [\"true\"] expect stdout contains \"ok\" expect status 3\n",
+    )
+    .unwrap();
+    let output = pfi().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for (line, text) in [
+        (4, "no stdout to expect"),
+        (5, "42 is not an HTTP status"),
+        (6, "no body to expect"),
+        (7, "`expect status` is set twice"),
+    ] {
+        assert!(
+            stderr.contains(&format!("expect.pfi:{line}:")),
+            "{line}: {stderr}"
+        );
+        assert!(stderr.contains(text), "{text}: {stderr}");
+    }
+    assert!(!stderr.contains("expect.pfi:8:"), "{stderr}");
 }
