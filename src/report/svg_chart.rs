@@ -9,7 +9,7 @@ use crate::plan::trim;
 use std::fmt::Write;
 
 pub const WIDTH: f64 = 960.0;
-pub const LEFT: f64 = 70.0;
+pub const LEFT: f64 = 118.0;
 pub const RIGHT: f64 = 20.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 40.0;
@@ -87,7 +87,6 @@ pub struct TimeChart {
 pub enum Unit {
     Ms,
     Percent,
-    MiB,
     Plain,
 }
 
@@ -96,7 +95,6 @@ impl Unit {
         match self {
             Unit::Ms => format!("{}ms", trim(round_sig(v))),
             Unit::Percent => format!("{}%", trim(round_sig(v * 100.0))),
-            Unit::MiB => format!("{} MiB", trim(round_sig(v / 1_048_576.0))),
             Unit::Plain => trim(round_sig(v)),
         }
     }
