@@ -375,7 +375,7 @@ impl TimeChart {
         let mut x = WIDTH - RIGHT - 10.0;
         for (i, line) in self.lines.iter().enumerate().rev() {
             let (colour, dash) = STYLES[i % STYLES.len()];
-            let w = 30.0 + 6.5 * line.label.chars().count() as f64;
+            let w = 40.0 + 7.0 * line.label.chars().count() as f64;
             x -= w;
             let _ = write!(
                 s,
