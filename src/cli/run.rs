@@ -10,12 +10,13 @@ use crate::model::profile::restrict;
 use crate::model::risk::remedies;
 use crate::model::thresholds::apply as apply_effective;
 use crate::plan::Plan;
+use crate::report::{PlainProgress, TerminalProgress};
 use crate::report::{
     RecordInput, RunRecord, assess, event_line, html, junit_xml, kept_journal, markdown,
     run_remediation_scripts, summary, to_json,
 };
 use crate::run::ledger::DEFAULT_STATE_DIR;
-use crate::run::progress::{PlainProgress, ProgressView, TerminalProgress};
+use crate::run::progress::ProgressView;
 use crate::run::{EventSink, Interpreter, RunError, RunEvent, RunOptions};
 use clap::Args;
 use std::io::IsTerminal;

@@ -18,6 +18,8 @@ use super::threshold_record::ThresholdRecord;
 use crate::plan::{MetricUnit, format_duration, trim};
 use std::fmt::Write;
 
+const MIB: f64 = 1_048_576.0;
+
 const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111;background:#fff;max-width:1040px;margin:0 auto;padding:18px}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:26px 0 8px;border-bottom:2px solid #222;padding-bottom:2px}h3{font-size:15px;margin:18px 0 6px}
@@ -405,9 +407,18 @@ fn probe_charts(r: &RunRecord, probe: &ProbeRecord, end: f64) -> Vec<TimeChart> 
 /// One chart per telemetry metric (cpu, memory, connections, ...), every source of it a line.
 fn telemetry_charts(r: &RunRecord, end: f64) -> Vec<TimeChart> {
     let probes: Vec<&str> = r.probes.iter().map(|p| p.probe.as_str()).collect();
+    // The resource and link metrics a reader needs, and any other a threshold judges.
+    let judged: Vec<&str> = r
+        .thresholds
+        .iter()
+        .map(|t| t.source_and_metric().1)
+        .collect();
+    let wanted = |m: &str| {
+        matches!(m, "cpu" | "memory" | "connections" | "error_rate") || judged.contains(&m)
+    };
     let mut metrics: Vec<&str> = Vec::new();
     for s in &r.telemetry {
-        if probes.contains(&s.source()) || s.points.is_empty() {
+        if probes.contains(&s.source()) || s.points.is_empty() || !wanted(s.metric()) {
             continue;
         }
         if !metrics.contains(&s.metric()) {
@@ -430,7 +441,7 @@ fn telemetry_charts(r: &RunRecord, end: f64) -> Vec<TimeChart> {
         .map(|metric| {
             let (unit, label) = match metric {
                 "cpu" => (Unit::Percent, "CPU (% of one core)"),
-                "memory" => (Unit::MiB, "resident memory (MiB)"),
+                "memory" => (Unit::Plain, "resident memory (MiB)"),
                 "error_rate" => (Unit::Percent, "error rate (%)"),
                 "latency" => (Unit::Ms, "latency (ms)"),
                 "io_read" | "io_write" | "bytes" => (Unit::Plain, "bytes"),
@@ -445,7 +456,12 @@ fn telemetry_charts(r: &RunRecord, end: f64) -> Vec<TimeChart> {
                 .filter(|s| s.metric() == metric && !probes.contains(&s.source()))
                 .map(|s| Line {
                     label: s.source().to_string(),
-                    points: s.points.clone(),
+                    // Memory is plotted in MiB, so the ticks are round numbers of MiB.
+                    points: if metric == "memory" {
+                        s.points.iter().map(|&(t, v)| (t, v / MIB)).collect()
+                    } else {
+                        s.points.clone()
+                    },
                 })
                 .collect();
             for t in &r.thresholds {
@@ -453,7 +469,11 @@ fn telemetry_charts(r: &RunRecord, end: f64) -> Vec<TimeChart> {
                 if m == metric && chart.lines.iter().any(|l| l.label == source) {
                     chart.limits.push(Limit {
                         label: format!("{} (limit {})", t.text, value_in(t.unit, t.limit)),
-                        value: t.limit,
+                        value: if metric == "memory" {
+                            t.limit / MIB
+                        } else {
+                            t.limit
+                        },
                         spans: spans(t, &windows),
                         key: t.text.clone(),
                     });
@@ -716,6 +736,117 @@ fn health_and_teardown(out: &mut String, r: &RunRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::sample::sample_record;
+    use scraper::{Html, Selector};
+
+    fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+        let selector = Selector::parse(css).unwrap();
+        doc.select(&selector).collect()
+    }
+
+    fn number(e: &scraper::ElementRef, attr: &str) -> f64 {
+        e.value().attr(attr).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn every_fault_window_threshold_line_and_marker_of_a_known_run_is_drawn() {
+        let record = sample_record();
+        let doc = Html::parse_document(&html(&record));
+        // The verdict and what failed, in words.
+        let headline = select(&doc, "#headline")[0].text().collect::<String>();
+        assert!(
+            headline.contains("checkout.error_rate < 5% failed: measured 50%"),
+            "{headline}"
+        );
+        assert_eq!(
+            select(&doc, ".verdict.fail")[0].text().collect::<String>(),
+            "FAILED"
+        );
+        // Both probe charts shade the three applied windows, labelled, in time order.
+        for chart in ["#r-p0-latency", "#r-p0-errors"] {
+            let windows = select(&doc, &format!("{chart} g.fault-window"));
+            let faults: Vec<&str> = windows
+                .iter()
+                .map(|w| w.value().attr("data-fault").unwrap())
+                .collect();
+            assert_eq!(
+                faults,
+                vec!["slow_backend", "freeze", "slow_backend"],
+                "{chart}"
+            );
+            let rects = select(&doc, &format!("{chart} g.fault-window rect"));
+            let xs: Vec<f64> = rects.iter().map(|r| number(r, "x")).collect();
+            assert!(xs[0] < xs[2] && xs[2] < xs[1], "{xs:?}");
+            let labels = select(&doc, &format!("{chart} g.fault-window text"));
+            assert_eq!(labels[1].text().collect::<String>(), "freeze");
+            assert_eq!(select(&doc, &format!("{chart} g.warmup")).len(), 1);
+            // A prediction and a mitigation marker on every chart.
+            assert_eq!(
+                select(&doc, &format!("{chart} g.prediction-marker")).len(),
+                1
+            );
+            assert_eq!(
+                select(&doc, &format!("{chart} g.mitigation-marker")).len(),
+                1
+            );
+            assert!(!select(&doc, &format!("{chart} title")).is_empty());
+        }
+        // The latency limits on the latency chart: the run-wide one across the run, the
+        // `during` one only over slow_backend's two windows.
+        let lines = |chart: &str, key: &str| {
+            select(
+                &doc,
+                &format!("{chart} g.threshold-line[data-threshold=\"{key}\"] line"),
+            )
+        };
+        assert_eq!(lines("#r-p0-latency", "checkout.p99 < 1500ms").len(), 1);
+        let during = lines("#r-p0-latency", "checkout.p99 < 250ms during slow_backend");
+        assert_eq!(during.len(), 2);
+        let windows = select(&doc, "#r-p0-latency g.fault-window rect");
+        assert_eq!(number(&during[0], "x1"), number(&windows[0], "x"));
+        assert_eq!(lines("#r-p0-errors", "checkout.error_rate < 5%").len(), 1);
+        assert_eq!(
+            lines("#r-p0-errors", "checkout.availability > 90% abort").len(),
+            1
+        );
+        // The fault timeline: planned and applied per activation, the prediction's
+        // confidence and the mitigation's outcome in their titles.
+        assert_eq!(select(&doc, "#r-timeline rect.planned").len(), 3);
+        assert_eq!(select(&doc, "#r-timeline rect.applied").len(), 3);
+        let prediction = select(&doc, "#r-timeline g.prediction-marker title")[0]
+            .text()
+            .collect::<String>();
+        assert!(prediction.contains("confidence 0.82"), "{prediction}");
+        let mitigation = select(&doc, "#r-timeline g.mitigation-marker title")[0]
+            .text()
+            .collect::<String>();
+        assert!(
+            mitigation.contains("alert on predicted(stall)"),
+            "{mitigation}"
+        );
+        // Telemetry on the same axis, memory in MiB.
+        assert!(!select(&doc, "svg[id^=r-t] path.series").is_empty());
+        // Self-contained: no script, no external reference.
+        let text = html(&record);
+        assert!(!text.contains("<script"));
+        assert!(!text.contains(" src="));
+        assert!(!text.contains("href="));
+        assert_eq!(
+            text.matches("http").count(),
+            text.matches("http://www.w3.org/2000/svg").count()
+        );
+        // Risk and remediation tables.
+        let risk = select(&doc, "td")
+            .iter()
+            .map(|t| t.text().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("|");
+        assert!(
+            risk.contains("under slow_backend the checks broke the limit"),
+            "{risk}"
+        );
+        assert!(risk.contains("50%"), "{risk}");
+    }
 
     #[test]
     fn per_second_figures_use_the_checks_sent_in_that_second() {

@@ -187,3 +187,37 @@ pub fn to_json(record: &RunRecord) -> String {
     // ever did.
     serde_json::to_string_pretty(record).unwrap_or_else(|_| "{}".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICKSTART: &str = include_str!("../../tests/fixtures/journals/quickstart.json");
+
+    #[test]
+    fn the_kept_quickstart_journal_reads_back_and_round_trips() {
+        let path = Path::new("quickstart.json");
+        let record = parse(path, QUICKSTART).unwrap();
+        assert_eq!(record.version, JOURNAL_VERSION);
+        assert_eq!(record.seed, 7);
+        assert_eq!(record.faults.len(), 3);
+        assert!(record.probes[0].checks.len() > 100);
+        // Every time is on the run's clock: faults after the warm-up, checks after ready.
+        let faults_from = record.faults_from_ms().unwrap();
+        assert!(record.faults.iter().all(|f| f.planned_ms >= faults_from));
+        let ready = record.ready_ms.unwrap();
+        assert!(record.probes[0].checks[0].at_ms >= ready - 1.0);
+        assert_eq!(parse(path, &to_json(&record)).unwrap(), record);
+    }
+
+    #[test]
+    fn a_journal_cut_anywhere_is_not_json_and_says_so() {
+        let path = Path::new("cut.json");
+        for cut in [1, 100, QUICKSTART.len() / 2, QUICKSTART.len() - 2] {
+            match parse(path, &QUICKSTART[..cut]) {
+                Err(JournalError::NotJson { truncated, .. }) => assert!(truncated, "{cut}"),
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
+}

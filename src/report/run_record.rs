@@ -6,6 +6,7 @@
 use super::fault_outcome::FaultOutcome;
 use super::health_record::HealthRecord;
 use super::mitigation_record::MitigationRecord;
+use super::percent::percent;
 use super::prediction_record::PredictionRecord;
 use super::probe_record::ProbeRecord;
 use super::telemetry_series::TelemetrySeries;
@@ -113,11 +114,28 @@ impl RunRecord {
                 self.teardown_errors[0]
             ));
         }
+        let above: Vec<String> = self
+            .risk
+            .scenarios
+            .iter()
+            .filter(|s| s.observed && s.risk > s.tolerance)
+            .map(|s| format!("{} {}", s.fault, percent(s.risk)))
+            .chain(
+                self.risk
+                    .resources
+                    .iter()
+                    .filter(|r| r.risk > r.tolerance)
+                    .map(|r| format!("resource {} {}", r.resource, percent(r.risk))),
+            )
+            .collect();
         if parts.is_empty() {
-            return format!(
+            parts.push(format!(
                 "every threshold passed ({}) and everything was undone",
                 self.thresholds.len()
-            );
+            ));
+        }
+        if !above.is_empty() {
+            parts.push(format!("risk above tolerance: {}", above.join(", ")));
         }
         parts.join("; ")
     }

@@ -9,7 +9,7 @@ use crate::plan::trim;
 use std::fmt::Write;
 
 pub const WIDTH: f64 = 960.0;
-pub const LEFT: f64 = 70.0;
+pub const LEFT: f64 = 118.0;
 pub const RIGHT: f64 = 20.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 40.0;
@@ -87,7 +87,6 @@ pub struct TimeChart {
 pub enum Unit {
     Ms,
     Percent,
-    MiB,
     Plain,
 }
 
@@ -96,7 +95,6 @@ impl Unit {
         match self {
             Unit::Ms => format!("{}ms", trim(round_sig(v))),
             Unit::Percent => format!("{}%", trim(round_sig(v * 100.0))),
-            Unit::MiB => format!("{} MiB", trim(round_sig(v / 1_048_576.0))),
             Unit::Plain => trim(round_sig(v)),
         }
     }
@@ -377,7 +375,7 @@ impl TimeChart {
         let mut x = WIDTH - RIGHT - 10.0;
         for (i, line) in self.lines.iter().enumerate().rev() {
             let (colour, dash) = STYLES[i % STYLES.len()];
-            let w = 30.0 + 6.5 * line.label.chars().count() as f64;
+            let w = 40.0 + 7.0 * line.label.chars().count() as f64;
             x -= w;
             let _ = write!(
                 s,

@@ -574,10 +574,11 @@ async fn start_link(
         )
     })?;
     rt.links.push(link.name.clone());
-    journal.event(format!(
-        "link {} listening on {} -> {upstream}",
-        link.name, info.listen
-    ));
+    journal.record(EventKind::LinkListening {
+        link: link.name.clone(),
+        listen: info.listen.to_string(),
+        upstream,
+    });
     Ok(())
 }
 
@@ -641,12 +642,17 @@ async fn start_resource(
     let target =
         ProcessTarget::recorded(spec, ledger).map_err(|err| located(&what, &resource.at, err))?;
     runtime.lock().await.processes.push(target.clone());
-    journal.event(format!("starting {}", resource.name));
+    journal.record(EventKind::ResourceStarting {
+        resource: resource.name.clone(),
+    });
     let identity = target
         .start()
         .await
         .map_err(|err| located(&what, &resource.at, err))?;
-    journal.event(format!("{} ready (pid {})", resource.name, identity.pid));
+    journal.record(EventKind::ResourceReady {
+        resource: resource.name.clone(),
+        pid: identity.pid,
+    });
     Ok(())
 }
 
@@ -1101,11 +1107,13 @@ async fn teardown(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Vec<Strin
     }
     rt.proxy.shutdown().await;
     for link in rt.links.drain(..) {
-        journal.event(format!("link {link} closed"));
+        journal.record(EventKind::LinkClosed { link });
     }
     while let Some(process) = rt.processes.pop() {
         match process.stop().await {
-            Ok(_) => journal.event(format!("{} stopped", process.name())),
+            Ok(_) => journal.record(EventKind::ResourceStopped {
+                resource: process.name().to_string(),
+            }),
             Err(err) => errors.push(err.to_string()),
         }
     }
@@ -1152,20 +1160,12 @@ fn judge_predictions(
     let judged = outcomes(&made, plan, &applied, store);
     for outcome in &judged {
         let p = &outcome.prediction;
-        journal.event(match (outcome.lead_ms, &outcome.evidence) {
-            (Some(lead), Some(evidence)) => format!(
-                "prediction {} on {} at {}: came true ({evidence}) {} later",
-                p.kind,
-                p.resource,
-                format_duration(p.at_ms),
-                format_duration(lead)
-            ),
-            _ => format!(
-                "prediction {} on {} at {}: did not happen during the run",
-                p.kind,
-                p.resource,
-                format_duration(p.at_ms)
-            ),
+        journal.record(EventKind::PredictionJudged {
+            kind: p.kind.clone(),
+            resource: p.resource.clone(),
+            at_ms: p.at_ms,
+            evidence: outcome.evidence.clone(),
+            lead_ms: outcome.lead_ms,
         });
     }
     judged

@@ -25,6 +25,32 @@ pub enum EventKind {
         experiment: String,
         seed: u64,
     },
+    LinkListening {
+        link: String,
+        listen: String,
+        upstream: String,
+    },
+    LinkClosed {
+        link: String,
+    },
+    ResourceStarting {
+        resource: String,
+    },
+    ResourceReady {
+        resource: String,
+        pid: u32,
+    },
+    ResourceStopped {
+        resource: String,
+    },
+    /// Whether a prediction came true, judged at the end (`at_ms` on the store's clock).
+    PredictionJudged {
+        kind: String,
+        resource: String,
+        at_ms: f64,
+        evidence: Option<String>,
+        lead_ms: Option<f64>,
+    },
     /// Every resource is ready: the warm-up baseline starts, then the faults.
     AllReady {
         baseline_ms: f64,
@@ -83,6 +109,36 @@ impl fmt::Display for EventKind {
                 f,
                 "run {run_id}: experiment \"{experiment}\" with seed {seed}"
             ),
+            EventKind::LinkListening {
+                link,
+                listen,
+                upstream,
+            } => write!(f, "link {link} listening on {listen} -> {upstream}"),
+            EventKind::LinkClosed { link } => write!(f, "link {link} closed"),
+            EventKind::ResourceStarting { resource } => write!(f, "starting {resource}"),
+            EventKind::ResourceReady { resource, pid } => {
+                write!(f, "{resource} ready (pid {pid})")
+            }
+            EventKind::ResourceStopped { resource } => write!(f, "{resource} stopped"),
+            EventKind::PredictionJudged {
+                kind,
+                resource,
+                at_ms,
+                evidence,
+                lead_ms,
+            } => match (lead_ms, evidence) {
+                (Some(lead), Some(evidence)) => write!(
+                    f,
+                    "prediction {kind} on {resource} at {}: came true ({evidence}) {} later",
+                    format_duration(*at_ms),
+                    format_duration(*lead)
+                ),
+                _ => write!(
+                    f,
+                    "prediction {kind} on {resource} at {}: did not happen during the run",
+                    format_duration(*at_ms)
+                ),
+            },
             EventKind::AllReady {
                 baseline_ms,
                 duration_ms,

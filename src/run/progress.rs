@@ -1,13 +1,11 @@
 //! Live progress of a run: a [`Status`] computed a few times a second from the metrics store
 //! (elapsed of total, baseline or faults phase, active faults, each probe's recent p99 and
-//! error rate) and handed to a [`ProgressView`]. Two views: [`TerminalProgress`], an
-//! indicatif bar on stderr that the journal lines print above (so they are never garbled),
-//! and [`PlainProgress`], one plain line every few seconds for logs and CI.
+//! error rate) and handed to a [`ProgressView`]. The views are in `report`: an indicatif bar
+//! on stderr that the journal lines print above, and one plain line every few seconds.
 
 use crate::monitor::{MetricsStore, Selection};
 use crate::plan::{format_duration, trim};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -125,86 +123,6 @@ pub async fn drive(
     }
 }
 
-/// An indicatif bar on stderr. Journal lines must go through [`TerminalProgress::print`] so
-/// the bar is cleared while they are written and redrawn under them.
-pub struct TerminalProgress {
-    bar: ProgressBar,
-}
-
-impl TerminalProgress {
-    pub fn new() -> TerminalProgress {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        let style =
-            ProgressStyle::with_template("{spinner} [{bar:24.cyan/blue}] {prefix} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-        bar.set_style(style);
-        bar.set_message("starting resources");
-        bar.enable_steady_tick(Duration::from_millis(120));
-        TerminalProgress { bar }
-    }
-
-    /// Writes one line to stderr above the bar.
-    pub fn print(&self, line: &str) {
-        self.bar.suspend(|| eprintln!("{line}"));
-    }
-}
-
-impl Default for TerminalProgress {
-    fn default() -> Self {
-        TerminalProgress::new()
-    }
-}
-
-impl ProgressView for TerminalProgress {
-    fn show(&self, status: &Status) {
-        self.bar.set_length(status.total.as_millis() as u64);
-        self.bar.set_position(status.elapsed.as_millis() as u64);
-        self.bar.set_prefix(format!(
-            "{:>6.1}s/{}",
-            status.elapsed.as_secs_f64(),
-            format_duration(status.total.as_secs_f64() * 1000.0)
-        ));
-        self.bar.set_message(status.describe());
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// One plain `progress:` line every `every` of the run, through `out`.
-pub struct PlainProgress {
-    every: Duration,
-    next: Mutex<Duration>,
-    out: Box<dyn Fn(&str) + Send + Sync>,
-}
-
-impl PlainProgress {
-    pub fn new(every: Duration, out: impl Fn(&str) + Send + Sync + 'static) -> PlainProgress {
-        PlainProgress {
-            every,
-            next: Mutex::new(every),
-            out: Box::new(out),
-        }
-    }
-}
-
-impl ProgressView for PlainProgress {
-    fn show(&self, status: &Status) {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        if status.elapsed < *next || status.elapsed >= status.total {
-            return;
-        }
-        while *next <= status.elapsed {
-            *next += self.every;
-        }
-        (self.out)(&format!("progress: {}", status.line()));
-    }
-
-    fn finish(&self) {}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,30 +167,5 @@ mod tests {
             Duration::from_secs(10),
         );
         assert_eq!(early.phase, "baseline");
-    }
-
-    #[test]
-    fn plain_progress_prints_one_line_per_period() {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let seen = lines.clone();
-        let view = PlainProgress::new(Duration::from_secs(5), move |line| {
-            seen.lock().unwrap().push(line.to_string())
-        });
-        for ms in [0, 200, 4800, 5000, 5200, 9000, 12_100, 30_000] {
-            view.show(&Status {
-                elapsed: Duration::from_millis(ms),
-                total: Duration::from_secs(30),
-                phase: "faults",
-                active_faults: Vec::new(),
-                probes: Vec::new(),
-            });
-        }
-        assert_eq!(
-            *lines.lock().unwrap(),
-            vec![
-                "progress: 5s/30s faults | no fault active".to_string(),
-                "progress: 12.1s/30s faults | no fault active".to_string(),
-            ]
-        );
     }
 }

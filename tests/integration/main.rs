@@ -16,6 +16,7 @@ mod monitor;
 mod predict_run;
 mod process;
 mod proxy;
+mod report;
 mod risk;
 mod run;
 mod serve;

@@ -136,7 +136,8 @@ threshold front.connections < 10
         "backend.cpu < 100%",
         "backend.restarts == 0",
         "front.requests > 5",
-        "front.errors > 0",
+        // Named as written, with its scope.
+        "front.errors > 0 during cut",
         "front.connections < 10",
     ] {
         assert_eq!(verdict(passing)["passed"], true, "{passing}: {stdout}");
