@@ -86,7 +86,8 @@ const DB_METHODS: &[&str] = &[
 ];
 const CACHE_METHODS: &[&str] = &[
     "get", "set", "setex", "delete", "del", "incr", "decr", "expire", "hget", "hset", "hgetall",
-    "mget", "mset", "exists", "lpush", "rpush", "lpop", "zadd", "publish",
+    "mget", "mset", "exists", "lpush", "rpush", "lpop", "zadd", "publish", "llen", "lrange",
+    "hlen", "scan", "keys", "pipeline",
 ];
 const QUEUE_METHODS: &[&str] = &[
     "publish",
@@ -718,6 +719,15 @@ pub fn classify(
         if e.names.contains(&root_name)
             && !e.methods.is_empty()
             && let Some(i) = method_index(e, methods)
+        {
+            return Some((e, i, MatchedBy::Name));
+        }
+        // A getter that returns such a client: `self.get_http_client().fetch(...)`.
+        if let Some(i) = method_index(e, methods)
+            && methods[..i].iter().any(|m| {
+                let m = m.strip_prefix("get_").unwrap_or(m);
+                e.names.iter().any(|n| n.len() > 4 && m.ends_with(n))
+            })
         {
             return Some((e, i, MatchedBy::Name));
         }
