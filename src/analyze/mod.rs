@@ -5,13 +5,19 @@
 //! stage; it calls into `check` (the draft must check) and `model` (the draft's faults are
 //! ranked by the risk model).
 
+pub mod call_catalog;
+pub mod call_scanner;
 pub mod compose_file;
+pub mod failure_point;
 pub mod kubernetes_manifests;
 pub mod scenario_draft;
+pub mod source_analysis;
+pub mod source_language;
 pub mod system_map;
 pub mod yaml_tree;
 
 pub use compose_file::read_compose;
 pub use kubernetes_manifests::read_kubernetes;
 pub use scenario_draft::{ScenarioDraft, draft};
+pub use source_analysis::SourceAnalysis;
 pub use system_map::SystemMap;

@@ -137,6 +137,13 @@ pub fn draft(system: &SystemMap, seed: u64, runnable: bool) -> ScenarioDraft {
                     note,
                 });
             }
+            _ if !runnable => {
+                let note = format!(
+                    "not mapped: faults on this edge need a {} target (none yet)",
+                    system.source
+                );
+                notes.insert(e, note);
+            }
             _ => {
                 let note = match port {
                     Some(p) => format!(
@@ -482,12 +489,35 @@ fn render(
                 facts.join("; ")
             }
         );
-        let selector = if system.source == "Compose" {
-            format!("com.docker.compose.service={}", s.name)
-        } else {
-            format!("app={}", s.name)
-        };
-        if system.source == "Compose" {
+        if !runnable {
+            let aliases: Vec<&str> = s
+                .aliases
+                .iter()
+                .filter(|a| !a.contains('.'))
+                .map(String::as_str)
+                .collect();
+            let names = if aliases.is_empty() {
+                "no Service names it".to_string()
+            } else {
+                format!("reached as Service {}", aliases.join(", "))
+            };
+            let readiness = match &s.healthcheck {
+                Some(h) => match (&h.http, h.tcp) {
+                    (Some((port, path)), _) => format!("readiness: HTTP GET {path} on port {port}"),
+                    (None, Some(port)) => format!("readiness: TCP port {port}"),
+                    _ => format!("readiness: `{}` in the container", h.command.join(" ")),
+                },
+                None => "no readiness probe".into(),
+            };
+            let _ = writeln!(
+                o,
+                "// {} {}: {names}; criticality guess {} ({}); {readiness}",
+                system.source, r.ident, r.criticality, r.why
+            );
+            continue;
+        }
+        let selector = format!("com.docker.compose.service={}", s.name);
+        if runnable {
             let _ = writeln!(
                 o,
                 "// selected by Compose's service label (project `{}`: stop other projects' `{}` first)",
@@ -593,6 +623,21 @@ fn render(
         );
     }
 
+    if !runnable {
+        let _ = writeln!(
+            o,
+            "\n// ---- faults that would test the map, once a {} target exists:",
+            system.source
+        );
+        for f in faults {
+            let _ = writeln!(
+                o,
+                "// fault {}: {} on {}   // {}",
+                f.name, f.kind, f.target, f.why
+            );
+        }
+        return o;
+    }
     let _ = writeln!(o, "\n// ---- probes: the entry services' published ports");
     let mut probes = Vec::new();
     for r in resources {

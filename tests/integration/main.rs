@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per command or capability.
 
+mod analyze;
 mod demo;
 mod detect;
 mod docker;
