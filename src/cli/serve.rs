@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// faults and without an end; repeat for more.
     #[arg(long, value_name = "FILE")]
     pub watch: Vec<PathBuf>,
+    /// Send every prediction and every run that did not pass to this Alertmanager (v2 API),
+    /// e.g. `http://127.0.0.1:9093`.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Option<String>,
     /// Print the tokens-file line of TOKEN (`operator sha256:...`) and exit.
     #[arg(long, value_name = "TOKEN")]
     pub hash_token: Option<String>,
@@ -88,6 +92,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     config.body_limit = args.max_body_kib.saturating_mul(1024);
     config.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     config.watches = args.watch.clone();
+    config.alertmanager = args.alertmanager.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

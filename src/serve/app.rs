@@ -2,6 +2,7 @@
 //! the metrics.
 
 use super::ServeConfig;
+use super::alertmanager::Alertmanager;
 use super::metrics::Metrics;
 use super::runner::Runner;
 use super::store::Store;
@@ -18,8 +19,18 @@ pub struct AppParts {
 }
 
 impl App {
-    pub fn new(config: ServeConfig, store: Arc<Store>, metrics: Arc<Metrics>) -> App {
-        let runner = Runner::new(store.clone(), metrics.clone(), config.state_dir.clone());
+    pub fn new(
+        config: ServeConfig,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        alerts: Option<Arc<Alertmanager>>,
+    ) -> App {
+        let runner = Runner::new(
+            store.clone(),
+            metrics.clone(),
+            config.state_dir.clone(),
+            alerts,
+        );
         App(Arc::new(AppParts {
             config,
             store,

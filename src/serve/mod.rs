@@ -8,6 +8,7 @@
 //! reverted, and only then does the server stop. On start, runs a previous server left
 //! unfinished are recovered from their ledgers and marked `interrupted`.
 
+mod alertmanager;
 mod allow_list;
 mod api_error;
 mod app;
@@ -62,6 +63,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Scenarios watched from the start (`pfi serve --watch FILE`).
     pub watches: Vec<PathBuf>,
+    /// Alertmanager to send predictions and failed runs to (`http://host:9093`).
+    pub alertmanager: Option<String>,
 }
 
 impl ServeConfig {
@@ -74,6 +77,7 @@ impl ServeConfig {
             body_limit: 1 << 20,
             request_timeout: Duration::from_secs(30),
             watches: Vec::new(),
+            alertmanager: None,
         }
     }
 }
@@ -113,7 +117,19 @@ pub async fn run(
     })?;
     let store =
         Store::open(&config.state_dir.join("serve.db")).map_err(|e| ServeError(e.to_string()))?;
-    let app = App::new(config, Arc::new(store), Arc::new(Metrics::default()));
+    let alerts = match &config.alertmanager {
+        Some(url) => Some(Arc::new(
+            alertmanager::Alertmanager::new(url)
+                .map_err(|e| ServeError(format!("refusing --alertmanager: {e}")))?,
+        )),
+        None => None,
+    };
+    let app = App::new(
+        config,
+        Arc::new(store),
+        Arc::new(Metrics::default()),
+        alerts,
+    );
     let interrupted = app
         .runner
         .recover_unfinished()

@@ -3,6 +3,7 @@
 //! run waits in the queue while its footprint meets that of a running run or of a run queued
 //! before it; each finished run lets the queue move on.
 
+use super::alertmanager::{Alertmanager, prediction_alert, run_alert};
 use super::footprint::Footprint;
 use super::metrics::Metrics;
 use super::record;
@@ -72,14 +73,21 @@ pub struct Runner {
     idle: Notify,
     /// Every prediction of every run, as it is made (for `/v1/predictions/stream`).
     predictions: broadcast::Sender<Value>,
+    alerts: Option<Arc<Alertmanager>>,
 }
 
 impl Runner {
-    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, state_dir: PathBuf) -> Arc<Runner> {
+    pub fn new(
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        state_dir: PathBuf,
+        alerts: Option<Arc<Alertmanager>>,
+    ) -> Arc<Runner> {
         Arc::new(Runner {
             store,
             metrics,
             state_dir,
+            alerts,
             board: Mutex::new(Board::default()),
             idle: Notify::new(),
             predictions: broadcast::channel(1024).0,
@@ -248,8 +256,10 @@ impl Runner {
             seed: Some(pending.seed),
         };
         let interpreter = Interpreter::new(pending.plan.clone(), options, sink);
+        let experiment = pending.plan.experiment.name.clone();
         let relay = tokio::spawn(self.clone().relay_predictions(
             id.clone(),
+            experiment.clone(),
             pending.watch,
             interpreter.subscribe_predictions(),
         ));
@@ -282,6 +292,39 @@ impl Runner {
             .run_finished(&end.status, end.predictions.len(), end.mitigations.len());
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(run = %id, status = %end.status, "run finished");
+        if let Some(alerts) = &self.alerts {
+            if end.status != "passed" {
+                let why = end
+                    .error
+                    .clone()
+                    .or_else(|| {
+                        end.record
+                            .as_ref()
+                            .and_then(|r| r["ending"].as_str().map(str::to_string))
+                    })
+                    .unwrap_or_default();
+                let why = match &end.record {
+                    Some(record) => {
+                        let failed: Vec<&str> = record["thresholds"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|t| t["passed"] == false)
+                            .filter_map(|t| t["text"].as_str())
+                            .collect();
+                        if failed.is_empty() {
+                            why
+                        } else {
+                            format!("{why}; failed {}", failed.join(", "))
+                        }
+                    }
+                    None => why,
+                };
+                alerts
+                    .send(vec![run_alert(&id, &experiment, &end.status, &why)])
+                    .await;
+            }
+        }
         self.finish(&id, end);
     }
 
@@ -290,6 +333,7 @@ impl Runner {
     async fn relay_predictions(
         self: Arc<Self>,
         id: String,
+        experiment: String,
         watch: bool,
         mut made: broadcast::Receiver<Prediction>,
     ) {
@@ -316,6 +360,11 @@ impl Runner {
                     tracing::error!(run = %id, "cannot store a prediction: {err}");
                 }
                 self.metrics.predictions.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(alerts) = &self.alerts {
+                let alert = prediction_alert(&value, &experiment);
+                let alerts = alerts.clone();
+                tokio::spawn(async move { alerts.send(vec![alert]).await });
             }
             let _ = self.predictions.send(value);
         }

@@ -763,7 +763,13 @@ fn ctrl_c_on_pfi_run_server_aborts_the_run_on_the_server() {
 #[test]
 fn a_watch_predicts_a_leak_and_mitigates_before_the_api_dies() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("state"), &[]);
+    // With Alertmanager installed, the prediction is also an alert there.
+    let manager = Alertmanager::start();
+    let extra: Vec<&str> = match &manager {
+        Some(m) => vec!["--alertmanager", m.url.as_str()],
+        None => Vec::new(),
+    };
+    let server = Server::start(&dir.path().join("state"), &extra);
     let (backend, api) = (free_port(), free_port());
     let demo = demo_bin();
     let text = format!(
@@ -838,6 +844,16 @@ mitigate on predicted(memory_leak) {{
     );
     assert_eq!(firing["ok"], true);
     wait_for("the api to stop", || gone_or_zombie(api_pid));
+    if let Some(manager) = manager {
+        wait_for("the prediction's alert", || {
+            manager.alerts().iter().any(|a| {
+                a["labels"]["alertname"] == "PfiPredictedFault"
+                    && a["labels"]["run"] == id.as_str()
+                    && a["labels"]["kind"] == "memory_leak"
+                    && a["labels"]["resource"] == "api"
+            })
+        });
+    }
 }
 
 #[test]
@@ -879,4 +895,99 @@ fn serve_watch_starts_a_watch_and_refuses_a_broken_file() {
         "{messages:?}"
     );
     assert_eq!(server.wait().0, 0);
+}
+
+/// A real Alertmanager (Debian's `prometheus-alertmanager`) on a free loopback port, or
+/// `None` (with a message) when it is not installed.
+struct Alertmanager {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    fn start() -> Option<Alertmanager> {
+        let binary = "/usr/bin/prometheus-alertmanager";
+        if !Path::new(binary).exists() {
+            eprintln!(
+                "skipped: {binary} is not installed (apt-get install prometheus-alertmanager; \
+                 .ci/run installs it)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: default\nreceivers:\n  - name: default\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let manager = Alertmanager {
+            child,
+            url: format!("http://{address}"),
+            _dir: dir,
+        };
+        wait_for("Alertmanager to be ready", || {
+            TcpStream::connect(address).is_ok()
+                && raw(address, "GET", "/-/ready", None, None).0 == 200
+        });
+        Some(manager)
+    }
+
+    fn alerts(&self) -> Vec<Value> {
+        let address: SocketAddr = self.url.trim_start_matches("http://").parse().unwrap();
+        let (_, body) = request(address, "GET", "/api/v2/alerts", None, None);
+        body.as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_failed_run_raises_an_alert_in_a_real_alertmanager() {
+    let Some(manager) = Alertmanager::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &["--alertmanager", &manager.url]);
+    let text = scenario(
+        free_port(),
+        "1500ms",
+        "fault crash: kill on backend {\n  at 300ms\n}\nthreshold ping.error_rate < 1%\n",
+    );
+    let (id, _) = server.submit(&text);
+    assert_eq!(server.wait_finished(&id)["status"], "failed");
+    let mut found = None;
+    wait_for("the alert in Alertmanager", || {
+        found = manager
+            .alerts()
+            .into_iter()
+            .find(|a| a["labels"]["run"] == id.as_str());
+        found.is_some()
+    });
+    let alert = found.unwrap();
+    assert_eq!(alert["labels"]["alertname"], "PfiRunFailed", "{alert}");
+    assert_eq!(alert["labels"]["source"], "pfi");
+    assert_eq!(alert["labels"]["experiment"], "served");
+    let summary = alert["annotations"]["summary"].as_str().unwrap();
+    assert!(summary.contains("failed ping.error_rate < 1%"), "{summary}");
 }
