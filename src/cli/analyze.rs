@@ -93,7 +93,10 @@ pub fn run(args: AnalyzeArgs) -> ExitCode {
             let plan = match &args.scenario {
                 Some(path) => {
                     let checked = check_file(path);
-                    super::report::print_diagnostics(&checked, super::report::Format::Human);
+                    super::diagnostics::print_diagnostics(
+                        &checked,
+                        super::diagnostics::Format::Human,
+                    );
                     match checked.plan {
                         Some(plan) => Some(plan),
                         None => return ExitCode::from(exit::BAD_INPUT),

@@ -62,6 +62,11 @@ pub struct RunArgs {
     /// as ranked by `pfi plan`); the other faults are left out of the timeline.
     #[arg(long, value_name = "top:N", value_parser = parse_profile)]
     pub profile: Option<usize>,
+    /// Run on a `pfi serve` server instead (e.g. `http://127.0.0.1:7478`): its events are
+    /// streamed here, with the same summary and exit code; the token, if the server wants one,
+    /// comes from PFI_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
 }
 
 /// Keeps the faults of the profile's top `n` scenarios; says what is run and left out, and
@@ -104,6 +109,9 @@ pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    if let Some(server) = &args.server {
+        return super::gate::run_remote(server, &args.file, args.seed, args.profile).0;
+    }
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);
     let Some(mut plan) = checked.plan else {
