@@ -229,7 +229,7 @@ impl Checker<'_> {
     ) -> Option<PredictPlan> {
         let map = self.settings(
             &p.settings,
-            &["watch", "detector", "confidence", "use", "every"],
+            &["watch", "detector", "confidence", "use", "every", "horizon"],
             "a predict block",
         );
         let mut watch = Vec::new();
@@ -328,12 +328,20 @@ impl Checker<'_> {
                 .and_then(|t| self.values().non_negative(t, Quantity::Duration))?,
             None => 250.0,
         };
+        let horizon_ms = match map.get("horizon") {
+            Some(s) => Some(
+                self.one(s)
+                    .and_then(|t| self.values().non_negative(t, Quantity::Duration))?,
+            ),
+            None => None,
+        };
         Some(PredictPlan {
             watch,
             detector,
             confidence,
             patterns: names,
             interval_ms: interval,
+            horizon_ms,
             at: self.location(p.span),
         })
     }

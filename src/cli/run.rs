@@ -298,8 +298,9 @@ fn summary(plan: &Plan, report: &RunReport) -> String {
             ),
             _ => "did not happen during the run".to_string(),
         };
+        let expected = p.expected.map_or(String::new(), |c| format!(", limit {c}"));
         out.push_str(&format!(
-            "  {} on {} at {}, confidence {:.2} (pattern {}): {came}\n",
+            "  {} on {} at {}, confidence {:.2}{expected} (pattern {}): {came}\n",
             p.kind,
             p.resource,
             format_duration(p.at_ms.round()),

@@ -531,6 +531,7 @@ mod tests {
             resource: "api".into(),
             confidence,
             signals: Vec::new(),
+            expected: None,
         }
     }
 

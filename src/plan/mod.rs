@@ -589,6 +589,9 @@ pub struct PredictPlan {
     /// Patterns to use: the names of top-level patterns plus the block's own.
     pub patterns: Vec<String>,
     pub interval_ms: f64,
+    /// `horizon 2m`: predict only when a limit is expected to be reached within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_ms: Option<f64>,
     pub at: Location,
 }
 

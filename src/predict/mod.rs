@@ -65,23 +65,31 @@
 //! view 64.23, without the season view 66.76, without the extremes view 47.97, without the hold
 //! (`hold 0`) 61.87; adding the isolation-forest view (`w_forest 1`) gives 70.50, so it is off.
 
+pub mod alarm;
 pub mod cadence;
+pub mod changepoint;
+pub mod crossing;
 pub mod detector;
 pub mod detector_error;
+pub mod early_warning;
 pub mod ensemble;
 pub mod ewma;
 pub mod extremes;
+pub mod forecast;
 pub mod holt_winters;
 pub mod isolation_forest;
 pub mod live;
+pub mod local_trend;
 pub mod outcome;
 pub mod param_spec;
 pub mod params;
+pub mod precursor_corpus;
 pub mod prediction;
 pub mod record;
 pub mod registry;
 pub mod robust_z;
 pub mod scoring;
+pub mod seasonal;
 pub mod series;
 pub mod series_error;
 pub mod sorted_window;
@@ -91,13 +99,15 @@ pub mod sustained;
 pub mod timestamp;
 pub mod trend;
 
+pub use alarm::Alarm;
+pub use crossing::Crossing;
 pub use detector::Detector;
 pub use detector_error::DetectorError;
 pub use param_spec::{ParamKind, ParamSpec};
 pub use params::Params;
 pub use prediction::{Prediction, Signal};
 pub use registry::{DETECTORS, DetectorSpec, build, resolve, spec};
-pub use scoring::{probation, score_series};
+pub use scoring::{probation, score_and_explain, score_series};
 pub use series::{Row, Series, SeriesReport};
 pub use series_error::SeriesError;
 pub use trend::{Direction, Trend, TrendConfig, TrendReading};
