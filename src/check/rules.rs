@@ -190,6 +190,14 @@ impl Checker<'_> {
         if let Some(d) = &t.during {
             self.resolve(d, &[SymbolKind::Fault])?;
         }
+        let abort_predicted_ms = match &t.abort_predicted {
+            Some(w) => Some(
+                self.values()
+                    .non_negative(w, Quantity::Duration)
+                    .filter(|v| *v > 0.0)?,
+            ),
+            None => None,
+        };
         let (metric, unit, op, value) = comparison?;
         Some(ThresholdPlan {
             text: self.sources.slice(t.comparison.span).to_string(),
@@ -200,6 +208,7 @@ impl Checker<'_> {
             window_ms: window,
             during: t.during.as_ref().map(|d| d.node.clone()),
             abort: t.abort,
+            abort_predicted_ms,
             at: self.location(t.span),
         })
     }

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// as ranked by `pfi plan`); the other faults are left out of the timeline.
     #[arg(long, value_name = "top:N", value_parser = parse_profile)]
     pub profile: Option<usize>,
+    /// Predicted stop conditions (`threshold ... abort predicted within 30s`) only record when
+    /// they would have stopped the run, to compare with a run they stop.
+    #[arg(long)]
+    pub no_abort: bool,
 }
 
 fn parse_profile(text: &str) -> Result<usize, String> {
@@ -124,7 +128,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             })),
         )
     };
-    let interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
+    let mut interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
+    if args.no_abort {
+        interpreter = interpreter.without_predicted_stops();
+    }
     let result = runtime.block_on(async { interpreter.run(shutdown_signal()).await });
     view.finish();
     match result {

@@ -545,6 +545,10 @@ pub struct ThresholdPlan {
     pub during: Option<String>,
     /// A stop condition: revert everything and end the run when it fails.
     pub abort: bool,
+    /// A predicted stop condition (`abort predicted within 30s`): revert everything and end the
+    /// run when the forecast says the threshold fails within this window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_predicted_ms: Option<f64>,
     pub at: Location,
 }
 

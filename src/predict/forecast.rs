@@ -2,11 +2,11 @@
 //! local linear trend with prediction intervals ([`LocalTrend`]).
 //!
 //! With the limit `L` approached from below (`direction 1`; mirrored for `-1`), the trend's
-//! forecast `h` seconds ahead (mean `μ(h)`, the mean's standard deviation `s(h)`, one sample's
-//! `σ(h)`) gives two ways to reach `L` within the horizon `H`:
+//! forecast `h` seconds ahead (mean `μ(h)` and its standard deviation `s(h)`) gives two ways to
+//! reach `L` within the horizon `H`:
 //! - the *trend* carries the level there: `P_trend = Φ((μ(H) − L) / s(H))`;
 //! - the *noise* takes one sample there (a variance that grows, errors that flap): with `m` the
-//!   samples in the horizon and `p = Φ((max(μ(0), μ(H)) − L) / σ(H))`,
+//!   samples in the horizon, `σ` the residual scale and `p = Φ((max(μ(0), μ(H)) − L) / σ)`,
 //!   `P_noise = 1 − (1 − p)^m`.
 //!
 //! The score is `max(P_trend, P_noise)` (1 when the latest value is already at or beyond the
@@ -173,8 +173,11 @@ impl Forecast {
             1.0
         };
         let nearest = d_now.min(d_ahead);
-        let p_one = if ahead.sample_sd > 0.0 {
-            normal_cdf(-nearest / ahead.sample_sd)
+        // The noise alone (the trend's own uncertainty is `P_trend`'s, and is shared by every
+        // future sample, so it must not be raised to the power of their number).
+        let noise = trend.scale();
+        let p_one = if noise > 0.0 {
+            normal_cdf(-nearest / noise)
         } else if nearest <= 0.0 {
             1.0
         } else {

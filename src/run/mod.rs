@@ -11,6 +11,7 @@ mod interpreter;
 mod journal;
 pub mod junit;
 pub mod ledger;
+mod predicted_abort;
 mod program;
 pub mod progress;
 mod run_error;

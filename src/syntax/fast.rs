@@ -600,6 +600,7 @@ impl Fast<'_> {
             over: None,
             during: None,
             abort: false,
+            abort_predicted: None,
             span: self.span(start, start),
         };
         self.skip();
@@ -616,7 +617,18 @@ impl Fast<'_> {
                 self.skip();
                 threshold.during = Some(self.ident()?);
             } else if self.keyword("abort") {
-                threshold.abort = true;
+                // abort_predicted = { kw_abort ~ kw_predicted ~ kw_within ~ quantity }
+                let after = self.pos;
+                self.skip();
+                if self.keyword("predicted") {
+                    self.skip();
+                    self.expect_keyword("within")?;
+                    self.skip();
+                    threshold.abort_predicted = Some(self.quantity().ok_or(Bail)?);
+                } else {
+                    self.pos = after;
+                    threshold.abort = true;
+                }
             } else {
                 self.pos = save;
                 break;
