@@ -32,11 +32,14 @@
 //! 64 MiB; `>`: falling to it), the `limit` of a `memory_limit` fault of the plan on the
 //! resource (for `R.memory`), and the container's own `R.memory_limit` series once it has one.
 //! Then:
-//! - the metric's anomaly is the larger of the detector's and the forecast's probability of
-//!   reaching the limit within the horizon: memory heading for its limit *is* anomalous, even
-//!   while each sample looks ordinary (so `std/patterns`' `memory_leak` fires on the forecast);
+//! - while the trend towards the limit is significant (its 90% interval for the time to the
+//!   limit is finite), the metric's anomaly is the larger of the detector's and the forecast's
+//!   probability of reaching the limit within the horizon: memory heading for its limit *is*
+//!   anomalous, even while each sample looks ordinary (so `std/patterns`' `memory_leak` fires
+//!   on the forecast);
 //! - a prediction carries the expected time to the limit with a 90% interval ("expected in
-//!   40 s (25 s–70 s)") from the first metric it read that has one;
+//!   40 s (25 s–70 s)"): the soonest of the metrics the pattern read for their trend, else of
+//!   any it read;
 //! - with `horizon` set, a pattern whose metrics have limits predicts only when one of them is
 //!   expected to reach its limit within the horizon.
 //!
@@ -145,8 +148,14 @@ impl Tracked {
     fn learn(&mut self, at: Duration, value: f64) {
         let t = at.as_secs_f64();
         if let Some(f) = self.forecast.as_mut() {
-            f.breach = f.detector.update(t, value);
-            f.crossing = f.detector.crossing();
+            let breach = f.detector.update(t, value);
+            // Only a significant trend towards the limit counts here (its 90% interval ends):
+            // noise that might touch the limit is the detector's business, not a forecast.
+            f.crossing = f
+                .detector
+                .crossing()
+                .filter(|c| c.high_secs.is_finite() || c.eta_secs == 0.0);
+            f.breach = if f.crossing.is_some() { breach } else { 0.0 };
         }
         let score = self.detector.update(t, value);
         if self.scores.len() == TREND_WINDOW {
@@ -367,17 +376,25 @@ impl PredictionLoop {
             if confidence < self.confidence {
                 continue;
             }
-            // The forecasts of the metrics read that have a limit.
-            let forecasts: Vec<&LimitForecast> = judged
+            // The forecasts of the metrics read that have a limit; the expected crossing is the
+            // soonest of those read for their trend (`memory rising`), else of any.
+            let forecasts: Vec<(&LimitForecast, bool)> = judged
                 .read
                 .iter()
-                .filter_map(|(m, _)| self.metrics.get(m).and_then(|t| t.forecast.as_ref()))
+                .filter_map(|(m, trend)| {
+                    let f = self.metrics.get(m).and_then(|t| t.forecast.as_ref())?;
+                    Some((f, *trend))
+                })
                 .collect();
-            let expected = forecasts
-                .iter()
-                .filter_map(|f| f.crossing)
-                .filter(|c| c.eta_secs.is_finite())
-                .min_by(|a, b| a.eta_secs.total_cmp(&b.eta_secs));
+            let soonest = |trend_read: bool| {
+                forecasts
+                    .iter()
+                    .filter(|(_, t)| *t || !trend_read)
+                    .filter_map(|(f, _)| f.crossing)
+                    .filter(|c| c.eta_secs.is_finite())
+                    .min_by(|a, b| a.eta_secs.total_cmp(&b.eta_secs))
+            };
+            let expected = soonest(true).or_else(|| soonest(false));
             if let Some(horizon) = self.horizon_ms
                 && !forecasts.is_empty()
                 && !expected.is_some_and(|c| c.eta_secs * 1000.0 <= horizon)

@@ -913,7 +913,17 @@ impl Actuator for Driver {
 
     fn abort_reason(&mut self) -> Option<String> {
         for predicted in &mut self.predicted_aborts {
-            let Some(breach) = predicted.check(&self.store) else {
+            let called = predicted.check(&self.store);
+            if let Some((at, failed)) = predicted.take_breach() {
+                self.journal.event(format!(
+                    "predicted stop: the threshold failed at {}, {} after the forecast called it \
+                     at {}",
+                    format_duration((failed * 1000.0).round()),
+                    format_duration(((failed - at) * 1000.0).round()),
+                    format_duration((at * 1000.0).round())
+                ));
+            }
+            let Some(breach) = called else {
                 continue;
             };
             let expected = breach

@@ -45,7 +45,12 @@ pub struct PredictedAbort {
     detector: Box<dyn Detector>,
     seen_until: Option<Duration>,
     samples: usize,
-    fired: bool,
+    /// When the forecast called the breach, and when the threshold then actually failed (a
+    /// sample beyond it: seen only when the run goes on, `--no-abort`), seconds on the store's
+    /// clock; the second is reported once.
+    fired_at: Option<f64>,
+    breached_at: Option<f64>,
+    breach_reported: bool,
 }
 
 impl PredictedAbort {
@@ -73,7 +78,9 @@ impl PredictedAbort {
             detector,
             seen_until: None,
             samples: 0,
-            fired: false,
+            fired_at: None,
+            breached_at: None,
+            breach_reported: false,
         })
     }
 
@@ -97,6 +104,7 @@ impl PredictedAbort {
             if let Ok(value) = metric_value(&self.threshold.metric.metric, &recent) {
                 score = Some(self.detector.update(now.as_secs_f64(), value));
                 self.samples += 1;
+                self.note_breach(now.as_secs_f64(), value);
             }
         } else {
             let name = self.threshold.metric.to_string();
@@ -108,19 +116,40 @@ impl PredictedAbort {
                 score = Some(self.detector.update(point.at.as_secs_f64(), point.value));
                 self.seen_until = Some(point.at);
                 self.samples += 1;
+                self.note_breach(point.at.as_secs_f64(), point.value);
             }
         }
         let probability = score?;
-        if self.fired || self.samples < MIN_FORECAST_SAMPLES || probability < 0.5 {
+        if self.fired_at.is_some() || self.samples < MIN_FORECAST_SAMPLES || probability < 0.5 {
             return None;
         }
-        self.fired = true;
+        self.fired_at = Some(store.now().as_secs_f64());
         Some(PredictedBreach {
             text: self.threshold.text.clone(),
             probability,
             crossing: self.detector.crossing(),
             within_ms: self.within_ms,
         })
+    }
+}
+
+impl PredictedAbort {
+    fn note_breach(&mut self, at_secs: f64, value: f64) {
+        if self.breached_at.is_none() && !self.threshold.op.holds(value, self.threshold.value) {
+            self.breached_at = Some(at_secs);
+        }
+    }
+
+    /// Once, after the forecast called a breach and the threshold then failed: `(called at,
+    /// failed at)` in seconds on the store's clock (what `--no-abort` reports as the lead).
+    pub fn take_breach(&mut self) -> Option<(f64, f64)> {
+        let called = self.fired_at?;
+        let failed = self.breached_at?;
+        if self.breach_reported {
+            return None;
+        }
+        self.breach_reported = true;
+        Some((called, failed))
     }
 }
 
@@ -173,6 +202,17 @@ threshold api.cpu < 90%
             }
         }
         let (at, b) = breach.unwrap_or_else(|| panic!("never predicted"));
+        // Going on (as with --no-abort) the breach is seen once, after the call.
+        for i in 160..170u64 {
+            store.record("api.memory", Duration::from_millis(250 * i), limit + 1.0);
+        }
+        assert!(rising.check(&store).is_none());
+        let (called, failed) = rising.take_breach().unwrap_or_else(|| panic!("no breach"));
+        assert!(
+            called < failed && (failed - 40.0).abs() < 0.01,
+            "{called} {failed}"
+        );
+        assert!(rising.take_breach().is_none());
         // Called with the breach (at 40 s) within the 10 s window, not long before.
         assert!((26.0..40.0).contains(&at), "stopped at {at} s");
         let c = b.crossing.unwrap_or_else(|| panic!("no crossing"));
