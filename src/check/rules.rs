@@ -227,6 +227,14 @@ impl Checker<'_> {
         if let Some(d) = &t.during {
             self.resolve(d, &[SymbolKind::Fault])?;
         }
+        let abort_predicted_ms = match &t.abort_predicted {
+            Some(w) => Some(
+                self.values()
+                    .non_negative(w, Quantity::Duration)
+                    .filter(|v| *v > 0.0)?,
+            ),
+            None => None,
+        };
         let (metric, unit, op, value) = comparison?;
         Some(ThresholdPlan {
             text: self.sources.slice(t.comparison.span).to_string(),
@@ -237,6 +245,7 @@ impl Checker<'_> {
             window_ms: window,
             during: t.during.as_ref().map(|d| d.node.clone()),
             abort: t.abort,
+            abort_predicted_ms,
             at: self.location(t.span),
         })
     }
@@ -266,7 +275,7 @@ impl Checker<'_> {
     ) -> Option<PredictPlan> {
         let map = self.settings(
             &p.settings,
-            &["watch", "detector", "confidence", "use", "every"],
+            &["watch", "detector", "confidence", "use", "every", "horizon"],
             "a predict block",
         );
         let mut watch = Vec::new();
@@ -365,12 +374,20 @@ impl Checker<'_> {
                 .and_then(|t| self.values().non_negative(t, Quantity::Duration))?,
             None => 250.0,
         };
+        let horizon_ms = match map.get("horizon") {
+            Some(s) => Some(
+                self.one(s)
+                    .and_then(|t| self.values().non_negative(t, Quantity::Duration))?,
+            ),
+            None => None,
+        };
         Some(PredictPlan {
             watch,
             detector,
             confidence,
             patterns: names,
             interval_ms: interval,
+            horizon_ms,
             at: self.location(p.span),
         })
     }

@@ -1,8 +1,9 @@
 //! `pfi detect`: score `timestamp,value` CSV files with a streaming anomaly detector.
 
 use super::exit;
+use crate::predict::crossing::human_secs;
 use crate::predict::registry::{DEFAULT_DETECTOR, DETECTORS};
-use crate::predict::{ParamKind, Series, resolve, score_series};
+use crate::predict::{ParamKind, Series, resolve, score_and_explain, score_series};
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,14 @@ pub struct DetectArgs {
     /// List the detectors and their parameters.
     #[arg(long)]
     pub list: bool,
+    /// After the scores, print each alarm to stderr: its line, which detector or view fired and
+    /// why (for `forecast`: when the limit is expected to be reached, with an interval).
+    #[arg(long, conflicts_with_all = ["nab", "list"])]
+    pub explain: bool,
+    /// The score that counts as an alarm for --explain (default: the detector's `alarm`
+    /// parameter if it has one, else 0.5).
+    #[arg(long, value_name = "SCORE", requires = "explain")]
+    pub alarm: Option<f64>,
 }
 
 pub fn run(args: DetectArgs) -> ExitCode {
@@ -43,7 +52,12 @@ pub fn run(args: DetectArgs) -> ExitCode {
         return bad_input(&format!("{e}\n  help: run `pfi detect --list`"));
     }
     match (&args.file, &args.nab, &args.out) {
-        (Some(file), _, _) => detect_file(&args.detector, &params, file),
+        (Some(file), _, _) => {
+            let alarm = args
+                .explain
+                .then(|| alarm_level(&args.detector, &params, args.alarm));
+            detect_file(&args.detector, &params, file, alarm)
+        }
         (None, Some(data), Some(out)) => detect_nab(&args.detector, &params, data, out),
         _ => bad_input("give a FILE, or --nab DATA_DIR --out OUT_DIR, or --list"),
     }
@@ -103,16 +117,72 @@ fn read_series(path: &Path) -> Result<Series, String> {
         _ => format!("{}: {e}", path.display()),
     })?;
     let r = &series.report;
+    let name = path.display();
+    let at = |line: Option<u64>| line.map_or(String::new(), |l| format!(" (first at line {l})"));
     if series.is_empty() {
-        eprintln!("warning: {}: no data rows", path.display());
+        eprintln!("warning: {name}: no data rows");
     }
-    if r.repeated_timestamps + r.backwards_timestamps > 0 {
+    if series.len() == 1 {
         eprintln!(
-            "warning: {}: {} repeated and {} backwards timestamps (rows kept in file order)",
-            path.display(),
-            r.repeated_timestamps,
-            r.backwards_timestamps
+            "warning: {name}: a single data row (line {}): it scores 0, there is nothing to \
+             compare it with",
+            series.rows[0].line
         );
+    }
+    if r.repeated_timestamps > 0 {
+        eprintln!(
+            "warning: {name}: {} repeated timestamps{}: rows kept in file order, a timestamp \
+             that does not advance counts as the same instant",
+            r.repeated_timestamps,
+            at(r.first_repeated_line)
+        );
+    }
+    if r.backwards_timestamps > 0 {
+        eprintln!(
+            "warning: {name}: {} backwards timestamps{}: rows kept in file order, a timestamp \
+             that does not advance counts as the same instant",
+            r.backwards_timestamps,
+            at(r.first_backwards_line)
+        );
+    }
+    if r.missing_values > 0 {
+        eprintln!(
+            "warning: {name}: {} missing or non-finite values{}: they score 0 and are not \
+             learnt from",
+            r.missing_values,
+            at(r.first_missing_line)
+        );
+    }
+    let mut steps: Vec<f64> = series
+        .rows
+        .windows(2)
+        .map(|w| w[1].timestamp - w[0].timestamp)
+        .filter(|s| *s > 0.0)
+        .collect();
+    if !steps.is_empty() {
+        steps.sort_by(f64::total_cmp);
+        let usual = steps[steps.len() / 2];
+        if let Some(line) = r.largest_gap_line
+            && r.largest_gap_secs > 10.0 * usual
+        {
+            eprintln!(
+                "warning: {name}: a gap of {} before line {line} (rows are usually {} apart): \
+                 detectors carry on across it",
+                human_secs(r.largest_gap_secs),
+                human_secs(usual)
+            );
+        }
+    }
+    let mut finite = series
+        .rows
+        .iter()
+        .map(|row| row.value)
+        .filter(|v| v.is_finite());
+    if series.len() > 1
+        && let Some(first) = finite.next()
+        && finite.all(|v| v == first)
+    {
+        eprintln!("warning: {name}: every value is {first}: a constant series scores 0 throughout");
     }
     Ok(series)
 }
@@ -134,23 +204,62 @@ fn write_scores<W: Write>(out: W, series: &Series, scores: &[f64]) -> csv::Resul
     Ok(())
 }
 
-fn detect_file(detector: &str, params: &[(String, f64)], file: &Path) -> ExitCode {
+/// The alarm level for `--explain`: `--alarm`, else the detector's `alarm` parameter (as set
+/// or defaulted), else 0.5.
+fn alarm_level(detector: &str, params: &[(String, f64)], given: Option<f64>) -> f64 {
+    if let Some(level) = given {
+        return level;
+    }
+    if let Some((_, v)) = params.iter().find(|(k, _)| k == "alarm") {
+        return *v;
+    }
+    crate::predict::spec(detector)
+        .and_then(|s| s.param("alarm"))
+        .map_or(0.5, |p| p.default)
+}
+
+fn detect_file(
+    detector: &str,
+    params: &[(String, f64)],
+    file: &Path,
+    alarm: Option<f64>,
+) -> ExitCode {
+    if let Some(level) = alarm
+        && !(0.0..=1.0).contains(&level)
+    {
+        return bad_input(&format!(
+            "--alarm {level}: an alarm level is a score in [0, 1]"
+        ));
+    }
     let series = match read_series(file) {
         Ok(s) => s,
         Err(message) => return bad_input(&message),
     };
-    let scores = match score_series(detector, params, &series) {
-        Ok(s) => s,
-        Err(e) => return bad_input(&e.to_string()),
-    };
+    let (scores, alarms) =
+        match score_and_explain(detector, params, &series, alarm.unwrap_or(f64::INFINITY)) {
+            Ok(s) => s,
+            Err(e) => return bad_input(&e.to_string()),
+        };
     let stdout = std::io::stdout().lock();
-    match write_scores(std::io::BufWriter::new(stdout), &series, &scores) {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(e) => {
-            eprintln!("error: cannot write the scores: {e}");
-            ExitCode::from(exit::ENVIRONMENT)
+    if let Err(e) = write_scores(std::io::BufWriter::new(stdout), &series, &scores) {
+        eprintln!("error: cannot write the scores: {e}");
+        return ExitCode::from(exit::ENVIRONMENT);
+    }
+    if let Some(level) = alarm {
+        eprintln!(
+            "{}: {} alarm(s) at score >= {level}",
+            file.display(),
+            alarms.len()
+        );
+        for a in &alarms {
+            let row = &series.rows[a.row];
+            eprintln!(
+                "  line {} ({}, value {}): score {:.3}: {}",
+                row.line, row.timestamp_text, row.value_text, a.score, a.why
+            );
         }
     }
+    ExitCode::from(exit::OK)
 }
 
 /// Every `.csv` under `dir`, as paths relative to it, sorted.

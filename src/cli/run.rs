@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// comes from PFI_TOKEN.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// Predicted stop conditions (`threshold ... abort predicted within 30s`) only record when
+    /// they would have stopped the run, to compare with a run they stop.
+    #[arg(long)]
+    pub no_abort: bool,
 }
 
 /// Keeps the faults of the profile's top `n` scenarios; says what is run and left out, and
@@ -159,7 +163,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             })),
         )
     };
-    let interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
+    let mut interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
+    if args.no_abort {
+        interpreter = interpreter.without_predicted_stops();
+    }
     let result = runtime.block_on(async { interpreter.run(shutdown_signal()).await });
     view.finish();
     match result {

@@ -150,6 +150,7 @@ mod tests {
                 resource: "db".into(),
                 confidence: 0.9,
                 signals: Vec::new(),
+                expected: None,
             })
             .await;
         assert_eq!(read_via(info.listen).await, "standby");

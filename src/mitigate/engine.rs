@@ -532,6 +532,7 @@ mod tests {
             resource: "api".into(),
             confidence,
             signals: Vec::new(),
+            expected: None,
         }
     }
 

@@ -134,6 +134,7 @@ mod tests {
             window_ms: None,
             during: None,
             abort: false,
+            abort_predicted_ms: None,
             at: Location {
                 file: "f".into(),
                 line: 1,

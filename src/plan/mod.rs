@@ -555,6 +555,10 @@ pub struct ThresholdPlan {
     pub during: Option<String>,
     /// A stop condition: revert everything and end the run when it fails.
     pub abort: bool,
+    /// A predicted stop condition (`abort predicted within 30s`): revert everything and end the
+    /// run when the forecast says the threshold fails within this window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_predicted_ms: Option<f64>,
     pub at: Location,
 }
 
@@ -599,6 +603,9 @@ pub struct PredictPlan {
     /// Patterns to use: the names of top-level patterns plus the block's own.
     pub patterns: Vec<String>,
     pub interval_ms: f64,
+    /// `horizon 2m`: predict only when a limit is expected to be reached within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_ms: Option<f64>,
     pub at: Location,
 }
 

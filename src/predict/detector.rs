@@ -1,5 +1,7 @@
 //! The `Detector` trait: one streaming anomaly detector.
 
+use super::crossing::Crossing;
+
 /// A streaming anomaly detector over one metric.
 ///
 /// Contract, checked for every registered detector by the tests in `registry.rs`:
@@ -20,4 +22,17 @@ pub trait Detector: Send {
     /// How many numbers the detector holds in its buffers: bounded by its parameters (a test
     /// feeds long streams and checks it stops growing).
     fn footprint(&self) -> usize;
+
+    /// Why the latest sample scored what it did, in a few words (`pfi detect --explain`): which
+    /// view or model fired and on what evidence. `None` when the detector has nothing to add to
+    /// its score.
+    fn explain(&self) -> Option<String> {
+        None
+    }
+
+    /// When the metric is expected to reach its limit, for detectors that forecast one
+    /// (`forecast`): `None` when nothing is heading for a limit.
+    fn crossing(&self) -> Option<Crossing> {
+        None
+    }
 }

@@ -180,6 +180,8 @@ pub struct Ensemble {
     warmup: usize,
     settle: usize,
     seen: usize,
+    /// The view that gave the latest score, its score and its raw reading (for `explain`).
+    winner: (&'static str, f64, f64),
 }
 
 impl Ensemble {
@@ -223,6 +225,7 @@ impl Ensemble {
             warmup,
             settle: (p.get("settle") * warmup as f64).ceil() as usize,
             seen: 0,
+            winner: ("none", 0.0, 0.0),
         }
     }
 }
@@ -238,26 +241,46 @@ impl Detector for Ensemble {
         }
         let settled = self.seen >= self.settle;
         let mut best: f64 = 0.0;
+        let mut winner = ("none", 0.0, 0.0);
+        let mut consider = |view: &'static str, score: f64, raw: f64| {
+            if score > best {
+                best = score;
+                winner = (view, score, raw);
+            }
+        };
         if self.extreme_weight > 0.0 {
             if settled {
                 let excess = self.extremes.excess(value);
-                best = best.max(self.extreme_weight * excess / (excess + self.extreme_tol));
+                consider(
+                    "extremes",
+                    self.extreme_weight * excess / (excess + self.extreme_tol),
+                    excess,
+                );
             }
             self.extremes.learn(value);
         }
         if self.level_weight > 0.0 {
             let z = self.level.z(value);
             self.level.learn(value);
-            best = best.max(self.level_weight * self.level_record.update(z, settled));
+            consider(
+                "level",
+                self.level_weight * self.level_record.update(z, settled),
+                z,
+            );
         }
         if self.season_weight > 0.0 {
             let z = self.season.residual_z(timestamp_secs, value);
-            best = best.max(self.season_weight * self.season_record.update(z, settled));
+            consider(
+                "season",
+                self.season_weight * self.season_record.update(z, settled),
+                z,
+            );
         }
         if let Some((forest, record)) = self.forest.as_mut() {
             let z = forest.observe(value).1.max(0.0);
-            best = best.max(self.forest_weight * record.update(z, settled));
+            consider("forest", self.forest_weight * record.update(z, settled), z);
         }
+        self.winner = winner;
         let scoring = self.seen >= self.warmup;
         self.seen = self.seen.saturating_add(1);
         if scoring {
@@ -278,6 +301,26 @@ impl Detector for Ensemble {
                 .as_ref()
                 .map_or(0, |(f, r)| f.footprint() + r.footprint())
             + 8
+    }
+
+    fn explain(&self) -> Option<String> {
+        let (view, score, raw) = self.winner;
+        let detail = match view {
+            "extremes" => format!(
+                "the value lies beyond the range of the last values by {raw:.3} of its width"
+            ),
+            "level" => format!(
+                "a sustained shift of the level: robust z {raw:+.2} against the rolling median, \
+                 beyond the metric's own record"
+            ),
+            "season" => format!(
+                "a broken daily rhythm: Holt-Winters residual z {raw:+.2}, sustained beyond the \
+                 metric's own record"
+            ),
+            "forest" => format!("an unusual shape: isolation score {raw:.2}, beyond its record"),
+            _ => return None,
+        };
+        Some(format!("ensemble: the {view} view ({score:.2}): {detail}"))
     }
 }
 

@@ -24,6 +24,25 @@
 //! counts after 2 s, not 10); `hold` = [`TREND_WINDOW`] (one alarm per trend window);
 //! `level_window` = 120 (30 s of history for the median/MAD).
 //!
+//! # Forecasts: time to a limit
+//! A watched metric with a known *limit* also runs the `forecast` detector (a robust local
+//! linear trend with prediction intervals, see `forecast.rs`) towards it, with a memory of
+//! [`FORECAST_TAU_SECS`] and the block's `horizon` ([`DEFAULT_HORIZON_MS`] unless set). The
+//! limits: a `threshold` of the plan on that metric (`threshold api.memory < 64MiB`: rising to
+//! 64 MiB; `>`: falling to it), the `limit` of a `memory_limit` fault of the plan on the
+//! resource (for `R.memory`), and the container's own `R.memory_limit` series once it has one.
+//! Then:
+//! - while the trend towards the limit is significant (its 90% interval for the time to the
+//!   limit is finite), the metric's anomaly is the larger of the detector's and the forecast's
+//!   probability of reaching the limit within the horizon: memory heading for its limit *is*
+//!   anomalous, even while each sample looks ordinary (so `std/patterns`' `memory_leak` fires
+//!   on the forecast);
+//! - a prediction carries the expected time to the limit with a 90% interval ("expected in
+//!   40 s (25 s–70 s)"): the soonest of the metrics the pattern read for their trend, else of
+//!   any it read;
+//! - with `horizon` set, a pattern whose metrics have limits predicts only when one of them is
+//!   expected to reach its limit within the horizon.
+//!
 //! # Conditions
 //! Each atom of a pattern's condition has a crisp truth and a *soft truth* in `[0, 1]` (at
 //! least 0.5 exactly when it holds):
@@ -54,6 +73,7 @@
 //! keeps predictions at or above `x`. A (pattern, binding) predicts once per episode: again
 //! only after the pattern stopped holding for a whole trend window.
 
+use super::crossing::Crossing;
 use super::prediction::{Prediction, Signal};
 use super::registry;
 use super::trend::{Direction, Trend, TrendConfig, TrendReading};
@@ -76,6 +96,10 @@ pub const STEADY: f64 = 0.6;
 /// Run-time warm-up bounds, in samples.
 pub const MIN_WARMUP: usize = 20;
 pub const MAX_WARMUP: usize = 240;
+/// The forecast horizon when the block sets none.
+pub const DEFAULT_HORIZON_MS: f64 = 60_000.0;
+/// The memory of the run-time trend forecasts: runs last seconds to minutes.
+pub const FORECAST_TAU_SECS: f64 = 10.0;
 
 /// One watched metric.
 struct Tracked {
@@ -85,15 +109,54 @@ struct Tracked {
     scores: VecDeque<f64>,
     last: Option<f64>,
     seen_until: Option<Duration>,
+    /// The forecast towards the metric's limit, when it has one, and its latest reading.
+    forecast: Option<LimitForecast>,
+}
+
+/// A `forecast` detector towards one limit.
+struct LimitForecast {
+    detector: Box<dyn Detector>,
+    breach: f64,
+    crossing: Option<Crossing>,
+}
+
+impl LimitForecast {
+    fn new(limit: (f64, i8), horizon_ms: f64, warmup: f64) -> Option<LimitForecast> {
+        let params = [
+            ("limit".to_string(), limit.0),
+            ("direction".to_string(), f64::from(limit.1)),
+            ("horizon".to_string(), horizon_ms / 1000.0),
+            ("tau".to_string(), FORECAST_TAU_SECS),
+            ("min_samples".to_string(), 6.0),
+            ("warmup".to_string(), warmup),
+        ];
+        let detector = registry::build("forecast", &params).ok()?;
+        Some(LimitForecast {
+            detector,
+            breach: 0.0,
+            crossing: None,
+        })
+    }
 }
 
 impl Tracked {
     fn anomaly(&self) -> f64 {
-        self.scores.iter().copied().fold(0.0, f64::max)
+        let scored = self.scores.iter().copied().fold(0.0, f64::max);
+        scored.max(self.forecast.as_ref().map_or(0.0, |f| f.breach))
     }
 
     fn learn(&mut self, at: Duration, value: f64) {
         let t = at.as_secs_f64();
+        if let Some(f) = self.forecast.as_mut() {
+            let breach = f.detector.update(t, value);
+            // Only a significant trend towards the limit counts here (its 90% interval ends):
+            // noise that might touch the limit is the detector's business, not a forecast.
+            f.crossing = f
+                .detector
+                .crossing()
+                .filter(|c| c.high_secs.is_finite() || c.eta_secs == 0.0);
+            f.breach = if f.crossing.is_some() { breach } else { 0.0 };
+        }
         let score = self.detector.update(t, value);
         if self.scores.len() == TREND_WINDOW {
             self.scores.pop_front();
@@ -123,6 +186,11 @@ pub struct PredictionLoop {
     alarm: f64,
     metrics: BTreeMap<String, Tracked>,
     bindings: Vec<Binding>,
+    /// The block's `horizon`, if set.
+    horizon_ms: Option<f64>,
+    /// The forecasts' horizon and warm-up.
+    forecast_horizon_ms: f64,
+    forecast_warmup: f64,
 }
 
 impl PredictionLoop {
@@ -181,11 +249,18 @@ impl PredictionLoop {
         for binding in &bindings {
             collect_metrics(&binding.condition, &mut names);
         }
+        let forecast_horizon_ms = predict.horizon_ms.unwrap_or(DEFAULT_HORIZON_MS);
+        let forecast_warmup = params
+            .iter()
+            .find(|(k, _)| k == "warmup")
+            .map_or(MIN_WARMUP as f64, |(_, v)| *v);
         let mut metrics = BTreeMap::new();
         for name in names {
             if metrics.contains_key(&name) {
                 continue;
             }
+            let forecast = plan_limit(plan, &name)
+                .and_then(|l| LimitForecast::new(l, forecast_horizon_ms, forecast_warmup));
             let detector = registry::build(&predict.detector.name, &params)?;
             metrics.insert(
                 name,
@@ -199,6 +274,7 @@ impl PredictionLoop {
                     scores: VecDeque::with_capacity(TREND_WINDOW),
                     last: None,
                     seen_until: None,
+                    forecast,
                 },
             );
         }
@@ -208,6 +284,9 @@ impl PredictionLoop {
             alarm,
             metrics,
             bindings,
+            horizon_ms: predict.horizon_ms,
+            forecast_horizon_ms,
+            forecast_warmup,
         }))
     }
 
@@ -232,6 +311,21 @@ impl PredictionLoop {
     /// the predictions made now.
     pub fn step(&mut self, store: &MetricsStore) -> Vec<Prediction> {
         for (name, tracked) in self.metrics.iter_mut() {
+            if tracked.forecast.is_none()
+                && let Some(source) = name.strip_suffix(".memory")
+                && let Some(limit) = store
+                    .series_summary(
+                        &format!("{source}.memory_limit"),
+                        &crate::monitor::Selection::all(),
+                    )
+                    .map(|s| s.last)
+                && limit.is_finite()
+                && limit > 0.0
+            {
+                // The container's own limit, once its telemetry reports one.
+                tracked.forecast =
+                    LimitForecast::new((limit, 1), self.forecast_horizon_ms, self.forecast_warmup);
+            }
             let points = match tracked.seen_until {
                 Some(seen) => store.points_after(name, seen),
                 None => store.points(name, &crate::monitor::Selection::all()),
@@ -282,6 +376,32 @@ impl PredictionLoop {
             if confidence < self.confidence {
                 continue;
             }
+            // The forecasts of the metrics read that have a limit; the expected crossing is the
+            // soonest of those read for their trend (`memory rising`), else of any.
+            let forecasts: Vec<(&LimitForecast, bool)> = judged
+                .read
+                .iter()
+                .filter_map(|(m, trend)| {
+                    let f = self.metrics.get(m).and_then(|t| t.forecast.as_ref())?;
+                    Some((f, *trend))
+                })
+                .collect();
+            let soonest = |trend_read: bool| {
+                forecasts
+                    .iter()
+                    .filter(|(_, t)| *t || !trend_read)
+                    .filter_map(|(f, _)| f.crossing)
+                    .filter(|c| c.eta_secs.is_finite())
+                    .min_by(|a, b| a.eta_secs.total_cmp(&b.eta_secs))
+            };
+            let expected = soonest(true).or_else(|| soonest(false));
+            if let Some(horizon) = self.horizon_ms
+                && !forecasts.is_empty()
+                && !expected.is_some_and(|c| c.eta_secs * 1000.0 <= horizon)
+            {
+                // A limit is known and not expected within the horizon: not yet.
+                continue;
+            }
             binding.in_episode = true;
             made.push(Prediction {
                 at_ms,
@@ -290,6 +410,7 @@ impl PredictionLoop {
                 resource: binding.resource.clone(),
                 confidence,
                 signals,
+                expected,
             });
         }
         made
@@ -319,6 +440,35 @@ impl PredictionLoop {
             }
         }
     }
+}
+
+/// The limit the plan gives metric `name`: a threshold on it (`<`/`<=`: rising to the value,
+/// `>`/`>=`: falling to it), else for `R.memory` the smallest `limit` of a `memory_limit` fault
+/// on `R`.
+fn plan_limit(plan: &Plan, name: &str) -> Option<(f64, i8)> {
+    let threshold = plan.thresholds.iter().find_map(|t| {
+        if t.metric.to_string() != name {
+            return None;
+        }
+        match t.op {
+            Comparator::Lt | Comparator::Le => Some((t.value, 1)),
+            Comparator::Gt | Comparator::Ge => Some((t.value, -1)),
+            _ => None,
+        }
+    });
+    if threshold.is_some() {
+        return threshold;
+    }
+    let source = name.strip_suffix(".memory")?;
+    plan.faults
+        .iter()
+        .filter(|f| f.kind == "memory_limit" && f.target == source)
+        .filter_map(|f| match f.params.get("limit") {
+            Some(crate::plan::Value::Size(bytes)) => Some(*bytes),
+            _ => None,
+        })
+        .min_by(f64::total_cmp)
+        .map(|limit| (limit, 1))
 }
 
 /// `confidence = (Q + A) / 2` (see the module documentation).
@@ -637,6 +787,58 @@ predict {
             }
             made
         }
+    }
+
+    /// `SCENARIO` with a memory threshold on the API (its limit) and the given block lines.
+    fn limited(extra: &str) -> Plan {
+        plan(
+            &SCENARIO
+                .replace(
+                    "  confidence >= 0.6\n",
+                    &format!("  confidence >= 0.6\n{extra}"),
+                )
+                .replace("predict {", "threshold api.memory < 200MiB\npredict {"),
+        )
+    }
+
+    #[test]
+    fn a_prediction_carries_the_time_to_the_limit_and_its_interval() {
+        let store = MetricsStore::new();
+        let mut live = PredictionLoop::new(&limited("")).unwrap().unwrap();
+        // Flat at 30 MB for 15 s, then +1 MiB per sample (4 MiB/s): 200 MiB at sample ~218.
+        let memory = |i: usize| 30e6 + (i.saturating_sub(60) as f64) * 1_048_576.0;
+        let made = feed(&mut live, &store, 120, memory);
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let (i, p) = &made[0];
+        let c = p.expected.unwrap_or_else(|| panic!("no forecast in {p:?}"));
+        let limit = 200.0 * 1_048_576.0;
+        assert_eq!(c.limit, limit);
+        let truth = ((limit - 30e6) / 1_048_576.0 + 60.0 - *i as f64) * 0.25;
+        assert!(
+            c.low_secs <= truth * 1.2 && truth * 0.8 <= c.high_secs,
+            "truth {truth} s outside {c:?}"
+        );
+        assert!(
+            (c.eta_secs - truth).abs() < 0.25 * truth,
+            "{c:?} vs {truth}"
+        );
+    }
+
+    #[test]
+    fn with_a_horizon_the_prediction_waits_for_the_limit_to_be_in_reach() {
+        let store = MetricsStore::new();
+        let mut live = PredictionLoop::new(&limited("  horizon 20s\n"))
+            .unwrap()
+            .unwrap();
+        let memory = |i: usize| 30e6 + (i.saturating_sub(60) as f64) * 1_048_576.0;
+        let made = feed(&mut live, &store, 240, memory);
+        assert_eq!(made.len(), 1, "{made:#?}");
+        let (i, p) = &made[0];
+        let c = p.expected.unwrap_or_else(|| panic!("no forecast"));
+        assert!(c.eta_secs <= 20.0, "{c:?}");
+        // The limit is reached at sample ~222; predicted within 20 s (80 samples) of it, and
+        // not much later than that.
+        assert!((130..222).contains(i), "predicted at sample {i}");
     }
 
     #[test]

@@ -23,6 +23,12 @@
 //! | `robust_z` | z-score against a rolling median and MAD |
 //! | `holt_winters` | Holt-Winters (daily season from the timestamps) forecast residual |
 //! | `isolation_forest` | streaming isolation forest over each value and its recent changes |
+//! | `forecast` | probability of reaching a limit within a horizon (robust local linear trend), with the time to it |
+//! | `changepoint` | CUSUM change points: level shifts up or down, variance increases |
+//! | `seasonal` | surprise against a level plus a learnt time-of-day profile |
+//!
+//! The precursor benchmark (`cargo bench --bench precursors`: `precursor_corpus`,
+//! `early_warning`) measures early warnings of faults; see the README's Prediction section.
 //!
 //! # What a score means
 //! - The single-model detectors report *surprise*: with `d = log10(1/p)`, the orders of
@@ -53,6 +59,9 @@
 //! | `robust_z` | 34.98 | 34.46 | 35.96 |
 //! | `isolation_forest` | 32.17 | 21.54 | 44.15 |
 //! | `holt_winters` | 30.39 | 28.26 | 35.37 |
+//! | `forecast` (no limit) | 32.04 | 14.48 | 41.33 |
+//! | `changepoint` | 19.40 | 7.94 | 32.76 |
+//! | `seasonal` | 14.65 | 11.47 | 25.86 |
 //! | Numenta HTM (published) | 70.10 | 63.12 | 74.32 |
 //! | Random Cut Forest (published) | 51.72 | 38.36 | 59.75 |
 //!
@@ -65,23 +74,31 @@
 //! view 64.23, without the season view 66.76, without the extremes view 47.97, without the hold
 //! (`hold 0`) 61.87; adding the isolation-forest view (`w_forest 1`) gives 70.50, so it is off.
 
+pub mod alarm;
 pub mod cadence;
+pub mod changepoint;
+pub mod crossing;
 pub mod detector;
 pub mod detector_error;
+pub mod early_warning;
 pub mod ensemble;
 pub mod ewma;
 pub mod extremes;
+pub mod forecast;
 pub mod holt_winters;
 pub mod isolation_forest;
 pub mod live;
+pub mod local_trend;
 pub mod outcome;
 pub mod param_spec;
 pub mod params;
+pub mod precursor_corpus;
 pub mod prediction;
 pub mod record;
 pub mod registry;
 pub mod robust_z;
 pub mod scoring;
+pub mod seasonal;
 pub mod series;
 pub mod series_error;
 pub mod sorted_window;
@@ -91,13 +108,15 @@ pub mod sustained;
 pub mod timestamp;
 pub mod trend;
 
+pub use alarm::Alarm;
+pub use crossing::Crossing;
 pub use detector::Detector;
 pub use detector_error::DetectorError;
 pub use param_spec::{ParamKind, ParamSpec};
 pub use params::Params;
 pub use prediction::{Prediction, Signal};
 pub use registry::{DETECTORS, DetectorSpec, build, resolve, spec};
-pub use scoring::{probation, score_series};
+pub use scoring::{probation, score_and_explain, score_series};
 pub use series::{Row, Series, SeriesReport};
 pub use series_error::SeriesError;
 pub use trend::{Direction, Trend, TrendConfig, TrendReading};

@@ -162,6 +162,7 @@ mod tests {
             resource: resource.into(),
             confidence: 0.9,
             signals: Vec::new(),
+            expected: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! and a journal entry. One type shared by both so that neither depends on the other's
 //! internals: the loop sends `Prediction`s on a channel, the mitigation engine receives them.
 
+use super::crossing::Crossing;
 use serde::Serialize;
 
 /// One signal that drove a prediction: a watched metric and what the loop read from it.
@@ -31,4 +32,7 @@ pub struct Prediction {
     /// In `[0, 1]`; see the prediction loop's documentation for the formula.
     pub confidence: f64,
     pub signals: Vec<Signal>,
+    /// When a metric the pattern read is expected to reach its limit, where a forecast exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Crossing>,
 }

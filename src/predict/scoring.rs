@@ -1,5 +1,6 @@
 //! Scoring a whole series with a named detector, NAB style.
 
+use super::alarm::Alarm;
 use super::detector_error::DetectorError;
 use super::registry::build;
 use super::series::Series;
@@ -20,16 +21,46 @@ pub fn score_series(
     params: &[(String, f64)],
     series: &Series,
 ) -> Result<Vec<f64>, DetectorError> {
+    Ok(score_and_explain(name, params, series, f64::INFINITY)?.0)
+}
+
+/// As [`score_series`], and the alarms: each row whose score reaches `alarm` after a row that
+/// did not, with the detector's explanation at that row.
+pub fn score_and_explain(
+    name: &str,
+    params: &[(String, f64)],
+    series: &Series,
+    alarm: f64,
+) -> Result<(Vec<f64>, Vec<Alarm>), DetectorError> {
     let mut params = params.to_vec();
     if !params.iter().any(|(k, _)| k == "warmup") {
         params.push(("warmup".to_string(), probation(series.len()) as f64));
     }
     let mut detector = build(name, &params)?;
-    Ok(series
+    let mut alarms = Vec::new();
+    let mut above = false;
+    let scores = series
         .rows
         .iter()
-        .map(|row| detector.update(row.timestamp, row.value))
-        .collect())
+        .enumerate()
+        .map(|(row, sample)| {
+            let score = detector.update(sample.timestamp, sample.value);
+            let now_above = score >= alarm;
+            if now_above && !above {
+                alarms.push(Alarm {
+                    row,
+                    score,
+                    why: detector
+                        .explain()
+                        .unwrap_or_else(|| format!("{name}: score {score:.3}")),
+                    crossing: detector.crossing(),
+                });
+            }
+            above = now_above;
+            score
+        })
+        .collect();
+    Ok((scores, alarms))
 }
 
 #[cfg(test)]
@@ -52,6 +83,20 @@ mod tests {
         assert_eq!(scores.len(), 200);
         assert!(scores[..30].iter().all(|s| *s == 0.0));
         assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+
+    #[test]
+    fn alarms_are_the_rows_that_reach_the_level_with_an_explanation() {
+        let text: String = (0..400)
+            .map(|i| format!("{},{}\n", i * 10, if i == 300 { 500 } else { 10 + i % 3 }))
+            .collect();
+        let series = Series::parse(text.as_bytes()).unwrap_or_default();
+        let (scores, alarms) =
+            score_and_explain("ensemble", &[], &series, 0.45).unwrap_or_default();
+        assert_eq!(scores.len(), 400);
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        assert_eq!(alarms[0].row, 300);
+        assert!(alarms[0].why.contains("extremes"), "{}", alarms[0].why);
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub struct SeriesReport {
     pub backwards_timestamps: usize,
     /// The longest forward step between consecutive timestamps, in seconds.
     pub largest_gap_secs: f64,
+    /// The file lines of the first missing value, repeated timestamp, backwards timestamp, and
+    /// of the row after the largest gap (for warnings that point at the row).
+    pub first_missing_line: Option<u64>,
+    pub first_repeated_line: Option<u64>,
+    pub first_backwards_line: Option<u64>,
+    pub largest_gap_line: Option<u64>,
 }
 
 /// A whole `timestamp,value` series, rows in file order.
@@ -131,15 +137,19 @@ impl Series {
         let report = &mut self.report;
         if value.is_nan() {
             report.missing_values += 1;
+            report.first_missing_line.get_or_insert(line);
         }
         if let Some(previous) = self.rows.last() {
             let step = timestamp - previous.timestamp;
             if step == 0.0 {
                 report.repeated_timestamps += 1;
+                report.first_repeated_line.get_or_insert(line);
             } else if step < 0.0 {
                 report.backwards_timestamps += 1;
-            } else {
-                report.largest_gap_secs = report.largest_gap_secs.max(step);
+                report.first_backwards_line.get_or_insert(line);
+            } else if step > report.largest_gap_secs {
+                report.largest_gap_secs = step;
+                report.largest_gap_line = Some(line);
             }
         }
         self.rows.push(Row {

@@ -18,6 +18,10 @@ pub struct PredictionRecord {
     pub evidence: Option<String>,
     /// Time from the prediction to the failure: `happened_ms - at_ms`.
     pub lead_ms: Option<f64>,
+    /// When a metric it read was forecast to reach its limit (`limit expected in 40s
+    /// (25s–70s)`), where a forecast exists.
+    #[serde(default)]
+    pub expected: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

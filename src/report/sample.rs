@@ -217,6 +217,7 @@ pub fn sample_record() -> RunRecord {
             happened_ms: Some(15_402.0),
             evidence: Some("fault freeze applied".to_string()),
             lead_ms: Some(502.0),
+            expected: None,
         }],
         mitigation_rules: 1,
         mitigations: vec![MitigationRecord {

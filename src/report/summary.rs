@@ -96,8 +96,12 @@ pub fn summary(record: &RunRecord) -> String {
             ),
             _ => "did not happen during the run".to_string(),
         };
+        let expected = p
+            .expected
+            .as_ref()
+            .map_or(String::new(), |c| format!(", {c}"));
         out.push_str(&format!(
-            "  {} on {} at {}, confidence {:.2} (pattern {}): {came}\n",
+            "  {} on {} at {}, confidence {:.2}{expected} (pattern {}): {came}\n",
             p.kind,
             p.resource,
             seconds(p.at_ms),

@@ -10,6 +10,7 @@ use super::health::{HealthBoard, HealthReport, HealthWatch};
 use super::journal::{EventKind, EventSink, Journal, RunEvent};
 use super::ledger::{Ledger, new_run_id};
 use super::liveness::{self, LivenessBoard, ResourceEvent};
+use super::predicted_abort::PredictedAbort;
 use super::program::resolve_program;
 use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
@@ -245,6 +246,8 @@ pub struct Interpreter {
     journal: Journal,
     progress: Option<Arc<dyn ProgressView>>,
     predictions: tokio::sync::broadcast::Sender<Prediction>,
+    /// `pfi run --no-abort`: predicted stop conditions only say when they would have stopped.
+    no_abort: bool,
 }
 
 impl Interpreter {
@@ -255,7 +258,15 @@ impl Interpreter {
             journal: Journal::new(sink),
             progress: None,
             predictions: tokio::sync::broadcast::channel(256).0,
+            no_abort: false,
         }
+    }
+
+    /// Predicted stop conditions (`abort predicted within`) record when they would have
+    /// stopped the run but do not stop it (`pfi run --no-abort`, to compare).
+    pub fn without_predicted_stops(mut self) -> Interpreter {
+        self.no_abort = true;
+        self
     }
 
     /// Shows the run's progress on `view` while the faults are scheduled.
@@ -326,6 +337,7 @@ impl Interpreter {
             (health.clone(), liveness.clone()),
             journal.clone(),
             self.progress.clone(),
+            self.no_abort,
         ));
         let joined = tokio::select! {
             joined = &mut body => joined,
@@ -418,6 +430,7 @@ async fn body(
     (health, liveness): (HealthBoard, LivenessBoard),
     journal: Journal,
     progress: Option<Arc<dyn ProgressView>>,
+    no_abort: bool,
 ) -> Result<Ending, RunError> {
     containers::validate(&plan)?;
     for link in &plan.links {
@@ -513,6 +526,12 @@ async fn body(
             .filter(|t| t.abort)
             .cloned()
             .collect(),
+        predicted_aborts: plan
+            .thresholds
+            .iter()
+            .filter_map(PredictedAbort::new)
+            .collect(),
+        no_abort,
         prepared: HashMap::new(),
     };
     let fatal = containers.fatal.clone();
@@ -710,6 +729,9 @@ struct Driver {
     journal: Journal,
     zero: Instant,
     aborts: Vec<ThresholdPlan>,
+    /// Predicted stop conditions, and whether they only record (`--no-abort`).
+    predicted_aborts: Vec<PredictedAbort>,
+    no_abort: bool,
     /// Activations prepared ahead of their time (recorded in the ledger), by (fault, index).
     prepared: HashMap<(String, usize), Early>,
 }
@@ -1017,6 +1039,36 @@ impl Actuator for Driver {
     }
 
     fn abort_reason(&mut self) -> Option<String> {
+        for predicted in &mut self.predicted_aborts {
+            let called = predicted.check(&self.store);
+            if let Some((at, failed)) = predicted.take_breach() {
+                self.journal.event(format!(
+                    "predicted stop: the threshold failed at {}, {} after the forecast called it \
+                     at {}",
+                    format_duration((failed * 1000.0).round()),
+                    format_duration(((failed - at) * 1000.0).round()),
+                    format_duration((at * 1000.0).round())
+                ));
+            }
+            let Some(breach) = called else {
+                continue;
+            };
+            let expected = breach
+                .crossing
+                .map_or(String::new(), |c| format!(", breach {c}"));
+            let reason = format!(
+                "threshold `{}` predicted to fail within {} (probability {:.2}{expected})",
+                breach.text,
+                format_duration(breach.within_ms),
+                breach.probability
+            );
+            if self.no_abort {
+                self.journal
+                    .event(format!("{reason}: not stopping (--no-abort)"));
+                continue;
+            }
+            return Some(reason);
+        }
         self.aborts.iter().find_map(|threshold| {
             let verdict = abort_fails(threshold, &self.store, &self.windows)?;
             Some(format!(

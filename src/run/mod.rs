@@ -10,6 +10,7 @@ mod interpreter;
 mod journal;
 pub mod ledger;
 mod liveness;
+mod predicted_abort;
 mod program;
 pub mod progress;
 mod run_error;

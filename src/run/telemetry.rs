@@ -104,8 +104,11 @@ pub fn spawn(
         ));
         let (journal, predictions) = (journal.clone(), predictions.clone());
         let made = move |p: &Prediction| {
+            let expected = p
+                .expected
+                .map_or(String::new(), |c| format!("; limit {} {c}", c.limit));
             journal.event(format!(
-                "predicted {} on {} (pattern {}, confidence {:.2}; {})",
+                "predicted {} on {} (pattern {}, confidence {:.2}; {}{expected})",
                 p.kind,
                 p.resource,
                 p.pattern,

@@ -328,6 +328,7 @@ mod tests {
             window_ms: None,
             during: None,
             abort: false,
+            abort_predicted_ms: None,
             at: Location {
                 file: "x.pfi".into(),
                 line: 1,

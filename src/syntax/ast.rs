@@ -230,6 +230,9 @@ pub struct Threshold {
     pub over: Option<Spanned<Term>>,
     pub during: Option<Ident>,
     pub abort: bool,
+    /// `abort predicted within 30s`: the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_predicted: Option<Spanned<Term>>,
     #[serde(skip)]
     pub span: Span,
 }

@@ -614,6 +614,7 @@ impl Fast<'_> {
             over: None,
             during: None,
             abort: false,
+            abort_predicted: None,
             span: self.span(start, start),
         };
         self.skip();
@@ -630,7 +631,18 @@ impl Fast<'_> {
                 self.skip();
                 threshold.during = Some(self.ident()?);
             } else if self.keyword("abort") {
-                threshold.abort = true;
+                // abort_predicted = { kw_abort ~ kw_predicted ~ kw_within ~ quantity }
+                let after = self.pos;
+                self.skip();
+                if self.keyword("predicted") {
+                    self.skip();
+                    self.expect_keyword("within")?;
+                    self.skip();
+                    threshold.abort_predicted = Some(self.quantity().ok_or(Bail)?);
+                } else {
+                    self.pos = after;
+                    threshold.abort = true;
+                }
             } else {
                 self.pos = save;
                 break;
@@ -1564,6 +1576,8 @@ mod tests {
             "resource a: process [\"x\"]   \n\n// c\n  fault f: pause on a  \n",
             "a depends_on b , c  via l  \n a depends_on b,\n c\nx depends_on y  ",
             "threshold a.b < 5ms   over 10s  abort during x\nthreshold a.b >= 1",
+            "threshold a.b < 5ms abort predicted within 30s\nthreshold c.d > 1 abort  predicted   within 2m over 5s",
+            "threshold a.b < 5ms abort abort predicted within 1s",
             "probe p: http GeT \"http://x/\" every 1s\n timeout 2s  \nprobe q: tcp [::1]:80 { expect 200 }",
             "probe c: command [\"a\", \"b\",] expect 0\ntelemetry t: prometheus \"u\" every 5s {\n}",
             "predict { window 5m; pattern p(a, b) when a.x > 1 and not (b.y rising or c.d < 2) predicts leak { min_confidence 0.5 }\n x 1 }",
@@ -1595,6 +1609,9 @@ mod tests {
             "/* open comment",
             "fault f: x on y { a - }",
             "probe p: tcp x:1 expect body contains",
+            "threshold a.b < 5ms abort predicted\n",
+            "threshold a.b < 5ms abort predicted within x\n",
+            "threshold a.b < 5ms abort predicted within\n30s",
         ];
         for (i, text) in cases.iter().enumerate() {
             same_as_pest(&format!("case {i}"), text);

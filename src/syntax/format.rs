@@ -250,6 +250,9 @@ impl Formatter<'_> {
                 if t.abort {
                     s.push_str(" abort");
                 }
+                if let Some(w) = &t.abort_predicted {
+                    s.push_str(&format!(" abort predicted within {}", self.slice(w.span)));
+                }
                 self.line(s, span.end);
             }
             Item::Predict(p) => {

@@ -409,6 +409,7 @@ impl Builder {
                     over: None,
                     during: None,
                     abort: false,
+                    abort_predicted: None,
                     span,
                 };
                 for modifier in inner.flat_map(|m| m.into_inner()) {
@@ -424,6 +425,12 @@ impl Builder {
                             threshold.during = Some(self.ident(&id));
                         }
                         Rule::abort => threshold.abort = true,
+                        Rule::abort_predicted => {
+                            let q = modifier
+                                .into_inner()
+                                .find(|p| p.as_rule() == Rule::quantity)?;
+                            threshold.abort_predicted = Some(self.quantity(q));
+                        }
                         _ => {}
                     }
                 }

@@ -96,6 +96,9 @@ fn every_detector_runs_and_params_are_applied() {
         "robust_z",
         "holt_winters",
         "isolation_forest",
+        "forecast",
+        "changepoint",
+        "seasonal",
     ] {
         let output = pfi(&["detect", "--detector", detector, path]);
         assert!(output.status.success(), "{detector}: {}", stderr(&output));
@@ -207,6 +210,9 @@ fn list_shows_detectors_and_parameters() {
         "robust_z",
         "holt_winters",
         "isolation_forest",
+        "forecast",
+        "changepoint",
+        "seasonal",
         "alpha",
         "warmup",
         "range [",
@@ -293,4 +299,95 @@ fn bad_input_exits_2_with_a_clear_message() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn explain_names_what_fired_and_when_the_limit_is_expected() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("disk.csv");
+    // Disk use every 30 s: 40% ± noise for 3 h, then filling 1% a minute from 3 h on.
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..520 {
+        let t = i * 30;
+        let noise = ((i * 7919) % 11) as f64 / 20.0;
+        let fill = if t > 10_800 {
+            (t - 10_800) as f64 / 60.0
+        } else {
+            0.0
+        };
+        text.push_str(&format!("{},{}\n", 1_700_000_000 + t, 40.0 + noise + fill));
+    }
+    write(&file, &text);
+    let path = file.to_str().unwrap_or_default();
+    let output = pfi(&[
+        "detect",
+        "--detector",
+        "forecast",
+        "--param",
+        "limit=100",
+        "--param",
+        "direction=1",
+        "--explain",
+        path,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(rows(&stdout(&output)).len(), 520);
+    let err = stderr(&output);
+    assert!(err.contains("1 alarm(s) at score >= 0.5"), "{err}");
+    assert!(
+        err.contains("forecast: P(breach of 100") && err.contains("expected in"),
+        "{err}"
+    );
+    // The disk is full at t = 14 400 s (line 482); the alarm comes after the filling starts
+    // (line 362) and well before it is full (the horizon is 15 minutes: 30 lines).
+    let line: usize = err
+        .split("  line ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no alarm line in {err}"));
+    assert!((362..=470).contains(&line), "{err}");
+    // The ensemble says which view fired.
+    let spike = dir.path().join("spike.csv");
+    write(&spike, &series(2000, 1500));
+    let output = pfi(&["detect", "--explain", spike.to_str().unwrap_or_default()]);
+    let err = stderr(&output);
+    assert!(err.contains("ensemble: the extremes view"), "{err}");
+    let output = pfi(&["detect", "--explain", "--alarm", "1.5", path]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn awkward_rows_are_named_by_their_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("odd.csv");
+    write(
+        &file,
+        "timestamp,value\n100,1\n200,1\n150,1\n150,1\n300,inf\n400,NaN\n90000,1\n90100,1\n",
+    );
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    for expected in [
+        "1 backwards timestamps (first at line 4)",
+        "1 repeated timestamps (first at line 5)",
+        "2 missing or non-finite values (first at line 6)",
+        "before line 8",
+        "every value is 1: a constant series scores 0 throughout",
+    ] {
+        assert!(err.contains(expected), "`{expected}` missing from:\n{err}");
+    }
+    let single = dir.path().join("single.csv");
+    write(&single, "timestamp,value\n100,5\n");
+    let output = pfi(&["detect", single.to_str().unwrap_or_default()]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("a single data row (line 2)"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        rows(&stdout(&output)),
+        vec![("100".into(), "5".into(), 0.0)]
+    );
 }
