@@ -324,7 +324,15 @@ mitigate when reach.count > 3 {{
         events.contains("mitigation scale backend cpu reverted"),
         "{events}"
     );
-    assert!(events.contains("spare stopped"), "{events}");
+    // Events are typed: the activated standby's stop is a `resource_stopped` event.
+    assert!(
+        report["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "resource_stopped" && e["resource"] == "spare"),
+        "{events}"
+    );
     // The activated standby is gone (or a zombie awaiting its reaper).
     let state = std::fs::read_to_string(format!("/proc/{spare_pid}/stat")).unwrap_or_default();
     assert!(
