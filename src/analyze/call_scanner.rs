@@ -87,6 +87,45 @@ pub fn scan_file(sources: &SourceMap, file: FileId, language: SourceLanguage) ->
             points.push(p);
         }
     });
+    // One level across calls in the file: a function called by a request handler (or a
+    // worker) runs on that path too.
+    let mut handlers: Vec<(CallPath, &str)> = Vec::new();
+    walk(root, |n| {
+        if scanner.kinds.functions.contains(&n.kind()) {
+            let mut chain = vec![n];
+            chain.extend(scanner.enclosing_functions(n));
+            let path = scanner.call_path(&chain);
+            if path != CallPath::Other {
+                handlers.push((path, scanner.node_text(n)));
+            }
+        }
+    });
+    for p in points.iter_mut().filter(|p| p.path == CallPath::Other) {
+        let Some(name) = p.function.clone() else {
+            continue;
+        };
+        let called = |body: &str| {
+            body.match_indices(&format!("{name}(")).any(|(i, _)| {
+                !body[..i].chars().next_back().is_some_and(is_ident_char)
+                    && !body[..i].trim_end().ends_with("def")
+                    && !body[..i].trim_end().ends_with("fn")
+                    && !body[..i].trim_end().ends_with("func")
+            })
+        };
+        let caller = handlers
+            .iter()
+            .filter(|(_, body)| called(body))
+            .map(|(path, _)| *path)
+            .min();
+        if let Some(path) = caller {
+            p.path = path;
+            let (score, severity, missing) = score(p.category, path, &p.guards);
+            (p.score, p.severity, p.missing) = (score, severity, missing);
+            p.evidence.push(
+                format!("path: `{name}` is called from a {path:?} function").to_ascii_lowercase(),
+            );
+        }
+    }
     FileScan {
         points,
         diagnostics,
@@ -390,6 +429,17 @@ impl<'a> Scanner<'a> {
             p = x.parent();
         }
         out
+    }
+
+    fn enclosing_class<'t>(&self, n: Node<'t>) -> Option<Node<'t>> {
+        let mut p = n.parent();
+        while let Some(x) = p {
+            if x.kind() == "class_definition" {
+                return Some(x);
+            }
+            p = x.parent();
+        }
+        None
     }
 
     /// Decorators, annotations and attributes of a function.
@@ -728,6 +778,23 @@ impl<'a> Scanner<'a> {
     /// Where the call runs, from the innermost function outwards.
     fn call_path(&self, functions: &[Node<'_>]) -> CallPath {
         for f in functions {
+            // A handler class's HTTP-verb methods (tornado, Django class-based views, Flask
+            // MethodView, falcon resources).
+            let name = f
+                .child_by_field_name("name")
+                .map(|n| self.node_text(n))
+                .unwrap_or("");
+            if matches!(name, "get" | "post" | "put" | "delete" | "patch" | "head")
+                && let Some(class) = self.enclosing_class(*f)
+            {
+                let bases = class
+                    .child_by_field_name("superclasses")
+                    .map(|b| self.node_text(b))
+                    .unwrap_or("");
+                if has_any(bases, &["Handler", "View", "Resource", "APIView"]) {
+                    return CallPath::Request;
+                }
+            }
             let decorations = self.decorations(*f).to_ascii_lowercase();
             if has_any(
                 &decorations,
