@@ -114,7 +114,18 @@ pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
 
 pub fn run(args: RunArgs) -> ExitCode {
     if let Some(server) = &args.server {
-        return super::gate::run_remote(server, &args.file, args.seed, args.profile).0;
+        if args.junit.is_some() {
+            eprintln!("error: --junit is not available with --server (use --journal)");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+        let (code, record) = super::gate::run_remote(server, &args.file, args.seed, args.profile);
+        if let (Some(path), Some(record)) = (&args.journal, record) {
+            let json = serde_json::to_string_pretty(&record).unwrap_or_default();
+            if write(path, "journal", &json).is_none() {
+                return ExitCode::from(exit::ENVIRONMENT);
+            }
+        }
+        return code;
     }
     let checked = check_file(&args.file);
     print_diagnostics(&checked, Format::Human);

@@ -605,6 +605,10 @@ fn every_documented_route_is_served_and_plan_works() {
     let (status, document) = server.get("/v1/openapi.json");
     assert_eq!(status, 200);
     for (path, operations) in document["paths"].as_object().unwrap() {
+        if path == "/v1/predictions/stream" {
+            // Never ends: served and read in a_watch_predicts_a_leak_...
+            continue;
+        }
         for method in operations.as_object().unwrap().keys() {
             let concrete = path.replace("{id}", "no-such-run");
             let body = if method == "post" { Some("{}") } else { None };
@@ -644,9 +648,12 @@ fn pfi_run_server_and_gate_exit_like_a_local_run() {
         path
     };
     let passing = write("pass.pfi", &scenario(free_port(), "1s", ""));
+    let journal = dir.path().join("journal.json");
     let output = pfi()
         .args(["run", "--server", &server.url()])
         .arg(&passing)
+        .arg("--journal")
+        .arg(&journal)
         .output()
         .unwrap();
     let (stdout, stderr) = (
@@ -656,6 +663,9 @@ fn pfi_run_server_and_gate_exit_like_a_local_run() {
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("backend ready"), "{stderr}");
     assert!(stdout.contains("thresholds: 0"), "{stdout}");
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(record["ending"], "completed");
+    assert!(record["risk"]["scenarios"].is_array(), "{record}");
 
     let crashing = scenario(
         free_port(),
