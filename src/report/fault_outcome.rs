@@ -19,7 +19,7 @@ pub struct FaultOutcome {
     pub detail: String,
     pub error: Option<String>,
     /// The kind's check found nothing it changed (`None`: it took effect, or was not checked).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_effect: Option<String>,
 }
 
