@@ -206,7 +206,7 @@ impl RunRecord {
             mitigation_rules: plan.mitigations.len(),
             mitigations,
             risk: input.risk,
-            resource_events: report.resource_events.iter().cloned().collect(),
+            resource_events: report.resource_events.to_vec(),
             teardown_errors: report.teardown_errors.clone(),
             events: report.events.clone(),
         }
