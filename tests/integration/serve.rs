@@ -848,6 +848,15 @@ mitigate on predicted(memory_leak) {{
     );
     let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
     assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    // The dashboard lists the watch with its latest prediction.
+    let (status, page) = raw(server.address, "GET", "/ui", None, None);
+    assert_eq!(status, 200, "{page}");
+    let watches = page.split("<h2>Watches</h2>").nth(1).unwrap_or("");
+    assert!(
+        watches.contains(&format!("href=\"/ui/runs/{id}\""))
+            && watches.contains("<td>memory_leak</td><td><code>api</code></td>"),
+        "{page}"
+    );
     let (status, _) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
     assert_eq!(status, 202);
     let (end, _) = events.end();
