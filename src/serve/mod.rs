@@ -14,6 +14,7 @@ mod api_error;
 mod app;
 mod auth;
 pub mod client;
+mod dashboard;
 mod events;
 mod findings;
 mod footprint;

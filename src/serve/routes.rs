@@ -4,7 +4,7 @@
 
 use super::api_error::ApiError;
 use super::app::App;
-use super::{auth, events, findings, runs, scenarios, system};
+use super::{auth, dashboard, events, findings, runs, scenarios, system};
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -32,6 +32,8 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<App>)> {
         ("GET", "/v1/predictions", get(findings::predictions)),
         ("GET", "/v1/predictions/stream", get(findings::stream)),
         ("GET", "/v1/mitigations", get(findings::mitigations)),
+        ("GET", "/ui", get(dashboard::index)),
+        ("GET", "/ui/runs/{id}", get(dashboard::run)),
     ]
 }
 

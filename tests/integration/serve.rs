@@ -497,6 +497,12 @@ fn unauthorised_malformed_and_disallowed_requests_get_stable_json_errors() {
         request(at, "GET", "/v1/runs", None, Some("read-secret")).0,
         200
     );
+    // The dashboard reads like any GET route.
+    assert_eq!(
+        error(request(at, "GET", "/ui", None, None)),
+        (401, "unauthorized".into())
+    );
+    assert_eq!(raw(at, "GET", "/ui", None, Some("read-secret")).0, 200);
     let text = json!({ "scenario": scenario(free_port(), "1s", "") }).to_string();
     assert_eq!(
         error(request(
@@ -842,6 +848,15 @@ mitigate on predicted(memory_leak) {{
     );
     let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
     assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    // The dashboard lists the watch with its latest prediction.
+    let (status, page) = raw(server.address, "GET", "/ui", None, None);
+    assert_eq!(status, 200, "{page}");
+    let watches = page.split("<h2>Watches</h2>").nth(1).unwrap_or("");
+    assert!(
+        watches.contains(&format!("href=\"/ui/runs/{id}\""))
+            && watches.contains("<td>memory_leak</td><td><code>api</code></td>"),
+        "{page}"
+    );
     let (status, _) = server.post(&format!("/v1/runs/{id}/abort"), &json!({}));
     assert_eq!(status, 202);
     let (end, _) = events.end();
@@ -1000,4 +1015,77 @@ fn a_failed_run_raises_an_alert_in_a_real_alertmanager() {
     assert_eq!(alert["labels"]["experiment"], "served");
     let summary = alert["annotations"]["summary"].as_str().unwrap();
     assert!(summary.contains("failed ping.error_rate < 1%"), "{summary}");
+}
+
+#[test]
+fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (status, page) = raw(server.address, "GET", "/ui", None, None);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("No runs yet"), "{page}");
+
+    // A finished run: listed with a link, its page is the HTML report with its charts.
+    let text = scenario(free_port(), "1s", "threshold ping.error_rate < 50%\n");
+    let (status, body) = server.post(
+        "/v1/runs",
+        &json!({ "scenario": text, "name": "<b>bold</b>.pfi" }),
+    );
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait_finished(&id)["status"], "passed");
+    let (status, page) = raw(server.address, "GET", "/ui", None, None);
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("href=\"/ui/runs/{id}\"")), "{page}");
+    assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;.pfi"), "{page}");
+    assert!(
+        !page.contains("<b>bold</b>"),
+        "the name is not escaped: {page}"
+    );
+    assert!(page.contains("passed"), "{page}");
+    let (status, report) = raw(server.address, "GET", &format!("/ui/runs/{id}"), None, None);
+    assert_eq!(status, 200, "{report}");
+    assert!(report.contains("<svg"), "no chart: {report}");
+    assert!(report.contains("class=\"verdict pass\">PASSED"), "{report}");
+    assert!(report.contains("href=\"/ui\""), "{report}");
+    assert!(!report.contains("EventSource"), "{report}");
+
+    // A running run: its events so far and the script that follows its event stream.
+    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    EventStream::open(server.address, &running).until("backend ready");
+    let (status, live) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{running}"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{live}");
+    assert!(live.contains("new EventSource('/v1/runs/'"), "{live}");
+    assert!(live.contains("window.location.reload()"), "{live}");
+    assert!(live.contains("backend ready"), "{live}");
+    assert!(!live.contains("<svg"), "{live}");
+    let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(&running)["status"], "aborted");
+    let (status, report) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{running}"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        report.contains("<svg") && report.contains("class=\"verdict fail\">FAILED"),
+        "{report}"
+    );
+
+    // An unknown run: 404 with the stable JSON error.
+    let (status, error) = server.get("/ui/runs/no-such-run");
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{error}"
+    );
 }
