@@ -8,7 +8,7 @@ pub mod history;
 mod incidents;
 pub mod loader;
 mod rules;
-pub use rules::{LINK_METRICS, RESOURCE_METRICS};
+pub use crate::plan::{LINK_METRICS, RESOURCE_METRICS};
 pub mod values;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceMap};

@@ -6,34 +6,6 @@ use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::plan::*;
 use crate::syntax::ast::{self, Condition, Spanned, Term, TrendWord};
 
-/// Metrics of each kind of source, with their units.
-pub const PROBE_METRICS: &[(&str, MetricUnit)] = &[
-    ("p50", MetricUnit::Milliseconds),
-    ("p90", MetricUnit::Milliseconds),
-    ("p95", MetricUnit::Milliseconds),
-    ("p99", MetricUnit::Milliseconds),
-    ("mean", MetricUnit::Milliseconds),
-    ("max", MetricUnit::Milliseconds),
-    ("error_rate", MetricUnit::Fraction),
-    ("availability", MetricUnit::Fraction),
-    ("count", MetricUnit::Count),
-];
-pub const RESOURCE_METRICS: &[(&str, MetricUnit)] = &[
-    ("cpu", MetricUnit::Fraction),
-    ("memory", MetricUnit::Bytes),
-    ("io_read", MetricUnit::Bytes),
-    ("io_write", MetricUnit::Bytes),
-    ("restarts", MetricUnit::Count),
-];
-pub const LINK_METRICS: &[(&str, MetricUnit)] = &[
-    ("latency", MetricUnit::Milliseconds),
-    ("bytes", MetricUnit::Bytes),
-    ("connections", MetricUnit::Count),
-    ("requests", MetricUnit::Count),
-    ("errors", MetricUnit::Count),
-    ("error_rate", MetricUnit::Fraction),
-];
-
 /// What a pattern's parameter may read: it is bound to every watched resource and link, and a
 /// binding is kept only where the source has every metric the pattern reads.
 static PARAM_METRICS: std::sync::LazyLock<Vec<(&'static str, MetricUnit)>> =

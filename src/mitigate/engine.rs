@@ -12,7 +12,9 @@
 use super::host::StoreHost;
 use super::sandbox::{Limits, Sandbox};
 use crate::monitor::{MetricsStore, Selection};
-use crate::plan::{ActionPlan, ConditionPlan, MitigationPlan, Plan, SourceKind, TriggerPlan};
+use crate::plan::{
+    ActionPlan, ConditionPlan, MitigationPlan, Plan, ProbeStat, SourceKind, TriggerPlan,
+};
 use crate::predict::Prediction;
 use serde::Serialize;
 use std::future::Future;
@@ -196,19 +198,7 @@ impl MitigationEngine {
                         .store
                         .probe_summary(&metric.source, &Selection::trailing(self.window))
                         .and_then(|s| {
-                            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-                            Some(match metric.metric.as_str() {
-                                "p50" => ms(s.latency.p50),
-                                "p90" => ms(s.latency.p90),
-                                "p95" => ms(s.latency.p95),
-                                "p99" => ms(s.latency.p99),
-                                "mean" => ms(s.latency.mean),
-                                "max" => ms(s.latency.max),
-                                "error_rate" => s.error_rate,
-                                "availability" => s.availability,
-                                "count" => s.count as f64,
-                                _ => return None,
-                            })
+                            ProbeStat::parse(&metric.metric).map(|stat| stat.value(&s.stats()))
                         }),
                     _ => self
                         .store

@@ -2,6 +2,7 @@
 //! mitigation actions. Nothing else (no files, no network, no processes) is reachable.
 
 use crate::monitor::{MetricsStore, Selection};
+use crate::plan::ProbeStat;
 use crate::predict::Prediction;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,19 +39,7 @@ impl Host for StoreHost {
                 .store
                 .probe_summary(probe, &Selection::trailing(self.window))
         {
-            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            return Some(match metric {
-                "p50" => ms(s.latency.p50),
-                "p90" => ms(s.latency.p90),
-                "p95" => ms(s.latency.p95),
-                "p99" => ms(s.latency.p99),
-                "mean" => ms(s.latency.mean),
-                "max" => ms(s.latency.max),
-                "error_rate" => s.error_rate,
-                "availability" => s.availability,
-                "count" => s.count as f64,
-                _ => return None,
-            });
+            return ProbeStat::parse(metric).map(|stat| stat.value(&s.stats()));
         }
         self.store
             .series_summary(name, &Selection::trailing(self.window))

@@ -5,6 +5,7 @@
 use super::probe::Observation;
 use super::quantiles::Quantiles;
 use super::run_clock::RunClock;
+use crate::plan::ProbeStats;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,6 +98,24 @@ pub struct ProbeSummary {
     pub availability: f64,
     pub latency: LatencyStats,
     pub quantile_samples: usize,
+}
+
+impl ProbeSummary {
+    /// These figures as the plan's `ProbeStats` (latencies in ms).
+    pub fn stats(&self) -> ProbeStats {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        ProbeStats {
+            count: self.count as f64,
+            error_rate: self.error_rate,
+            availability: self.availability,
+            mean_ms: ms(self.latency.mean),
+            max_ms: ms(self.latency.max),
+            p50_ms: ms(self.latency.p50),
+            p90_ms: ms(self.latency.p90),
+            p95_ms: ms(self.latency.p95),
+            p99_ms: ms(self.latency.p99),
+        }
+    }
 }
 
 /// A numeric series' figures over a selection (same exactness rules as `ProbeSummary`).

@@ -1,6 +1,7 @@
 //! The `Probe` role: one check of a system's health, timed into an `Observation`.
 
 use super::run_clock::RunClock;
+use crate::plan::ProbeStats;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
@@ -16,6 +17,17 @@ pub struct Check {
     pub success: bool,
     /// What happened, in a few words (`200 OK`, `connection refused`, `exit status 2: ...`).
     pub detail: String,
+}
+
+impl Observation {
+    /// The probe's figures over `observations` (latencies in ms).
+    pub fn stats(observations: &[Observation]) -> ProbeStats {
+        ProbeStats::of_checks(
+            observations
+                .iter()
+                .map(|o| (o.latency.as_secs_f64() * 1000.0, o.success)),
+        )
+    }
 }
 
 impl Check {

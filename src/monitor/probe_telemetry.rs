@@ -6,7 +6,7 @@
 
 use super::metrics_store::MetricsStore;
 use super::probe::Observation;
-use super::quantiles::nearest_rank;
+use crate::plan::ProbeStat;
 
 /// Summarises one probe's new checks at each `sample`.
 pub struct ProbeTelemetry {
@@ -40,24 +40,11 @@ impl ProbeTelemetry {
 
 /// Every probe metric of `observations` (not empty).
 fn metrics(observations: &[Observation]) -> Vec<(&'static str, f64)> {
-    let count = observations.len() as f64;
-    let failures = observations.iter().filter(|o| !o.success).count() as f64;
-    let mut ms: Vec<f64> = observations
-        .iter()
-        .map(|o| o.latency.as_secs_f64() * 1000.0)
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    vec![
-        ("count", count),
-        ("error_rate", failures / count),
-        ("availability", (count - failures) / count),
-        ("mean", ms.iter().sum::<f64>() / count),
-        ("max", ms.last().copied().unwrap_or(0.0)),
-        ("p50", nearest_rank(&ms, 0.50)),
-        ("p90", nearest_rank(&ms, 0.90)),
-        ("p95", nearest_rank(&ms, 0.95)),
-        ("p99", nearest_rank(&ms, 0.99)),
-    ]
+    let stats = Observation::stats(observations);
+    ProbeStat::ALL
+        .into_iter()
+        .map(|stat| (stat.name(), stat.value(&stats)))
+        .collect()
 }
 
 #[cfg(test)]

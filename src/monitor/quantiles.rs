@@ -25,14 +25,7 @@ impl Quantiles {
     }
 }
 
-/// The q-quantile (0 < q ≤ 1) of sorted values; 0 when there are none.
-pub fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+pub use crate::plan::probe_stat::nearest_rank;
 
 #[cfg(test)]
 mod tests {

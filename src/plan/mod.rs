@@ -4,9 +4,11 @@
 
 pub mod container_rules;
 pub mod distribution;
+pub mod probe_stat;
 pub mod seed;
 
 pub use distribution::Distribution;
+pub use probe_stat::{LINK_METRICS, PROBE_METRICS, ProbeStat, ProbeStats, RESOURCE_METRICS};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

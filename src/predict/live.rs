@@ -78,9 +78,11 @@ use super::prediction::{Prediction, Signal};
 use super::registry;
 use super::trend::{Direction, Trend, TrendConfig, TrendReading};
 use super::{Detector, DetectorError};
-use crate::check::{LINK_METRICS, RESOURCE_METRICS};
 use crate::monitor::MetricsStore;
-use crate::plan::{Comparator, ConditionPlan, MetricRef, Plan, SourceKind, Trend as TrendWord};
+use crate::plan::{
+    Comparator, ConditionPlan, LINK_METRICS, MetricRef, Plan, RESOURCE_METRICS, SourceKind,
+    Trend as TrendWord,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 

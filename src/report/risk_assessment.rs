@@ -13,22 +13,14 @@ use crate::model::risk::{
     LATENCY_SPAN, MIN_CHECKS, Remedy, ResourceRisk, RiskReport, ScenarioRisk, Suggestion, Verdict,
     modes, tolerance,
 };
-use crate::plan::{Criticality, Plan, SourceKind};
+use crate::plan::{Criticality, Plan, ProbeStat, SourceKind};
 use crate::run::{ProbeFigures, RunReport};
 use std::collections::{HashMap, HashSet};
 
 fn probe_metric(figures: &ProbeFigures, metric: &str) -> Option<f64> {
-    Some(match metric {
-        "p50" => figures.p50_ms,
-        "p99" => figures.p99_ms,
-        "mean" => figures.mean_ms,
-        "max" => figures.max_ms,
-        "error_rate" => figures.error_rate,
-        "availability" => 1.0 - figures.error_rate,
-        "count" => figures.count as f64,
-        _ => return None,
-    })
-    .filter(|v| v.is_finite())
+    ProbeStat::parse(metric)
+        .map(|stat| stat.value(&figures.stats()))
+        .filter(|v| v.is_finite())
 }
 
 /// The risk of every scenario and resource of `plan` (thresholds at their effective limits)

@@ -7,10 +7,10 @@ use super::health::HealthReport;
 use super::journal::{EventKind, Journal, RunEvent};
 use super::liveness::ResourceEvent;
 use super::telemetry::Predictions;
-use super::threshold_verdict::{ThresholdVerdict, metric_value};
+use super::threshold_verdict::ThresholdVerdict;
 use crate::model::degradation::{Degradation, Sample, seed_for};
 use crate::monitor::{MetricsStore, Observation, Selection};
-use crate::plan::Plan;
+use crate::plan::{Plan, ProbeStats};
 use crate::predict::outcome::{FaultStart, PredictionOutcome, outcomes};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -53,15 +53,30 @@ impl ProbeFigures {
         if observations.is_empty() {
             return None;
         }
-        let metric = |name| metric_value(name, observations).unwrap_or(f64::NAN);
+        let stats = Observation::stats(observations);
         Some(ProbeFigures {
             count: observations.len(),
-            error_rate: metric("error_rate"),
-            mean_ms: metric("mean"),
-            p50_ms: metric("p50"),
-            p99_ms: metric("p99"),
-            max_ms: metric("max"),
+            error_rate: stats.error_rate,
+            mean_ms: stats.mean_ms,
+            p50_ms: stats.p50_ms,
+            p99_ms: stats.p99_ms,
+            max_ms: stats.max_ms,
         })
+    }
+
+    /// These figures as the plan's `ProbeStats`; p90 and p95 are not kept (NaN).
+    pub fn stats(&self) -> ProbeStats {
+        ProbeStats {
+            count: self.count as f64,
+            error_rate: self.error_rate,
+            availability: 1.0 - self.error_rate,
+            mean_ms: self.mean_ms,
+            max_ms: self.max_ms,
+            p50_ms: self.p50_ms,
+            p90_ms: f64::NAN,
+            p95_ms: f64::NAN,
+            p99_ms: self.p99_ms,
+        }
     }
 }
 

@@ -16,8 +16,8 @@
 //! - a link's `error_rate` is the ratio of those sums, `errors / requests`.
 
 use super::fault_windows::FaultWindows;
-use crate::monitor::{MetricsStore, Observation, Point, Selection, nearest_rank};
-use crate::plan::{Comparator, SourceKind, ThresholdPlan};
+use crate::monitor::{MetricsStore, Observation, Point, Selection};
+use crate::plan::{Comparator, ProbeStat, SourceKind, ThresholdPlan};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -280,22 +280,9 @@ fn millis(at: std::time::Duration) -> f64 {
 
 /// One probe metric over `observations` (not empty).
 pub fn metric_value(metric: &str, observations: &[Observation]) -> Result<f64, String> {
-    let count = observations.len() as f64;
-    let failures = observations.iter().filter(|o| !o.success).count() as f64;
-    let mut latencies: Vec<f64> = observations.iter().map(|o| millis(o.latency)).collect();
-    latencies.sort_by(f64::total_cmp);
-    Ok(match metric {
-        "count" => count,
-        "error_rate" => failures / count,
-        "availability" => (count - failures) / count,
-        "mean" => latencies.iter().sum::<f64>() / count,
-        "max" => latencies.last().copied().unwrap_or(0.0),
-        "p50" => nearest_rank(&latencies, 0.50),
-        "p90" => nearest_rank(&latencies, 0.90),
-        "p95" => nearest_rank(&latencies, 0.95),
-        "p99" => nearest_rank(&latencies, 0.99),
-        other => return Err(format!("`{other}` is not a probe metric")),
-    })
+    let stat =
+        ProbeStat::parse(metric).ok_or_else(|| format!("`{metric}` is not a probe metric"))?;
+    Ok(stat.value(&Observation::stats(observations)))
 }
 
 #[cfg(test)]
