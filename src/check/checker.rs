@@ -58,6 +58,8 @@ pub struct Checker<'a> {
     pub(super) history_span: Option<Span>,
     /// The target family of each resource and link that checked, by symbol index.
     pub(super) families: Arc<Vec<Option<TargetFamily>>>,
+    /// What was read from disk for the plan (history rows, script sources).
+    pub(super) loaded: LoadedInputs,
 }
 
 /// `iter` collected into a vector with room for `upper` items reserved up front: collecting a
@@ -115,6 +117,7 @@ impl<'a> Checker<'a> {
             history: None,
             history_span: None,
             families: Arc::default(),
+            loaded: LoadedInputs::default(),
         }
     }
 
@@ -131,6 +134,7 @@ impl<'a> Checker<'a> {
             history: self.history.clone(),
             history_span: self.history_span,
             families: Arc::clone(&self.families),
+            loaded: LoadedInputs::default(),
         }
     }
 
@@ -340,6 +344,10 @@ impl<'a> Checker<'a> {
             patterns,
             mitigations,
             remediations,
+            loaded: LoadedInputs {
+                stdlib_remediations: super::loader::stdlib_remediations(),
+                ..self.loaded
+            },
         })
     }
 

@@ -111,5 +111,6 @@ impl Checker<'_> {
                 )),
             );
         }
+        self.loaded.incidents = Some(history);
     }
 }

@@ -20,6 +20,27 @@ pub const STDLIB: &[(&str, &str)] = &[
     ),
 ];
 
+/// The entries of `std/remediation`, for the plan (the stdlib is checked by its own tests).
+pub fn stdlib_remediations() -> Vec<crate::plan::RemediationPlan> {
+    let Some((_, text)) = STDLIB.iter().find(|(name, _)| *name == "std/remediation") else {
+        return Vec::new();
+    };
+    let Ok((file, _)) = parse(FileId(0), text) else {
+        return Vec::new();
+    };
+    file.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Remediation(r) => Some(crate::plan::RemediationPlan {
+                mode: r.mode.node.clone(),
+                text: r.text.node.clone(),
+                script: None,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One parsed file and whether it is the root scenario.
 pub struct LoadedFile {
     pub id: FileId,

@@ -729,7 +729,10 @@ impl Checker<'_> {
     /// line and column, at check time.
     fn compile_script(&mut self, path: &std::path::Path, span: Span) -> Option<()> {
         match crate::mitigate::compile_check(path) {
-            Ok(()) => Some(()),
+            Ok(source) => {
+                self.loaded.scripts.insert(path.to_path_buf(), source);
+                Some(())
+            }
             Err(err) => {
                 self.error(
                     Diagnostic::error(Code::Script, format!("script does not compile: {err}"))

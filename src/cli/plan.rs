@@ -4,7 +4,6 @@
 use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
 use crate::check::check_file;
-use crate::model::history::{Format as HistoryFormat, parse};
 use crate::model::thresholds::effective;
 use crate::model::{Profile, RateTable, profile, timeline};
 use crate::plan::Plan;
@@ -85,18 +84,17 @@ pub fn run(args: PlanArgs) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-/// The fault injection profile of a checked plan: rates from its history file (if any).
+/// The fault injection profile of a checked plan: rates from its history (if any), which the
+/// checker loaded into the plan.
 pub(crate) fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
-    let rates = match &plan.experiment.history {
-        None => RateTable::empty(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read history file `{}`: {e}", path.display()))?;
-            let history = parse(&text, HistoryFormat::of(path)).map_err(|errors| {
-                let rows: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                format!("history file `{}`: {}", path.display(), rows.join("; "))
-            })?;
-            RateTable::from_history(&history)
+    let rates = match (&plan.experiment.history, &plan.loaded.incidents) {
+        (None, _) => RateTable::empty(),
+        (Some(_), Some(history)) => RateTable::from_history(history),
+        (Some(path), None) => {
+            return Err(format!(
+                "history file `{}` was not loaded by the checker",
+                path.display()
+            ));
         }
     };
     Ok(profile(plan, &rates, seed))

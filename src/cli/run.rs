@@ -193,7 +193,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         Ok(report) => {
             let mut risk = assess(&plan, &profile, &report, &remedies(&plan));
-            run_remediation_scripts(&mut risk);
+            run_remediation_scripts(&mut risk, &plan.loaded);
             let scenario = args.file.display().to_string();
             let input = RecordInput {
                 plan: &plan,

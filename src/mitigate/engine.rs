@@ -13,7 +13,8 @@ use super::host::StoreHost;
 use super::sandbox::{Limits, Sandbox};
 use crate::monitor::{MetricsStore, Selection};
 use crate::plan::{
-    ActionPlan, ConditionPlan, MitigationPlan, Plan, ProbeStat, SourceKind, TriggerPlan,
+    ActionPlan, ConditionPlan, LoadedInputs, MitigationPlan, Plan, ProbeStat, SourceKind,
+    TriggerPlan,
 };
 use crate::predict::Prediction;
 use serde::Serialize;
@@ -82,6 +83,8 @@ pub struct MitigationEngine {
     undo: Vec<Undo>,
     firings: Vec<Firing>,
     observer: Option<Observer>,
+    /// Script sources, loaded into the plan by the checker.
+    scripts: LoadedInputs,
 }
 
 fn describe_trigger(t: &TriggerPlan) -> String {
@@ -123,6 +126,17 @@ impl MitigationEngine {
             store,
             actions,
         )
+        .with_scripts(plan.loaded.scripts.clone())
+    }
+
+    /// The sources of the scripts its `script` actions run, by path (a plan's are loaded by
+    /// the checker; the engine reads no file).
+    pub fn with_scripts(
+        mut self,
+        scripts: std::collections::BTreeMap<std::path::PathBuf, String>,
+    ) -> MitigationEngine {
+        self.scripts.scripts = scripts;
+        self
     }
 
     /// An engine for `rules`, acting on predictions of at least `min_confidence`.
@@ -142,6 +156,7 @@ impl MitigationEngine {
             undo: Vec::new(),
             firings: Vec::new(),
             observer: None,
+            scripts: LoadedInputs::default(),
         }
     }
 
@@ -297,7 +312,7 @@ impl MitigationEngine {
         timeout_ms: f64,
         prediction: Option<&Prediction>,
     ) -> Result<Performed, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = self.scripts.script(path)?.to_string();
         let actions = self.actions.clone();
         let undo = Arc::new(Mutex::new(Vec::new()));
         let undo_sink = undo.clone();
@@ -662,15 +677,15 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn scripts_act_through_the_engine_and_a_runaway_script_does_not_stop_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let good = dir.path().join("good.rhai");
-        std::fs::write(
-            &good,
-            "if predicted(\"memory_leak\") > 0.5 { activate(\"standby\") }",
-        )
-        .unwrap();
-        let bad = dir.path().join("bad.rhai");
-        std::fs::write(&bad, "loop { }").unwrap();
+        let good = std::path::PathBuf::from("good.rhai");
+        let bad = std::path::PathBuf::from("bad.rhai");
+        let scripts = [
+            (
+                good.clone(),
+                "if predicted(\"memory_leak\") > 0.5 { activate(\"standby\") }".to_string(),
+            ),
+            (bad.clone(), "loop { }".to_string()),
+        ];
         let recorder = Arc::new(Recorder::default());
         let mut engine = MitigationEngine::with_rules(
             vec![rule(
@@ -691,7 +706,8 @@ mod tests {
             0.0,
             MetricsStore::new(),
             recorder.clone(),
-        );
+        )
+        .with_scripts(scripts.into_iter().collect());
         let started = std::time::Instant::now();
         engine.on_prediction(&prediction("memory_leak", 0.9)).await;
         assert!(started.elapsed() < Duration::from_secs(2));

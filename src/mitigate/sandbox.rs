@@ -175,8 +175,8 @@ fn build(
 }
 
 /// Compiles the script at `path` with the sandbox's rules: a syntax error (or a use of
-/// `eval` or `import`) comes back with the script's line and column.
-pub fn compile_check(path: &Path) -> Result<(), ScriptError> {
+/// `eval` or `import`) comes back with the script's line and column. Returns its source.
+pub fn compile_check(path: &Path) -> Result<String, ScriptError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
         script: path.to_path_buf(),
         line: 0,
@@ -184,7 +184,7 @@ pub fn compile_check(path: &Path) -> Result<(), ScriptError> {
         message: format!("cannot read: {e}"),
     })?;
     let sandbox = Sandbox::new(Limits::default(), None);
-    sandbox.compile(path, &text).map(|_| ())
+    sandbox.compile(path, &text).map(|_| text)
 }
 
 /// A hardened rhai engine with its host.

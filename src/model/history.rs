@@ -7,47 +7,9 @@
 //! `fault_kind`, `duration` (`45s`, `1500ms`, `2m`, or a bare number of seconds), `root_cause`,
 //! and optionally `severity` (`minor`, `major`, `critical`).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Minor,
-    Major,
-    Critical,
-}
-
-impl Severity {
-    pub fn parse(text: &str) -> Option<Severity> {
-        Some(match text.to_ascii_lowercase().as_str() {
-            "minor" | "low" => Severity::Minor,
-            "major" | "medium" | "high" => Severity::Major,
-            "critical" => Severity::Critical,
-            _ => return None,
-        })
-    }
-}
-
-/// One incident.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Incident {
-    /// Seconds since the Unix epoch.
-    pub timestamp_s: f64,
-    pub resource: String,
-    pub resource_type: String,
-    pub fault_kind: String,
-    pub duration_ms: f64,
-    pub root_cause: String,
-    pub severity: Option<Severity>,
-    /// Where it came from: the CSV line (header = line 1) or the JSON record (first = 1).
-    pub row: usize,
-}
-
-/// A loaded incident log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct History {
-    pub incidents: Vec<Incident>,
-}
+pub use crate::plan::history::{History, Incident, Severity};
 
 /// A row that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,23 +61,6 @@ impl Format {
             Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
             _ => Format::Csv,
         }
-    }
-}
-
-impl History {
-    /// The span of the log in seconds (last timestamp − first); 0 for fewer than two incidents.
-    pub fn span_s(&self) -> f64 {
-        let min = self
-            .incidents
-            .iter()
-            .map(|i| i.timestamp_s)
-            .fold(f64::INFINITY, f64::min);
-        let max = self
-            .incidents
-            .iter()
-            .map(|i| i.timestamp_s)
-            .fold(f64::NEG_INFINITY, f64::max);
-        if max > min { max - min } else { 0.0 }
     }
 }
 

@@ -162,33 +162,8 @@ pub fn modes(
     out
 }
 
-/// The stdlib table (`std/remediation`), built into the binary.
-pub fn stdlib_remedies() -> Vec<Remedy> {
-    let Some((_, text)) = crate::check::loader::STDLIB
-        .iter()
-        .find(|(name, _)| *name == "std/remediation")
-    else {
-        return Vec::new();
-    };
-    let Ok((file, _)) = crate::syntax::parse(crate::diagnostic::FileId(0), text) else {
-        return Vec::new();
-    };
-    file.items
-        .iter()
-        .filter_map(|i| match i {
-            crate::syntax::ast::Item::Remediation(r) => Some(Remedy {
-                mode: r.mode.node.clone(),
-                text: r.text.node.clone(),
-                source: "stdlib".to_string(),
-                script: None,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The remediation table of `plan`: its own entries (the file and its imports) first, then
-/// the stdlib's entries that it did not already import.
+/// the stdlib's entries (loaded into the plan by the checker) that it did not already import.
 pub fn remedies(plan: &Plan) -> Vec<Remedy> {
     let mut out: Vec<Remedy> = plan
         .remediations
@@ -200,9 +175,14 @@ pub fn remedies(plan: &Plan) -> Vec<Remedy> {
             script: r.script.clone(),
         })
         .collect();
-    for r in stdlib_remedies() {
+    for r in &plan.loaded.stdlib_remediations {
         if !out.iter().any(|o| o.mode == r.mode && o.text == r.text) {
-            out.push(r);
+            out.push(Remedy {
+                mode: r.mode.clone(),
+                text: r.text.clone(),
+                source: "stdlib".to_string(),
+                script: None,
+            });
         }
     }
     out
@@ -232,7 +212,7 @@ mod tests {
 
     #[test]
     fn the_stdlib_table_covers_every_mode() {
-        let table = stdlib_remedies();
+        let table = crate::check::loader::stdlib_remediations();
         for mode in [
             "latency",
             "http_error",

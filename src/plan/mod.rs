@@ -4,10 +4,13 @@
 
 pub mod container_rules;
 pub mod distribution;
+pub mod history;
+pub mod loaded_inputs;
 pub mod probe_stat;
 pub mod seed;
 
 pub use distribution::Distribution;
+pub use loaded_inputs::LoadedInputs;
 pub use probe_stat::{LINK_METRICS, PROBE_METRICS, ProbeStat, ProbeStats, RESOURCE_METRICS};
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,9 @@ pub struct Plan {
     pub patterns: Vec<PatternPlan>,
     pub mitigations: Vec<MitigationPlan>,
     pub remediations: Vec<RemediationPlan>,
+    /// What the checker read from disk for the later stages (not serialized).
+    #[serde(skip)]
+    pub loaded: LoadedInputs,
 }
 
 impl Plan {

@@ -4,10 +4,12 @@
 
 use crate::mitigate::{Limits, Sandbox};
 use crate::model::risk::RiskReport;
+use crate::plan::LoadedInputs;
 use rhai::Dynamic;
 
-/// Runs the script of every suggestion that has one; what it returns replaces the text.
-pub fn run_remediation_scripts(risk: &mut RiskReport) {
+/// Runs the script of every suggestion that has one (its source loaded into the plan by the
+/// checker); what it returns replaces the text.
+pub fn run_remediation_scripts(risk: &mut RiskReport, loaded: &LoadedInputs) {
     let sandbox = Sandbox::new(Limits::default(), None);
     let scenarios = risk.scenarios.clone();
     for s in risk.suggestions.iter_mut() {
@@ -32,9 +34,9 @@ pub fn run_remediation_scripts(risk: &mut RiskReport) {
                 Dynamic::from(scenario.map_or(0.0, |x| x.failure)),
             ),
         ];
-        let outcome = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|text| sandbox.run(&path, &text, &vars).map_err(|e| e.to_string()));
+        let outcome = loaded
+            .script(&path)
+            .and_then(|text| sandbox.run(&path, text, &vars).map_err(|e| e.to_string()));
         s.source = format!("script {}", path.display());
         match outcome {
             Ok(text) if !text.trim().is_empty() => s.text = text,

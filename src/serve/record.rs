@@ -47,7 +47,7 @@ pub fn finished(
         }
     };
     let mut risk = assess(plan, profile, &report, &remedies(plan));
-    run_remediation_scripts(&mut risk);
+    run_remediation_scripts(&mut risk, &plan.loaded);
     let max_risk = max_risk(&risk);
     // The plan is stored with its thresholds at their effective limits, so those are the
     // limits as written here too.
