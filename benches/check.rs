@@ -87,6 +87,10 @@ fn binary(runs: usize, args: &[&str]) -> (f64, f64) {
     })
 }
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = std::env::temp_dir().join(format!("pfi-bench-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

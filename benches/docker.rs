@@ -26,6 +26,10 @@ const KILL_REPETITIONS: usize = 20;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if std::env::var("PFI_DOCKER").as_deref() != Ok("1") {
         println!("skipped: set PFI_DOCKER=1 to run Docker benchmarks");

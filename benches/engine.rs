@@ -33,6 +33,10 @@ const SPACING_MS: f64 = 30.0;
 const LASTING_MS: f64 = 5.0;
 const RUNS: usize = 7;
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let activations = std::env::var("PFI_BENCH_ACTIVATIONS")

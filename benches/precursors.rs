@@ -215,6 +215,10 @@ fn reliability(label: &str, points: &[(f64, f64)]) {
     }
 }
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let started = Instant::now();
     let dev = generate(DEV_SEED);

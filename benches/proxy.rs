@@ -24,6 +24,10 @@ const SEED: u64 = 2024;
 
 /// Runs every section, or only those named on the command line
 /// (`cargo bench --bench proxy -- throughput latency accuracy api`).
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)

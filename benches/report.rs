@@ -26,6 +26,10 @@ fn time<T>(mut f: impl FnMut() -> T) -> (f64, f64) {
     )
 }
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journals/quickstart.json");

@@ -32,6 +32,10 @@ fn report(name: &str, unit: &str, value: f64, baseline_name: &str, baseline: f64
     );
 }
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Recording observations.
     let store = MetricsStore::new();

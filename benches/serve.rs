@@ -18,6 +18,10 @@ const RATE: u64 = 1_000;
 const ROUND: Duration = Duration::from_secs(10);
 const RUNS: usize = 20;
 
+/// The binaries' allocator (see `src/main.rs`), so the benchmark measures what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     // Servers on their own runtime and threads; the load generator on another.

@@ -5,13 +5,6 @@
 //! scores risk, `run` executes a plan against real processes, containers and proxied links,
 //! and `report` renders what a run did (summary, journal, JUnit, Markdown, HTML).
 
-/// mimalloc instead of the system allocator: checking a big scenario builds hundreds of
-/// thousands of small strings and vectors, and glibc's malloc and free were a third of
-/// `pfi check`'s time on the 10,000-resource benchmark (`benches/check.rs`). Set here, in the
-/// library, so that the binary, the tests and the benchmarks all measure the same thing.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod analyze;
 pub mod check;
 pub mod cli;
@@ -29,3 +22,7 @@ pub mod run;
 pub mod serve;
 pub mod syntax;
 pub mod targets;
+
+/// A boxed, sendable future: what a trait method that must be object-safe returns (probes,
+/// faults, mitigation actions, the schedule's actuator). The one definition of it.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

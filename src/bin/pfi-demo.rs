@@ -3,6 +3,10 @@
 //! Every mode prints `listening on ADDRESS` on stdout once bound (also with `--port 0`) and
 //! exits cleanly on SIGTERM or Ctrl-C.
 
+/// The same allocator as `pfi` (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand};
 use pfi::demo::{self, ApiConfig, BackendConfig};
 use std::io::{IsTerminal, Write};

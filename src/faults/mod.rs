@@ -68,7 +68,6 @@ use crate::targets::docker::ContainerInfo;
 use crate::targets::{ContainerTarget, ProcessIdentity, ProcessTarget};
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 /// How long a stopped or restarted container has to exit before SIGKILL, unless the fault
@@ -103,8 +102,7 @@ pub const KINDS: &[&dyn FaultKind] = &[
     &partition::Kind,
 ];
 
-/// A boxed future, so faults can live behind `dyn Fault`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Names a fault instance, for cgroup names and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

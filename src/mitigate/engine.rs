@@ -19,11 +19,10 @@ use crate::plan::{
 use crate::predict::Prediction;
 use serde::Serialize;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// How to undo something an action changed; opaque to the engine.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,12 +4,9 @@ use super::run_clock::RunClock;
 use crate::plan::ProbeStats;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-/// A boxed future, so probes can live behind `dyn Probe`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// The outcome of one check, before timing.
 #[derive(Debug, Clone, PartialEq, Eq)]

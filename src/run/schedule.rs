@@ -8,7 +8,6 @@
 
 use crate::model::Activation;
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -20,8 +19,7 @@ pub const ABORT_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// only the change itself remains to be made.
 pub const PREPARE_LEAD: Duration = Duration::from_millis(20);
 
-/// A boxed future, so actuators can live behind `dyn Actuator`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// The `Actuator` role: what the scheduler drives.
 pub trait Actuator: Send {
