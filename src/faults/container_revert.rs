@@ -2,7 +2,7 @@
 //! reverting twice, or after the container is gone, is harmless and says so.
 
 use super::fault_target::FaultTarget;
-use super::revert_action::RevertOutcome;
+use super::revert_outcome::RevertOutcome;
 use crate::targets::docker::{ContainerLimits, ContainerRef, NetworkAttachment};
 use crate::targets::{ContainerTarget, DockerEngine, DockerError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -39,6 +39,7 @@ mod pause;
 mod reset;
 mod restart;
 mod revert_action;
+mod revert_outcome;
 pub mod setting_spec;
 mod settings;
 mod slicer;

@@ -18,9 +18,9 @@
 //! Cost: O(1) per sample; memory: a dozen numbers.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::param_spec::{ParamSpec, WARMUP};
 use super::params::Params;
-use super::registry::DetectorSpec;
 
 /// The registry entry of `changepoint`.
 pub const SPEC: DetectorSpec = DetectorSpec {

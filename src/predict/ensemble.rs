@@ -20,12 +20,12 @@
 //! module documentation of `predict`); nothing adapts per file beyond the streaming state.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::extremes::Extremes;
 use super::holt_winters::{HoltWinters, HoltWintersConfig};
 use super::isolation_forest::{IsolationForest, IsolationForestConfig};
 use super::param_spec::{ParamSpec, WARMUP};
 use super::params::Params;
-use super::registry::DetectorSpec;
 use super::robust_z::RobustZ;
 use super::suppressor::Suppressor;
 use super::sustained::SustainedRecord;

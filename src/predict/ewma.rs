@@ -1,9 +1,9 @@
 //! `ewma`: z-score against an exponentially weighted moving mean and variance.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::extremes::Extremes;
 use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
-use super::registry::DetectorSpec;
 use super::surprise::score_from_z;
 
 /// The registry entry of `ewma`.

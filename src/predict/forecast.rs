@@ -22,10 +22,10 @@
 
 use super::crossing::{Crossing, human_secs};
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::local_trend::{LocalTrend, normal_cdf};
 use super::param_spec::{ParamSpec, WARMUP};
 use super::params::Params;
-use super::registry::DetectorSpec;
 
 /// The registry entry of `forecast`.
 pub const SPEC: DetectorSpec = DetectorSpec {

@@ -3,9 +3,9 @@
 
 use super::cadence::Cadence;
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::extremes::Extremes;
 use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
-use super::registry::DetectorSpec;
 use super::surprise::score_from_z;
 
 /// The registry entry of `holt_winters`.

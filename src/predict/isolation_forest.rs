@@ -3,8 +3,8 @@
 //! window of recent points.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::param_spec::{ParamSpec, WARMUP};
-use super::registry::DetectorSpec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;

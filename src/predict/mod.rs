@@ -80,6 +80,7 @@ pub mod changepoint;
 pub mod crossing;
 pub mod detector;
 pub mod detector_error;
+pub mod detector_spec;
 pub mod early_warning;
 pub mod ensemble;
 pub mod ewma;

@@ -5,28 +5,12 @@
 
 use super::detector::Detector;
 use super::detector_error::DetectorError;
-use super::param_spec::ParamSpec;
 use super::params::Params;
 use super::{
     changepoint, ensemble, ewma, forecast, holt_winters, isolation_forest, robust_z, seasonal,
 };
 
-/// A detector kind: its name, what it is good at, its parameters and its constructor.
-#[derive(Debug, Clone, Copy)]
-pub struct DetectorSpec {
-    pub name: &'static str,
-    pub doc: &'static str,
-    pub params: &'static [ParamSpec],
-    /// Builds the detector from validated parameters (see `resolve`).
-    pub build: fn(&Params) -> Box<dyn Detector>,
-}
-
-impl DetectorSpec {
-    /// The parameter called `name`, if the detector has one.
-    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
-        self.params.iter().find(|p| p.name == name)
-    }
-}
+pub use super::detector_spec::DetectorSpec;
 
 /// Every detector, in the order `pfi detect --list` shows them.
 pub const DETECTORS: &[DetectorSpec] = &[

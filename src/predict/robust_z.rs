@@ -1,8 +1,8 @@
 //! `robust_z`: z-score against the rolling median and median absolute deviation.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::param_spec::{ParamSpec, RANGE_FLOOR, WARMUP};
-use super::registry::DetectorSpec;
 use super::sorted_window::SortedWindow;
 use super::surprise::score_from_z;
 

@@ -12,9 +12,9 @@
 //! `bins` + 8 numbers.
 
 use super::detector::Detector;
+use super::detector_spec::DetectorSpec;
 use super::param_spec::{ParamSpec, WARMUP};
 use super::params::Params;
-use super::registry::DetectorSpec;
 use super::surprise::score_from_z;
 
 /// The registry entry of `seasonal`.

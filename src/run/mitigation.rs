@@ -12,8 +12,8 @@
 //! It works on the interpreter's shared [`Runtime`].
 
 use super::journal::Journal;
-use super::runtime::{ActiveFault, Applied, Runtime, revert};
-use super::start_up::start_resource;
+use super::resource_start::start_resource;
+use super::runtime::{ActiveFault, Applied, Running, Runtime, revert};
 use super::threshold_verdict::metric_value;
 use crate::faults::{FaultAction, FaultContext, RevertAction, inject};
 use crate::mitigate::actions::ProxyActions;
@@ -27,18 +27,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 /// How often `when` rules are evaluated.
 const TICK: Duration = Duration::from_millis(500);
 /// How long a rehearsal lasts at most.
 const REHEARSAL: Duration = Duration::from_secs(2);
-
-/// The running engine.
-pub(super) struct Running {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: JoinHandle<MitigationLog>,
-}
 
 /// Starts the engine when the plan has `mitigate` rules. `rt` is the locked runtime.
 pub(super) fn spawn(

@@ -18,6 +18,7 @@ mod mitigation;
 mod predicted_abort;
 mod program;
 pub mod progress;
+mod resource_start;
 mod run_error;
 mod run_report;
 mod runtime;

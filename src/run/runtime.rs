@@ -4,7 +4,6 @@
 
 use super::containers::{self, AppliedContainers, Containers};
 use super::ledger::Ledger;
-use super::mitigation;
 use super::run_report::FaultRecord;
 use super::telemetry::Predictions;
 use crate::faults::AppliedFault;
@@ -14,6 +13,12 @@ use crate::targets::ProcessTarget;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// The running mitigation engine (started and stopped by `mitigation`).
+pub(super) struct Running {
+    pub(super) stop: tokio::sync::oneshot::Sender<()>,
+    pub(super) task: JoinHandle<crate::mitigate::MitigationLog>,
+}
 
 /// What is in effect, shared by the run task and the teardown.
 pub(super) struct Runtime {
@@ -28,7 +33,7 @@ pub(super) struct Runtime {
     pub(super) prediction_sender: tokio::sync::broadcast::Sender<Prediction>,
     pub(super) predicted: Predictions,
     /// The mitigation engine, when the plan has `mitigate` rules.
-    pub(super) mitigation: Option<mitigation::Running>,
+    pub(super) mitigation: Option<Running>,
     /// Applied activations in order of application.
     pub(super) active: Vec<ActiveFault>,
     pub(super) records: Vec<FaultRecord>,
