@@ -4,10 +4,12 @@
 mod code;
 mod render;
 mod source;
+mod suggest;
 
 pub use code::Code;
 pub use render::{render_human, render_json};
 pub use source::{FileId, SourceMap, Span};
+pub use suggest::suggest;
 
 use serde::Serialize;
 

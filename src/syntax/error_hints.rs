@@ -4,7 +4,7 @@
 //! setting that goes wrong, far from the brace).
 
 use super::comments::code_brackets;
-use crate::check::values::suggest;
+use crate::diagnostic::suggest;
 use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 
 /// The keywords that start a declaration.

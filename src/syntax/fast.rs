@@ -12,7 +12,7 @@
 //! fast path answers.
 
 use super::ast::*;
-use super::parser::{MAX_NESTING, not_a_string, number_value, string_value};
+use super::literal::{MAX_NESTING, not_a_string, number_value, string_value};
 use crate::diagnostic::{Diagnostic, FileId, Span};
 
 /// The fast path gives up: pest decides.

@@ -6,6 +6,7 @@ mod error_hints;
 mod fast;
 mod format;
 mod grammar;
+mod literal;
 mod parser;
 
 pub use comments::{Comment, comments};
