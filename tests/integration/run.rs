@@ -1,18 +1,14 @@
 //! `pfi run` and `pfi recover` end to end: real `pfi`, real `pfi-demo` processes on free
 //! ports, scenarios written into a temporary folder.
 
-use super::support::{demo_bin, pfi};
+use super::support::{
+    Test, demo_bin, free_port, gone_or_zombie, pfi, pid_in, proc_state, wait_for,
+};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 struct Scenario {
     dir: tempfile::TempDir,
 }
@@ -136,33 +132,6 @@ impl Running {
     }
 }
 
-/// The pid in a `... ready (pid N)` line.
-fn pid_in(line: &str) -> i32 {
-    line.rsplit("pid ")
-        .next()
-        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {line:?}"))
-}
-
-/// The state letter of a process (`R`, `S`, `T`, `Z`), or `None` when it is gone.
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(") ")?.1;
-    after.chars().next()
-}
-
-fn gone_or_zombie(pid: i32) -> bool {
-    matches!(proc_state(pid), None | Some('Z') | Some('X'))
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -254,15 +223,12 @@ fn a_passing_run_writes_a_journal_and_junit() {
 #[test]
 fn a_failing_threshold_exits_1_and_fails_its_junit_case() {
     let scenario = Scenario::new("500ms", "threshold ping.count > 1000000");
-    let output = scenario
-        .command()
-        .arg("--junit")
-        .arg(scenario.path("junit.xml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAIL  ping.count > 1000000"), "{stdout}");
+    let mut command = scenario.command();
+    command.arg("--junit").arg(scenario.path("junit.xml"));
+    Test::from(command)
+        .run()
+        .code(1)
+        .stdout("FAIL  ping.count > 1000000");
     let junit = std::fs::read_to_string(scenario.path("junit.xml")).unwrap();
     assert!(junit.contains("failures=\"1\""), "{junit}");
     assert!(junit.contains("<failure message=\"measured "), "{junit}");
@@ -399,18 +365,14 @@ fn a_missing_program_is_an_environment_error_naming_the_resource() {
          resource ghost: process [\"pfi-no-such-program-xyz\"]\n",
     )
     .unwrap();
-    let output = pfi()
-        .arg("run")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("resource `ghost`"), "{stderr}");
-    assert!(stderr.contains("ghost.pfi:5:"), "{stderr}");
-    assert!(stderr.contains("pfi-no-such-program-xyz"), "{stderr}");
+    Test::new()
+        .args(["run".as_ref(), file.as_os_str(), "--state-dir".as_ref()])
+        .args([dir.path().join("state")])
+        .run()
+        .code(3)
+        .stderr("resource `ghost`")
+        .stderr("ghost.pfi:5:")
+        .stderr("pfi-no-such-program-xyz");
 }
 
 #[test]
@@ -418,14 +380,12 @@ fn check_errors_exit_2_without_starting_anything() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.pfi");
     std::fs::write(&file, "experiment {").unwrap();
-    let output = pfi()
-        .arg("run")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    Test::new()
+        .args(["run".as_ref(), file.as_os_str(), "--state-dir".as_ref()])
+        .args([dir.path().join("state")])
+        .run()
+        .code(2)
+        .stderr("bad.pfi:1:");
     assert!(!dir.path().join("state").exists());
 }
 
@@ -520,11 +480,11 @@ fn a_taken_link_port_is_an_environment_error_naming_the_link() {
         "1s",
         &format!("link front: tcp 127.0.0.1:{port} -> 127.0.0.1:9"),
     );
-    let output = scenario.command().output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("link `front` (declared at "), "{stderr}");
-    assert!(stderr.contains("free the port"), "{stderr}");
+    Test::from(scenario.command())
+        .run()
+        .code(3)
+        .stderr("link `front` (declared at ")
+        .stderr("free the port");
     drop(taken);
 }
 

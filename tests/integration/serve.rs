@@ -1,7 +1,7 @@
 //! `pfi serve` end to end: the real `pfi` binary serving on a port-0 address, driven over
 //! HTTP, running real `pfi-demo` processes; `pfi run --server` and `pfi gate` against it.
 
-use super::support::{demo_bin, free_port, pfi};
+use super::support::{demo_bin, free_port, gone_or_zombie, pfi, pid_in, proc_state, wait_for};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -274,31 +274,6 @@ probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
 }
 
 const FREEZE: &str = "fault freeze: pause on backend {\n  at 0ms\n  lasting 60s\n}\n";
-
-fn pid_in(message: &str) -> i32 {
-    message
-        .rsplit("(pid ")
-        .next()
-        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {message:?}"))
-}
-
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(") ").next()?.chars().next()
-}
-
-fn gone_or_zombie(pid: i32) -> bool {
-    matches!(proc_state(pid), None | Some('Z'))
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn a_run_over_the_api_streams_its_events_and_keeps_its_record() {

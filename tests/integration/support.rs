@@ -119,3 +119,109 @@ pub fn run_with_journal(dir: &Path, text: &str) -> (i32, String, serde_json::Val
         .unwrap();
     (output.status.code().unwrap_or(-1), stdout, report)
 }
+
+/// One `pfi` invocation, for tests that run the binary and look at what it said:
+/// `Test::new().args(["run", file]).run().code(2).stderr("file.pfi:3:")`.
+pub struct Test {
+    command: std::process::Command,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test { command: pfi() }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    /// Runs it to the end.
+    pub fn run(mut self) -> Ran {
+        let output = self.command.output().unwrap();
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl From<std::process::Command> for Test {
+    /// A prepared command (a scenario's `pfi run ...`).
+    fn from(command: std::process::Command) -> Test {
+        Test { command }
+    }
+}
+
+/// What a finished `pfi` said; each check names both outputs when it fails.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Asserts the exit code.
+    pub fn code(self, expected: i32) -> Ran {
+        assert_eq!(self.code, expected, "{self}");
+        self
+    }
+
+    /// Asserts that stdout contains `text`.
+    pub fn stdout(self, text: &str) -> Ran {
+        assert!(self.stdout.contains(text), "no {text:?} in stdout; {self}");
+        self
+    }
+
+    /// Asserts that stderr contains `text`.
+    pub fn stderr(self, text: &str) -> Ran {
+        assert!(self.stderr.contains(text), "no {text:?} in stderr; {self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The pid in a `... ready (pid N)` line or a `(pid N)` message.
+pub fn pid_in(line: &str) -> i32 {
+    line.rsplit("pid ")
+        .next()
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line:?}"))
+}
+
+/// The state letter of a process (`R`, `S`, `T`, `Z`), or `None` when it is gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    after.chars().next()
+}
+
+pub fn gone_or_zombie(pid: i32) -> bool {
+    matches!(proc_state(pid), None | Some('Z') | Some('X'))
+}
+
+/// Polls `condition` every 20 ms; fails the test after 20 s.
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
