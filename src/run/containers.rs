@@ -8,7 +8,7 @@
 //! through [`Fatal`]: the run stops, everything is reverted, and `pfi run` exits 3 with a
 //! message naming the resource and where it is declared.
 
-use super::journal::Journal;
+use super::journal::{EventKind, Journal};
 use super::ledger::Ledger;
 use super::run_error::RunError;
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
@@ -199,10 +199,10 @@ impl Containers {
         };
         match ContainerSpec::from_plan(&resource.name, &resource.target) {
             Some(spec) => {
-                journal.event(format!(
-                    "creating a container for {} from {}",
-                    resource.name, spec.image
-                ));
+                journal.record(EventKind::ContainerCreating {
+                    resource: resource.name.clone(),
+                    image: spec.image.to_string(),
+                });
                 let recorder: Arc<dyn LifecycleRecorder> = ledger;
                 let target = engine
                     .create(&spec, run_id, Some(recorder))
@@ -236,13 +236,10 @@ impl Containers {
         for target in &targets {
             wait_ready(target, resource, timeout).await.map_err(&env)?;
         }
-        let names: Vec<&str> = targets.iter().map(ContainerTarget::name).collect();
-        journal.event(format!(
-            "{} ready (container{} {})",
-            resource.name,
-            if names.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        ));
+        journal.record(EventKind::ContainerReady {
+            resource: resource.name.clone(),
+            containers: targets.iter().map(|t| t.name().to_string()).collect(),
+        });
         let mut tasks = Vec::new();
         for target in &targets {
             let series = if targets.len() == 1 {
@@ -349,17 +346,19 @@ impl Containers {
             task.abort();
         }
         if engine.is_some() {
-            journal.event(format!("Docker API calls so far: {}", self.api_calls()));
+            journal.record(EventKind::DockerApiCalls {
+                calls: self.api_calls(),
+            });
         }
         let mut errors = Vec::new();
         for resource in resources.iter().rev() {
             for target in resource.targets.iter().filter(|t| t.is_created_by_pfi()) {
                 match target.remove().await {
-                    Ok(()) => journal.event(format!(
-                        "container {} of {} removed",
-                        target.name(),
-                        resource.name
-                    )),
+                    Ok(()) => journal.record(EventKind::ContainerRemoved {
+                        container: target.name().to_string(),
+                        resource: resource.name.clone(),
+                        how: None,
+                    }),
                     Err(err) => errors.push(located(&resource.name, &resource.at, err)),
                 }
             }
@@ -388,10 +387,11 @@ impl Containers {
                 for container in leftover.iter().rev() {
                     match engine.remove_created(&container.name, run_id).await {
                         Ok(removal) => {
-                            journal.event(format!(
-                                "container {} of {} removed ({removal:?})",
-                                container.name, container.resource
-                            ));
+                            journal.record(EventKind::ContainerRemoved {
+                                container: container.name.clone(),
+                                resource: container.resource.clone(),
+                                how: Some(format!("{removal:?}")),
+                            });
                             if let Err(err) =
                                 ledger.container_removed(&container.resource, &container.name)
                             {

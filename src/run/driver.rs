@@ -340,13 +340,11 @@ impl Actuator for Driver {
         for predicted in &mut self.predicted_aborts {
             let called = predicted.check(&self.store);
             if let Some((at, failed)) = predicted.take_breach() {
-                self.journal.event(format!(
-                    "predicted stop: the threshold failed at {}, {} after the forecast called it \
-                     at {}",
-                    format_duration((failed * 1000.0).round()),
-                    format_duration(((failed - at) * 1000.0).round()),
-                    format_duration((at * 1000.0).round())
-                ));
+                self.journal.record(EventKind::PredictedStopBreached {
+                    failed_ms: (failed * 1000.0).round(),
+                    lead_ms: ((failed - at) * 1000.0).round(),
+                    called_ms: (at * 1000.0).round(),
+                });
             }
             let Some(breach) = called else {
                 continue;
@@ -362,7 +360,7 @@ impl Actuator for Driver {
             );
             if self.no_abort {
                 self.journal
-                    .event(format!("{reason}: not stopping (--no-abort)"));
+                    .record(EventKind::PredictedStopIgnored { reason });
                 continue;
             }
             return Some(reason);

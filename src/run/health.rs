@@ -6,7 +6,7 @@
 //! A single failed check makes a resource unhealthy and a single passing one healthy again:
 //! a run is short, and the point is to see exactly when a fault hurt.
 
-use super::journal::Journal;
+use super::journal::{EventKind, Journal};
 use crate::monitor::{Check, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
 use crate::plan::{CheckKind, CheckPlan, ResourcePlan, format_duration};
 use serde::Serialize;
@@ -178,7 +178,7 @@ impl HealthWatch {
                 };
                 let at_ms = seen.duration_since(zero).as_secs_f64() * 1000.0;
                 if let Some(message) = board.note(index, at_ms, &check) {
-                    journal.event(message);
+                    journal.record(EventKind::HealthChanged { message });
                 }
             }
         }

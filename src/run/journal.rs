@@ -91,6 +91,84 @@ pub enum EventKind {
     Stopping {
         reason: String,
     },
+    /// A predicted stop condition's threshold failed after the forecast called it (ms since
+    /// the store's clock started).
+    PredictedStopBreached {
+        failed_ms: f64,
+        lead_ms: f64,
+        called_ms: f64,
+    },
+    /// A predicted stop condition called it, but `--no-abort` keeps the run going.
+    PredictedStopIgnored {
+        reason: String,
+    },
+    /// The prediction loop started.
+    PredictionLoopStarted {
+        interval_ms: f64,
+        metrics: usize,
+        bindings: usize,
+    },
+    /// The prediction loop made a prediction (`detail`: its signals and expected limit).
+    Predicted {
+        kind: String,
+        resource: String,
+        pattern: String,
+        confidence: f64,
+        detail: String,
+    },
+    /// The mitigation engine started.
+    MitigationWatching {
+        rules: usize,
+    },
+    /// A mitigation rule fired.
+    MitigationFired {
+        trigger: String,
+        prediction: Option<String>,
+        confidence: Option<f64>,
+        action: String,
+        outcome: String,
+        ok: bool,
+    },
+    /// What a mitigation changed was undone at the end.
+    MitigationReverted {
+        what: String,
+    },
+    /// A rehearsal (a softened fault) was applied for `duration_ms`.
+    RehearsalApplied {
+        fault: String,
+        softened: String,
+        duration_ms: f64,
+        detail: String,
+    },
+    RehearsalReverted {
+        fault: String,
+    },
+    /// A process pfi started exited, restarted or runs again (`what` says which).
+    ResourceChanged {
+        resource: String,
+        what: String,
+    },
+    /// A health check's state changed (`message` says how).
+    HealthChanged {
+        message: String,
+    },
+    ContainerCreating {
+        resource: String,
+        image: String,
+    },
+    ContainerReady {
+        resource: String,
+        containers: Vec<String>,
+    },
+    /// `how`: what the engine reported when the container was removed after a crash.
+    ContainerRemoved {
+        container: String,
+        resource: String,
+        how: Option<String>,
+    },
+    DockerApiCalls {
+        calls: u64,
+    },
     /// Anything else, as a line of text.
     Note {
         message: String,
@@ -175,6 +253,97 @@ impl fmt::Display for EventKind {
                 write!(f, "{signal} received: reverting everything")
             }
             EventKind::Stopping { reason } => write!(f, "stopping: {reason}"),
+            EventKind::PredictedStopBreached {
+                failed_ms,
+                lead_ms,
+                called_ms,
+            } => write!(
+                f,
+                "predicted stop: the threshold failed at {}, {} after the forecast called it at {}",
+                format_duration(*failed_ms),
+                format_duration(*lead_ms),
+                format_duration(*called_ms)
+            ),
+            EventKind::PredictedStopIgnored { reason } => {
+                write!(f, "{reason}: not stopping (--no-abort)")
+            }
+            EventKind::PredictionLoopStarted {
+                interval_ms,
+                metrics,
+                bindings,
+            } => write!(
+                f,
+                "predicting every {} from {metrics} metrics ({bindings} pattern bindings)",
+                format_duration(*interval_ms)
+            ),
+            EventKind::Predicted {
+                kind,
+                resource,
+                pattern,
+                confidence,
+                detail,
+            } => write!(
+                f,
+                "predicted {kind} on {resource} (pattern {pattern}, confidence {confidence:.2}; {detail})"
+            ),
+            EventKind::MitigationWatching { rules } => {
+                write!(f, "mitigation engine watching {rules} rule(s)")
+            }
+            EventKind::MitigationFired {
+                trigger,
+                prediction,
+                confidence,
+                action,
+                outcome,
+                ok,
+            } => {
+                let prediction = match (prediction, confidence) {
+                    (Some(p), Some(c)) => format!(", prediction {p} at confidence {c:.2}"),
+                    _ => String::new(),
+                };
+                write!(
+                    f,
+                    "mitigation {action} on {trigger}{prediction}: {}{outcome}",
+                    if *ok { "" } else { "FAILED " }
+                )
+            }
+            EventKind::MitigationReverted { what } => write!(f, "mitigation {what} reverted"),
+            EventKind::RehearsalApplied {
+                fault,
+                softened,
+                duration_ms,
+                detail,
+            } => write!(
+                f,
+                "{fault} ({softened}) applied for {}: {detail}",
+                format_duration(*duration_ms)
+            ),
+            EventKind::RehearsalReverted { fault } => write!(f, "{fault} reverted"),
+            EventKind::ResourceChanged { resource, what } => {
+                write!(f, "resource {resource} {what}")
+            }
+            EventKind::HealthChanged { message } => write!(f, "{message}"),
+            EventKind::ContainerCreating { resource, image } => {
+                write!(f, "creating a container for {resource} from {image}")
+            }
+            EventKind::ContainerReady {
+                resource,
+                containers,
+            } => write!(
+                f,
+                "{resource} ready (container{} {})",
+                if containers.len() == 1 { "" } else { "s" },
+                containers.join(", ")
+            ),
+            EventKind::ContainerRemoved {
+                container,
+                resource,
+                how,
+            } => match how {
+                Some(how) => write!(f, "container {container} of {resource} removed ({how})"),
+                None => write!(f, "container {container} of {resource} removed"),
+            },
+            EventKind::DockerApiCalls { calls } => write!(f, "Docker API calls so far: {calls}"),
             EventKind::Note { message } => write!(f, "{message}"),
         }
     }

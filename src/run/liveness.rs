@@ -5,7 +5,7 @@
 //! for the run to fail: a crashed dependency measured as "PASS" is a wrong answer.
 
 use super::fault_windows::FaultWindows;
-use super::journal::Journal;
+use super::journal::{EventKind, Journal};
 use crate::mitigate::Firing;
 use crate::monitor::MetricsStore;
 use crate::plan::Plan;
@@ -133,7 +133,10 @@ pub async fn watch(
         };
         last = now;
         let Some(what) = what else { continue };
-        journal.event(format!("resource {name} {what}"));
+        journal.record(EventKind::ResourceChanged {
+            resource: name.clone(),
+            what: what.clone(),
+        });
         board.push(ResourceEvent {
             resource: name.clone(),
             at_ms: journal.elapsed_ms(),

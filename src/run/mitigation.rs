@@ -11,7 +11,7 @@
 //!
 //! It works on the interpreter's shared [`Runtime`].
 
-use super::journal::Journal;
+use super::journal::{EventKind, Journal};
 use super::resource_start::start_resource;
 use super::runtime::{ActiveFault, Applied, Running, Runtime, revert};
 use super::threshold_verdict::metric_value;
@@ -60,7 +60,7 @@ pub(super) fn spawn(
     });
     let live = journal.clone();
     let engine = MitigationEngine::new(plan, store.clone(), actions)
-        .observe(move |firing| live.event(describe(firing)));
+        .observe(move |firing| live.record(fired(firing)));
     let mut broadcast = rt.prediction_sender.subscribe();
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     rt.probe_tasks.push(tokio::spawn(async move {
@@ -81,10 +81,9 @@ pub(super) fn spawn(
     let task = tokio::spawn(engine.run(receiver, TICK, async move {
         let _ = stopped.await;
     }));
-    journal.event(format!(
-        "mitigation engine watching {} rule(s)",
-        plan.mitigations.len()
-    ));
+    journal.record(EventKind::MitigationWatching {
+        rules: plan.mitigations.len(),
+    });
     rt.mitigation = Some(Running { stop, task });
 }
 
@@ -102,7 +101,9 @@ pub(super) async fn stop(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Mi
     match task.await {
         Ok(log) => {
             for undone in &log.reverted {
-                journal.event(format!("mitigation {undone} reverted"));
+                journal.record(EventKind::MitigationReverted {
+                    what: undone.clone(),
+                });
             }
             log
         }
@@ -116,19 +117,16 @@ pub(super) async fn stop(runtime: &Arc<Mutex<Runtime>>, journal: &Journal) -> Mi
     }
 }
 
-/// One journal line for a firing.
-pub(super) fn describe(firing: &Firing) -> String {
-    let prediction = match (&firing.prediction, firing.confidence) {
-        (Some(p), Some(c)) => format!(", prediction {p} at confidence {c:.2}"),
-        _ => String::new(),
-    };
-    format!(
-        "mitigation {} on {}{prediction}: {}{}",
-        firing.action,
-        firing.trigger,
-        if firing.ok { "" } else { "FAILED " },
-        firing.outcome
-    )
+/// The journal event of a firing.
+fn fired(firing: &Firing) -> EventKind {
+    EventKind::MitigationFired {
+        trigger: firing.trigger.clone(),
+        prediction: firing.prediction.clone(),
+        confidence: firing.confidence,
+        action: firing.action.clone(),
+        outcome: firing.outcome.clone(),
+        ok: firing.ok,
+    }
 }
 
 /// The interpreter's side of the mitigation actions.
@@ -454,16 +452,19 @@ impl RunActions {
         fault.name = format!("rehearsal of {}", fault.name);
         let key = format!("rehearse {}", fault.name);
         let (ledger_id, detail) = self.apply(&fault, &key).await?;
-        self.journal.event(format!(
-            "{} ({softened}) applied for {}: {detail}",
-            fault.name,
-            format_duration(REHEARSAL.as_secs_f64() * 1000.0)
-        ));
+        self.journal.record(EventKind::RehearsalApplied {
+            fault: fault.name.clone(),
+            softened: softened.to_string(),
+            duration_ms: REHEARSAL.as_secs_f64() * 1000.0,
+            detail: detail.to_string(),
+        });
         tokio::time::sleep(REHEARSAL).await;
         if let Some(active) = self.take(|_, a| a.ledger_id == ledger_id) {
             self.revert_fault(active).await?;
         }
-        self.journal.event(format!("{} reverted", fault.name));
+        self.journal.record(EventKind::RehearsalReverted {
+            fault: fault.name.clone(),
+        });
         let verdicts = self.judge_rehearsal();
         let broken: Vec<&String> = verdicts
             .iter()

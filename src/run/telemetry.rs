@@ -7,12 +7,12 @@
 //! Telemetry is sampled every `predict.every` (250 ms without a `predict` block or `every`);
 //! Prometheus endpoints at their own `every`.
 
-use super::journal::Journal;
+use super::journal::{EventKind, Journal};
 use super::run_error::RunError;
 use crate::monitor::{
     LinkTelemetry, MetricsStore, ProbeTelemetry, ProcTelemetry, PrometheusTelemetry, run_telemetry,
 };
-use crate::plan::{Plan, format_duration};
+use crate::plan::Plan;
 use crate::predict::Prediction;
 use crate::predict::live::PredictionLoop;
 use crate::proxy::ProxyServer;
@@ -96,25 +96,23 @@ pub fn spawn(
     let live = PredictionLoop::new(plan)
         .map_err(|err| RunError::environment(format!("the predict block's detector: {err}")))?;
     if let Some(live) = live {
-        journal.event(format!(
-            "predicting every {} from {} metrics ({} pattern bindings)",
-            format_duration(live.interval().as_secs_f64() * 1000.0),
-            live.metrics().len(),
-            live.bindings().len()
-        ));
+        journal.record(EventKind::PredictionLoopStarted {
+            interval_ms: live.interval().as_secs_f64() * 1000.0,
+            metrics: live.metrics().len(),
+            bindings: live.bindings().len(),
+        });
         let (journal, predictions) = (journal.clone(), predictions.clone());
         let made = move |p: &Prediction| {
             let expected = p
                 .expected
                 .map_or(String::new(), |c| format!("; limit {} {c}", c.limit));
-            journal.event(format!(
-                "predicted {} on {} (pattern {}, confidence {:.2}; {}{expected})",
-                p.kind,
-                p.resource,
-                p.pattern,
-                p.confidence,
-                describe_signals(p)
-            ));
+            journal.record(EventKind::Predicted {
+                kind: p.kind.to_string(),
+                resource: p.resource.to_string(),
+                pattern: p.pattern.to_string(),
+                confidence: p.confidence,
+                detail: format!("{}{expected}", describe_signals(p)),
+            });
             predictions
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
