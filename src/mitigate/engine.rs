@@ -4,10 +4,11 @@
 //! rule has a cooldown. Every firing is recorded (trigger, prediction, confidence, action,
 //! outcome); what changed the system is reverted, newest first, when the engine finishes.
 //!
-//! The engine performs `alert` (stderr, and a webhook POST with a JSON body) and `script`
-//! (the rhai sandbox, whose actions call back into the engine's [`Actions`]) itself; the
-//! actions that touch the system (`scale`, `activate`, `shift`, `rehearse`, `restart`) go to
-//! the [`Actions`] the interpreter provides, the narrow interface between the two.
+//! The engine performs `alert` (the firing's record and a warning in the log, and a webhook
+//! POST with a JSON body through hyper's client) and `script` (the rhai sandbox, whose
+//! actions call back into the engine's [`Actions`]) itself; the actions that touch the
+//! system (`scale`, `activate`, `shift`, `rehearse`, `restart`) go to the [`Actions`] the
+//! interpreter provides, the narrow interface between the two.
 
 use super::host::StoreHost;
 use super::sandbox::{Limits, Sandbox};
@@ -434,37 +435,27 @@ impl MitigationEngine {
     }
 }
 
-/// POSTs `body` as JSON to an `http://host:port/path` URL; returns the status code.
+/// POSTs `body` as JSON to an `http://host:port/path` URL through hyper's client; returns the
+/// status code.
 async fn post_json(url: &str, body: &str) -> Result<u16, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("webhook {url}: only http:// URLs are supported"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut stream = tokio::net::TcpStream::connect(authority)
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("webhook {url}: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("webhook {url}: only http:// URLs are supported"));
+    }
+    let request = hyper::Request::post(uri)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .map_err(|e| format!("webhook {url}: {e}"))?;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let response = client
+        .request(request)
         .await
         .map_err(|e| format!("webhook {url}: {e}"))?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("webhook {url}: {e}"))?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .map_err(|e| format!("webhook {url}: {e}"))?;
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("webhook {url}: not an HTTP response"))
+    Ok(response.status().as_u16())
 }
 
 #[cfg(test)]
