@@ -7,7 +7,6 @@
 
 use super::error::ProxyError;
 use super::link_config::{LinkInfo, LinkKind};
-use super::listener;
 use super::precise_timer::PreciseTimer;
 use super::redirect::KernelRedirect;
 use super::seeding;
@@ -39,6 +38,9 @@ pub(crate) struct Link {
     pub(crate) kernel: Arc<KernelRedirect>,
     /// The runtime the link's tasks run on (the control API may run on another one).
     runtime: Handle,
+    /// The accept loop `start` spawns (`listener::accept`, wired by the server, so this
+    /// file does not import the listener that serves it).
+    accept: Accept,
     pub(crate) counters: LinkCounters,
     pub(crate) http_client: Option<UpstreamClient>,
     toxics: watch::Sender<Arc<ToxicSet>>,
@@ -61,12 +63,17 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// An accept loop: serves `link` on the listener until `stop` is dropped.
+pub(crate) type Accept =
+    fn(Arc<Link>, TcpListener, watch::Receiver<()>) -> crate::BoxFuture<'static, ()>;
+
 /// What a link shares with the other links of its server.
 pub(crate) struct LinkEnv {
     pub(crate) seed: u64,
     pub(crate) timer: PreciseTimer,
     pub(crate) kernel: Arc<KernelRedirect>,
     pub(crate) runtime: Handle,
+    pub(crate) accept: Accept,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +97,7 @@ impl Link {
             timer: env.timer,
             kernel: env.kernel,
             runtime: env.runtime,
+            accept: env.accept,
             counters: LinkCounters::default(),
             http_client,
             toxics: watch::Sender::new(Arc::new(ToxicSet::default())),
@@ -115,7 +123,7 @@ impl Link {
         let (stop, stopped) = watch::channel(());
         let task = self
             .runtime
-            .spawn(listener::run(Arc::clone(self), listener, stopped));
+            .spawn((self.accept)(Arc::clone(self), listener, stopped));
         if let Some(old) = state.running.replace(Running { stop, task }) {
             old.task.abort();
         }

@@ -11,9 +11,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// The accept loop of a link, boxed (`link::Accept`).
+pub(crate) fn accept(
+    link: Arc<Link>,
+    listener: TcpListener,
+    stop: watch::Receiver<()>,
+) -> crate::BoxFuture<'static, ()> {
+    Box::pin(run(link, listener, stop))
+}
+
 /// Accepts until `stop`'s sender is dropped. Accept errors (too many open files...) are
 /// logged and retried with a growing pause instead of ending the link.
-pub(crate) async fn run(link: Arc<Link>, listener: TcpListener, stop: watch::Receiver<()>) {
+async fn run(link: Arc<Link>, listener: TcpListener, stop: watch::Receiver<()>) {
     let mut stopping = stop.clone();
     let mut backoff = Duration::from_millis(10);
     loop {

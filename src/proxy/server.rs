@@ -3,6 +3,7 @@
 use super::error::ProxyError;
 use super::link::{self, Link, LinkEnv};
 use super::link_config::{LinkConfig, LinkInfo, Listen};
+use super::listener;
 use super::precise_timer::PreciseTimer;
 use super::redirect::KernelRedirect;
 use super::stats::LinkStats;
@@ -156,6 +157,7 @@ impl ProxyServer {
                 timer: self.inner.timer.clone(),
                 kernel: Arc::clone(&self.inner.kernel),
                 runtime,
+                accept: listener::accept,
             },
             listen,
             config.upstream,
