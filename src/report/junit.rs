@@ -35,6 +35,15 @@ pub fn junit_xml(record: &RunRecord) -> String {
             escape(&record.experiment),
             escape(&threshold.text)
         );
+        if threshold.passed && threshold.inconclusive {
+            // Too few samples to say: reported as skipped, with how many there were.
+            let _ = writeln!(
+                xml,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(&threshold.outcome())
+            );
+            continue;
+        }
         if threshold.passed {
             xml.push_str("/>\n");
             continue;

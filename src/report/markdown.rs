@@ -39,6 +39,7 @@ pub fn markdown(record: &RunRecord) -> String {
             "| {} | `{}` | {} | {} |",
             match t.status() {
                 "SKIP" => "⏭ skip",
+                "INCONCLUSIVE" if t.passed => "❔ inconclusive",
                 "PASS" => "✅ pass",
                 _ => "❌ FAIL",
             },

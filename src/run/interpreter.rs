@@ -16,7 +16,9 @@ use super::progress::{ProgressView, drive as drive_progress};
 use super::run_error::RunError;
 use super::schedule::{Actuator, BoxFuture, Ending, Schedule};
 use super::telemetry::{self, Predictions};
-use super::threshold_verdict::{ThresholdVerdict, abort_fails, judge, metric_value, skipped};
+use super::threshold_verdict::{
+    ThresholdVerdict, abort_fails, fail_inconclusive, judge, metric_value, skipped,
+};
 use crate::faults::{
     AppliedFault, FaultAction, FaultContext, Recorded, RevertAction, inject, prepare_recorded,
 };
@@ -205,6 +207,8 @@ struct Runtime {
     links: Vec<String>,
     processes: Vec<ProcessTarget>,
     containers: Containers,
+    /// Exits and restarts of resources (processes, containers, activated standbys).
+    liveness: LivenessBoard,
     probe_tasks: Vec<JoinHandle<()>>,
     /// Where the prediction loop sends its predictions, and keeps them for the report.
     prediction_sender: tokio::sync::broadcast::Sender<Prediction>,
@@ -248,6 +252,8 @@ pub struct Interpreter {
     predictions: tokio::sync::broadcast::Sender<Prediction>,
     /// `pfi run --no-abort`: predicted stop conditions only say when they would have stopped.
     no_abort: bool,
+    /// `pfi run --fail-inconclusive`: thresholds judged on too few samples fail.
+    fail_inconclusive: bool,
 }
 
 impl Interpreter {
@@ -259,7 +265,15 @@ impl Interpreter {
             progress: None,
             predictions: tokio::sync::broadcast::channel(256).0,
             no_abort: false,
+            fail_inconclusive: false,
         }
+    }
+
+    /// A threshold judged on too few samples fails the run instead of being only reported
+    /// (`pfi run --fail-inconclusive`).
+    pub fn failing_inconclusive(mut self) -> Interpreter {
+        self.fail_inconclusive = true;
+        self
     }
 
     /// Predicted stop conditions (`abort predicted within`) record when they would have
@@ -300,13 +314,15 @@ impl Interpreter {
             seed,
         });
         let predicted: Predictions = Arc::default();
+        let liveness = LivenessBoard::new();
         let runtime = Arc::new(Mutex::new(Runtime {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
             proxy: ProxyServer::new(seed),
             links: Vec::new(),
             processes: Vec::new(),
-            containers: Containers::default(),
+            containers: Containers::noting_on(liveness.clone()),
+            liveness: liveness.clone(),
             probe_tasks: Vec::new(),
             prediction_sender: self.predictions.clone(),
             predicted: predicted.clone(),
@@ -320,7 +336,6 @@ impl Interpreter {
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
         let health = HealthBoard::new();
-        let liveness = LivenessBoard::new();
         let logs = self
             .options
             .state_dir
@@ -360,6 +375,13 @@ impl Interpreter {
             .map(|t| match t.during.as_deref() {
                 Some(fault) if plan.fault(fault).is_none() => skipped(t, fault),
                 _ => judge(t, &store, &windows),
+            })
+            .map(|v| {
+                if self.fail_inconclusive {
+                    fail_inconclusive(v)
+                } else {
+                    v
+                }
             })
             .collect();
         let mitigated = mitigation::stop(&runtime, &journal).await;
