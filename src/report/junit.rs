@@ -140,6 +140,27 @@ mod tests {
     }
 
     #[test]
+    fn an_inconclusive_threshold_is_a_skipped_case_unless_it_fails_the_run() {
+        let mut record = sample_record();
+        let t = &mut record.thresholds[0];
+        t.inconclusive = true;
+        t.passed = true;
+        t.note = Some("inconclusive: 3 samples (at least 5 needed)".to_string());
+        let name = escape(&t.text);
+        let xml = junit_xml(&record);
+        let case = xml.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        assert!(
+            case.starts_with(">\n      <skipped message=\"measured "),
+            "{xml}"
+        );
+        assert!(case.contains("inconclusive: 3 samples"), "{xml}");
+        record.thresholds[0].passed = false;
+        let xml = junit_xml(&record);
+        let case = xml.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        assert!(case.starts_with(">\n      <failure message="), "{xml}");
+    }
+
+    #[test]
     fn one_case_per_threshold_named_as_written_with_percentages() {
         let mut record = sample_record();
         let xml = junit_xml(&record);
