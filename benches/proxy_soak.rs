@@ -154,7 +154,10 @@ async fn echo_loop(
         message[..8].copy_from_slice(&id.to_le_bytes());
         message[8..16].copy_from_slice(&seq.to_le_bytes());
         for (i, byte) in message[16..].iter_mut().enumerate() {
-            *byte = (id as u8).wrapping_mul(31).wrapping_add(seq as u8).wrapping_add(i as u8);
+            *byte = (id as u8)
+                .wrapping_mul(31)
+                .wrapping_add(seq as u8)
+                .wrapping_add(i as u8);
         }
         if stream.write_all(&message).await.is_err() || stream.read_exact(&mut back).await.is_err()
         {
@@ -207,7 +210,10 @@ impl Spawned {
             {
                 return line.clone();
             }
-            assert!(Instant::now() < deadline, "no line starting with {prefix:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no line starting with {prefix:?}"
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }

@@ -160,9 +160,6 @@ mod tests {
             CgroupSetting::new("cpu.cfs_quota_us", "50000"),
         ];
         assert_eq!(quota_cores(&v1), Some(0.5));
-        assert_eq!(
-            quota_cores(&[CgroupSetting::new("memory.max", "1")]),
-            None
-        );
+        assert_eq!(quota_cores(&[CgroupSetting::new("memory.max", "1")]), None);
     }
 }

@@ -119,7 +119,11 @@ pub struct ContainerLife {
 }
 
 /// The event between two inspections of container `name`, if any.
-pub fn container_change(name: &str, before: &ContainerLife, after: &ContainerLife) -> Option<String> {
+pub fn container_change(
+    name: &str,
+    before: &ContainerLife,
+    after: &ContainerLife,
+) -> Option<String> {
     match (before.running, after.running) {
         (true, false) => Some(match after.exit_code {
             Some(code) => format!("exited with status {code} (container {name})"),
@@ -135,7 +139,13 @@ pub fn container_change(name: &str, before: &ContainerLife, after: &ContainerLif
 }
 
 /// Records the event `what` of `resource`, seen now.
-pub fn note(board: &LivenessBoard, store: &MetricsStore, journal: &Journal, resource: &str, what: String) {
+pub fn note(
+    board: &LivenessBoard,
+    store: &MetricsStore,
+    journal: &Journal,
+    resource: &str,
+    what: String,
+) {
     journal.event(format!("resource {resource} {what}"));
     board.push(ResourceEvent {
         resource: resource.to_string(),

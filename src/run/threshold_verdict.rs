@@ -130,7 +130,11 @@ pub fn judge(
 
 /// How many samples the threshold is judged on: its probe's checks, or its series' points
 /// (a link's `error_rate`: the sampling intervals of its request counts), `during` applied.
-pub fn sample_count(threshold: &ThresholdPlan, store: &MetricsStore, windows: &FaultWindows) -> usize {
+pub fn sample_count(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> usize {
     if threshold.metric.source_kind == SourceKind::Probe {
         return samples(threshold, store, windows).len();
     }

@@ -419,7 +419,11 @@ async fn kill_with_any_signal_then_start_again() {
     let info = wait_for(&target, "a clean exit", |info| !info.running).await;
     assert_eq!(info.exit_code, Some(0));
     // The clean exit is observed too.
-    assert!(applied.effect().no_effect().is_none(), "{}", applied.effect());
+    assert!(
+        applied.effect().no_effect().is_none(),
+        "{}",
+        applied.effect()
+    );
     applied.revert().await.unwrap();
     assert!(target.info().await.unwrap().running);
     assert!(matches!(

@@ -531,7 +531,10 @@ resource victim: container "{}" {{
             .any(|w| w.starts_with("restarted (container") || w.starts_with("running again")),
         "{what:?}"
     );
-    assert!(events.iter().all(|e| e["explained_by"].is_null()), "{events:?}");
+    assert!(
+        events.iter().all(|e| e["explained_by"].is_null()),
+        "{events:?}"
+    );
     assert!(stdout.contains("UNEXPECTED"), "{stdout}");
 
     let expected = scenario("may_exit");

@@ -353,8 +353,7 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
     if !matches!(scenario, Scenario::ExistingContainer(_)) {
         // A created container's published port closes once Docker has removed it.
         let settle = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && Instant::now() < settle
-        {
+        while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && Instant::now() < settle {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(
@@ -413,19 +412,18 @@ fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
         // From right after the start to well after the faults are applied.
         let after = Duration::from_millis(rng.random_range(0..window_ms));
         // Every run is made, a failure is counted and shown: a thousand runs report totals.
-        let outcome =
-            match std::panic::catch_unwind(|| interrupted_run(&scenario, kind, after)) {
-                Ok(outcome) => outcome,
-                Err(payload) => {
-                    let message = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    failures.push(format!("run {i}: {message}"));
-                    continue;
-                }
-            };
+        let outcome = match std::panic::catch_unwind(|| interrupted_run(&scenario, kind, after)) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                failures.push(format!("run {i}: {message}"));
+                continue;
+            }
+        };
         *exits
             .entry((scenario.label(), kind, outcome.exit))
             .or_default() += 1;
@@ -472,7 +470,10 @@ fn interrupted_container_runs_leave_nothing_behind() {
     let name = unique("kept");
     cleanup.containers.push(name.clone());
     runtime.block_on(async {
-        let kept = engine.create(&backend_spec(&name), "test", None).await.unwrap();
+        let kept = engine
+            .create(&backend_spec(&name), "test", None)
+            .await
+            .unwrap();
         // Limits of its own, which must come back exactly.
         kept.update_limits(&ContainerLimits {
             nano_cpus: Some(1_500_000_000),
