@@ -162,10 +162,7 @@ threshold page.availability > 10%
         "{stdout}"
     );
     assert!(stdout.contains("(at least 5 needed)"), "{stdout}");
-    assert!(
-        stdout.contains("1 inconclusive: too few samples"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("PASS  page.availability > 10%"), "{stdout}");
     let first = &journal["thresholds"][0];
     assert_eq!(first["inconclusive"], true, "{first}");
     assert_eq!(first["passed"], true, "{first}");
