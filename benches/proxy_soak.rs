@@ -7,8 +7,8 @@
 //!
 //! Run with `cargo bench --bench proxy_soak`; `PFI_SOAK_SECS=300` sets each phase's length
 //! (default 10 s), `PFI_SOAK_CONNECTIONS` the connections (default 10,000),
-//! `PFI_SOAK_PROXIES` how many proxy processes share them (default 4: a proxied TCP
-//! connection holds two sockets and up to two pipes, and a process may not open more than
+//! `PFI_SOAK_PROXIES` how many proxy processes share them (default 5: a proxied TCP
+//! connection holds two sockets and two pipes (seven files measured), and a process may not open more than
 //! `ulimit -Hn` files, 20,000 here), `PFI_SOAK_PERIOD_MS` how often each connection echoes
 //! (default 2,000).
 //!
@@ -340,7 +340,7 @@ struct Sample {
 fn drive() {
     let secs = env_number("PFI_SOAK_SECS", 10);
     let connections = env_number("PFI_SOAK_CONNECTIONS", 10_000);
-    let proxies = env_number("PFI_SOAK_PROXIES", 4).max(1);
+    let proxies = env_number("PFI_SOAK_PROXIES", 5).max(1);
     let period = env_number("PFI_SOAK_PERIOD_MS", 2_000);
     let me = std::env::current_exe().expect("current exe");
     println!(
