@@ -8,9 +8,9 @@
 //! Run with `cargo bench --bench proxy_soak`; `PFI_SOAK_SECS=300` sets each phase's length
 //! (default 10 s), `PFI_SOAK_CONNECTIONS` the connections (default 10,000),
 //! `PFI_SOAK_PROXIES` how many proxy processes share them (default 5: a proxied TCP
-//! connection holds two sockets and two pipes (seven files measured), and a process may not open more than
-//! `ulimit -Hn` files, 20,000 here), `PFI_SOAK_PERIOD_MS` how often each connection echoes
-//! (default 2,000).
+//! connection holds two sockets and two pipes, seven files measured, and a process may not
+//! open more than `ulimit -Hn` files, 20,000 here), `PFI_SOAK_PERIOD_MS` how often each
+//! connection echoes (default 2,000).
 //!
 //! Three kinds of processes: this one drives and measures; an echo server and the clients
 //! run as children of it (the same binary, `PFI_SOAK_ROLE=echo|clients`), so no process
