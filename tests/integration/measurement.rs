@@ -192,6 +192,50 @@ threshold page.availability > 10%
     assert!(xml.contains("inconclusive: "), "{xml}");
 }
 
+/// A standby a mitigation activates is watched like the resources started at the beginning:
+/// its exit mid-run is an event that fails the run.
+#[test]
+fn an_activated_standby_that_dies_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, spare) = (free_port(), free_port());
+    let text = format!(
+        r#"experiment "standby" {{
+  duration 4s
+  seed 1
+}}
+
+{}
+
+resource spare: process ["python3", "-c", "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {spare})); s.listen(); time.sleep(1.0); raise SystemExit(4)"] {{
+  standby
+  ready tcp 127.0.0.1:{spare} within 10s
+}}
+
+probe reach: tcp 127.0.0.1:{port} every 100ms timeout 1s
+
+mitigate when reach.count > 3 {{
+  activate spare
+}}
+"#,
+        http_server(port)
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 1, "{stdout}");
+    let events = journal["resource_events"].as_array().unwrap();
+    let event = events
+        .iter()
+        .find(|e| e["resource"] == "spare")
+        .unwrap_or_else(|| panic!("no event of the standby: {events:?}\n{stdout}"));
+    assert!(
+        event["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited with status 4"),
+        "{event}"
+    );
+    assert!(event["explained_by"].is_null(), "{event}");
+}
+
 /// A kill fault explains the exit it causes.
 #[test]
 fn an_exit_caused_by_a_kill_fault_is_explained() {
