@@ -56,7 +56,7 @@ impl LivenessBoard {
         LivenessBoard::default()
     }
 
-    pub(super) fn push(&self, event: ResourceEvent) {
+    fn push(&self, event: ResourceEvent) {
         self.events
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
