@@ -10,7 +10,8 @@
 //! `PFI_SOAK_PROXIES` how many proxy processes share them (default 5: a proxied TCP
 //! connection holds two sockets and two pipes, seven files measured, and a process may not
 //! open more than `ulimit -Hn` files, 20,000 here), `PFI_SOAK_PERIOD_MS` how often each
-//! connection echoes (default 2,000).
+//! connection echoes (default 2,000), `PFI_SOAK_PFI` the `pfi` binary to soak (default the
+//! one cargo built with the bench, e.g. `target/release/pfi` from a debug build of it).
 //!
 //! Three kinds of processes: this one drives and measures; an echo server and the clients
 //! run as children of it (the same binary, `PFI_SOAK_ROLE=echo|clients`), so no process
@@ -364,7 +365,9 @@ fn drive() {
     let mut apis = Vec::new();
     let mut listens = Vec::new();
     for i in 0..proxies {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pfi"));
+        let pfi =
+            std::env::var("PFI_SOAK_PFI").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pfi").into());
+        let mut command = Command::new(pfi);
         command
             .args(["proxy", "serve", "--port", "0", "--seed"])
             .arg(i.to_string())
