@@ -29,6 +29,7 @@ pub const MIN_SAMPLES_TO_ABORT: usize = 5;
 /// series, in its scope) is inconclusive: the figure is reported, but it neither passes nor
 /// fails on its own. An inconclusive threshold does not fail the run unless the run asks for
 /// it (`pfi run --fail-inconclusive`).
+/// (A probe's `count` threshold is always judged.)
 pub const MIN_SAMPLES_TO_JUDGE: usize = 5;
 
 /// A threshold's result.
@@ -80,7 +81,10 @@ pub fn judge(
 ) -> ThresholdVerdict {
     let count = sample_count(threshold, store, windows);
     let verdict = |measured: Option<f64>, note: Option<String>| {
-        let inconclusive = count < MIN_SAMPLES_TO_JUDGE;
+        // A probe's `count` is the number of checks itself: few is its answer.
+        let inconclusive = count < MIN_SAMPLES_TO_JUDGE
+            && !(threshold.metric.source_kind == SourceKind::Probe
+                && threshold.metric.metric == "count");
         let note = if inconclusive {
             let scope = match &threshold.during {
                 Some(fault) => format!(" while `{fault}` was active"),
@@ -491,6 +495,12 @@ mod tests {
         );
         let strict = fail_inconclusive(verdict);
         assert!(strict.inconclusive && !strict.passed);
+        // A count is judged on any number of checks: four is its answer.
+        let mut count = threshold("count", Comparator::Gt, 10.0);
+        count.during = Some("freeze".into());
+        let verdict = judge(&count, &store, &windows);
+        assert_eq!(verdict.measured, Some(4.0));
+        assert!(!verdict.inconclusive && !verdict.passed);
         // The fifth check makes it a verdict: failed.
         windows.opened("freeze", at(1400));
         store.record_observation("p", observation(1400, 1000, false));
