@@ -719,11 +719,16 @@ impl<'a> Checker<'a> {
     }
 
     fn resource(&mut self, r: &ast::Resource) -> Option<ResourcePlan> {
-        let mut allowed = vec!["type", "criticality", "ready", "health", "standby"];
+        let mut allowed = vec![
+            "type",
+            "criticality",
+            "ready",
+            "health",
+            "standby",
+            "may_exit",
+        ];
         match &r.kind.node {
-            ast::ResourceKind::Process { .. } => {
-                allowed.extend(["env", "cwd", "stop_grace", "may_exit"])
-            }
+            ast::ResourceKind::Process { .. } => allowed.extend(["env", "cwd", "stop_grace"]),
             ast::ResourceKind::ContainerLabel { .. } => allowed.push("pick"),
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}

@@ -72,26 +72,21 @@ pub fn run(args: ProxyArgs) -> ExitCode {
         }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
-    match listener.local_addr() {
-        Ok(addr) => println!("pfi proxy API listening on {addr} (seed {seed})"),
+    let api_addr = match listener.local_addr() {
+        Ok(addr) => addr,
         Err(err) => {
             eprintln!("error: the API socket has no address: {err}");
             return ExitCode::from(exit::ENVIRONMENT);
         }
-    }
+    };
     raise_open_file_limit();
     // Links run on this runtime; the API gets a thread of its own.
     let proxy = runtime.block_on(async { ProxyServer::new(seed) });
+    // The config is checked before anything says "listening": a bad file is only an error.
+    let mut proxies = Vec::new();
     if let Some((path, bytes)) = config {
         match runtime.block_on(api::populate_all(&proxy, &bytes)) {
-            Ok(proxies) => {
-                for p in proxies {
-                    println!(
-                        "proxy {} listening on {} -> {}",
-                        p.name, p.listen, p.upstream
-                    );
-                }
-            }
+            Ok(created) => proxies = created,
             Err(failed) => {
                 eprintln!(
                     "error: cannot set up the proxies of {}: {}",
@@ -107,6 +102,13 @@ pub fn run(args: ProxyArgs) -> ExitCode {
                 return ExitCode::from(code);
             }
         }
+    }
+    println!("pfi proxy API listening on {api_addr} (seed {seed})");
+    for p in proxies {
+        println!(
+            "proxy {} listening on {} -> {}",
+            p.name, p.listen, p.upstream
+        );
     }
     let api = match api::ApiThread::start(listener, proxy.clone()) {
         Ok(api) => api,

@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// they would have stopped the run, to compare with a run they stop.
     #[arg(long)]
     pub no_abort: bool,
+    /// A threshold judged on fewer than 5 samples is inconclusive: reported, but it does not
+    /// fail the run. With this flag it fails the run.
+    #[arg(long)]
+    pub fail_inconclusive: bool,
 }
 
 /// Keeps the faults of the profile's top `n` scenarios; says what is run and left out, and
@@ -177,6 +181,9 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut interpreter = Interpreter::new(plan.clone(), options, sink).with_progress(view.clone());
     if args.no_abort {
         interpreter = interpreter.without_predicted_stops();
+    }
+    if args.fail_inconclusive {
+        interpreter = interpreter.failing_inconclusive();
     }
     let result = runtime.block_on(async { interpreter.run(shutdown_signal()).await });
     view.finish();

@@ -1,7 +1,8 @@
 //! What `cpu_limit`, `memory_limit` and `io_limit` share: a cgroup of their own for the
 //! process, with the limits written to it.
 
-use super::cgroup::{CgroupSetting, Cgroups, Controller, Hierarchy};
+use super::Effect;
+use super::cgroup::{CgroupPlacement, CgroupSetting, Cgroups, Controller, Hierarchy};
 use super::{FaultContext, FaultError, Prepared, RevertAction, running};
 use crate::targets::{ProcessIdentity, ProcessTarget};
 
@@ -50,6 +51,7 @@ pub(super) fn prepare_limit(
         placement: placement.clone(),
     };
     let resource = target.name().to_string();
+    let check = placement.clone();
     Ok(Prepared::new(revert, move || async move {
         let applied = tokio::task::spawn_blocking(move || placement.apply())
             .await
@@ -63,5 +65,21 @@ pub(super) fn prepare_limit(
                 fault: keyword,
                 message,
             })
+    })
+    .verified_by(move || async move {
+        tokio::task::spawn_blocking(move || limit_effect(&check))
+            .await
+            .unwrap_or_else(|err| Effect::NoEffect(format!("the check failed: {err}")))
     }))
+}
+
+/// The limit's effect: the values read back from the kernel and the process in the cgroup.
+/// (How much CPU a limited process then uses is not measured here: it takes a few quota
+/// periods, and the check runs before the next activation of the schedule; the run's
+/// `<resource>.cpu` series shows it.)
+fn limit_effect(placement: &CgroupPlacement) -> Effect {
+    match placement.in_place() {
+        Ok(held) => Effect::Observed(held),
+        Err(missing) => Effect::NoEffect(missing),
+    }
 }

@@ -98,13 +98,15 @@ pub(super) async fn restore_limits(
 ) -> Result<RevertOutcome, DockerError> {
     let name = target.name();
     let info = target.info().await?;
-    if previous.holds_in(&info.limits) {
+    // Only what is left: a restore cut between its two steps (SIGKILL) is finished here.
+    let steps = previous.remaining_steps(&info.limits);
+    if steps.is_empty() {
         return Ok(RevertOutcome::AlreadyReverted(format!(
             "container `{name}` has its limits back ({})",
             previous.describe()
         )));
     }
-    for step in previous.restore_steps() {
+    for step in steps {
         target.update_limits(&step).await?;
     }
     Ok(RevertOutcome::Reverted(format!(

@@ -1,7 +1,12 @@
 //! `kill`: sends a signal (SIGKILL unless told otherwise) to the process and its group, or to
 //! a container's main process. When the fault ends, the resource is started again if the
 //! signal ended it.
+//!
+//! Verified after applying: the process is gone (or replaced), the container stopped running
+//! or was restarted (a new start time, by its restart policy); a signal the program handles
+//! and survives is reported as having no observable effect.
 
+use super::Effect;
 use super::setting_spec::*;
 use super::{
     BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
@@ -10,6 +15,11 @@ use super::{FailureMode, FaultAction, FaultKind, Settings};
 use crate::plan::TargetFamily::{self, *};
 use crate::targets::{ContainerTarget, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long a killed target has to be seen gone.
+const SEEN_WITHIN: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(10);
 
 const SETTINGS: &[SettingSpec] = &[opt(
     "signal",
@@ -81,12 +91,31 @@ impl Fault for Kill {
         };
         let target = target.clone();
         let signal = self.signal;
+        let gone = identity;
         Ok(Prepared::new(revert, move || async move {
             target.signal_group(signal)?;
             Ok(format!(
                 "sent {signal} to `{}` (pid {}) and its process group",
                 target.name(),
                 identity.pid
+            ))
+        })
+        .verified_by(move || async move {
+            let started = tokio::time::Instant::now();
+            while started.elapsed() < SEEN_WITHIN {
+                if !gone.is_running() {
+                    return Effect::Observed(format!(
+                        "process {} is gone after {signal} ({} ms)",
+                        gone.pid,
+                        started.elapsed().as_millis()
+                    ));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            Effect::NoEffect(format!(
+                "process {} still runs {} ms after {signal}",
+                gone.pid,
+                SEEN_WITHIN.as_millis()
             ))
         }))
     }
@@ -97,16 +126,54 @@ impl Fault for Kill {
         _ctx: &'a FaultContext,
     ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
         Box::pin(async move {
-            running_container(target, "kill").await?;
+            let before = running_container(target, "kill").await?;
             let revert = RevertAction::StartContainer {
                 container: target.reference(),
                 stopping_until_ms: None,
             };
             let target = target.clone();
+            let check = target.clone();
             let signal = self.signal;
             Ok(Prepared::new(revert, move || async move {
                 target.kill(signal).await?;
                 Ok(format!("sent {signal} to container `{}`", target.name()))
+            })
+            .verified_by(move || async move {
+                let started = tokio::time::Instant::now();
+                let mut last = None;
+                while started.elapsed() < SEEN_WITHIN {
+                    match check.info().await {
+                        Ok(info) if !info.running => {
+                            return Effect::Observed(format!(
+                                "container `{}` is {} after {signal}",
+                                check.name(),
+                                info.status
+                            ));
+                        }
+                        Ok(info) if info.started_at != before.started_at => {
+                            return Effect::Observed(format!(
+                                "container `{}` was restarted after {signal} (started {})",
+                                check.name(),
+                                info.started_at
+                            ));
+                        }
+                        Ok(info) => last = Some(info.status.to_string()),
+                        Err(err) if err.is_gone() => {
+                            return Effect::Observed(format!(
+                                "container `{}` is gone after {signal}",
+                                check.name()
+                            ));
+                        }
+                        Err(err) => return Effect::NoEffect(format!("cannot inspect it: {err}")),
+                    }
+                    tokio::time::sleep(POLL * 5).await;
+                }
+                Effect::NoEffect(format!(
+                    "container `{}` is still {} {} ms after {signal}, with the same start time",
+                    check.name(),
+                    last.unwrap_or_else(|| "running".to_string()),
+                    SEEN_WITHIN.as_millis()
+                ))
             }))
         })
     }

@@ -1,6 +1,7 @@
 //! `restart`: stops the process or container gracefully and starts it again; nothing to
 //! revert.
 
+use super::Effect;
 use super::setting_spec::*;
 use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
@@ -71,6 +72,24 @@ impl Fault for Restart {
         };
         let target = target.clone();
         let grace = self.grace;
+        let previous = target.identity();
+        let check = target.clone();
+        let verify = move || async move {
+            match (previous, check.identity()) {
+                (_, None) => Effect::NoEffect(format!("`{}` is not running", check.name())),
+                (Some(before), Some(after)) if before == after => Effect::NoEffect(format!(
+                    "`{}` still runs as pid {} from before the restart",
+                    check.name(),
+                    after.pid
+                )),
+                (before, Some(after)) => Effect::Observed(format!(
+                    "`{}` runs as a new process (pid {}{})",
+                    check.name(),
+                    after.pid,
+                    before.map_or(String::new(), |b| format!(", was {}", b.pid))
+                )),
+            }
+        };
         Ok(Prepared::new(revert, move || async move {
             let before = target.pid();
             let after = target.restart_within(grace).await?;
@@ -82,7 +101,8 @@ impl Fault for Restart {
                 ),
                 None => format!("started `{}` (pid {})", target.name(), after.pid),
             })
-        }))
+        })
+        .verified_by(verify))
     }
 
     fn prepare_container<'a>(
@@ -92,15 +112,39 @@ impl Fault for Restart {
     ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
         Box::pin(async move {
             // Fails here, before anything is recorded, when the container does not exist.
-            target.info().await?;
+            let before = target.info().await?;
             let revert = RevertAction::Nothing {
                 reason: format!("a restart leaves container `{}` running", target.name()),
             };
             let target = target.clone();
+            let check = target.clone();
             let grace = self.grace.unwrap_or(super::DEFAULT_CONTAINER_GRACE);
             Ok(Prepared::new(revert, move || async move {
                 target.restart(Some(grace)).await?;
                 Ok(format!("restarted container `{}`", target.name()))
+            })
+            .verified_by(move || async move {
+                match check.info().await {
+                    Ok(info) if info.running && info.started_at != before.started_at => {
+                        Effect::Observed(format!(
+                            "container `{}` runs again, started {} (was {})",
+                            check.name(),
+                            info.started_at,
+                            before.started_at
+                        ))
+                    }
+                    Ok(info) if info.running => Effect::NoEffect(format!(
+                        "container `{}` has the start time it had before the restart ({})",
+                        check.name(),
+                        info.started_at
+                    )),
+                    Ok(info) => Effect::NoEffect(format!(
+                        "container `{}` is {} after the restart",
+                        check.name(),
+                        info.status
+                    )),
+                    Err(err) => Effect::NoEffect(format!("cannot inspect it: {err}")),
+                }
             }))
         })
     }

@@ -35,6 +35,15 @@ pub fn junit_xml(record: &RunRecord) -> String {
             escape(&record.experiment),
             escape(&threshold.text)
         );
+        if threshold.passed && threshold.inconclusive {
+            // Too few samples to say: reported as skipped, with how many there were.
+            let _ = writeln!(
+                xml,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(&threshold.outcome())
+            );
+            continue;
+        }
         if threshold.passed {
             xml.push_str("/>\n");
             continue;
@@ -128,6 +137,27 @@ mod tests {
     #[test]
     fn escapes_markup_and_control_characters() {
         assert_eq!(escape("a<b>&\"'\u{1}"), "a&lt;b&gt;&amp;&quot;&apos;");
+    }
+
+    #[test]
+    fn an_inconclusive_threshold_is_a_skipped_case_unless_it_fails_the_run() {
+        let mut record = sample_record();
+        let t = &mut record.thresholds[0];
+        t.inconclusive = true;
+        t.passed = true;
+        t.note = Some("inconclusive: 3 samples (at least 5 needed)".to_string());
+        let name = escape(&t.text);
+        let xml = junit_xml(&record);
+        let case = xml.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        assert!(
+            case.starts_with(">\n      <skipped message=\"measured "),
+            "{xml}"
+        );
+        assert!(case.contains("inconclusive: 3 samples"), "{xml}");
+        record.thresholds[0].passed = false;
+        let xml = junit_xml(&record);
+        let case = xml.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        assert!(case.starts_with(">\n      <failure message="), "{xml}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn markdown(record: &RunRecord) -> String {
             "| {} | `{}` | {} | {} |",
             match t.status() {
                 "SKIP" => "⏭ skip",
+                "INCONCLUSIVE" if t.passed => "❔ inconclusive",
                 "PASS" => "✅ pass",
                 _ => "❌ FAIL",
             },
@@ -182,6 +183,27 @@ mod tests {
     #[test]
     fn the_markdown_of_the_sample_run() {
         insta::assert_snapshot!(markdown(&sample_record()));
+    }
+
+    #[test]
+    fn an_inconclusive_threshold_is_neither_a_pass_nor_a_failure() {
+        let mut record = sample_record();
+        for t in &mut record.thresholds {
+            t.passed = true;
+        }
+        let t = &mut record.thresholds[0];
+        t.inconclusive = true;
+        t.note = Some("inconclusive: 3 samples (at least 5 needed)".into());
+        let md = markdown(&record);
+        let n = record.thresholds.len();
+        assert!(
+            md.contains(&format!(
+                "no threshold failed ({} passed, 1 inconclusive: too few samples)",
+                n - 1
+            )),
+            "{md}"
+        );
+        assert!(md.contains("| ❔ inconclusive | `"), "{md}");
     }
 
     #[test]

@@ -61,6 +61,7 @@ impl RunRecord {
                     passed: verdict.passed,
                     note: verdict.note.clone(),
                     skipped: verdict.skipped,
+                    inconclusive: verdict.inconclusive,
                 }
             })
             .collect();

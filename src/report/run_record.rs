@@ -129,10 +129,22 @@ impl RunRecord {
             )
             .collect();
         if parts.is_empty() {
-            parts.push(format!(
-                "every threshold passed ({}) and everything was undone",
-                self.thresholds.len()
-            ));
+            let inconclusive = self
+                .thresholds
+                .iter()
+                .filter(|t| t.inconclusive && t.passed)
+                .count();
+            parts.push(if inconclusive == 0 {
+                format!(
+                    "every threshold passed ({}) and everything was undone",
+                    self.thresholds.len()
+                )
+            } else {
+                format!(
+                    "no threshold failed ({} passed, {inconclusive} inconclusive: too few samples) and everything was undone",
+                    self.thresholds.len() - inconclusive
+                )
+            });
         }
         if !above.is_empty() {
             parts.push(format!("risk above tolerance: {}", above.join(", ")));

@@ -53,6 +53,7 @@ fn threshold(
         passed,
         note: None,
         skipped: false,
+        inconclusive: false,
     }
 }
 

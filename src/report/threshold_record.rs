@@ -27,13 +27,19 @@ pub struct ThresholdRecord {
     /// Not judged: it is `during` a fault left out of the run (`--profile top:N`).
     #[serde(default)]
     pub skipped: bool,
+    /// Judged on too few samples to say (the note says how many): reported, and it does not
+    /// fail the run unless the run was told so (`--fail-inconclusive`, then `passed` is false).
+    #[serde(default)]
+    pub inconclusive: bool,
 }
 
 impl ThresholdRecord {
-    /// `PASS`, `FAIL` or `SKIP`.
+    /// `PASS`, `FAIL`, `SKIP` or `INCONCLUSIVE`.
     pub fn status(&self) -> &'static str {
         if self.skipped {
             "SKIP"
+        } else if self.inconclusive {
+            "INCONCLUSIVE"
         } else if self.passed {
             "PASS"
         } else {
@@ -44,6 +50,9 @@ impl ThresholdRecord {
     /// `measured 50%` / `no samples while ...` / `not measured`.
     pub fn outcome(&self) -> String {
         match (self.measured, &self.note) {
+            (Some(value), Some(note)) if self.inconclusive => {
+                format!("measured {}, {note}", value_in(self.unit, value))
+            }
             (Some(value), _) => format!("measured {}", value_in(self.unit, value)),
             (None, Some(note)) => note.clone(),
             (None, None) => "not measured".to_string(),

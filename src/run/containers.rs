@@ -10,6 +10,7 @@
 
 use super::journal::{EventKind, Journal};
 use super::ledger::Ledger;
+use super::liveness::{self, ContainerLife, LivenessBoard};
 use super::run_error::RunError;
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
@@ -101,6 +102,8 @@ struct Inner {
 pub(super) struct Containers {
     inner: Arc<Mutex<Inner>>,
     pub(super) fatal: Fatal,
+    /// Where exits and restarts of the containers are noted.
+    liveness: LivenessBoard,
 }
 
 /// A container fault in effect: one applied fault per selected container, with its ledger id.
@@ -140,6 +143,14 @@ pub(super) fn validate(plan: &Plan) -> Result<(), RunError> {
 }
 
 impl Containers {
+    /// Containers whose exits and restarts are noted on `board`.
+    pub(super) fn noting_on(board: LivenessBoard) -> Containers {
+        Containers {
+            liveness: board,
+            ..Containers::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -259,6 +270,7 @@ impl Containers {
             resource.at.clone(),
             targets,
             self.fatal.clone(),
+            (self.liveness.clone(), store.clone(), journal.clone()),
         )));
         self.lock().tasks.extend(tasks);
         Ok(())
@@ -553,15 +565,33 @@ async fn watch_resource(
     at: Location,
     targets: Vec<ContainerTarget>,
     fatal: Fatal,
+    (board, store, journal): (LivenessBoard, MetricsStore, Journal),
 ) {
     let mut failures = 0;
     let mut interval = tokio::time::interval(WATCH_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let series = format!("{resource}.up");
+    // The last inspection of each container (they were all ready when the watch started).
+    let mut lives: Vec<Option<ContainerLife>> = vec![None; targets.len()];
     loop {
         interval.tick().await;
-        for target in &targets {
+        for (target, last) in targets.iter().zip(lives.iter_mut()) {
             match target.info().await {
-                Ok(_) => failures = 0,
+                Ok(info) => {
+                    failures = 0;
+                    let now = ContainerLife {
+                        running: info.running,
+                        started_at: info.started_at.clone(),
+                        exit_code: info.exit_code,
+                    };
+                    if let Some(what) = last
+                        .as_ref()
+                        .and_then(|before| liveness::container_change(target.name(), before, &now))
+                    {
+                        liveness::note(&board, &store, &journal, &resource, what);
+                    }
+                    *last = Some(now);
+                }
                 Err(err) if err.is_gone() => {
                     fatal.raise(located(&resource, &at, format!("during the run: {err}")));
                     return;
@@ -576,5 +606,7 @@ async fn watch_resource(
                 }
             }
         }
+        let up = lives.iter().all(|l| l.as_ref().is_some_and(|l| l.running));
+        store.record_now(&series, if up { 1.0 } else { 0.0 });
     }
 }

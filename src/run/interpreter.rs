@@ -21,7 +21,7 @@ use super::schedule::Ending;
 use super::start_up::body;
 use super::teardown::teardown;
 use super::telemetry::Predictions;
-use super::threshold_verdict::{ThresholdVerdict, judge, skipped};
+use super::threshold_verdict::{ThresholdVerdict, fail_inconclusive, judge, skipped};
 use crate::monitor::MetricsStore;
 use crate::plan::Plan;
 use crate::predict::Prediction;
@@ -48,6 +48,8 @@ pub struct Interpreter {
     predictions: tokio::sync::broadcast::Sender<Prediction>,
     /// `pfi run --no-abort`: predicted stop conditions only say when they would have stopped.
     no_abort: bool,
+    /// `pfi run --fail-inconclusive`: thresholds judged on too few samples fail.
+    fail_inconclusive: bool,
 }
 
 impl Interpreter {
@@ -59,7 +61,15 @@ impl Interpreter {
             progress: None,
             predictions: tokio::sync::broadcast::channel(256).0,
             no_abort: false,
+            fail_inconclusive: false,
         }
+    }
+
+    /// A threshold judged on too few samples fails the run instead of being only reported
+    /// (`pfi run --fail-inconclusive`).
+    pub fn failing_inconclusive(mut self) -> Interpreter {
+        self.fail_inconclusive = true;
+        self
     }
 
     /// Predicted stop conditions (`abort predicted within`) record when they would have
@@ -100,13 +110,15 @@ impl Interpreter {
             seed,
         });
         let predicted: Predictions = Arc::default();
+        let liveness = LivenessBoard::new();
         let runtime = Arc::new(Mutex::new(Runtime {
             run_id: run_id.clone(),
             ledger: ledger.clone(),
             proxy: ProxyServer::new(seed),
             links: Vec::new(),
             processes: Vec::new(),
-            containers: Containers::default(),
+            containers: Containers::noting_on(liveness.clone()),
+            liveness: liveness.clone(),
             probe_tasks: Vec::new(),
             prediction_sender: self.predictions.clone(),
             predicted: predicted.clone(),
@@ -120,7 +132,6 @@ impl Interpreter {
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
         let health = HealthBoard::new();
-        let liveness = LivenessBoard::new();
         let logs = self
             .options
             .state_dir
@@ -160,6 +171,13 @@ impl Interpreter {
             .map(|t| match t.during.as_deref() {
                 Some(fault) if plan.fault(fault).is_none() => skipped(t, fault),
                 _ => judge(t, &store, &windows),
+            })
+            .map(|v| {
+                if self.fail_inconclusive {
+                    fail_inconclusive(v)
+                } else {
+                    v
+                }
             })
             .collect();
         let mitigated = mitigation::stop(&runtime, &journal).await;

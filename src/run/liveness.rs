@@ -3,6 +3,11 @@
 //! (1 or 0) in the metrics store, and, unless a fault explains it (a `kill`, `stop` or
 //! `restart` on that resource around that time) or the resource says `may_exit`, a reason
 //! for the run to fail: a crashed dependency measured as "PASS" is a wrong answer.
+//!
+//! Containers (created or selected, standbys activated by a mitigation included) are judged
+//! the same way from the inspections of the container watch (`containers`): a container that
+//! stops running, or runs with a new start time (restarted by Docker or anyone else), is an
+//! event; `<resource>.up` is 1 while every container of the resource runs.
 
 use super::fault_windows::FaultWindows;
 use super::journal::{EventKind, Journal};
@@ -104,6 +109,56 @@ fn explanation(
     declared.may_exit.then(|| "may_exit".to_string())
 }
 
+/// What a container's inspection says about its life: running (paused counts as running)
+/// and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerLife {
+    pub running: bool,
+    pub started_at: String,
+    pub exit_code: Option<i64>,
+}
+
+/// The event between two inspections of container `name`, if any.
+pub fn container_change(
+    name: &str,
+    before: &ContainerLife,
+    after: &ContainerLife,
+) -> Option<String> {
+    match (before.running, after.running) {
+        (true, false) => Some(match after.exit_code {
+            Some(code) => format!("exited with status {code} (container {name})"),
+            None => format!("stopped (container {name})"),
+        }),
+        (true, true) if before.started_at != after.started_at => Some(format!(
+            "restarted (container {name}, started {} -> {})",
+            before.started_at, after.started_at
+        )),
+        (false, true) => Some(format!("running again (container {name})")),
+        _ => None,
+    }
+}
+
+/// Records the event `what` of `resource`, seen now.
+pub fn note(
+    board: &LivenessBoard,
+    store: &MetricsStore,
+    journal: &Journal,
+    resource: &str,
+    what: String,
+) {
+    journal.record(EventKind::ResourceChanged {
+        resource: resource.to_string(),
+        what: what.clone(),
+    });
+    board.push(ResourceEvent {
+        resource: resource.to_string(),
+        at_ms: journal.elapsed_ms(),
+        seen: store.now(),
+        what,
+        explained_by: None,
+    });
+}
+
 /// Watches `target` until aborted: notes each exit and each restart.
 pub async fn watch(
     target: ProcessTarget,
@@ -133,16 +188,39 @@ pub async fn watch(
         };
         last = now;
         let Some(what) = what else { continue };
-        journal.record(EventKind::ResourceChanged {
-            resource: name.clone(),
-            what: what.clone(),
-        });
-        board.push(ResourceEvent {
-            resource: name.clone(),
-            at_ms: journal.elapsed_ms(),
-            seen: store.now(),
-            what,
-            explained_by: None,
-        });
+        note(&board, &store, &journal, &name, what);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn life(running: bool, started_at: &str, exit_code: Option<i64>) -> ContainerLife {
+        ContainerLife {
+            running,
+            started_at: started_at.to_string(),
+            exit_code,
+        }
+    }
+
+    #[test]
+    fn container_exits_restarts_and_returns_are_events() {
+        let up = life(true, "t1", Some(0));
+        assert_eq!(container_change("c", &up, &up.clone()), None);
+        let exited = life(false, "t1", Some(137));
+        assert_eq!(
+            container_change("c", &up, &exited).as_deref(),
+            Some("exited with status 137 (container c)")
+        );
+        assert_eq!(container_change("c", &exited, &exited.clone()), None);
+        assert_eq!(
+            container_change("c", &exited, &life(true, "t2", Some(0))).as_deref(),
+            Some("running again (container c)")
+        );
+        assert_eq!(
+            container_change("c", &up, &life(true, "t2", Some(0))).as_deref(),
+            Some("restarted (container c, started t1 -> t2)")
+        );
     }
 }

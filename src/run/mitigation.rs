@@ -362,14 +362,22 @@ impl RunActions {
             start_resource(resource, &self.logs, &self.runtime, &self.journal)
                 .await
                 .map_err(|err| err.to_string())?;
-            let pid = self
-                .runtime
-                .lock()
-                .await
-                .processes
-                .iter()
-                .find(|p| p.name() == name)
-                .and_then(|p| p.pid());
+            let pid = {
+                let mut rt = self.runtime.lock().await;
+                let started = rt.processes.iter().find(|p| p.name() == name).cloned();
+                // Watched like the processes started at the beginning: an exit or a restart
+                // of the activated standby is an event.
+                if let Some(process) = &started {
+                    let task = super::liveness::watch(
+                        process.clone(),
+                        rt.liveness.clone(),
+                        self.store.clone(),
+                        self.journal.clone(),
+                    );
+                    rt.probe_tasks.push(tokio::spawn(task));
+                }
+                started.and_then(|p| p.pid())
+            };
             Ok(Performed {
                 detail: format!(
                     "standby {name} started and ready (pid {}); it stops at the end of the run",

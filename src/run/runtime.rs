@@ -4,6 +4,7 @@
 
 use super::containers::{self, AppliedContainers, Containers};
 use super::ledger::Ledger;
+use super::liveness::LivenessBoard;
 use super::run_report::FaultRecord;
 use super::telemetry::Predictions;
 use crate::faults::AppliedFault;
@@ -28,6 +29,8 @@ pub(super) struct Runtime {
     pub(super) links: Vec<String>,
     pub(super) processes: Vec<ProcessTarget>,
     pub(super) containers: Containers,
+    /// Exits and restarts of resources (processes, containers, activated standbys).
+    pub(super) liveness: LivenessBoard,
     pub(super) probe_tasks: Vec<JoinHandle<()>>,
     /// Where the prediction loop sends its predictions, and keeps them for the report.
     pub(super) prediction_sender: tokio::sync::broadcast::Sender<Prediction>,

@@ -25,6 +25,13 @@ use std::time::Duration;
 /// first check does not end a run.
 pub const MIN_SAMPLES_TO_ABORT: usize = 5;
 
+/// A threshold judged on fewer samples than this (checks of its probe, or points of its
+/// series, in its scope) is inconclusive: the figure is reported, but it neither passes nor
+/// fails on its own. An inconclusive threshold does not fail the run unless the run asks for
+/// it (`pfi run --fail-inconclusive`).
+/// (A probe's `count` threshold is always judged.)
+pub const MIN_SAMPLES_TO_JUDGE: usize = 5;
+
 /// A threshold's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThresholdVerdict {
@@ -39,6 +46,18 @@ pub struct ThresholdVerdict {
     /// fail the run.
     #[serde(default)]
     pub skipped: bool,
+    /// Judged on fewer than [`MIN_SAMPLES_TO_JUDGE`] samples (none included): reported, the
+    /// note says how many, and it does not fail the run (see [`fail_inconclusive`]).
+    #[serde(default)]
+    pub inconclusive: bool,
+}
+
+/// `pfi run --fail-inconclusive`: an inconclusive verdict fails.
+pub fn fail_inconclusive(mut verdict: ThresholdVerdict) -> ThresholdVerdict {
+    if verdict.inconclusive {
+        verdict.passed = false;
+    }
+    verdict
 }
 
 /// The verdict of a threshold `during` a fault the run left out.
@@ -50,6 +69,7 @@ pub fn skipped(threshold: &ThresholdPlan, fault: &str) -> ThresholdVerdict {
         note: Some(format!("skipped: fault `{fault}` is left out of this run")),
         abort: threshold.abort,
         skipped: true,
+        inconclusive: false,
     }
 }
 
@@ -59,13 +79,38 @@ pub fn judge(
     store: &MetricsStore,
     windows: &FaultWindows,
 ) -> ThresholdVerdict {
-    let verdict = |measured: Option<f64>, note: Option<String>| ThresholdVerdict {
-        text: threshold.text.clone(),
-        passed: measured.is_some_and(|value| threshold.op.holds(value, threshold.value)),
-        measured,
-        note,
-        abort: threshold.abort,
-        skipped: false,
+    let count = sample_count(threshold, store, windows);
+    let verdict = |measured: Option<f64>, note: Option<String>| {
+        // A probe's `count` is the number of checks itself: few is its answer.
+        let inconclusive = count < MIN_SAMPLES_TO_JUDGE
+            && !(threshold.metric.source_kind == SourceKind::Probe
+                && threshold.metric.metric == "count");
+        let note = if inconclusive {
+            let scope = match &threshold.during {
+                Some(fault) => format!(" while `{fault}` was active"),
+                None => String::new(),
+            };
+            let counted = format!(
+                "inconclusive: {count} sample{}{scope} (at least {MIN_SAMPLES_TO_JUDGE} needed)",
+                if count == 1 { "" } else { "s" }
+            );
+            Some(match note {
+                Some(note) => format!("{counted}; {note}"),
+                None => counted,
+            })
+        } else {
+            note
+        };
+        ThresholdVerdict {
+            text: threshold.text.clone(),
+            passed: inconclusive
+                || measured.is_some_and(|value| threshold.op.holds(value, threshold.value)),
+            measured,
+            note,
+            abort: threshold.abort,
+            skipped: false,
+            inconclusive,
+        }
     };
     if threshold.metric.source_kind != SourceKind::Probe {
         return match judge_series(threshold, store, windows) {
@@ -87,6 +132,24 @@ pub fn judge(
     }
 }
 
+/// How many samples the threshold is judged on: its probe's checks, or its series' points
+/// (a link's `error_rate`: the sampling intervals of its request counts), `during` applied.
+pub fn sample_count(
+    threshold: &ThresholdPlan,
+    store: &MetricsStore,
+    windows: &FaultWindows,
+) -> usize {
+    if threshold.metric.source_kind == SourceKind::Probe {
+        return samples(threshold, store, windows).len();
+    }
+    let series = if aggregate(threshold) == Aggregate::Ratio {
+        format!("{}.requests", threshold.metric.source)
+    } else {
+        threshold.metric.to_string()
+    };
+    series_points(threshold, &series, store, windows).len()
+}
+
 /// Whether an abort threshold fails now (with enough samples to judge).
 pub fn abort_fails(
     threshold: &ThresholdPlan,
@@ -96,12 +159,7 @@ pub fn abort_fails(
     if !threshold.abort {
         return None;
     }
-    let count = if threshold.metric.source_kind == SourceKind::Probe {
-        samples(threshold, store, windows).len()
-    } else {
-        series_points(threshold, &threshold.metric.to_string(), store, windows).len()
-    };
-    if count < MIN_SAMPLES_TO_ABORT {
+    if sample_count(threshold, store, windows) < MIN_SAMPLES_TO_ABORT {
         return None;
     }
     let verdict = judge(threshold, store, windows);
@@ -372,16 +430,19 @@ mod tests {
             store.record_observation("p", observation(i * 10, 5, true));
         }
         windows.opened("freeze", Duration::from_millis(60));
-        for i in 6..10 {
+        for i in 6..11 {
             store.record_observation("p", observation(i * 10, 900, false));
         }
-        windows.closed("freeze", Duration::from_millis(95));
+        windows.closed("freeze", Duration::from_millis(105));
+        for i in 11..15 {
+            store.record_observation("p", observation(i * 10, 5, true));
+        }
         let all = judge(
             &threshold("availability", Comparator::Gt, 0.5),
             &store,
             &windows,
         );
-        assert_eq!(all.measured, Some(0.6));
+        assert_eq!(all.measured, Some(10.0 / 15.0));
         assert!(all.passed);
         let mut during = threshold("p50", Comparator::Lt, 500.0);
         during.during = Some("freeze".into());
@@ -392,7 +453,55 @@ mod tests {
         other.during = Some("never".into());
         let verdict = judge(&other, &store, &windows);
         assert_eq!(verdict.measured, None);
-        assert!(!verdict.passed && verdict.note.is_some());
+        assert!(verdict.inconclusive && verdict.passed);
+        assert!(verdict.note.unwrap().contains("no samples while `never`"));
+        assert!(!fail_inconclusive(judge(&other, &store, &windows)).passed);
+    }
+
+    #[test]
+    fn too_few_samples_are_inconclusive_not_a_verdict() {
+        let store = MetricsStore::new();
+        let windows = FaultWindows::new();
+        for i in 0..10 {
+            store.record_observation("p", observation(i * 100, 5, true));
+        }
+        // Four checks under the freeze, all failed: a figure, but no verdict.
+        windows.opened("freeze", at(1000));
+        for i in 10..14 {
+            store.record_observation("p", observation(i * 100, 1000, false));
+        }
+        windows.closed("freeze", at(1350));
+        let mut t = threshold("availability", Comparator::Gt, 0.5);
+        t.during = Some("freeze".into());
+        let verdict = judge(&t, &store, &windows);
+        assert_eq!(verdict.measured, Some(0.0));
+        assert!(verdict.inconclusive && verdict.passed);
+        assert_eq!(
+            verdict.note.as_deref(),
+            Some("inconclusive: 4 samples while `freeze` was active (at least 5 needed)")
+        );
+        let strict = fail_inconclusive(verdict);
+        assert!(strict.inconclusive && !strict.passed);
+        // A count is judged on any number of checks: four is its answer.
+        let mut count = threshold("count", Comparator::Gt, 10.0);
+        count.during = Some("freeze".into());
+        let verdict = judge(&count, &store, &windows);
+        assert_eq!(verdict.measured, Some(4.0));
+        assert!(!verdict.inconclusive && !verdict.passed);
+        // The fifth check makes it a verdict: failed.
+        windows.opened("freeze", at(1400));
+        store.record_observation("p", observation(1400, 1000, false));
+        windows.closed("freeze", at(1450));
+        let verdict = judge(&t, &store, &windows);
+        assert!(!verdict.inconclusive && !verdict.passed && verdict.note.is_none());
+        // Series count their points the same way.
+        for i in 0..3 {
+            store.record("api.cpu", at(i * 100), 0.9);
+        }
+        let cpu = on("api", SourceKind::Resource, "cpu", Comparator::Lt, 0.5);
+        let verdict = judge(&cpu, &store, &windows);
+        assert!(verdict.inconclusive && verdict.passed);
+        assert_eq!(verdict.measured, Some(0.9));
     }
 
     fn at(ms: u64) -> Duration {
@@ -435,8 +544,8 @@ mod tests {
             let errors = if (4..6).contains(&i) { 5.0 } else { 0.0 };
             store.record("l.errors", at(i * 100), errors);
         }
-        windows.opened("flaky", at(400));
-        windows.closed("flaky", at(550));
+        windows.opened("flaky", at(300));
+        windows.closed("flaky", at(750));
         let total = on("l", SourceKind::Link, "requests", Comparator::Gt, 50.0);
         assert_eq!(judge(&total, &store, &windows).measured, Some(100.0));
         let mut rate = on("l", SourceKind::Link, "error_rate", Comparator::Lt, 0.2);
@@ -446,7 +555,7 @@ mod tests {
         rate.window_ms = None;
         rate.during = Some("flaky".into());
         let verdict = judge(&rate, &store, &windows);
-        assert_eq!(verdict.measured, Some(0.5));
+        assert_eq!(verdict.measured, Some(0.2));
         assert!(!verdict.passed);
         let mut errors = on("l", SourceKind::Link, "errors", Comparator::Lt, 8.0);
         errors.window_ms = Some(150.0);

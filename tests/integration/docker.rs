@@ -394,6 +394,9 @@ async fn kill_with_any_signal_then_start_again() {
         &target,
     )
     .await;
+    // The kill verifies its effect: the container stopped running.
+    let seen = applied.effect().to_string();
+    assert!(seen.starts_with("observed: container"), "{seen}");
     let info = wait_for(&target, "the container to die", |info| !info.running).await;
     assert_eq!(info.exit_code, Some(137));
     assert!(matches!(
@@ -415,6 +418,12 @@ async fn kill_with_any_signal_then_start_again() {
     .await;
     let info = wait_for(&target, "a clean exit", |info| !info.running).await;
     assert_eq!(info.exit_code, Some(0));
+    // The clean exit is observed too.
+    assert!(
+        applied.effect().no_effect().is_none(),
+        "{}",
+        applied.effect()
+    );
     applied.revert().await.unwrap();
     assert!(target.info().await.unwrap().running);
     assert!(matches!(
@@ -451,6 +460,8 @@ async fn stop_and_restart() {
         applied.revert_action(),
         RevertAction::Nothing { .. }
     ));
+    let seen = applied.effect().to_string();
+    assert!(seen.contains("runs again, started"), "{seen}");
     let info = target.info().await.unwrap();
     assert!(info.running);
     assert_ne!(info.started_at, before);
@@ -537,6 +548,9 @@ async fn limits_of_an_unlimited_container_come_back_unlimited() {
     assert_eq!(before.memory, Some(0));
 
     let cpu = apply(&CpuLimit { cores: 0.5 }, &target).await;
+    // The CPU limit is read back from the engine.
+    let seen = cpu.effect().to_string();
+    assert!(seen.contains("CpuQuota=50000"), "{seen}");
     let memory = apply(&MemoryLimit { bytes: 32 << 20 }, &target).await;
     let limited = target.info().await.unwrap().limits;
     assert_eq!(limited.cpu_quota, Some(50_000));
@@ -556,6 +570,26 @@ async fn limits_of_an_unlimited_container_come_back_unlimited() {
             .previous_in(&before)
             .holds_in(&after)
     );
+    assert!(matches!(
+        memory.revert().await.unwrap(),
+        RevertOutcome::AlreadyReverted(_)
+    ));
+    // pfi killed between the two restore steps: memory and swap read the kernel's unlimited
+    // value; the next revert (the one `pfi recover` runs) writes swap back as -1.
+    let memory = apply(&MemoryLimit { bytes: 32 << 20 }, &target).await;
+    let RevertAction::RestoreContainerLimits { previous, .. } = memory.revert_action() else {
+        panic!("{:?}", memory.revert_action());
+    };
+    let steps = previous.restore_steps();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    target.update_limits(&steps[0]).await.unwrap();
+    let cut = target.info().await.unwrap().limits;
+    assert_eq!(cut.memory_swap, Some(UNLIMITED_MEMORY));
+    assert!(matches!(
+        memory.revert().await.unwrap(),
+        RevertOutcome::Reverted(_)
+    ));
+    assert_eq!(target.info().await.unwrap().limits, after);
     assert!(matches!(
         memory.revert().await.unwrap(),
         RevertOutcome::AlreadyReverted(_)

@@ -495,6 +495,66 @@ fault freeze: pause on kept {{ at 0s; lasting 50s }}
     );
 }
 
+/// A container that exits or restarts mid-run, not by a fault of the run, is an event that
+/// fails the run (as a process does); `may_exit` explains it.
+#[tokio::test]
+async fn a_container_that_dies_or_restarts_mid_run_fails_the_run_unless_expected() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let victim = start_backend(&engine, &mut cleanup).await;
+    let scenario = |may_exit: &str| {
+        Scenario::new(&format!(
+            r#"experiment "dies" {{
+  duration 4s
+  seed 1
+}}
+
+resource victim: container "{}" {{
+  {may_exit}
+}}
+"#,
+            victim.name()
+        ))
+    };
+    let unexpected = scenario("");
+    let run = unexpected.spawn();
+    run.wait_line("victim ready").await;
+    docker_cli(&["restart", "-t", "0", victim.name()]);
+    let (code, stdout, stderr) = run.finish().await;
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report = read_json(&unexpected.journal());
+    let events = report["resource_events"].as_array().unwrap();
+    assert!(!events.is_empty(), "{report:#}");
+    let what: Vec<&str> = events.iter().map(|e| e["what"].as_str().unwrap()).collect();
+    assert!(
+        what.iter()
+            .any(|w| w.starts_with("restarted (container") || w.starts_with("running again")),
+        "{what:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["explained_by"].is_null()),
+        "{events:?}"
+    );
+    assert!(stdout.contains("UNEXPECTED"), "{stdout}");
+
+    let expected = scenario("may_exit");
+    let run = expected.spawn();
+    run.wait_line("victim ready").await;
+    docker_cli(&["kill", victim.name()]);
+    let (code, stdout, stderr) = run.finish().await;
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report = read_json(&expected.journal());
+    let event = &report["resource_events"][0];
+    assert!(
+        event["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited with status 137 (container"),
+        "{event}"
+    );
+    assert_eq!(event["explained_by"], "may_exit", "{event}");
+}
+
 #[tokio::test]
 async fn a_container_that_does_not_exist_is_an_environment_error() {
     let Some(_engine) = docker().await else {

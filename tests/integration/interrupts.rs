@@ -1,14 +1,26 @@
-//! The interrupted-runs harness: `pfi run` on a process scenario (a backend, a probe, a pause
-//! fault), interrupted at a seeded random moment (start-up, readiness, the fault applied) with
-//! SIGINT, SIGTERM, a double SIGINT, or SIGKILL followed by `pfi recover`. After each run
-//! nothing may be left: no process the run spawned (found by its spawn marker), none stopped,
-//! the backend's port free, and a second `pfi recover` with nothing to do.
+//! The interrupted-runs harness: `pfi run` on a scenario, interrupted at a seeded random
+//! moment (start-up, readiness, the faults applied) with SIGINT, SIGTERM, a double SIGINT, or
+//! SIGKILL followed by `pfi recover`. After each run nothing may be left, and a second
+//! `pfi recover` has nothing to do. The scenarios and what each checks:
+//! - **process**: a backend, a probe, a pause fault: no process the run spawned (found by its
+//!   spawn marker), none stopped, the backend's port free;
+//! - **cgroups**: `cpu_limit` and `memory_limit` on the process: as above, and no cgroup of the
+//!   run (named after its run id) in any hierarchy;
+//! - **proxy**: a proxied link with a latency toxic: as above, and the link's port free;
+//! - **created container** (`PFI_DOCKER=1`): a container pfi creates from `pfi-demo:local`,
+//!   paused and limited: no container of the run (label `pfi.run`) left;
+//! - **pre-existing container** (`PFI_DOCKER=1`): a container made by the test, with limits
+//!   of its own, under pause, cpu_limit, memory_limit and stop: running, unpaused, with
+//!   exactly its limits and networks after every run.
 //!
 //! A CI-sized sample by default; `PFI_INTERRUPT_RUNS=1000 cargo test --test integration
 //! interrupts -- --nocapture` runs a thousand and prints the totals (`PFI_INTERRUPT_SEED`
-//! changes the seed).
+//! changes the seed; `PFI_INTERRUPT_DOCKER_RUNS` sets the container runs).
 
+use super::docker::{Cleanup, IMAGE, backend_spec, docker, unique};
 use super::support::{demo_bin, pfi};
+use pfi::targets::ContainerTarget;
+use pfi::targets::docker::{ContainerInfo, ContainerLimits};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -28,6 +40,100 @@ const KINDS: [Interrupt; 4] = [
     Interrupt::DoubleSigint,
     Interrupt::SigkillThenRecover,
 ];
+
+/// What the interrupted run does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Scenario {
+    Process,
+    Cgroups,
+    Proxy,
+    CreatedContainer,
+    /// A container made by the test (its name).
+    ExistingContainer(String),
+}
+
+const PROCESS_SCENARIOS: [Scenario; 3] = [Scenario::Process, Scenario::Cgroups, Scenario::Proxy];
+
+impl Scenario {
+    fn label(&self) -> &'static str {
+        match self {
+            Scenario::Process => "process",
+            Scenario::Cgroups => "cgroups",
+            Scenario::Proxy => "proxy",
+            Scenario::CreatedContainer => "created container",
+            Scenario::ExistingContainer(_) => "pre-existing container",
+        }
+    }
+
+    /// The scenario's text: the resource listens on `port`; a link listens on `link_port`.
+    fn text(&self, port: u16, link_port: u16) -> String {
+        let experiment = r#"experiment "interrupted" {
+  duration 30s
+  seed 1
+  baseline 100ms
+}
+"#;
+        let backend = format!(
+            r#"resource backend: process ["{demo}", "backend", "--port", "{port}"] {{
+  ready tcp 127.0.0.1:{port} within 10s
+}}
+"#,
+            demo = demo_bin()
+        );
+        let body = match self {
+            Scenario::Process => format!(
+                r#"{backend}
+probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
+
+fault freeze: pause on backend {{
+  at 200ms
+  lasting 30s
+}}
+"#
+            ),
+            Scenario::Cgroups => format!(
+                r#"{backend}
+probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
+
+fault squeeze: cpu_limit on backend {{ cores 0.2; at 100ms; lasting 30s }}
+fault cap: memory_limit on backend {{ limit 256MiB; at 200ms; lasting 30s }}
+"#
+            ),
+            Scenario::Proxy => format!(
+                r#"{backend}
+link wire: tcp 127.0.0.1:{link_port} -> backend:{port}
+
+probe ping: tcp 127.0.0.1:{link_port} every 50ms timeout 1s
+
+fault slow: latency on wire {{ delay 100ms; at 100ms; lasting 30s }}
+"#
+            ),
+            Scenario::CreatedContainer => format!(
+                r#"resource backend: image "{IMAGE}" {{
+  cmd ["backend", "--host", "0.0.0.0", "--port", "7000"]
+  ports ["127.0.0.1:{port}:7000"]
+  ready tcp 127.0.0.1:{port} within 20s
+}}
+
+probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
+
+fault freeze: pause on backend {{ at 100ms; lasting 500ms }}
+fault squeeze: cpu_limit on backend {{ cores 0.2; at 200ms; lasting 30s }}
+"#
+            ),
+            Scenario::ExistingContainer(name) => format!(
+                r#"resource kept: container "{name}"
+
+fault squeeze: cpu_limit on kept {{ cores 0.25; at 0s; lasting 30s }}
+fault cap: memory_limit on kept {{ limit 64MiB; at 50ms; lasting 30s }}
+fault freeze: pause on kept {{ at 100ms; lasting 400ms }}
+fault halt: stop on kept {{ at 700ms; lasting 30s }}
+"#
+            ),
+        };
+        format!("{experiment}\n{body}")
+    }
+}
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -97,39 +203,93 @@ struct Outcome {
     signal_to_exit: Duration,
 }
 
-/// One run, interrupted `after` its start with `kind`; panics if anything is left behind.
-fn interrupted_run(kind: Interrupt, after: Duration) -> Outcome {
+/// The run id of the only run under `state` (none when pfi was killed before its ledger).
+fn run_id(state: &std::path::Path) -> Option<String> {
+    std::fs::read_dir(state.join("runs"))
+        .ok()?
+        .flatten()
+        .find_map(|entry| entry.file_name().to_str().map(str::to_string))
+}
+
+/// Cgroup folders named after `run_id` (`<run id>-<fault>`) in any hierarchy.
+fn cgroups_of(run_id: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, prefix: &str, depth: u32, found: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with(prefix) {
+                found.push(path);
+            } else if depth < 8 {
+                walk(&path, prefix, depth + 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        std::path::Path::new("/sys/fs/cgroup"),
+        &format!("{run_id}-"),
+        0,
+        &mut found,
+    );
+    found
+}
+
+/// Names of every container (running or not) carrying `label`.
+fn containers_labelled(label: &str) -> Vec<String> {
+    let output = std::process::Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label={label}"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What must come back on a pre-existing container: running, unpaused, its limits and its
+/// networks.
+fn restorable(info: &ContainerInfo) -> (bool, bool, ContainerLimits, Vec<String>) {
+    let mut networks: Vec<String> = info.networks.iter().map(|n| n.network.clone()).collect();
+    networks.sort();
+    (info.running, info.paused, info.limits, networks)
+}
+
+fn inspect(name: &str) -> ContainerInfo {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let engine = pfi::targets::DockerEngine::connect().await.unwrap();
+            let target: ContainerTarget = engine.find(name).await.unwrap();
+            target.info().await.unwrap()
+        })
+}
+
+/// One run of `scenario`, interrupted `after` its start with `kind`; panics if anything is
+/// left behind.
+fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let scenario = dir.path().join("test.pfi");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"experiment "interrupted" {{
-  duration 30s
-  seed 1
-  baseline 100ms
-}}
-
-resource backend: process ["{demo}", "backend", "--port", "{port}"] {{
-  ready tcp 127.0.0.1:{port} within 10s
-}}
-
-probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
-
-fault freeze: pause on backend {{
-  at 200ms
-  lasting 30s
-}}
-"#,
-            demo = demo_bin()
-        ),
-    )
-    .unwrap();
+    let (port, link_port) = (free_port(), free_port());
+    let before = match scenario {
+        Scenario::ExistingContainer(name) => Some(restorable(&inspect(name))),
+        _ => None,
+    };
+    let what = scenario.label();
+    let file = dir.path().join("test.pfi");
+    std::fs::write(&file, scenario.text(port, link_port)).unwrap();
+    let scenario_file = file;
     let state = dir.path().join("state");
     let mut child = pfi()
         .arg("run")
-        .arg(&scenario)
+        .arg(&scenario_file)
         .arg("--state-dir")
         .arg(&state)
         .stdout(Stdio::null())
@@ -158,7 +318,7 @@ fault freeze: pause on backend {{
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{kind:?} after {after:?}: pfi did not exit within 30 s");
+            panic!("{what}, {kind:?} after {after:?}: pfi did not exit within 30 s");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -166,13 +326,13 @@ fault freeze: pause on backend {{
     assert_ne!(
         status.code(),
         Some(101),
-        "{kind:?} after {after:?}: pfi panicked"
+        "{what}, {kind:?} after {after:?}: pfi panicked"
     );
     if kind == Interrupt::SigkillThenRecover {
         let (code, said) = recover(&state);
         assert!(
             matches!(code, Some(0)),
-            "{kind:?} after {after:?}: recover exited {code:?}:\n{said}"
+            "{what}, {kind:?} after {after:?}: recover exited {code:?}:\n{said}"
         );
     }
     // Nothing left: no process of the run (the kernel may take a moment to reap one that
@@ -188,17 +348,49 @@ fault freeze: pause on backend {{
     }
     assert!(
         left.is_empty(),
-        "{kind:?} after {after:?}: processes left (pid, state): {left:?}"
+        "{what}, {kind:?} after {after:?}: processes left (pid, state): {left:?}"
     );
+    if !matches!(scenario, Scenario::ExistingContainer(_)) {
+        // A created container's published port closes once Docker has removed it.
+        let settle = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() && Instant::now() < settle {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "{what}, {kind:?} after {after:?}: port {port} still taken"
+        );
+    }
     assert!(
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-        "{kind:?} after {after:?}: port {port} still taken"
+        std::net::TcpListener::bind(("127.0.0.1", link_port)).is_ok(),
+        "{what}, {kind:?} after {after:?}: link port {link_port} still listening"
     );
+    if let Some(run_id) = run_id(&state) {
+        let cgroups = cgroups_of(&run_id);
+        assert!(
+            cgroups.is_empty(),
+            "{what}, {kind:?} after {after:?}: cgroups left: {cgroups:?}"
+        );
+        if *scenario == Scenario::CreatedContainer {
+            let left = containers_labelled(&format!("pfi.run={run_id}"));
+            assert!(
+                left.is_empty(),
+                "{what}, {kind:?} after {after:?}: containers left: {left:?}"
+            );
+        }
+    }
+    if let (Scenario::ExistingContainer(name), Some(before)) = (scenario, &before) {
+        let after_run = restorable(&inspect(name));
+        assert_eq!(
+            &after_run, before,
+            "{what}, {kind:?} after {after:?}: container `{name}` not as before"
+        );
+    }
     let (code, said) = recover(&state);
-    assert_eq!(code, Some(0), "{kind:?} after {after:?}: {said}");
+    assert_eq!(code, Some(0), "{what}, {kind:?} after {after:?}: {said}");
     assert!(
         said.contains("nothing to recover"),
-        "{kind:?} after {after:?}: a second recover had work:\n{said}"
+        "{what}, {kind:?} after {after:?}: a second recover had work:\n{said}"
     );
     Outcome {
         exit: status.code(),
@@ -206,20 +398,21 @@ fault freeze: pause on backend {{
     }
 }
 
-#[test]
-fn interrupted_runs_leave_nothing_behind() {
-    let runs = env_number("PFI_INTERRUPT_RUNS", 8);
+/// Runs `runs` interrupted runs, the scenario of run `i` being `scenario_of(i)`, at a random
+/// moment within `window`; prints the totals, fails if any run left something behind.
+fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
     let seed = env_number("PFI_INTERRUPT_SEED", 24);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut exits: BTreeMap<(Interrupt, Option<i32>), u64> = BTreeMap::new();
+    let mut exits: BTreeMap<(&'static str, Interrupt, Option<i32>), u64> = BTreeMap::new();
     let mut times: Vec<Duration> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     for i in 0..runs {
         let kind = KINDS[(i % 4) as usize];
-        // From right after the start to well after the fault is applied.
-        let after = Duration::from_millis(rng.random_range(0..1_500));
+        let scenario = scenario_of(i);
+        // From right after the start to well after the faults are applied.
+        let after = Duration::from_millis(rng.random_range(0..window_ms));
         // Every run is made, a failure is counted and shown: a thousand runs report totals.
-        let outcome = match std::panic::catch_unwind(|| interrupted_run(kind, after)) {
+        let outcome = match std::panic::catch_unwind(|| interrupted_run(&scenario, kind, after)) {
             Ok(outcome) => outcome,
             Err(payload) => {
                 let message = payload
@@ -231,7 +424,9 @@ fn interrupted_runs_leave_nothing_behind() {
                 continue;
             }
         };
-        *exits.entry((kind, outcome.exit)).or_default() += 1;
+        *exits
+            .entry((scenario.label(), kind, outcome.exit))
+            .or_default() += 1;
         if kind != Interrupt::SigkillThenRecover {
             times.push(outcome.signal_to_exit);
         }
@@ -250,8 +445,53 @@ fn interrupted_runs_leave_nothing_behind() {
         at(0.99),
         at(1.0)
     );
-    for ((kind, exit), n) in &exits {
-        eprintln!("  {kind:?} exit {exit:?}: {n}");
+    for ((scenario, kind, exit), n) in &exits {
+        eprintln!("  {scenario}, {kind:?} exit {exit:?}: {n}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Process, cgroup and proxy scenarios, each under every kind of interrupt.
+#[test]
+fn interrupted_runs_leave_nothing_behind() {
+    let runs = env_number("PFI_INTERRUPT_RUNS", 12);
+    // Kinds cycle by 4 and scenarios by 3: twelve runs cover every pair.
+    harness(runs, 1_500, |i| PROCESS_SCENARIOS[(i % 3) as usize].clone());
+}
+
+/// Containers pfi creates and a pre-existing one (`PFI_DOCKER=1`).
+#[test]
+fn interrupted_container_runs_leave_nothing_behind() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(engine) = runtime.block_on(docker()) else {
+        return;
+    };
+    let mut cleanup = Cleanup::default();
+    let name = unique("kept");
+    cleanup.containers.push(name.clone());
+    runtime.block_on(async {
+        let kept = engine
+            .create(&backend_spec(&name), "test", None)
+            .await
+            .unwrap();
+        // Limits of its own, which must come back exactly.
+        kept.update_limits(&ContainerLimits {
+            nano_cpus: Some(1_500_000_000),
+            memory: Some(256 << 20),
+            memory_swap: Some(512 << 20),
+            ..ContainerLimits::default()
+        })
+        .await
+        .unwrap();
+    });
+    let runs = env_number("PFI_INTERRUPT_DOCKER_RUNS", 8);
+    // Kinds cycle by 4; the scenario flips every run and every fourth, so eight runs cover
+    // every pair.
+    harness(runs, 3_000, |i| {
+        if (i + i / 4) % 2 == 0 {
+            Scenario::ExistingContainer(name.clone())
+        } else {
+            Scenario::CreatedContainer
+        }
+    });
 }

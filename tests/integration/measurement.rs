@@ -129,6 +129,113 @@ resource worker: process ["python3", "-c", "import time; time.sleep(0.7); raise 
     assert_eq!(journal["resource_events"][0]["explained_by"], "may_exit");
 }
 
+/// A threshold judged on fewer than 5 checks is inconclusive: reported (summary, journal,
+/// JUnit as skipped), not a pass or a fail; `--fail-inconclusive` makes it fail the run.
+#[test]
+fn a_threshold_on_too_few_checks_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = format!(
+        r#"experiment "short" {{
+  duration 2s
+  seed 1
+}}
+
+{}
+
+probe page: tcp 127.0.0.1:{port} every 100ms timeout 200ms
+
+fault blip: pause on web {{
+  at 500ms
+  lasting 250ms
+}}
+
+threshold page.availability > 99% during blip
+threshold page.availability > 10%
+"#,
+        http_server(port)
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("INCONCLUSIVE  page.availability > 99% during blip"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(at least 5 needed)"), "{stdout}");
+    assert!(stdout.contains("PASS  page.availability > 10%"), "{stdout}");
+    let first = &journal["thresholds"][0];
+    assert_eq!(first["inconclusive"], true, "{first}");
+    assert_eq!(first["passed"], true, "{first}");
+    let note = first["note"].as_str().unwrap();
+    assert!(note.starts_with("inconclusive: "), "{note}");
+    assert!(note.contains("while `blip` was active"), "{note}");
+    assert_eq!(journal["thresholds"][1]["inconclusive"], false);
+
+    let file = dir.path().join("scenario.pfi");
+    let junit = dir.path().join("junit.xml");
+    let output = pfi()
+        .args(["run", "--fail-inconclusive", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--junit")
+        .arg(&junit)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("INCONCLUSIVE  page.availability > 99% during blip"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("inconclusive: "), "{xml}");
+}
+
+/// A standby a mitigation activates is watched like the resources started at the beginning:
+/// its exit mid-run is an event that fails the run.
+#[test]
+fn an_activated_standby_that_dies_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, spare) = (free_port(), free_port());
+    let text = format!(
+        r#"experiment "standby" {{
+  duration 4s
+  seed 1
+}}
+
+{}
+
+resource spare: process ["python3", "-c", "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {spare})); s.listen(); time.sleep(1.0); raise SystemExit(4)"] {{
+  standby
+  ready tcp 127.0.0.1:{spare} within 10s
+}}
+
+probe reach: tcp 127.0.0.1:{port} every 100ms timeout 1s
+
+mitigate when reach.count > 3 {{
+  activate spare
+}}
+"#,
+        http_server(port)
+    );
+    let (code, stdout, journal) = run_with_journal(dir.path(), &text);
+    assert_eq!(code, 1, "{stdout}");
+    let events = journal["resource_events"].as_array().unwrap();
+    let event = events
+        .iter()
+        .find(|e| e["resource"] == "spare")
+        .unwrap_or_else(|| panic!("no event of the standby: {events:?}\n{stdout}"));
+    assert!(
+        event["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("exited with status 4"),
+        "{event}"
+    );
+    assert!(event["explained_by"].is_null(), "{event}");
+}
+
 /// A kill fault explains the exit it causes.
 #[test]
 fn an_exit_caused_by_a_kill_fault_is_explained() {

@@ -261,6 +261,11 @@ async fn kill_ends_the_process_and_revert_starts_it_again() {
         "kill",
     )
     .await;
+    let seen = applied.effect().to_string();
+    assert!(
+        seen.contains(&format!("process {old} is gone after SIGKILL")),
+        "{seen}"
+    );
     assert_eq!(
         backend.wait_exit(Duration::from_secs(5)).await,
         Some(Exit::Signal(Signal::KILL))
@@ -292,6 +297,29 @@ async fn kill_with_sigterm_lets_the_demo_exit_cleanly() {
         backend.wait_exit(Duration::from_secs(5)).await,
         Some(Exit::Code(0))
     );
+}
+
+#[tokio::test]
+async fn a_kill_signal_the_process_survives_has_no_observable_effect() {
+    let logs = tempfile::tempdir().unwrap();
+    // Ignores SIGUSR1 (the ignore survives `exec`).
+    let target = sleeper(
+        logs.path(),
+        "deaf",
+        &["sh", "-c", "trap '' USR1; exec sleep 30"],
+    )
+    .await;
+    let pid = target.pid().unwrap();
+    let kill = Kill {
+        signal: "SIGUSR1".parse().unwrap(),
+    };
+    let applied = apply(&kill, &target, "usr1").await;
+    let reason = applied.effect().no_effect().expect("no observable effect");
+    assert!(
+        reason.contains(&format!("process {pid} still runs 1000 ms after SIGUSR1")),
+        "{reason}"
+    );
+    assert!(target.is_running());
 }
 
 #[tokio::test]
@@ -332,6 +360,11 @@ async fn restart_gives_a_new_pid_and_a_working_service() {
         applied.detail()
     );
     assert_eq!(state_of(old), None);
+    let seen = applied.effect().to_string();
+    assert!(
+        seen.contains(&format!("runs as a new process (pid {new}, was {old})")),
+        "{seen}"
+    );
     assert_eq!(http_get(api.listen_addr().unwrap(), "/health").await.0, 200);
     assert!(matches!(
         applied.revert().await.unwrap(),
@@ -424,6 +457,14 @@ async fn cpu_limit_throttles_a_busy_process_and_revert_restores_it() {
     };
     let quota = std::fs::read_to_string(path.join(quota_file)).unwrap();
     assert!(quota.starts_with("20000"), "{quota}");
+    // The fault read its quota back from the kernel, with the process in the cgroup.
+    let seen = applied.effect().to_string();
+    assert!(seen.starts_with("observed: "), "{seen}");
+    assert!(
+        seen.contains(&format!("{quota_file}=20000"))
+            && seen.contains(&format!("process {pid} in it")),
+        "{seen}"
+    );
     let procs = std::fs::read_to_string(path.join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|line| line == pid.to_string()), "{procs}");
 
@@ -517,6 +558,11 @@ async fn io_limit_throttles_direct_reads() {
     };
     let throttle = std::fs::read_to_string(placement.path.join(file_name)).unwrap();
     assert!(throttle.contains(expected), "{throttle}");
+    let seen = applied.effect().to_string();
+    assert!(
+        seen.starts_with(&format!("observed: {file_name}=")) && seen.contains("in place"),
+        "{seen}"
+    );
 
     let read_bytes = || -> u64 {
         let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();

@@ -1115,6 +1115,9 @@ fn serve_exits_2_on_a_bad_config_and_3_when_the_port_is_taken() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing required field: upstream"));
+    // Nothing said it was listening: a bad config is only an error.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("listening"), "{stdout}");
 
     let taken = std::net::TcpListener::bind(local()).unwrap();
     let port = taken.local_addr().unwrap().port().to_string();

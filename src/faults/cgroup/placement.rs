@@ -95,6 +95,40 @@ impl CgroupPlacement {
         ))
     }
 
+    /// Reads the limits back and checks the process is in the cgroup: what the kernel holds,
+    /// in a sentence, or what is missing. A value written is in place when a line of the file
+    /// holds each of its words (`io.max` reads back with the other rates as `max`; v1
+    /// throttle files list one line per device); a number may be rounded down to a page.
+    pub fn in_place(&self) -> Result<String, String> {
+        let mut held = Vec::new();
+        for setting in &self.settings {
+            let path = self.path.join(&setting.file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            if !holds(&text, &setting.value) {
+                return Err(format!(
+                    "{} reads `{}`, not `{}`",
+                    path.display(),
+                    text.trim(),
+                    setting.value.trim()
+                ));
+            }
+            held.push(format!("{}={}", setting.file, setting.value.trim()));
+        }
+        let procs = self.path.join("cgroup.procs");
+        let listed = std::fs::read_to_string(&procs)
+            .map_err(|err| format!("cannot read {}: {err}", procs.display()))?;
+        let pid = self.pid.to_string();
+        if !listed.split_whitespace().any(|p| p == pid) {
+            return Err(format!("process {pid} is not in {}", procs.display()));
+        }
+        Ok(format!(
+            "{} in place in {}, process {pid} in it",
+            held.join(", "),
+            self.path.display()
+        ))
+    }
+
     /// Moves every process still in the cgroup back to the origin (the hierarchy's root if
     /// the origin is gone) and removes the cgroup. Harmless when already reverted.
     pub fn revert(&self) -> Result<RevertOutcome, String> {
@@ -168,6 +202,24 @@ impl CgroupPlacement {
     }
 }
 
+/// Whether a line of `text` (a cgroup file read back) holds the value written.
+fn holds(text: &str, written: &str) -> bool {
+    let words: Vec<&str> = written.split_whitespace().collect();
+    if words.len() == 1
+        && let Ok(wanted) = words[0].parse::<u64>()
+    {
+        // The kernel rounds memory limits down to a page.
+        return text
+            .trim()
+            .parse::<u64>()
+            .is_ok_and(|read| read <= wanted && wanted - read < 65_536);
+    }
+    text.lines().any(|line| {
+        let have: Vec<&str> = line.split_whitespace().collect();
+        !have.is_empty() && words.iter().all(|w| have.contains(w))
+    })
+}
+
 /// Removes a cgroup folder; the kernel may report it busy for a moment after the last task
 /// left, so retry briefly.
 fn remove_cgroup(path: &Path) -> Result<(), String> {
@@ -233,6 +285,29 @@ mod tests {
             read("pfi/run-f1/cgroup.procs"),
             std::process::id().to_string()
         );
+    }
+
+    #[test]
+    fn reads_the_limits_back_as_the_kernel_writes_them() {
+        assert!(holds("20000 100000\n", "20000 100000"));
+        assert!(!holds("max 100000\n", "20000 100000"));
+        assert!(holds(
+            "8:0 rbps=1048576 wbps=max riops=max wiops=max\n",
+            "8:0 rbps=1048576 wbps=max"
+        ));
+        assert!(holds("8:0 1048576\n8:16 1048576\n", "8:16 1048576"));
+        assert!(!holds("8:0 1048576\n", "8:16 1048576"));
+        assert!(holds("1499136\n", "1500000"));
+        assert!(!holds("9223372036854771712\n", "1500000"));
+        let dir = tempfile::tempdir().unwrap();
+        let placement = fake_v2(dir.path());
+        assert!(placement.in_place().is_err(), "not applied yet");
+        placement.apply().unwrap();
+        let held = placement.in_place().unwrap();
+        assert!(held.contains("cpu.max=20000 100000 in place"), "{held}");
+        std::fs::write(placement.path.join("cpu.max"), "max 100000\n").unwrap();
+        let missing = placement.in_place().unwrap_err();
+        assert!(missing.contains("reads `max 100000`"), "{missing}");
     }
 
     #[test]

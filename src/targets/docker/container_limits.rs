@@ -150,6 +150,29 @@ impl ContainerLimits {
             .collect()
     }
 
+    /// The restore steps still to run when the limits read `current`: all of them, unless
+    /// `current` is already equivalent; then only a last step whose exact values are not in
+    /// place (pfi was killed between the two steps: memory and swap read the kernel's
+    /// unlimited value, and swap still has to be written back as `-1`, the engine's "no
+    /// limit" the container had), or none.
+    pub fn remaining_steps(&self, current: &ContainerLimits) -> Vec<ContainerLimits> {
+        let steps = self.restore_steps();
+        if !self.holds_in(current) {
+            return steps;
+        }
+        match steps.as_slice() {
+            [_, .., last] if !last.exactly_in(current) => vec![*last],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `current` holds every field of `self` with exactly the same value.
+    fn exactly_in(&self, current: &ContainerLimits) -> bool {
+        FIELDS
+            .iter()
+            .all(|&field| self.get(field).is_none() || self.get(field) == current.get(field))
+    }
+
     /// Whether no field is set.
     pub fn is_empty(&self) -> bool {
         *self == ContainerLimits::default()
@@ -218,6 +241,44 @@ fn equivalent(field: Field, a: i64, b: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_cut_between_its_two_steps_is_finished() {
+        // The container had no memory limit; the fault set 64 MiB.
+        let previous = ContainerLimits {
+            memory: Some(0),
+            memory_swap: Some(0),
+            ..ContainerLimits::default()
+        };
+        let steps = previous.restore_steps();
+        assert_eq!(steps.len(), 2);
+        let limited = ContainerLimits {
+            memory: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            ..ContainerLimits::default()
+        };
+        assert_eq!(previous.remaining_steps(&limited), steps);
+        // Killed after the first step: unlimited, but swap reads the kernel's value.
+        let cut = ContainerLimits {
+            memory: Some(UNLIMITED_MEMORY),
+            memory_swap: Some(UNLIMITED_MEMORY),
+            ..ContainerLimits::default()
+        };
+        assert!(previous.holds_in(&cut));
+        assert_eq!(previous.remaining_steps(&cut), vec![steps[1]]);
+        let done = ContainerLimits {
+            memory: Some(UNLIMITED_MEMORY),
+            memory_swap: Some(-1),
+            ..ContainerLimits::default()
+        };
+        assert!(previous.remaining_steps(&done).is_empty());
+        // A one-step restore that holds has nothing left.
+        let cpu = ContainerLimits {
+            nano_cpus: Some(1_000_000_000),
+            ..ContainerLimits::default()
+        };
+        assert!(cpu.remaining_steps(&cpu).is_empty());
+    }
 
     fn limits(nano: i64, quota: i64, period: i64, memory: i64, swap: i64) -> ContainerLimits {
         ContainerLimits {
