@@ -211,6 +211,8 @@ struct Runtime {
     predicted: Predictions,
     /// The mitigation engine, when the plan has `mitigate` rules.
     mitigation: Option<mitigation::Running>,
+    /// Rules fired by hand, for the engine (taken when it starts).
+    manual_mitigations: Option<tokio::sync::mpsc::Receiver<crate::mitigate::ManualFiring>>,
     /// Applied activations in order of application.
     active: Vec<ActiveFault>,
     records: Vec<FaultRecord>,
@@ -248,10 +250,14 @@ pub struct Interpreter {
     predictions: tokio::sync::broadcast::Sender<Prediction>,
     /// `pfi run --no-abort`: predicted stop conditions only say when they would have stopped.
     no_abort: bool,
+    /// Rules fired by hand: the sender handed out, the receiver the engine's.
+    manual_sender: tokio::sync::mpsc::Sender<crate::mitigate::ManualFiring>,
+    manual: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::mitigate::ManualFiring>>>,
 }
 
 impl Interpreter {
     pub fn new(plan: Plan, options: RunOptions, sink: EventSink) -> Interpreter {
+        let (manual_sender, manual) = tokio::sync::mpsc::channel(8);
         Interpreter {
             plan: Arc::new(plan),
             options,
@@ -259,7 +265,15 @@ impl Interpreter {
             progress: None,
             predictions: tokio::sync::broadcast::channel(256).0,
             no_abort: false,
+            manual_sender,
+            manual: std::sync::Mutex::new(Some(manual)),
         }
+    }
+
+    /// Where to ask for a `mitigate` rule to fire now (by its index): the engine answers with
+    /// its firings. Sending fails when the run has no rules or its engine stopped.
+    pub fn mitigation_trigger(&self) -> tokio::sync::mpsc::Sender<crate::mitigate::ManualFiring> {
+        self.manual_sender.clone()
     }
 
     /// Predicted stop conditions (`abort predicted within`) record when they would have
@@ -311,6 +325,7 @@ impl Interpreter {
             prediction_sender: self.predictions.clone(),
             predicted: predicted.clone(),
             mitigation: None,
+            manual_mitigations: self.manual.lock().ok().and_then(|mut r| r.take()),
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,
@@ -498,6 +513,11 @@ async fn body(
         plan.experiment.duration_ms,
     );
     if let Some(view) = progress {
+        view.attach(super::progress::LiveSource {
+            store: store.clone(),
+            store_origin_ms: journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0,
+            ready_ms: runtime.lock().await.zero_ms,
+        });
         let task = drive_progress(
             view,
             store.clone(),
@@ -1224,7 +1244,7 @@ fn judge_predictions(
 }
 
 /// Every check of every probe of `plan`.
-fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
+pub(crate) fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     plan.probes
         .iter()
@@ -1240,7 +1260,7 @@ fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
 }
 
 /// Every telemetry series of the store.
-fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
+pub(crate) fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
     store
         .series_names()
         .into_iter()

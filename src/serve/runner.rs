@@ -5,9 +5,11 @@
 
 use super::alertmanager::{Alertmanager, prediction_alert, run_alert};
 use super::footprint::Footprint;
+use super::live_view::LiveView;
 use super::metrics::Metrics;
 use super::record;
 use super::store::{Finished, RunRow, Store, StoredEvent, StoredPrediction};
+use crate::mitigate::{Firing, ManualFiring};
 use crate::model::Profile;
 use crate::plan::Plan;
 use crate::predict::Prediction;
@@ -25,7 +27,12 @@ use tokio::sync::{Notify, broadcast, watch};
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
     Event(StoredEvent),
-    End { status: String, exit_code: i64 },
+    /// About once a second while the run is measured (see `LiveView`); not stored.
+    Sample(Value),
+    End {
+        status: String,
+        exit_code: i64,
+    },
 }
 
 /// Why a run is being stopped: over the API (`aborted`) or by the server's shutdown.
@@ -39,6 +46,12 @@ struct Live {
     footprint: Footprint,
     events: broadcast::Sender<LiveEvent>,
     stop: watch::Sender<Option<StopRequest>>,
+    /// What the run measured so far, for the live charts.
+    view: Arc<LiveView>,
+    /// The next event's number (shared by the run's events and notes from the API).
+    seq: Arc<AtomicU64>,
+    /// Where to fire a `mitigate` rule by hand, once the run started.
+    mitigate: Option<tokio::sync::mpsc::Sender<ManualFiring>>,
     /// The plan, while the run waits in the queue.
     pending: Option<Pending>,
 }
@@ -56,6 +69,17 @@ struct Board {
     /// Queued run ids, oldest first.
     queue: Vec<String>,
     closing: bool,
+}
+
+/// Why a rule could not be fired by hand.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TriggerError {
+    Unknown,
+    /// Queued, or finished (its status).
+    NotRunning(String),
+    /// The run has no `mitigate` rules, or its engine stopped.
+    NoEngine,
+    NoSuchRule(String),
 }
 
 /// Why `abort` did nothing.
@@ -162,11 +186,21 @@ impl Runner {
         self.metrics.submitted.fetch_add(1, Ordering::Relaxed);
         self.metrics.queued.fetch_add(1, Ordering::Relaxed);
         let seed = row.seed;
+        let events = broadcast::channel(1024).0;
+        let view = Arc::new(LiveView::new(
+            plan.clone(),
+            row.name.clone(),
+            seed,
+            events.clone(),
+        ));
         board.live.insert(
             row.id.clone(),
             Live {
                 footprint: Footprint::from_items(&row.footprint),
-                events: broadcast::channel(1024).0,
+                events,
+                view,
+                seq: Arc::new(AtomicU64::new(0)),
+                mitigate: None,
                 stop: watch::channel(None).0,
                 pending: Some(Pending {
                     plan,
@@ -216,8 +250,10 @@ impl Runner {
             self.metrics.running.fetch_add(1, Ordering::Relaxed);
             let runner = self.clone();
             let events = live.events.clone();
+            let view = live.view.clone();
+            let seq = live.seq.clone();
             let stop = live.stop.subscribe();
-            tokio::spawn(runner.execute(id, pending, events, stop));
+            tokio::spawn(runner.execute(id, pending, events, (view, seq), stop));
         }
         board.queue = still_queued;
     }
@@ -227,19 +263,21 @@ impl Runner {
         id: String,
         pending: Pending,
         events: broadcast::Sender<LiveEvent>,
+        (view, seq): (Arc<LiveView>, Arc<AtomicU64>),
         mut stop: watch::Receiver<Option<StopRequest>>,
     ) {
         tracing::info!(run = %id, "run started");
-        let seq = AtomicU64::new(0);
         let store = self.store.clone();
         let run_id = id.clone();
+        let sink_view = view.clone();
         let sink: EventSink = Arc::new(move |event: &RunEvent| {
+            sink_view.push_event(event);
             let stored = StoredEvent {
                 seq: seq.fetch_add(1, Ordering::Relaxed),
                 at_ms: event.at_ms,
                 message: event.message(),
             };
-            if stored.seq == 0 {
+            {
                 if let EventKind::RunStarted { run_id: ledger, .. } = &event.kind {
                     if let Err(err) = store.set_ledger(&run_id, ledger) {
                         tracing::error!(run = %run_id, "cannot store the ledger id: {err}");
@@ -255,12 +293,17 @@ impl Runner {
             state_dir: self.state_dir.clone(),
             seed: Some(pending.seed),
         };
-        let interpreter = Interpreter::new(pending.plan.clone(), options, sink);
+        let interpreter =
+            Interpreter::new(pending.plan.clone(), options, sink).with_progress(view.clone());
+        if let Some(live) = self.board().live.get_mut(&id) {
+            live.mitigate = Some(interpreter.mitigation_trigger());
+        }
         let experiment = pending.plan.experiment.name.clone();
         let relay = tokio::spawn(self.clone().relay_predictions(
             id.clone(),
             experiment.clone(),
             pending.watch,
+            view,
             interpreter.subscribe_predictions(),
         ));
         let mut requested = stop.clone();
@@ -335,6 +378,7 @@ impl Runner {
         id: String,
         experiment: String,
         watch: bool,
+        view: Arc<LiveView>,
         mut made: broadcast::Receiver<Prediction>,
     ) {
         loop {
@@ -343,6 +387,7 @@ impl Runner {
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
+            view.push_prediction(&prediction);
             let mut value = serde_json::to_value(&prediction).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
                 object.insert("run".into(), Value::from(id.as_str()));
@@ -425,6 +470,84 @@ impl Runner {
             .live
             .get(id)
             .map(|live| live.events.subscribe())
+    }
+
+    /// Adds a line to a run's events (an acknowledgement, a mitigation asked for by hand): at
+    /// the run's current time while it runs, after its last event once it ended.
+    pub fn note(&self, id: &str, message: String) -> Result<(), super::store::StoreError> {
+        let live = self
+            .board()
+            .live
+            .get(id)
+            .map(|live| (live.seq.clone(), live.events.clone(), live.view.clone()));
+        match live {
+            Some((seq, events, view)) => {
+                let stored = StoredEvent {
+                    seq: seq.fetch_add(1, Ordering::Relaxed),
+                    at_ms: view.now_ms(),
+                    message,
+                };
+                self.store.append_event(id, &stored)?;
+                let _ = events.send(LiveEvent::Event(stored));
+            }
+            None => {
+                let last = self.store.events(id, None)?.pop();
+                let stored = StoredEvent {
+                    seq: last.as_ref().map_or(0, |e| e.seq + 1),
+                    at_ms: last.map_or(0.0, |e| e.at_ms),
+                    message,
+                };
+                self.store.append_event(id, &stored)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the run's `mitigate` rule `rule` now, as asked by `by`; its firings.
+    pub async fn fire_by_hand(
+        &self,
+        id: &str,
+        rule: usize,
+        by: &str,
+    ) -> Result<Vec<Firing>, TriggerError> {
+        let sender = {
+            let board = self.board();
+            let Some(live) = board.live.get(id) else {
+                return Err(match self.store.run(id) {
+                    Ok(Some(row)) => TriggerError::NotRunning(row.status),
+                    _ => TriggerError::Unknown,
+                });
+            };
+            match &live.mitigate {
+                Some(sender) => sender.clone(),
+                None => return Err(TriggerError::NotRunning("queued".into())),
+            }
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = ManualFiring {
+            rule,
+            by: by.to_string(),
+            reply,
+        };
+        if sender.send(asked).await.is_err() {
+            return Err(TriggerError::NoEngine);
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(60), answer).await {
+            Ok(Ok(Ok(firings))) => {
+                self.metrics
+                    .mitigations
+                    .fetch_add(firings.len() as u64, Ordering::Relaxed);
+                Ok(firings)
+            }
+            Ok(Ok(Err(why))) => Err(TriggerError::NoSuchRule(why)),
+            Ok(Err(_)) => Err(TriggerError::NoEngine),
+            Err(_) => Err(TriggerError::NoEngine),
+        }
+    }
+
+    /// The live charts of a run not yet finished (`None` once it has finished).
+    pub fn live_view(&self, id: &str) -> Option<Arc<LiveView>> {
+        self.board().live.get(id).map(|live| live.view.clone())
     }
 
     pub fn running(&self) -> usize {

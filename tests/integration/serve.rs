@@ -1037,6 +1037,8 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
     let (status, page) = raw(server.address, "GET", "/ui", None, None);
     assert_eq!(status, 200);
     assert!(page.contains(&format!("href=\"/ui/runs/{id}\"")), "{page}");
+    assert!(page.contains("<th>Experiment</th>"), "{page}");
+    assert!(page.contains("<td><strong>served</strong></td>"), "{page}");
     assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;.pfi"), "{page}");
     assert!(
         !page.contains("<b>bold</b>"),
@@ -1050,9 +1052,27 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
     assert!(report.contains("href=\"/ui\""), "{report}");
     assert!(!report.contains("EventSource"), "{report}");
 
-    // A running run: its events so far and the script that follows its event stream.
-    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
-    EventStream::open(server.address, &running).until("backend ready");
+    // A running run: the report's charts of what it measured so far, its events, and the
+    // script that follows its event stream and fetches the charts again on each sample.
+    let (running, _) = server.submit(&scenario(
+        free_port(),
+        "60s",
+        &format!("{FREEZE}threshold ping.error_rate < 50% during freeze\n"),
+    ));
+    let mut stream = EventStream::open(server.address, &running);
+    stream.until("fault freeze (");
+    let mut samples = Vec::new();
+    while samples.len() < 2 {
+        let (event, data) = stream.next().expect("the stream ended while the run runs");
+        if event == "sample" {
+            samples.push(data);
+        }
+    }
+    let last = &samples[1];
+    assert!(last["elapsed_ms"].as_f64().unwrap() > 0.0, "{last}");
+    assert_eq!(last["phase"], "faults", "{last}");
+    assert_eq!(last["active_faults"], json!(["freeze"]), "{last}");
+    assert_eq!(last["probes"][0]["probe"], "ping", "{last}");
     let (status, live) = raw(
         server.address,
         "GET",
@@ -1061,10 +1081,53 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         None,
     );
     assert_eq!(status, 200, "{live}");
-    assert!(live.contains("new EventSource('/v1/runs/'"), "{live}");
+    assert!(live.contains("new EventSource('/v1/runs/' + run"), "{live}");
+    assert!(live.contains("addEventListener('sample'"), "{live}");
     assert!(live.contains("window.location.reload()"), "{live}");
     assert!(live.contains("backend ready"), "{live}");
-    assert!(!live.contains("<svg"), "{live}");
+    let charts_of = |html: &str| {
+        let doc = scraper::Html::parse_document(html);
+        let select = |css: &str| {
+            let selector = scraper::Selector::parse(css).unwrap();
+            doc.select(&selector).count()
+        };
+        (
+            select("#charts svg.chart"),
+            select("#charts section.probe[data-probe=ping] svg.chart"),
+            select("#charts g.fault-window[data-fault=freeze]"),
+            select("#charts g.threshold-line"),
+            select("#charts g.warmup"),
+        )
+    };
+    let (svgs, probe, windows, limits, warmup) = charts_of(&live);
+    assert!(svgs >= 3, "timeline and two probe charts expected: {live}");
+    assert_eq!(probe, 2, "{live}");
+    assert!(
+        windows >= 2,
+        "the freeze window on both probe charts: {live}"
+    );
+    assert_eq!(limits, 1, "{live}");
+    assert!(warmup >= 2, "{live}");
+    // The fragment the page fetches grows as the run goes on.
+    let fragment = |server: &Server| {
+        let (status, html) = raw(
+            server.address,
+            "GET",
+            &format!("/ui/runs/{running}/charts"),
+            None,
+            None,
+        );
+        assert_eq!(status, 200, "{html}");
+        html
+    };
+    let first = fragment(&server);
+    std::thread::sleep(Duration::from_millis(1200));
+    let later = fragment(&server);
+    assert_eq!(charts_of(&format!("<div id=\"charts\">{later}</div>")).1, 2);
+    assert_ne!(
+        first, later,
+        "the charts did not change in 1.2 s of probing"
+    );
     let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
     assert_eq!(status, 202);
     assert_eq!(server.wait_finished(&running)["status"], "aborted");
@@ -1080,6 +1143,15 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         report.contains("<svg") && report.contains("class=\"verdict fail\">FAILED"),
         "{report}"
     );
+    let (status, ended) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{running}/charts"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(ended.contains("The run ended (aborted)"), "{ended}");
 
     // An unknown run: 404 with the stable JSON error.
     let (status, error) = server.get("/ui/runs/no-such-run");
@@ -1087,5 +1159,189 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         (status, error["error"]["code"].as_str()),
         (404, Some("not_found")),
         "{error}"
+    );
+}
+
+/// One HTTP/1.1 exchange with extra header lines; the status, the headers (lower-cased
+/// names) and the body.
+fn exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    if method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let body = if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_browser_signs_in_with_a_token_and_its_cookie_only_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    let hashed = |token: &str| {
+        let output = pfi()
+            .args(["serve", "--hash-token", token])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let read = hashed("read-secret").replacen("operator", "read", 1);
+    std::fs::write(&tokens, format!("{}{read}", hashed("op secret;="))).unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--tokens", tokens.to_str().unwrap()],
+    );
+    let at = server.address;
+
+    // A page without a token: on to the sign-in form, remembering the page.
+    let (status, headers, _) = exchange(at, "GET", "/ui/runs/r1?x=1", &[], "");
+    assert_eq!(status, 303);
+    assert_eq!(
+        header(&headers, "location"),
+        Some("/ui/login?next=%2Fui%2Fruns%2Fr1%3Fx%3D1")
+    );
+    let (status, headers, form) = exchange(at, "GET", "/ui/login?next=/ui", &[], "");
+    assert_eq!(status, 200, "{form}");
+    assert!(
+        form.contains("<form method=\"post\" action=\"/ui/login\">"),
+        "{form}"
+    );
+    assert!(form.contains("name=\"next\" value=\"/ui\""), "{form}");
+    assert!(
+        header(&headers, "content-security-policy")
+            .is_some_and(|p| p.contains("form-action 'self'")),
+        "{headers:?}"
+    );
+    // The API still answers JSON errors.
+    assert_eq!(request(at, "GET", "/v1/runs", None, None).0, 401);
+
+    // A wrong token: the form again, no cookie.
+    let form_post = ["Content-Type: application/x-www-form-urlencoded"];
+    let (status, headers, again) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=guess&next=%2Fui",
+    );
+    assert_eq!(status, 401, "{again}");
+    assert!(again.contains("does not know that token"), "{again}");
+    assert!(header(&headers, "set-cookie").is_none());
+
+    // The read token: a cookie, HttpOnly and SameSite=Strict, and on to the page.
+    let (status, headers, _) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=read-secret&next=%2Fui%2Fruns%2Fr1",
+    );
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/ui/runs/r1"));
+    let set = header(&headers, "set-cookie").unwrap().to_string();
+    assert!(set.starts_with("pfi_token=read-secret;"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = format!("Cookie: {}", set.split(';').next().unwrap());
+    let (status, _, page) = exchange(at, "GET", "/ui", &[&cookie], "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>pfi serve</h1>"), "{page}");
+    let (status, _, runs) = exchange(at, "GET", "/v1/runs", &[&cookie], "");
+    assert_eq!(status, 200, "{runs}");
+    let (status, _, _) = exchange(at, "GET", "/ui", &["Cookie: pfi_token=guess"], "");
+    assert_eq!(status, 303);
+
+    // An operator's cookie never writes: a POST needs the header.
+    let (status, headers, _) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=op+secret%3B%3D&next=%2Fui",
+    );
+    assert_eq!(status, 303);
+    let op_cookie = format!(
+        "Cookie: {}",
+        header(&headers, "set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+    );
+    let check = json!({ "scenario": "experiment \"x\" {\n  duration 1s\n}\n" }).to_string();
+    let (status, _, body) = exchange(
+        at,
+        "POST",
+        "/v1/check",
+        &[&op_cookie, "Content-Type: application/json"],
+        &check,
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = exchange(
+        at,
+        "POST",
+        "/v1/check",
+        &[
+            "Authorization: Bearer op secret;=",
+            "Content-Type: application/json",
+        ],
+        &check,
+    );
+    assert_ne!(status, 401, "{body}");
+
+    // `?token=` on a page: the cookie, and the same page without the token.
+    let (status, headers, _) = exchange(at, "GET", "/ui?token=read-secret", &[], "");
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/ui"));
+    assert!(
+        header(&headers, "set-cookie")
+            .unwrap()
+            .starts_with("pfi_token=read-secret;")
     );
 }
