@@ -848,6 +848,85 @@ mitigate on predicted(memory_leak) {{
     );
     let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
     assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    assert!(stored["predictions"][0]["acked"].is_null(), "{stored}");
+
+    // An operator acknowledges the prediction: stored with who and why, in the run's events.
+    let pid = stored["predictions"][0]["id"].as_i64().unwrap();
+    let (status, body) = server.post(
+        &format!("/v1/predictions/{pid}/ack"),
+        &json!({ "note": "on it" }),
+    );
+    assert_eq!((status, &body["acked"]), (200, &json!(true)), "{body}");
+    events.until(&format!(
+        "prediction {pid} (memory_leak on api) acknowledged by loopback: on it"
+    ));
+    let (status, body) = server.post(&format!("/v1/predictions/{pid}/ack"), &json!({}));
+    assert_eq!(
+        (status, &body["already_acked"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let (_, acked) = server.get(&format!("/v1/predictions?run={id}&acked=true"));
+    let first = &acked["predictions"][0];
+    assert_eq!(first["id"], pid, "{acked}");
+    assert_eq!(
+        (&first["acked"]["by"], &first["acked"]["note"]),
+        (&json!("loopback"), &json!("on it")),
+        "{acked}"
+    );
+    let (_, unacked) = server.get(&format!("/v1/predictions?run={id}&acked=false"));
+    assert!(
+        unacked["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != pid),
+        "{unacked}"
+    );
+    let (status, body) = server.post("/v1/predictions/999999/ack", &json!({}));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+
+    // ... and fires the watch's mitigation rule by hand, through its engine.
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 0 }));
+    assert_eq!(status, 200, "{body}");
+    let firing = &body["firings"][0];
+    assert!(
+        firing["trigger"]
+            .as_str()
+            .unwrap()
+            .starts_with("by hand (loopback; rule 0"),
+        "{body}"
+    );
+    assert!(
+        firing["action"].as_str().unwrap().contains("alert"),
+        "{body}"
+    );
+    assert_eq!(firing["ok"], true, "{body}");
+    events.until("mitigation rule 0 fired by hand by loopback");
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 7 }));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no rule 7"),
+        "{body}"
+    );
+    let (status, body) = server.post(
+        &format!("/v1/runs/{id}/mitigations"),
+        &json!({ "rule": "x" }),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server.post("/v1/runs/no-such-run/mitigations", &json!({ "rule": 0 }));
+    assert_eq!(status, 404);
     // The dashboard lists the watch with its latest prediction.
     let (status, page) = raw(server.address, "GET", "/ui", None, None);
     assert_eq!(status, 200, "{page}");
@@ -868,6 +947,20 @@ mitigate on predicted(memory_leak) {{
         "{mitigations}"
     );
     assert_eq!(firing["ok"], true);
+    assert!(
+        mitigations["mitigations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["trigger"].as_str().unwrap_or("").starts_with("by hand")),
+        "{mitigations}"
+    );
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 0 }));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("not_running")),
+        "{body}"
+    );
     wait_for("the api to stop", || gone_or_zombie(api_pid));
     if let Some(manager) = manager {
         wait_for("the prediction's alert", || {
@@ -1344,4 +1437,100 @@ fn a_browser_signs_in_with_a_token_and_its_cookie_only_reads() {
             .unwrap()
             .starts_with("pfi_token=read-secret;")
     );
+}
+
+/// Opens `url` in headless Chromium (its DOM once loaded; `timeout_ms` at most) and takes a
+/// screenshot into `png`: the DOM and the console lines. `None`: Chromium is not installed.
+/// (A virtual-time budget would wait for the network to go idle, which a live page's event
+/// stream never does before the run ends.)
+fn chromium(url: &str, png: &Path, timeout_ms: u32) -> Option<(String, Vec<String>)> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            std::process::Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+    let Some(browser) = browser else {
+        eprintln!(
+            "skipped: Chromium is not installed (apt-get install -y chromium; .ci/run does it)"
+        );
+        return None;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let run = |mode: &str| {
+        let output = std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1100,2400",
+            ])
+            .arg(format!("--timeout={timeout_ms}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(mode)
+            .arg(url)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "chromium failed: {stderr}");
+        (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
+    };
+    let (dom, dom_log) = run("--dump-dom");
+    let (_, shot_log) = run(&format!("--screenshot={}", png.display()));
+    let console = dom_log
+        .lines()
+        .chain(shot_log.lines())
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    Some((dom, console))
+}
+
+#[test]
+fn chromium_renders_the_dashboard_and_a_live_run_page_without_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    let mut stream = EventStream::open(server.address, &running);
+    stream.until("fault freeze (");
+    while stream.next().is_some_and(|(event, _)| event != "sample") {}
+    let index = dir.path().join("ui.png");
+    let Some((dom, console)) = chromium(&format!("{}/ui", server.url()), &index, 4000) else {
+        return;
+    };
+    assert!(console.is_empty(), "console messages on /ui: {console:?}");
+    assert!(
+        dom.contains(&format!("href=\"/ui/runs/{running}\"")),
+        "{dom}"
+    );
+    assert!(std::fs::metadata(&index).unwrap().len() > 0);
+    let live = dir.path().join("live.png");
+    let (dom, console) =
+        chromium(&format!("{}/ui/runs/{running}", server.url()), &live, 4000).unwrap();
+    assert!(
+        console.is_empty(),
+        "console messages on the live page: {console:?}"
+    );
+    assert!(std::fs::metadata(&live).unwrap().len() > 0);
+    // The live page as the browser built it: the charts so far, the events, the script.
+    assert!(dom.contains("id=\"live\">Live: "), "{dom}");
+    assert!(
+        dom.contains("<div id=\"charts\">") && dom.contains("data-fault=\"freeze\""),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("section class=\"probe\" data-probe=\"ping\""),
+        "{dom}"
+    );
+    assert!(dom.contains("addEventListener('sample'"), "{dom}");
+    let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(&running)["status"], "aborted");
 }
