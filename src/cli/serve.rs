@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// e.g. `http://127.0.0.1:9093`.
     #[arg(long, value_name = "URL")]
     pub alertmanager: Option<String>,
+    /// Post every prediction and every run's verdict as JSON to this URL (repeat for more).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
     /// The logs on stderr: `text` (one readable line each) or `json` (one JSON object a line:
     /// timestamp, level, target, fields, for a log collector).
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
@@ -105,6 +108,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     config.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     config.watches = args.watch.clone();
     config.alertmanager = args.alertmanager.clone();
+    config.webhooks = args.webhooks.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -9,6 +9,7 @@ use super::live_view::LiveView;
 use super::metrics::Metrics;
 use super::record;
 use super::store::{Finished, RunRow, Store, StoredEvent, StoredPrediction};
+use super::webhooks::{Webhooks, prediction_payload, verdict_payload};
 use crate::mitigate::{Firing, ManualFiring};
 use crate::model::Profile;
 use crate::plan::Plan;
@@ -98,6 +99,7 @@ pub struct Runner {
     /// Every prediction of every run, as it is made (for `/v1/predictions/stream`).
     predictions: broadcast::Sender<Value>,
     alerts: Option<Arc<Alertmanager>>,
+    webhooks: Option<Arc<Webhooks>>,
 }
 
 impl Runner {
@@ -106,12 +108,14 @@ impl Runner {
         metrics: Arc<Metrics>,
         state_dir: PathBuf,
         alerts: Option<Arc<Alertmanager>>,
+        webhooks: Option<Arc<Webhooks>>,
     ) -> Arc<Runner> {
         Arc::new(Runner {
             store,
             metrics,
             state_dir,
             alerts,
+            webhooks,
             board: Mutex::new(Board::default()),
             idle: Notify::new(),
             predictions: broadcast::channel(1024).0,
@@ -335,34 +339,39 @@ impl Runner {
             .run_finished(&end.status, end.predictions.len(), end.mitigations.len());
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(run = %id, status = %end.status, "run finished");
+        let why = end
+            .error
+            .clone()
+            .or_else(|| {
+                end.record
+                    .as_ref()
+                    .and_then(|r| r["ending"].as_str().map(str::to_string))
+            })
+            .unwrap_or_default();
+        let failed: Vec<&str> = end
+            .record
+            .iter()
+            .flat_map(|record| record["thresholds"].as_array().into_iter().flatten())
+            .filter(|t| t["passed"] == false)
+            .filter_map(|t| t["text"].as_str())
+            .collect();
+        let why = if failed.is_empty() {
+            why
+        } else {
+            format!("{why}; failed {}", failed.join(", "))
+        };
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.send(verdict_payload(
+                &id,
+                &experiment,
+                &end.status,
+                end.exit_code,
+                end.max_risk,
+                &why,
+            ));
+        }
         if let Some(alerts) = &self.alerts {
             if end.status != "passed" {
-                let why = end
-                    .error
-                    .clone()
-                    .or_else(|| {
-                        end.record
-                            .as_ref()
-                            .and_then(|r| r["ending"].as_str().map(str::to_string))
-                    })
-                    .unwrap_or_default();
-                let why = match &end.record {
-                    Some(record) => {
-                        let failed: Vec<&str> = record["thresholds"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter(|t| t["passed"] == false)
-                            .filter_map(|t| t["text"].as_str())
-                            .collect();
-                        if failed.is_empty() {
-                            why
-                        } else {
-                            format!("{why}; failed {}", failed.join(", "))
-                        }
-                    }
-                    None => why,
-                };
                 alerts
                     .send(vec![run_alert(&id, &experiment, &end.status, &why)])
                     .await;
@@ -405,6 +414,9 @@ impl Runner {
                     tracing::error!(run = %id, "cannot store a prediction: {err}");
                 }
                 self.metrics.predictions.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(webhooks) = &self.webhooks {
+                webhooks.send(prediction_payload(&value, &experiment));
             }
             if let Some(alerts) = &self.alerts {
                 let alert = prediction_alert(&value, &experiment);

@@ -781,10 +781,12 @@ fn a_watch_predicts_a_leak_and_mitigates_before_the_api_dies() {
     let dir = tempfile::tempdir().unwrap();
     // With Alertmanager installed, the prediction is also an alert there.
     let manager = Alertmanager::start();
-    let extra: Vec<&str> = match &manager {
-        Some(m) => vec!["--alertmanager", m.url.as_str()],
-        None => Vec::new(),
-    };
+    // Every prediction and verdict is also posted to a webhook: a real HTTP receiver here.
+    let (hook, notified) = webhook_receiver();
+    let mut extra: Vec<&str> = vec!["--webhook", hook.as_str()];
+    if let Some(m) = &manager {
+        extra.extend(["--alertmanager", m.url.as_str()]);
+    }
     let server = Server::start(&dir.path().join("state"), &extra);
     let (backend, api) = (free_port(), free_port());
     let demo = demo_bin();
@@ -962,6 +964,47 @@ mitigate on predicted(memory_leak) {{
         "{body}"
     );
     wait_for("the api to stop", || gone_or_zombie(api_pid));
+    let mut posted: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !posted.iter().any(|p| p["type"] == "verdict") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match notified.recv_timeout(left) {
+            Ok(payload) => posted.push(payload),
+            Err(_) => break,
+        }
+    }
+    let prediction = posted
+        .iter()
+        .find(|p| p["type"] == "prediction")
+        .unwrap_or_else(|| panic!("no prediction posted: {posted:?}"));
+    assert_eq!(
+        (
+            &prediction["run"],
+            &prediction["kind"],
+            &prediction["resource"],
+            &prediction["experiment"]
+        ),
+        (
+            &json!(id),
+            &json!("memory_leak"),
+            &json!("api"),
+            &json!("watch")
+        ),
+        "{prediction}"
+    );
+    assert!(
+        prediction["confidence"].as_f64().unwrap() >= 0.7,
+        "{prediction}"
+    );
+    let verdict = posted
+        .iter()
+        .find(|p| p["type"] == "verdict")
+        .unwrap_or_else(|| panic!("no verdict posted: {posted:?}"));
+    assert_eq!(
+        (&verdict["run"], &verdict["status"]),
+        (&json!(id), &json!("aborted")),
+        "{verdict}"
+    );
     if let Some(manager) = manager {
         wait_for("the prediction's alert", || {
             manager.alerts().iter().any(|a| {
@@ -1533,4 +1576,49 @@ fn chromium_renders_the_dashboard_and_a_live_run_page_without_console_errors() {
     let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
     assert_eq!(status, 202);
     assert_eq!(server.wait_finished(&running)["status"], "aborted");
+}
+
+/// A real HTTP receiver on 127.0.0.1:0 for `--webhook`: its URL, and each JSON body posted to
+/// it (answered 200).
+fn webhook_receiver() -> (String, Receiver<Value>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/pfi", listener.local_addr().unwrap());
+    let (sender, received) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            let mut length = 0;
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            assert!(
+                request_line.starts_with("POST /hooks/pfi "),
+                "{request_line}"
+            );
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if sender
+                .send(serde_json::from_slice(&body).unwrap_or(Value::Null))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, received)
 }
