@@ -120,12 +120,12 @@ pub struct LiveSource {
 impl LiveSource {
     /// Every check of every probe of `plan` so far (times on the store's clock).
     pub fn checks(&self, plan: &crate::plan::Plan) -> Vec<super::ProbeChecks> {
-        super::interpreter::probe_checks(plan, &self.store)
+        super::run_report::probe_checks(plan, &self.store)
     }
 
     /// Every telemetry series so far (times on the store's clock).
     pub fn telemetry(&self) -> Vec<super::SeriesPoints> {
-        super::interpreter::telemetry_points(&self.store)
+        super::run_report::telemetry_points(&self.store)
     }
 
     /// Now, on the journal's clock.
