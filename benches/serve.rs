@@ -3,6 +3,10 @@
 //! and loaded in the same process, in alternating rounds. Open loop: each request is due at
 //! its slot and its latency counts from then, so a slow answer delays none of the others'
 //! clocks. Bounded: 4 rounds of 10 s.
+//!
+//! Then the watch figures: how many watched series one core's prediction loop sustains at
+//! 1 Hz, and the sample-to-prediction latency (see `series_per_core` and
+//! `sample_to_prediction`); `PFI_SERVE_BENCH=watch` runs only those.
 
 use axum::Router;
 use axum::routing::get;
@@ -23,6 +27,12 @@ const RUNS: usize = 20;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // `PFI_SERVE_BENCH=watch`: only the watch figures (series per core, sample to prediction).
+    if std::env::var("PFI_SERVE_BENCH").as_deref() == Ok("watch") {
+        series_per_core();
+        sample_to_prediction();
+        return;
+    }
     let dir = tempfile::tempdir().expect("a temporary folder");
     // Servers on their own runtime and threads; the load generator on another.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -88,6 +98,195 @@ fn main() {
             p / b
         );
     });
+    drop(server_runtime);
+    series_per_core();
+    sample_to_prediction();
+}
+
+/// A checked plan watching `n` resources' memory with the standard `memory_leak` pattern,
+/// predicting every `every`.
+fn watch_plan(dir: &std::path::Path, n: usize, every: &str, baseline: &str) -> pfi::plan::Plan {
+    let mut text = format!(
+        "import \"std/patterns\"\nexperiment \"bench\" {{\n  duration 10m\n  seed 1\n  baseline {baseline}\n}}\n"
+    );
+    for i in 0..n {
+        text.push_str(&format!("resource r{i}: process [\"/bin/true\"] {{\n}}\n"));
+    }
+    let watched: Vec<String> = (0..n).map(|i| format!("r{i}.memory")).collect();
+    text.push_str(&format!(
+        "predict {{\n  watch {}\n  use memory_leak\n  confidence >= 0.7\n  every {every}\n}}\n",
+        watched.join(", ")
+    ));
+    let path = dir.join(format!("watch-{n}.pfi"));
+    std::fs::write(&path, text).expect("the scenario is written");
+    let checked = pfi::check::check_file(&path);
+    checked.plan.expect("the generated scenario checks")
+}
+
+/// How many watched series one core sustains at 1 Hz: the prediction loop's step (detector,
+/// trend and pattern per series) over `N` series, one new sample each per step, on simulated
+/// 1 s ticks (no sleeping: the CPU time per step is what is measured), one thread. A fifth of
+/// the series leak, so patterns match and predictions are made. Baseline in the same run:
+/// recording the same samples into the store without predicting.
+fn series_per_core() {
+    use pfi::monitor::MetricsStore;
+    use pfi::predict::live::PredictionLoop;
+    const N: usize = 2_000;
+    const WARM: u64 = 40;
+    const MEASURED: u64 = 60;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let plan = watch_plan(dir.path(), N, "1s", "10s");
+    let store = MetricsStore::new();
+    let mut predictor = PredictionLoop::new(&plan)
+        .expect("the detector builds")
+        .expect("a predict block");
+    let names: Vec<String> = (0..N).map(|i| format!("r{i}.memory")).collect();
+    let value = |i: usize, t: u64| -> f64 {
+        let base = 50e6 + (i as f64) * 1e3 + ((t * 7 + i as u64) % 13) as f64 * 1e4;
+        if i % 5 == 0 && t > WARM {
+            base + (t - WARM) as f64 * 4e6
+        } else {
+            base
+        }
+    };
+    let mut predictions = 0;
+    let mut step_time = Duration::ZERO;
+    let mut record_time = Duration::ZERO;
+    for t in 0..WARM + MEASURED {
+        let at = Duration::from_secs(t);
+        let began = Instant::now();
+        for (i, name) in names.iter().enumerate() {
+            store.record(name, at, value(i, t));
+        }
+        let recorded = began.elapsed();
+        let began = Instant::now();
+        let made = predictor.step(&store);
+        if t >= WARM {
+            step_time += began.elapsed();
+            record_time += recorded;
+            predictions += made.len();
+        }
+    }
+    let per_step = step_time.as_secs_f64() / MEASURED as f64;
+    let per_record = record_time.as_secs_f64() / MEASURED as f64;
+    println!(
+        "series per core at 1 Hz: {N} series, prediction step {:.2} ms -> {:.0} series/core \
+         ({predictions} predictions in {MEASURED} steps)   baseline: recording alone {:.2} ms -> {:.0} series/core",
+        per_step * 1000.0,
+        N as f64 / per_step,
+        per_record * 1000.0,
+        N as f64 / per_record
+    );
+}
+
+/// Sample-to-prediction latency: a series leaking in real time (one sample every 250 ms,
+/// recorded by one task) and the prediction loop running at the same interval (another task),
+/// 16 independent watches at once; for each prediction, the time from the recording of the
+/// newest sample it could have seen to the prediction arriving on the loop's channel (what
+/// the service relays to SSE subscribers and stores). Reported beyond the sampling interval,
+/// which bounds how long a sample may wait for the next step. Baseline in the same run: the
+/// same hop for a bare broadcast message (record, then send, then receive).
+fn sample_to_prediction() {
+    use pfi::monitor::MetricsStore;
+    use pfi::predict::live::PredictionLoop;
+    use std::sync::{Arc, Mutex};
+    const WATCHES: usize = 16;
+    const INTERVAL: Duration = Duration::from_millis(250);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let plan = watch_plan(dir.path(), 1, "250ms", "3s");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (latencies, bare) = runtime.block_on(async {
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let bare = Arc::new(Mutex::new(Vec::new()));
+        let mut watches = Vec::new();
+        for w in 0..WATCHES {
+            let plan = plan.clone();
+            let (latencies, bare) = (latencies.clone(), bare.clone());
+            watches.push(tokio::spawn(async move {
+                let store = MetricsStore::new();
+                let predictor = PredictionLoop::new(&plan).unwrap().unwrap();
+                let (sender, mut receiver) = tokio::sync::broadcast::channel(64);
+                let (bare_sender, mut bare_receiver) = tokio::sync::broadcast::channel(64);
+                let last_sample = Arc::new(Mutex::new(Instant::now()));
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let looping = tokio::spawn(predictor.run(store.clone(), sender, |_| {}, async {
+                    let _ = stopped.await;
+                }));
+                let feeder = {
+                    let (store, last_sample) = (store.clone(), last_sample.clone());
+                    tokio::spawn(async move {
+                        // Offset the watches so their ticks do not all coincide.
+                        tokio::time::sleep(INTERVAL * w as u32 / WATCHES as u32).await;
+                        let mut ticks = tokio::time::interval(INTERVAL);
+                        for t in 0u64.. {
+                            ticks.tick().await;
+                            let value = if t < 20 {
+                                50e6 + (t % 3) as f64 * 1e4
+                            } else {
+                                50e6 + (t - 20) as f64 * 2e6
+                            };
+                            store.record("r0.memory", store.now(), value);
+                            let now = Instant::now();
+                            *last_sample.lock().unwrap() = now;
+                            let _ = bare_sender.send(now);
+                        }
+                    })
+                };
+                let bare_task = {
+                    let bare = bare.clone();
+                    tokio::spawn(async move {
+                        while let Ok(sent) = bare_receiver.recv().await {
+                            bare.lock().unwrap().push(sent.elapsed().as_secs_f64() * 1000.0);
+                        }
+                    })
+                };
+                let deadline = tokio::time::sleep(Duration::from_secs(20));
+                tokio::pin!(deadline);
+                let mut seen = 0;
+                loop {
+                    tokio::select! {
+                        _ = &mut deadline => break,
+                        got = receiver.recv() => match got {
+                            Ok(_) => {
+                                let newest = *last_sample.lock().unwrap();
+                                latencies.lock().unwrap().push(newest.elapsed().as_secs_f64() * 1000.0);
+                                seen += 1;
+                                if seen >= 8 {
+                                    break;
+                                }
+                            }
+                            Err(_) => break,
+                        },
+                    }
+                }
+                feeder.abort();
+                bare_task.abort();
+                let _ = stop.send(());
+                let _ = looping.await;
+            }));
+        }
+        for watch in watches {
+            let _ = watch.await;
+        }
+        let latencies = latencies.lock().unwrap().clone();
+        let bare = bare.lock().unwrap().clone();
+        (latencies, bare)
+    });
+    let (mut latencies, mut bare) = (latencies, bare);
+    let interval_ms = INTERVAL.as_secs_f64() * 1000.0;
+    let p99 = percentile(&mut latencies, 0.99);
+    println!(
+        "sample-to-prediction ({} predictions of {WATCHES} watches, sampled and predicted every {interval_ms} ms): {}; \
+         p99 minus the interval {:+.3} ms (target: at most +50 ms)   baseline bare channel hop p99 {:.3} ms",
+        latencies.len(),
+        figures(&latencies),
+        p99 - interval_ms,
+        percentile(&mut bare, 0.99)
+    );
 }
 
 /// Submits `RUNS` small runs (no resources, a tcp probe on the server itself) and waits for

@@ -708,15 +708,21 @@ impl Checker<'_> {
 
     pub(super) fn telemetry(&mut self, t: &ast::Telemetry) -> Option<TelemetryPlan> {
         let what = format!("telemetry `{}`", t.name.node);
-        let map = self.settings(&t.settings, &["every", "timeout"], &what);
-        if t.kind.node != "prometheus" {
+        let promql = t.kind.node == "promql";
+        let allowed: &[&str] = if promql {
+            &["every", "timeout", "query"]
+        } else {
+            &["every", "timeout"]
+        };
+        let map = self.settings(&t.settings, allowed, &what);
+        if t.kind.node != "prometheus" && !promql {
             self.error(
                 Diagnostic::error(
                     Code::InvalidValue,
                     format!("unknown telemetry source `{}`", t.kind.node),
                 )
                 .at(t.kind.span, "not a telemetry kind")
-                .help("telemetry sources: prometheus \"http://host:port/metrics\""),
+                .help("telemetry sources: prometheus \"http://host:port/metrics\" (a metrics page), promql \"http://host:9090\" every 15s { query \"PROMQL\" } (a Prometheus server)"),
             );
             return None;
         }
@@ -724,10 +730,44 @@ impl Checker<'_> {
             self.error(
                 Diagnostic::error(Code::InvalidValue, "a scrape URL must start with http://")
                     .at(t.url.span, "not an http:// URL")
-                    .help("for example prometheus \"http://127.0.0.1:9100/metrics\""),
+                    .help(if promql {
+                        "for example promql \"http://127.0.0.1:9090\" (the Prometheus server)"
+                    } else {
+                        "for example prometheus \"http://127.0.0.1:9100/metrics\""
+                    }),
             );
             return None;
         }
+        let query = match (promql, map.get("query")) {
+            (false, _) => None,
+            (true, Some(s)) => {
+                let term = self.one(s)?;
+                let query = self.values().string(term, "the PromQL query")?;
+                if query.trim().is_empty() {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, "the PromQL query is empty")
+                            .at(term.span, "empty")
+                            .help("for example query \"sum(rate(http_requests_total[1m]))\""),
+                    );
+                    return None;
+                }
+                Some(query)
+            }
+            (true, None) => {
+                self.error(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("{what} needs a `query`: the PromQL expression it reads"),
+                    )
+                    .at(t.name.span, "no query")
+                    .help(format!(
+                        "telemetry {}: promql \"{}\" every 15s {{ query \"sum(rate(http_requests_total[1m]))\" }}",
+                        t.name.node, t.url.node
+                    )),
+                );
+                return None;
+            }
+        };
         let interval = match map.get("every") {
             Some(s) => self
                 .one(s)
@@ -739,6 +779,7 @@ impl Checker<'_> {
             kind: t.kind.node.clone(),
             url: t.url.node.clone(),
             interval_ms: interval,
+            query,
             at: self.location(t.name.span),
         })
     }

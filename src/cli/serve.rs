@@ -50,9 +50,23 @@ pub struct ServeArgs {
     /// e.g. `http://127.0.0.1:9093`.
     #[arg(long, value_name = "URL")]
     pub alertmanager: Option<String>,
+    /// Post every prediction and every run's verdict as JSON to this URL (repeat for more).
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
+    /// The logs on stderr: `text` (one readable line each) or `json` (one JSON object a line:
+    /// timestamp, level, target, fields, for a log collector).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     /// Print the tokens-file line of TOKEN (`operator sha256:...`) and exit.
     #[arg(long, value_name = "TOKEN")]
     pub hash_token: Option<String>,
+}
+
+/// How `pfi serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -60,14 +74,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
         println!("operator {}", hashed_line(token));
         return ExitCode::from(exit::OK);
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match args.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => logs.json().with_current_span(false).try_init(),
+    };
     let tokens = match &args.tokens {
         Some(path) => match Tokens::read(path) {
             Ok(tokens) => Some(tokens),
@@ -93,6 +108,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     config.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     config.watches = args.watch.clone();
     config.alertmanager = args.alertmanager.clone();
+    config.webhooks = args.webhooks.clone();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

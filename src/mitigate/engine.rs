@@ -70,6 +70,14 @@ pub struct MitigationLog {
     pub revert_errors: Vec<String>,
 }
 
+/// A rule fired by hand (the service's `POST /v1/runs/{id}/mitigations`): which rule (its
+/// index in the scenario), who asked, and where the firings go back.
+pub struct ManualFiring {
+    pub rule: usize,
+    pub by: String,
+    pub reply: tokio::sync::oneshot::Sender<Result<Vec<Firing>, String>>,
+}
+
 /// Called with every firing as it is recorded.
 type Observer = Box<dyn Fn(&Firing) + Send + Sync>;
 
@@ -229,10 +237,33 @@ impl MitigationEngine {
         }
     }
 
+    /// Fires rule `rule` now, whatever its trigger and cooldown, as asked by `by`; its
+    /// firings (one per action). What it changes is reverted at the end like any firing's.
+    pub async fn fire_by_hand(&mut self, rule: usize, by: &str) -> Result<Vec<Firing>, String> {
+        if rule >= self.rules.len() {
+            return Err(format!(
+                "the scenario has {} mitigate rule(s) (0 to {}); there is no rule {rule}",
+                self.rules.len(),
+                self.rules.len().saturating_sub(1)
+            ));
+        }
+        let before = self.firings.len();
+        let trigger = format!(
+            "by hand ({by}; rule {rule}: {})",
+            describe_trigger(&self.rules[rule].trigger)
+        );
+        self.fire_as(rule, None, trigger).await;
+        Ok(self.firings[before..].to_vec())
+    }
+
     async fn fire(&mut self, rule: usize, prediction: Option<&Prediction>) {
+        let trigger = describe_trigger(&self.rules[rule].trigger);
+        self.fire_as(rule, prediction, trigger).await;
+    }
+
+    async fn fire_as(&mut self, rule: usize, prediction: Option<&Prediction>, trigger: String) {
         let now = self.now_ms();
         self.last_fired[rule] = Some(now);
-        let trigger = describe_trigger(&self.rules[rule].trigger);
         for action in self.rules[rule].actions.clone() {
             let result = match &action {
                 ActionPlan::Alert { message, webhook } => {
@@ -392,20 +423,41 @@ impl MitigationEngine {
     /// Runs until `stop` completes: predictions as they arrive, `when` rules every
     /// `interval`; then reverts everything, newest first.
     pub async fn run(
+        self,
+        predictions: tokio::sync::mpsc::Receiver<Prediction>,
+        interval: Duration,
+        stop: impl Future<Output = ()>,
+    ) -> MitigationLog {
+        self.run_with_manual(predictions, None, interval, stop)
+            .await
+    }
+
+    /// [`run`](Self::run), also firing rules by hand as `manual` asks.
+    pub async fn run_with_manual(
         mut self,
         mut predictions: tokio::sync::mpsc::Receiver<Prediction>,
+        manual: Option<tokio::sync::mpsc::Receiver<ManualFiring>>,
         interval: Duration,
         stop: impl Future<Output = ()>,
     ) -> MitigationLog {
         let mut stop = std::pin::pin!(stop);
         let mut ticker = tokio::time::interval(interval);
         let mut open = true;
+        let mut manual_open = manual.is_some();
+        let mut manual = manual;
         loop {
             tokio::select! {
                 _ = &mut stop => break,
                 p = predictions.recv(), if open => match p {
                     Some(p) => self.on_prediction(&p).await,
                     None => open = false,
+                },
+                m = async { manual.as_mut()?.recv().await }, if manual_open => match m {
+                    Some(m) => {
+                        let fired = self.fire_by_hand(m.rule, &m.by).await;
+                        let _ = m.reply.send(fired);
+                    }
+                    None => manual_open = false,
                 },
                 _ = ticker.tick() => self.tick().await,
             }

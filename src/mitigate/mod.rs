@@ -7,6 +7,6 @@ pub mod engine;
 pub mod host;
 pub mod sandbox;
 
-pub use engine::{Actions, Firing, MitigationEngine, MitigationLog, Performed, Undo};
+pub use engine::{Actions, Firing, ManualFiring, MitigationEngine, MitigationLog, Performed, Undo};
 pub use host::{Host, StoreHost};
 pub use sandbox::{Limits, Sandbox, ScriptError, compile_check};

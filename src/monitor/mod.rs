@@ -12,6 +12,7 @@ mod probe_telemetry;
 mod proc_telemetry;
 mod prometheus_telemetry;
 pub mod prometheus_text;
+mod promql_telemetry;
 mod quantiles;
 mod run_clock;
 mod sampler;
@@ -29,6 +30,7 @@ pub use probe::{BoxFuture, Check, Observation, Probe, observe, observe_scheduled
 pub use probe_telemetry::ProbeTelemetry;
 pub use proc_telemetry::{ProcTelemetry, TelemetrySample};
 pub use prometheus_telemetry::PrometheusTelemetry;
+pub use promql_telemetry::PromqlTelemetry;
 pub use quantiles::{Quantiles, nearest_rank};
 pub use run_clock::RunClock;
 pub use sampler::{run_probe, run_telemetry};

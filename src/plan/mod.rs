@@ -471,9 +471,13 @@ pub enum ProbeCheck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TelemetryPlan {
     pub name: String,
+    /// `prometheus` (scrape a metrics page) or `promql` (query a Prometheus server).
     pub kind: String,
     pub url: String,
     pub interval_ms: f64,
+    /// The PromQL expression of a `promql` source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     pub at: Location,
 }
 

@@ -20,6 +20,10 @@ use std::fmt::Write;
 
 const MIB: f64 = 1_048_576.0;
 
+/// The page's style sheet (the charts' classes among them), for a page that shows the
+/// charts without the rest of the report (the service's live run page).
+pub const CHART_STYLE: &str = STYLE;
+
 const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#111;background:#fff;max-width:1040px;margin:0 auto;padding:18px}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:26px 0 8px;border-bottom:2px solid #222;padding-bottom:2px}h3{font-size:15px;margin:18px 0 6px}
@@ -203,6 +207,38 @@ fn body(out: &mut String, r: &RunRecord, id: &str) {
         out.push('\n');
     }
     out.push_str("</pre></details></section>\n");
+}
+
+/// The charts of the report alone, for a run still running ([`RunRecord::live`]): the fault
+/// timeline, each probe's latency and error rate, the telemetry; `id` prefixes the SVG ids.
+pub fn live_charts(r: &RunRecord, id: &str) -> String {
+    let end = end_ms(r);
+    let mut out = String::from("<section><h2>Timeline</h2>");
+    out.push_str(&fault_timeline(r, end, &format!("{id}-timeline")));
+    out.push_str("</section>\n");
+    for (i, probe) in r.probes.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<section class=\"probe\" data-probe=\"{name}\"><h2>Probe <code>{name}</code></h2>",
+            name = escape(&probe.probe)
+        );
+        if probe.checks.is_empty() {
+            out.push_str("<p>No checks yet.</p>");
+        }
+        for chart in probe_charts(r, probe, end) {
+            out.push_str(&chart.svg(&format!("{id}-p{i}-{}", chart_id(&chart))));
+        }
+        out.push_str("</section>\n");
+    }
+    let telemetry = telemetry_charts(r, end);
+    if !telemetry.is_empty() {
+        out.push_str("<section><h2>Resources and links</h2>");
+        for (i, chart) in telemetry.iter().enumerate() {
+            out.push_str(&chart.svg(&format!("{id}-t{i}")));
+        }
+        out.push_str("</section>\n");
+    }
+    out
 }
 
 fn chart_id(chart: &TimeChart) -> &'static str {

@@ -226,7 +226,7 @@ fn figures(f: &ProbeFigures) -> Figures {
 }
 
 /// At most `max` of `points`, evenly spaced, the last one always kept.
-fn thin<T>(points: &[T], max: usize) -> impl Iterator<Item = &T> {
+pub(super) fn thin<T>(points: &[T], max: usize) -> impl Iterator<Item = &T> {
     let step = points.len().div_ceil(max.max(1)).max(1);
     let last = points.len().saturating_sub(1);
     points

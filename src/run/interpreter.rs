@@ -50,10 +50,14 @@ pub struct Interpreter {
     no_abort: bool,
     /// `pfi run --fail-inconclusive`: thresholds judged on too few samples fail.
     fail_inconclusive: bool,
+    /// Rules fired by hand: the sender handed out, the receiver the engine's.
+    manual_sender: tokio::sync::mpsc::Sender<crate::mitigate::ManualFiring>,
+    manual: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::mitigate::ManualFiring>>>,
 }
 
 impl Interpreter {
     pub fn new(plan: Plan, options: RunOptions, sink: EventSink) -> Interpreter {
+        let (manual_sender, manual) = tokio::sync::mpsc::channel(8);
         Interpreter {
             plan: Arc::new(plan),
             options,
@@ -62,6 +66,8 @@ impl Interpreter {
             predictions: tokio::sync::broadcast::channel(256).0,
             no_abort: false,
             fail_inconclusive: false,
+            manual_sender,
+            manual: std::sync::Mutex::new(Some(manual)),
         }
     }
 
@@ -70,6 +76,12 @@ impl Interpreter {
     pub fn failing_inconclusive(mut self) -> Interpreter {
         self.fail_inconclusive = true;
         self
+    }
+
+    /// Where to ask for a `mitigate` rule to fire now (by its index): the engine answers with
+    /// its firings. Sending fails when the run has no rules or its engine stopped.
+    pub fn mitigation_trigger(&self) -> tokio::sync::mpsc::Sender<crate::mitigate::ManualFiring> {
+        self.manual_sender.clone()
     }
 
     /// Predicted stop conditions (`abort predicted within`) record when they would have
@@ -123,6 +135,7 @@ impl Interpreter {
             prediction_sender: self.predictions.clone(),
             predicted: predicted.clone(),
             mitigation: None,
+            manual_mitigations: self.manual.lock().ok().and_then(|mut r| r.take()),
             active: Vec::new(),
             records: Vec::new(),
             next_id: 0,

@@ -44,6 +44,8 @@ pub(super) fn spawn(
     seed: u64,
 ) {
     if plan.mitigations.is_empty() {
+        // Nothing to fire by hand: asking fails at once.
+        rt.manual_mitigations = None;
         return;
     }
     let actions = Arc::new(ProxyActions {
@@ -78,7 +80,8 @@ pub(super) fn spawn(
         }
     }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(engine.run(receiver, TICK, async move {
+    let manual = rt.manual_mitigations.take();
+    let task = tokio::spawn(engine.run_with_manual(receiver, manual, TICK, async move {
         let _ = stopped.await;
     }));
     journal.record(EventKind::MitigationWatching {

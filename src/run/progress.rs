@@ -102,6 +102,36 @@ pub trait ProgressView: Send + Sync {
     fn show(&self, status: &Status);
     /// The run is over (called before the summary is printed).
     fn finish(&self);
+    /// Every resource is ready: the run's measurements so far, for a view that draws them
+    /// (the service's live charts); called once, before the first `show`.
+    fn attach(&self, _source: LiveSource) {}
+}
+
+/// A running run's measurements, readable while it runs.
+#[derive(Clone)]
+pub struct LiveSource {
+    pub store: MetricsStore,
+    /// When the store's clock started, on the journal's clock (ms since the run began).
+    pub store_origin_ms: f64,
+    /// When every resource was ready, on the journal's clock.
+    pub ready_ms: f64,
+}
+
+impl LiveSource {
+    /// Every check of every probe of `plan` so far (times on the store's clock).
+    pub fn checks(&self, plan: &crate::plan::Plan) -> Vec<super::ProbeChecks> {
+        super::run_report::probe_checks(plan, &self.store)
+    }
+
+    /// Every telemetry series so far (times on the store's clock).
+    pub fn telemetry(&self) -> Vec<super::SeriesPoints> {
+        super::run_report::telemetry_points(&self.store)
+    }
+
+    /// Now, on the journal's clock.
+    pub fn now_ms(&self) -> f64 {
+        self.store_origin_ms + self.store.now().as_secs_f64() * 1000.0
+    }
 }
 
 /// Computes the status every [`PROGRESS_INTERVAL`] until dropped; `zero` is when every

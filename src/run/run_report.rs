@@ -209,7 +209,7 @@ pub(super) fn judge_predictions(
 }
 
 /// Every check of every probe of `plan`.
-pub(super) fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
+pub(crate) fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     plan.probes
         .iter()
@@ -225,7 +225,7 @@ pub(super) fn probe_checks(plan: &Plan, store: &MetricsStore) -> Vec<ProbeChecks
 }
 
 /// Every telemetry series of the store.
-pub(super) fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
+pub(crate) fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
     store
         .series_names()
         .into_iter()

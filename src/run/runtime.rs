@@ -37,6 +37,9 @@ pub(super) struct Runtime {
     pub(super) predicted: Predictions,
     /// The mitigation engine, when the plan has `mitigate` rules.
     pub(super) mitigation: Option<Running>,
+    /// Rules fired by hand, for the engine (taken when it starts).
+    pub(super) manual_mitigations:
+        Option<tokio::sync::mpsc::Receiver<crate::mitigate::ManualFiring>>,
     /// Applied activations in order of application.
     pub(super) active: Vec<ActiveFault>,
     pub(super) records: Vec<FaultRecord>,

@@ -109,6 +109,11 @@ pub(super) async fn body(
         plan.experiment.duration_ms,
     );
     if let Some(view) = progress {
+        view.attach(super::progress::LiveSource {
+            store: store.clone(),
+            store_origin_ms: journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0,
+            ready_ms: runtime.lock().await.zero_ms,
+        });
         let task = drive_progress(
             view,
             store.clone(),

@@ -10,7 +10,8 @@
 use super::journal::{EventKind, Journal};
 use super::run_error::RunError;
 use crate::monitor::{
-    LinkTelemetry, MetricsStore, ProbeTelemetry, ProcTelemetry, PrometheusTelemetry, run_telemetry,
+    LinkTelemetry, MetricsStore, ProbeTelemetry, ProcTelemetry, PrometheusTelemetry,
+    PromqlTelemetry, run_telemetry,
 };
 use crate::plan::Plan;
 use crate::predict::Prediction;
@@ -80,6 +81,22 @@ pub fn spawn(
     }));
     for telemetry in &plan.telemetry {
         let every = Duration::from_secs_f64(telemetry.interval_ms.max(10.0) / 1000.0);
+        if let Some(query) = &telemetry.query {
+            let source = PromqlTelemetry::new(
+                &telemetry.name,
+                &telemetry.url,
+                query,
+                every.max(Duration::from_secs(1)),
+            )
+            .map_err(|err| {
+                RunError::environment(format!(
+                    "telemetry `{}` (declared at {}): {err}",
+                    telemetry.name, telemetry.at
+                ))
+            })?;
+            tasks.push(tokio::spawn(source.run(every, store.clone(), forever())));
+            continue;
+        }
         let scraper = PrometheusTelemetry::new(
             &telemetry.name,
             &telemetry.url,

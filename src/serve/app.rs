@@ -24,12 +24,14 @@ impl App {
         store: Arc<Store>,
         metrics: Arc<Metrics>,
         alerts: Option<Arc<Alertmanager>>,
+        webhooks: Option<Arc<super::webhooks::Webhooks>>,
     ) -> App {
         let runner = Runner::new(
             store.clone(),
             metrics.clone(),
             config.state_dir.clone(),
             alerts,
+            webhooks,
         );
         App(Arc::new(AppParts {
             config,

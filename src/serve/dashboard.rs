@@ -1,14 +1,15 @@
 //! The dashboard: server-rendered HTML over the same store the API reads, no build step and
 //! no framework. `GET /ui` lists the runs (newest first) and the watches with their latest
 //! predictions; `GET /ui/runs/{id}` is one run's page — the report stage's HTML page of its
-//! stored record once it finished, and while it runs the events so far with a few lines of
-//! plain script that append each new one from the run's event stream and reload the page
-//! when the stream ends. Same tokens as every GET route; every text is escaped.
+//! stored record once it finished, and while it runs the report's charts of what it measured
+//! so far and its events, with a few lines of plain script that append each new event from
+//! the run's event stream, fetch the charts again (`/ui/runs/{id}/charts`) on each `sample`
+//! and event, and reload the page when the stream ends. Same tokens as every GET route; every text is escaped.
 
 use super::api_error::ApiError;
 use super::app::App;
 use super::store::{PredictionFilter, RunRow, StoredEvent};
-use crate::report::{RunRecord, html as report_html};
+use crate::report::{CHART_STYLE, RunRecord, html as report_html};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -47,13 +48,14 @@ pub async fn index(State(app): State<App>) -> Result<Response, ApiError> {
     if runs.is_empty() {
         out.push_str("<p>No runs yet: submit one with <code>POST /v1/runs</code> or <code>pfi run --server</code>.</p>");
     } else {
-        out.push_str("<table><thead><tr><th>Run</th><th>Status</th><th>Scenario</th><th>Started (UTC)</th><th class=\"num\">Seed</th><th class=\"num\">Max risk</th></tr></thead><tbody>\n");
+        out.push_str("<table><thead><tr><th>Run</th><th>Status</th><th>Experiment</th><th>Scenario</th><th>Started (UTC)</th><th class=\"num\">Seed</th><th class=\"num\">Max risk</th></tr></thead><tbody>\n");
         for run in &runs {
             let _ = writeln!(
                 out,
-                "<tr><td>{link}</td><td>{status}</td><td><code>{name}</code></td><td>{started}</td><td class=\"num\">{seed}</td><td class=\"num\">{risk}</td></tr>",
+                "<tr><td>{link}</td><td>{status}</td><td>{experiment}</td><td><code>{name}</code></td><td>{started}</td><td class=\"num\">{seed}</td><td class=\"num\">{risk}</td></tr>",
                 link = run_link(&run.id),
                 status = status(&run.status),
+                experiment = experiment(run),
                 name = escape(&run.name),
                 started = escape(&started(run)),
                 seed = run.seed,
@@ -71,9 +73,10 @@ pub async fn index(State(app): State<App>) -> Result<Response, ApiError> {
     for watch in &watches {
         let _ = write!(
             out,
-            "<h3>{link} {status} <code>{name}</code></h3><p class=\"meta\"><span>started {started}</span></p>",
+            "<h3>{link} {status} {experiment} <code>{name}</code></h3><p class=\"meta\"><span>started {started}</span></p>",
             link = run_link(&watch.id),
             status = status(&watch.status),
+            experiment = experiment(watch),
             name = escape(&watch.name),
             started = escape(&started(watch)),
         );
@@ -104,7 +107,13 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
     };
     if row.finished_ms.is_none() {
         let events = app.store.events(&id, None)?;
-        return Ok(page(live_page(&row, &events)));
+        let charts = match app.runner.live_view(&id) {
+            Some(view) => tokio::task::spawn_blocking(move || view.charts())
+                .await
+                .map_err(ApiError::internal)?,
+            None => String::new(),
+        };
+        return Ok(page(live_page(&row, &events, &charts)));
     }
     let record = row
         .record
@@ -130,11 +139,36 @@ pub async fn run(State(app): State<App>, Path(id): Path<String>) -> Result<Respo
     }
 }
 
-/// A run that is queued or running: its events so far, then the stream's.
-fn live_page(row: &RunRow, events: &[StoredEvent]) -> String {
+/// `GET /ui/runs/{id}/charts`: the report's charts of a running run so far, as an HTML
+/// fragment (the run's page fetches it again on each `sample` of the event stream).
+pub async fn charts(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Some(row) = app.store.run(&id)? else {
+        return Err(ApiError::not_found(format!("no run `{id}`")));
+    };
+    let html = match app.runner.live_view(&id) {
+        Some(view) => tokio::task::spawn_blocking(move || view.charts())
+            .await
+            .map_err(ApiError::internal)?,
+        None => format!(
+            "<p class=\"meta\">The run ended ({}): its report has the final charts.</p>",
+            escape(&row.status)
+        ),
+    };
+    let mut response = page(html);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// A run that is queued or running: its charts and events so far, then the stream's.
+fn live_page(row: &RunRow, events: &[StoredEvent], charts: &str) -> String {
     let mut out = page_start(&format!("pfi: run {} ({})", row.id, row.status), false);
     run_header(&mut out, row);
-    out.push_str("<p class=\"meta\" id=\"live\">Live: events appear as they happen; the report replaces this page when the run ends.</p>");
+    out.push_str("<p class=\"meta\" id=\"live\">Live: the charts and events follow the run as it goes; the report replaces this page when the run ends.</p>");
+    out.push_str("<div id=\"charts\">");
+    out.push_str(charts);
+    out.push_str("</div>\n");
     out.push_str("<section><h2>Events</h2><ol class=\"events\" id=\"events\">\n");
     for event in events {
         event_item(&mut out, event);
@@ -148,7 +182,7 @@ fn live_page(row: &RunRow, events: &[StoredEvent]) -> String {
         .replace('<', "\\u003c");
     let _ = write!(
         out,
-        "<script>\n(function () {{\n  var list = document.getElementById('events');\n  var note = document.getElementById('live');\n  var last = {last};\n  var source = new EventSource('/v1/runs/' + encodeURIComponent({id}) + '/events');\n  source.addEventListener('event', function (e) {{\n    var d = JSON.parse(e.data);\n    if (d.seq <= last) return;\n    last = d.seq;\n    var item = document.createElement('li');\n    item.value = d.seq + 1;\n    item.textContent = '+' + (d.at_ms / 1000).toFixed(3) + 's  ' + d.message;\n    list.appendChild(item);\n  }});\n  source.addEventListener('end', function (e) {{\n    source.close();\n    note.textContent = 'The run ended (' + JSON.parse(e.data).status + '): loading its report.';\n    window.location.reload();\n  }});\n  source.onerror = function () {{\n    note.textContent = 'The event stream was interrupted; reconnecting.';\n  }};\n}})();\n</script>\n"
+        "<script>\n(function () {{\n  var list = document.getElementById('events');\n  var note = document.getElementById('live');\n  var charts = document.getElementById('charts');\n  var last = {last};\n  var run = encodeURIComponent({id});\n  var busy = false, again = false;\n  function refresh() {{\n    if (busy) {{ again = true; return; }}\n    busy = true;\n    fetch('/ui/runs/' + run + '/charts', {{ credentials: 'same-origin', cache: 'no-store' }})\n      .then(function (r) {{ return r.ok ? r.text() : null; }})\n      .then(function (html) {{ if (html !== null) charts.innerHTML = html; }})\n      .catch(function () {{}})\n      .then(function () {{ busy = false; if (again) {{ again = false; refresh(); }} }});\n  }}\n  var source = new EventSource('/v1/runs/' + run + '/events');\n  source.addEventListener('event', function (e) {{\n    var d = JSON.parse(e.data);\n    if (d.seq <= last) return;\n    last = d.seq;\n    var item = document.createElement('li');\n    item.value = d.seq + 1;\n    item.textContent = '+' + (d.at_ms / 1000).toFixed(3) + 's  ' + d.message;\n    list.appendChild(item);\n    refresh();\n  }});\n  source.addEventListener('sample', function (e) {{\n    var d = JSON.parse(e.data);\n    note.textContent = 'Live: ' + (d.elapsed_ms / 1000).toFixed(1) + 's of ' + (d.total_ms / 1000).toFixed(0) + 's, ' + d.phase + (d.active_faults.length ? ', active: ' + d.active_faults.join(', ') : ', no fault active') + '.';\n    refresh();\n  }});\n  source.addEventListener('end', function (e) {{\n    source.close();\n    note.textContent = 'The run ended (' + JSON.parse(e.data).status + '): loading its report.';\n    window.location.reload();\n  }});\n  source.onerror = function () {{\n    note.textContent = 'The event stream was interrupted; reconnecting.';\n  }};\n}})();\n</script>\n"
     );
     page_end(&mut out);
     out
@@ -182,10 +216,11 @@ fn run_header(out: &mut String, row: &RunRow) {
     let _ = write!(
         out,
         "<nav><a href=\"/ui\">← all runs</a> · <a href=\"/v1/runs/{id}\">JSON</a></nav><h1>{kind} <code>{id}</code> {status}</h1>\
-         <p class=\"meta\"><span>scenario <code>{name}</code></span><span>seed {seed}</span><span>started {started}</span></p>",
+         <p class=\"meta\"><span>experiment {experiment}</span><span>scenario <code>{name}</code></span><span>seed {seed}</span><span>started {started}</span></p>",
         kind = if row.kind == "watch" { "Watch" } else { "Run" },
         id = escape(&row.id),
         status = status(&row.status),
+        experiment = experiment(row),
         name = escape(&row.name),
         seed = row.seed,
         started = escape(&started(row)),
@@ -225,6 +260,15 @@ fn run_link(id: &str) -> String {
         "<a href=\"/ui/runs/{id}\"><code>{id}</code></a>",
         id = escape(id)
     )
+}
+
+/// The experiment's name, or `—` for a run stored before the server kept it.
+fn experiment(row: &RunRow) -> String {
+    if row.experiment.is_empty() {
+        "—".to_string()
+    } else {
+        format!("<strong>{}</strong>", escape(&row.experiment))
+    }
 }
 
 fn status(status: &str) -> String {
@@ -267,7 +311,7 @@ fn escape(text: &str) -> String {
 
 fn page_start(title: &str, refresh: bool) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{}<title>{}</title><style>{STYLE}</style></head><body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{}<title>{}</title><style>{CHART_STYLE}{STYLE}</style></head><body>\n",
         if refresh {
             "<meta http-equiv=\"refresh\" content=\"10\">"
         } else {
@@ -310,6 +354,7 @@ mod tests {
         RunRow {
             id: id.into(),
             name: "<b>s</b>.pfi".into(),
+            experiment: "<i>exp</i>".into(),
             status: status.into(),
             kind: "run".into(),
             seed: 1,
@@ -333,18 +378,20 @@ mod tests {
             at_ms: 12.5,
             message: "<script>alert(1)</script>".into(),
         }];
-        let page = live_page(&row("r</script>1", "running"), &events);
+        let page = live_page(
+            &row("r</script>1", "running"),
+            &events,
+            "<svg id=\"c\"></svg>",
+        );
         assert!(
             page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{page}"
         );
         assert!(page.contains("&lt;b&gt;s&lt;/b&gt;.pfi"));
-        assert!(
-            page.contains(
-                "new EventSource('/v1/runs/' + encodeURIComponent(\"r\\u003c/script>1\")"
-            )
-        );
+        assert!(page.contains("var run = encodeURIComponent(\"r\\u003c/script>1\")"));
         assert_eq!(page.matches("</script>").count(), 1, "{page}");
         assert!(page.contains("var last = 0;"));
+        assert!(page.contains("<div id=\"charts\"><svg id=\"c\"></svg></div>"));
+        assert!(page.contains("source.addEventListener('sample'"));
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /v1/runs/{id}/events`: a run's events as Server-Sent Events — every event so far,
 //! then each new one as it happens (`event: event`, data `{"seq", "at_ms", "message"}`),
-//! then `event: end` with `{"status", "exit_code"}`, and the stream closes.
+//! about once a second while the run measures `event: sample` (elapsed, phase, active
+//! faults, each probe's recent p99 and error rate; not stored, not replayed), then `event: end` with `{"status", "exit_code"}`, and the stream closes.
 
 use super::api_error::ApiError;
 use super::app::App;
@@ -62,6 +63,10 @@ pub async fn stream(
                         feed.last = Some(event.seq);
                         feed.backlog.push_back(data_event(&event));
                     }
+                }
+                Ok(LiveEvent::Sample(sample)) => {
+                    feed.backlog
+                        .push_back(Event::default().event("sample").data(sample.to_string()));
                 }
                 Ok(LiveEvent::End { status, exit_code }) => {
                     let _ = feed.catch_up();

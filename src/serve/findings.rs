@@ -21,6 +21,8 @@ pub struct PredictionQuery {
     pub resource: Option<String>,
     pub kind: Option<String>,
     pub min_confidence: Option<f64>,
+    /// `true`: only acknowledged predictions; `false`: only those not acknowledged.
+    pub acked: Option<bool>,
     pub limit: Option<usize>,
 }
 
@@ -34,6 +36,7 @@ pub async fn predictions(
         resource: q.resource,
         kind: q.kind,
         min_confidence: q.min_confidence,
+        acked: q.acked,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
     Ok(Json(

@@ -49,4 +49,10 @@ pub const MIGRATIONS: &[&str] = &[
     );",
     // 2: watches (runs without faults and without an end) beside runs.
     "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';",
+    // 3: the experiment's name (the `experiment "NAME"` of the scenario) beside the file's.
+    "ALTER TABLE runs ADD COLUMN experiment TEXT NOT NULL DEFAULT '';",
+    // 4: acknowledging a prediction: when, by whom (the token's name), with what note.
+    "ALTER TABLE predictions ADD COLUMN acked_ms INTEGER;
+    ALTER TABLE predictions ADD COLUMN acked_by TEXT;
+    ALTER TABLE predictions ADD COLUMN ack_note TEXT;",
 ];

@@ -18,6 +18,9 @@ mod dashboard;
 mod events;
 mod findings;
 mod footprint;
+mod live_view;
+mod login;
+mod manual;
 mod metrics;
 mod migrations;
 mod record;
@@ -30,6 +33,7 @@ mod store;
 mod system;
 mod tokens;
 mod watch;
+mod webhooks;
 
 pub use allow_list::AllowList;
 pub use record::max_risk_of;
@@ -66,6 +70,8 @@ pub struct ServeConfig {
     pub watches: Vec<PathBuf>,
     /// Alertmanager to send predictions and failed runs to (`http://host:9093`).
     pub alertmanager: Option<String>,
+    /// URLs every prediction and every run's verdict are posted to as JSON.
+    pub webhooks: Vec<String>,
 }
 
 impl ServeConfig {
@@ -79,6 +85,7 @@ impl ServeConfig {
             request_timeout: Duration::from_secs(30),
             watches: Vec::new(),
             alertmanager: None,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -125,11 +132,20 @@ pub async fn run(
         )),
         None => None,
     };
+    let webhooks = if config.webhooks.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            webhooks::Webhooks::new(&config.webhooks)
+                .map_err(|e| ServeError(format!("refusing {e}")))?,
+        ))
+    };
     let app = App::new(
         config,
         Arc::new(store),
         Arc::new(Metrics::default()),
         alerts,
+        webhooks,
     );
     let interrupted = app
         .runner

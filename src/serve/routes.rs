@@ -4,7 +4,7 @@
 
 use super::api_error::ApiError;
 use super::app::App;
-use super::{auth, dashboard, events, findings, runs, scenarios, system};
+use super::{auth, dashboard, events, findings, login, manual, runs, scenarios, system};
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -27,13 +27,18 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<App>)> {
         ("GET", "/v1/runs/{id}", get(runs::get)),
         ("POST", "/v1/runs/{id}/abort", post(runs::abort)),
         ("GET", "/v1/runs/{id}/events", get(events::stream)),
+        ("POST", "/v1/runs/{id}/mitigations", post(manual::fire)),
         ("POST", "/v1/check", post(scenarios::check)),
         ("POST", "/v1/plan", post(scenarios::plan)),
         ("GET", "/v1/predictions", get(findings::predictions)),
         ("GET", "/v1/predictions/stream", get(findings::stream)),
+        ("POST", "/v1/predictions/{id}/ack", post(manual::ack)),
         ("GET", "/v1/mitigations", get(findings::mitigations)),
         ("GET", "/ui", get(dashboard::index)),
+        ("GET", "/ui/login", get(login::form)),
+        ("POST", "/ui/login", post(login::submit)),
         ("GET", "/ui/runs/{id}", get(dashboard::run)),
+        ("GET", "/ui/runs/{id}/charts", get(dashboard::charts)),
     ]
 }
 

@@ -5,9 +5,12 @@
 
 use super::alertmanager::{Alertmanager, prediction_alert, run_alert};
 use super::footprint::Footprint;
+use super::live_view::LiveView;
 use super::metrics::Metrics;
 use super::record;
 use super::store::{Finished, RunRow, Store, StoredEvent, StoredPrediction};
+use super::webhooks::{Webhooks, prediction_payload, verdict_payload};
+use crate::mitigate::{Firing, ManualFiring};
 use crate::model::Profile;
 use crate::plan::Plan;
 use crate::predict::Prediction;
@@ -25,7 +28,12 @@ use tokio::sync::{Notify, broadcast, watch};
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
     Event(StoredEvent),
-    End { status: String, exit_code: i64 },
+    /// About once a second while the run is measured (see `LiveView`); not stored.
+    Sample(Value),
+    End {
+        status: String,
+        exit_code: i64,
+    },
 }
 
 /// Why a run is being stopped: over the API (`aborted`) or by the server's shutdown.
@@ -39,6 +47,12 @@ struct Live {
     footprint: Footprint,
     events: broadcast::Sender<LiveEvent>,
     stop: watch::Sender<Option<StopRequest>>,
+    /// What the run measured so far, for the live charts.
+    view: Arc<LiveView>,
+    /// The next event's number (shared by the run's events and notes from the API).
+    seq: Arc<AtomicU64>,
+    /// Where to fire a `mitigate` rule by hand, once the run started.
+    mitigate: Option<tokio::sync::mpsc::Sender<ManualFiring>>,
     /// The plan, while the run waits in the queue.
     pending: Option<Pending>,
 }
@@ -58,6 +72,17 @@ struct Board {
     closing: bool,
 }
 
+/// Why a rule could not be fired by hand.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TriggerError {
+    Unknown,
+    /// Queued, or finished (its status).
+    NotRunning(String),
+    /// The run has no `mitigate` rules, or its engine stopped.
+    NoEngine,
+    NoSuchRule(String),
+}
+
 /// Why `abort` did nothing.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AbortError {
@@ -74,6 +99,7 @@ pub struct Runner {
     /// Every prediction of every run, as it is made (for `/v1/predictions/stream`).
     predictions: broadcast::Sender<Value>,
     alerts: Option<Arc<Alertmanager>>,
+    webhooks: Option<Arc<Webhooks>>,
 }
 
 impl Runner {
@@ -82,12 +108,14 @@ impl Runner {
         metrics: Arc<Metrics>,
         state_dir: PathBuf,
         alerts: Option<Arc<Alertmanager>>,
+        webhooks: Option<Arc<Webhooks>>,
     ) -> Arc<Runner> {
         Arc::new(Runner {
             store,
             metrics,
             state_dir,
             alerts,
+            webhooks,
             board: Mutex::new(Board::default()),
             idle: Notify::new(),
             predictions: broadcast::channel(1024).0,
@@ -162,11 +190,21 @@ impl Runner {
         self.metrics.submitted.fetch_add(1, Ordering::Relaxed);
         self.metrics.queued.fetch_add(1, Ordering::Relaxed);
         let seed = row.seed;
+        let events = broadcast::channel(1024).0;
+        let view = Arc::new(LiveView::new(
+            plan.clone(),
+            row.name.clone(),
+            seed,
+            events.clone(),
+        ));
         board.live.insert(
             row.id.clone(),
             Live {
                 footprint: Footprint::from_items(&row.footprint),
-                events: broadcast::channel(1024).0,
+                events,
+                view,
+                seq: Arc::new(AtomicU64::new(0)),
+                mitigate: None,
                 stop: watch::channel(None).0,
                 pending: Some(Pending {
                     plan,
@@ -216,8 +254,10 @@ impl Runner {
             self.metrics.running.fetch_add(1, Ordering::Relaxed);
             let runner = self.clone();
             let events = live.events.clone();
+            let view = live.view.clone();
+            let seq = live.seq.clone();
             let stop = live.stop.subscribe();
-            tokio::spawn(runner.execute(id, pending, events, stop));
+            tokio::spawn(runner.execute(id, pending, events, (view, seq), stop));
         }
         board.queue = still_queued;
     }
@@ -227,19 +267,21 @@ impl Runner {
         id: String,
         pending: Pending,
         events: broadcast::Sender<LiveEvent>,
+        (view, seq): (Arc<LiveView>, Arc<AtomicU64>),
         mut stop: watch::Receiver<Option<StopRequest>>,
     ) {
         tracing::info!(run = %id, "run started");
-        let seq = AtomicU64::new(0);
         let store = self.store.clone();
         let run_id = id.clone();
+        let sink_view = view.clone();
         let sink: EventSink = Arc::new(move |event: &RunEvent| {
+            sink_view.push_event(event);
             let stored = StoredEvent {
                 seq: seq.fetch_add(1, Ordering::Relaxed),
                 at_ms: event.at_ms,
                 message: event.message(),
             };
-            if stored.seq == 0 {
+            {
                 if let EventKind::RunStarted { run_id: ledger, .. } = &event.kind {
                     if let Err(err) = store.set_ledger(&run_id, ledger) {
                         tracing::error!(run = %run_id, "cannot store the ledger id: {err}");
@@ -255,12 +297,17 @@ impl Runner {
             state_dir: self.state_dir.clone(),
             seed: Some(pending.seed),
         };
-        let interpreter = Interpreter::new(pending.plan.clone(), options, sink);
+        let interpreter =
+            Interpreter::new(pending.plan.clone(), options, sink).with_progress(view.clone());
+        if let Some(live) = self.board().live.get_mut(&id) {
+            live.mitigate = Some(interpreter.mitigation_trigger());
+        }
         let experiment = pending.plan.experiment.name.clone();
         let relay = tokio::spawn(self.clone().relay_predictions(
             id.clone(),
             experiment.clone(),
             pending.watch,
+            view,
             interpreter.subscribe_predictions(),
         ));
         let mut requested = stop.clone();
@@ -292,34 +339,39 @@ impl Runner {
             .run_finished(&end.status, end.predictions.len(), end.mitigations.len());
         self.metrics.running.fetch_sub(1, Ordering::Relaxed);
         tracing::info!(run = %id, status = %end.status, "run finished");
+        let why = end
+            .error
+            .clone()
+            .or_else(|| {
+                end.record
+                    .as_ref()
+                    .and_then(|r| r["ending"].as_str().map(str::to_string))
+            })
+            .unwrap_or_default();
+        let failed: Vec<&str> = end
+            .record
+            .iter()
+            .flat_map(|record| record["thresholds"].as_array().into_iter().flatten())
+            .filter(|t| t["passed"] == false)
+            .filter_map(|t| t["text"].as_str())
+            .collect();
+        let why = if failed.is_empty() {
+            why
+        } else {
+            format!("{why}; failed {}", failed.join(", "))
+        };
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.send(verdict_payload(
+                &id,
+                &experiment,
+                &end.status,
+                end.exit_code,
+                end.max_risk,
+                &why,
+            ));
+        }
         if let Some(alerts) = &self.alerts {
             if end.status != "passed" {
-                let why = end
-                    .error
-                    .clone()
-                    .or_else(|| {
-                        end.record
-                            .as_ref()
-                            .and_then(|r| r["ending"].as_str().map(str::to_string))
-                    })
-                    .unwrap_or_default();
-                let why = match &end.record {
-                    Some(record) => {
-                        let failed: Vec<&str> = record["thresholds"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter(|t| t["passed"] == false)
-                            .filter_map(|t| t["text"].as_str())
-                            .collect();
-                        if failed.is_empty() {
-                            why
-                        } else {
-                            format!("{why}; failed {}", failed.join(", "))
-                        }
-                    }
-                    None => why,
-                };
                 alerts
                     .send(vec![run_alert(&id, &experiment, &end.status, &why)])
                     .await;
@@ -335,6 +387,7 @@ impl Runner {
         id: String,
         experiment: String,
         watch: bool,
+        view: Arc<LiveView>,
         mut made: broadcast::Receiver<Prediction>,
     ) {
         loop {
@@ -343,6 +396,7 @@ impl Runner {
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
             };
+            view.push_prediction(&prediction);
             let mut value = serde_json::to_value(&prediction).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
                 object.insert("run".into(), Value::from(id.as_str()));
@@ -360,6 +414,9 @@ impl Runner {
                     tracing::error!(run = %id, "cannot store a prediction: {err}");
                 }
                 self.metrics.predictions.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(webhooks) = &self.webhooks {
+                webhooks.send(prediction_payload(&value, &experiment));
             }
             if let Some(alerts) = &self.alerts {
                 let alert = prediction_alert(&value, &experiment);
@@ -425,6 +482,84 @@ impl Runner {
             .live
             .get(id)
             .map(|live| live.events.subscribe())
+    }
+
+    /// Adds a line to a run's events (an acknowledgement, a mitigation asked for by hand): at
+    /// the run's current time while it runs, after its last event once it ended.
+    pub fn note(&self, id: &str, message: String) -> Result<(), super::store::StoreError> {
+        let live = self
+            .board()
+            .live
+            .get(id)
+            .map(|live| (live.seq.clone(), live.events.clone(), live.view.clone()));
+        match live {
+            Some((seq, events, view)) => {
+                let stored = StoredEvent {
+                    seq: seq.fetch_add(1, Ordering::Relaxed),
+                    at_ms: view.now_ms(),
+                    message,
+                };
+                self.store.append_event(id, &stored)?;
+                let _ = events.send(LiveEvent::Event(stored));
+            }
+            None => {
+                let last = self.store.events(id, None)?.pop();
+                let stored = StoredEvent {
+                    seq: last.as_ref().map_or(0, |e| e.seq + 1),
+                    at_ms: last.map_or(0.0, |e| e.at_ms),
+                    message,
+                };
+                self.store.append_event(id, &stored)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the run's `mitigate` rule `rule` now, as asked by `by`; its firings.
+    pub async fn fire_by_hand(
+        &self,
+        id: &str,
+        rule: usize,
+        by: &str,
+    ) -> Result<Vec<Firing>, TriggerError> {
+        let sender = {
+            let board = self.board();
+            let Some(live) = board.live.get(id) else {
+                return Err(match self.store.run(id) {
+                    Ok(Some(row)) => TriggerError::NotRunning(row.status),
+                    _ => TriggerError::Unknown,
+                });
+            };
+            match &live.mitigate {
+                Some(sender) => sender.clone(),
+                None => return Err(TriggerError::NotRunning("queued".into())),
+            }
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = ManualFiring {
+            rule,
+            by: by.to_string(),
+            reply,
+        };
+        if sender.send(asked).await.is_err() {
+            return Err(TriggerError::NoEngine);
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(60), answer).await {
+            Ok(Ok(Ok(firings))) => {
+                self.metrics
+                    .mitigations
+                    .fetch_add(firings.len() as u64, Ordering::Relaxed);
+                Ok(firings)
+            }
+            Ok(Ok(Err(why))) => Err(TriggerError::NoSuchRule(why)),
+            Ok(Err(_)) => Err(TriggerError::NoEngine),
+            Err(_) => Err(TriggerError::NoEngine),
+        }
+    }
+
+    /// The live charts of a run not yet finished (`None` once it has finished).
+    pub fn live_view(&self, id: &str) -> Option<Arc<LiveView>> {
+        self.board().live.get(id).map(|live| live.view.clone())
     }
 
     pub fn running(&self) -> usize {

@@ -124,6 +124,7 @@ pub fn start(
     let row = RunRow {
         id: id.clone(),
         name,
+        experiment: plan.experiment.name.clone(),
         status: "queued".into(),
         kind: if watch { "watch" } else { "run" }.into(),
         seed,

@@ -31,7 +31,10 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
     pub id: String,
+    /// The scenario's file name (or the name it was submitted with).
     pub name: String,
+    /// The scenario's `experiment "NAME"` (empty for runs stored by an older server).
+    pub experiment: String,
     /// `queued`, `running`, `passed`, `failed`, `aborted`, `error` or `interrupted`.
     pub status: String,
     /// `run`, or `watch`: telemetry, predictions and mitigations with no faults and no end.
@@ -103,7 +106,18 @@ pub struct PredictionFilter {
     pub resource: Option<String>,
     pub kind: Option<String>,
     pub min_confidence: Option<f64>,
+    /// Only acknowledged (`true`) or only unacknowledged (`false`) predictions.
+    pub acked: Option<bool>,
     pub limit: usize,
+}
+
+/// A prediction acknowledged: its run, and whether it already was (then nothing changed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acked {
+    pub run: String,
+    pub kind: String,
+    pub resource: String,
+    pub already: bool,
 }
 
 pub struct Store {
@@ -111,7 +125,7 @@ pub struct Store {
 }
 
 const RUN_COLUMNS: &str = "id, name, status, seed, submitted_ms, started_ms, finished_ms, \
-     exit_code, ledger_run_id, max_risk, error, footprint, kind";
+     exit_code, ledger_run_id, max_risk, error, footprint, kind, experiment";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -161,8 +175,8 @@ impl Store {
 
     pub fn insert_run(&self, run: &RunRow) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT INTO runs (id, name, status, seed, submitted_ms, footprint, kind) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO runs (id, name, status, seed, submitted_ms, footprint, kind, experiment) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 run.id,
                 run.name,
@@ -170,7 +184,8 @@ impl Store {
                 run.seed as i64,
                 run.submitted_ms,
                 serde_json::to_string(&run.footprint).unwrap_or_default(),
-                run.kind
+                run.kind,
+                run.experiment
             ],
         )?;
         Ok(())
@@ -272,9 +287,9 @@ impl Store {
                 params![id],
                 |row| {
                     let mut run = run_row(row)?;
-                    let record: Option<String> = row.get(13)?;
+                    let record: Option<String> = row.get(14)?;
                     run.record = record.and_then(|text| serde_json::from_str(&text).ok());
-                    run.summary = row.get(14)?;
+                    run.summary = row.get(15)?;
                     Ok(run)
                 },
             )
@@ -323,9 +338,10 @@ impl Store {
     pub fn predictions(&self, filter: &PredictionFilter) -> Result<Vec<Value>, StoreError> {
         let c = self.lock();
         let mut statement = c.prepare_cached(
-            "SELECT id, run_id, happened, record FROM predictions \
+            "SELECT id, run_id, happened, record, acked_ms, acked_by, ack_note FROM predictions \
              WHERE (?1 IS NULL OR run_id = ?1) AND (?2 IS NULL OR resource = ?2) \
              AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR confidence >= ?4) \
+             AND (?6 IS NULL OR (acked_ms IS NOT NULL) = ?6) \
              ORDER BY id DESC LIMIT ?5",
         )?;
         let rows = statement.query_map(
@@ -334,7 +350,8 @@ impl Store {
                 filter.resource,
                 filter.kind,
                 filter.min_confidence,
-                filter.limit as i64
+                filter.limit as i64,
+                filter.acked
             ],
             |row| {
                 let record: String = row.get(3)?;
@@ -343,11 +360,57 @@ impl Store {
                     object.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
                     object.insert("run".into(), Value::from(row.get::<_, String>(1)?));
                     object.insert("happened".into(), Value::from(row.get::<_, bool>(2)?));
+                    let acked = match row.get::<_, Option<i64>>(4)? {
+                        Some(at) => serde_json::json!({
+                            "at_ms": at,
+                            "by": row.get::<_, Option<String>>(5)?,
+                            "note": row.get::<_, Option<String>>(6)?,
+                        }),
+                        None => Value::Null,
+                    };
+                    object.insert("acked".into(), acked);
                 }
                 Ok(value)
             },
         )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Acknowledges prediction `id` (the first acknowledgement stands); `None`: no such
+    /// prediction.
+    pub fn ack_prediction(
+        &self,
+        id: i64,
+        at_ms: i64,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Option<Acked>, StoreError> {
+        let mut c = self.lock();
+        let tx = c.transaction()?;
+        let found = tx
+            .query_row(
+                "SELECT run_id, kind, resource, acked_ms IS NOT NULL FROM predictions WHERE id = ?1",
+                params![id],
+                |row| {
+                    Ok(Acked {
+                        run: row.get(0)?,
+                        kind: row.get(1)?,
+                        resource: row.get(2)?,
+                        already: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(acked) = &found {
+            if !acked.already {
+                tx.execute(
+                    "UPDATE predictions SET acked_ms = ?2, acked_by = ?3, ack_note = ?4 WHERE id = ?1",
+                    params![id, at_ms, by, note],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(found)
     }
 
     pub fn mitigations(&self, run: Option<&str>, limit: usize) -> Result<Vec<Value>, StoreError> {
@@ -385,6 +448,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         error: row.get(10)?,
         footprint: serde_json::from_str(&footprint).unwrap_or_default(),
         kind: row.get(12)?,
+        experiment: row.get(13)?,
         record: None,
         summary: None,
     })
@@ -398,6 +462,7 @@ mod tests {
         RunRow {
             id: id.into(),
             name: "s.pfi".into(),
+            experiment: "stored".into(),
             status: "queued".into(),
             kind: "run".into(),
             seed: 7,
@@ -458,9 +523,10 @@ mod tests {
             .unwrap();
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.version().unwrap(), 2);
+        assert_eq!(store.version().unwrap(), MIGRATIONS.len());
         let run = store.run("old").unwrap().unwrap();
         assert_eq!((run.status.as_str(), run.kind.as_str()), ("passed", "run"));
+        assert_eq!(run.experiment, "");
     }
 
     #[test]

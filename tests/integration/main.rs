@@ -16,6 +16,7 @@ mod mitigate_run;
 mod monitor;
 mod predict_run;
 mod process;
+mod promql;
 mod proxy;
 mod report;
 mod risk;

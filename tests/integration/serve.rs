@@ -231,14 +231,17 @@ impl EventStream {
         panic!("no event with {text:?}; saw:\n{}", seen.join("\n"));
     }
 
-    /// Reads to the `end` event; returns its data and every message before it.
+    /// Reads to the `end` event; returns its data and every event's message before it
+    /// (`sample`s, which are not stored and not replayed, are skipped).
     fn end(&mut self) -> (Value, Vec<String>) {
         let mut messages = Vec::new();
         while let Some((event, data)) = self.next() {
             if event == "end" {
                 return (data, messages);
             }
-            messages.push(data["message"].as_str().unwrap_or("").to_string());
+            if event == "event" {
+                messages.push(data["message"].as_str().unwrap_or("").to_string());
+            }
         }
         panic!("the stream closed without an end event: {messages:?}");
     }
@@ -472,10 +475,12 @@ fn unauthorised_malformed_and_disallowed_requests_get_stable_json_errors() {
         request(at, "GET", "/v1/runs", None, Some("read-secret")).0,
         200
     );
-    // The dashboard reads like any GET route.
+    // The dashboard reads like any GET route; without a token a page sends the browser to
+    // the sign-in form.
+    let (status, headers, _) = exchange(at, "GET", "/ui", &[], "");
     assert_eq!(
-        error(request(at, "GET", "/ui", None, None)),
-        (401, "unauthorized".into())
+        (status, header(&headers, "location")),
+        (303, Some("/ui/login?next=%2Fui"))
     );
     assert_eq!(raw(at, "GET", "/ui", None, Some("read-secret")).0, 200);
     let text = json!({ "scenario": scenario(free_port(), "1s", "") }).to_string();
@@ -756,10 +761,12 @@ fn a_watch_predicts_a_leak_and_mitigates_before_the_api_dies() {
     let dir = tempfile::tempdir().unwrap();
     // With Alertmanager installed, the prediction is also an alert there.
     let manager = Alertmanager::start();
-    let extra: Vec<&str> = match &manager {
-        Some(m) => vec!["--alertmanager", m.url.as_str()],
-        None => Vec::new(),
-    };
+    // Every prediction and verdict is also posted to a webhook: a real HTTP receiver here.
+    let (hook, notified) = webhook_receiver();
+    let mut extra: Vec<&str> = vec!["--webhook", hook.as_str()];
+    if let Some(m) = &manager {
+        extra.extend(["--alertmanager", m.url.as_str()]);
+    }
     let server = Server::start(&dir.path().join("state"), &extra);
     let (backend, api) = (free_port(), free_port());
     let demo = demo_bin();
@@ -823,6 +830,85 @@ mitigate on predicted(memory_leak) {{
     );
     let (_, stored) = server.get(&format!("/v1/predictions?run={id}"));
     assert_eq!(stored["predictions"][0]["kind"], "memory_leak", "{stored}");
+    assert!(stored["predictions"][0]["acked"].is_null(), "{stored}");
+
+    // An operator acknowledges the prediction: stored with who and why, in the run's events.
+    let pid = stored["predictions"][0]["id"].as_i64().unwrap();
+    let (status, body) = server.post(
+        &format!("/v1/predictions/{pid}/ack"),
+        &json!({ "note": "on it" }),
+    );
+    assert_eq!((status, &body["acked"]), (200, &json!(true)), "{body}");
+    events.until(&format!(
+        "prediction {pid} (memory_leak on api) acknowledged by loopback: on it"
+    ));
+    let (status, body) = server.post(&format!("/v1/predictions/{pid}/ack"), &json!({}));
+    assert_eq!(
+        (status, &body["already_acked"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+    let (_, acked) = server.get(&format!("/v1/predictions?run={id}&acked=true"));
+    let first = &acked["predictions"][0];
+    assert_eq!(first["id"], pid, "{acked}");
+    assert_eq!(
+        (&first["acked"]["by"], &first["acked"]["note"]),
+        (&json!("loopback"), &json!("on it")),
+        "{acked}"
+    );
+    let (_, unacked) = server.get(&format!("/v1/predictions?run={id}&acked=false"));
+    assert!(
+        unacked["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id"] != pid),
+        "{unacked}"
+    );
+    let (status, body) = server.post("/v1/predictions/999999/ack", &json!({}));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+
+    // ... and fires the watch's mitigation rule by hand, through its engine.
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 0 }));
+    assert_eq!(status, 200, "{body}");
+    let firing = &body["firings"][0];
+    assert!(
+        firing["trigger"]
+            .as_str()
+            .unwrap()
+            .starts_with("by hand (loopback; rule 0"),
+        "{body}"
+    );
+    assert!(
+        firing["action"].as_str().unwrap().contains("alert"),
+        "{body}"
+    );
+    assert_eq!(firing["ok"], true, "{body}");
+    events.until("mitigation rule 0 fired by hand by loopback");
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 7 }));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no rule 7"),
+        "{body}"
+    );
+    let (status, body) = server.post(
+        &format!("/v1/runs/{id}/mitigations"),
+        &json!({ "rule": "x" }),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = server.post("/v1/runs/no-such-run/mitigations", &json!({ "rule": 0 }));
+    assert_eq!(status, 404);
     // The dashboard lists the watch with its latest prediction.
     let (status, page) = raw(server.address, "GET", "/ui", None, None);
     assert_eq!(status, 200, "{page}");
@@ -843,7 +929,62 @@ mitigate on predicted(memory_leak) {{
         "{mitigations}"
     );
     assert_eq!(firing["ok"], true);
+    assert!(
+        mitigations["mitigations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["trigger"].as_str().unwrap_or("").starts_with("by hand")),
+        "{mitigations}"
+    );
+    let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 0 }));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("not_running")),
+        "{body}"
+    );
     wait_for("the api to stop", || gone_or_zombie(api_pid));
+    let mut posted: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !posted.iter().any(|p| p["type"] == "verdict") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match notified.recv_timeout(left) {
+            Ok(payload) => posted.push(payload),
+            Err(_) => break,
+        }
+    }
+    let prediction = posted
+        .iter()
+        .find(|p| p["type"] == "prediction")
+        .unwrap_or_else(|| panic!("no prediction posted: {posted:?}"));
+    assert_eq!(
+        (
+            &prediction["run"],
+            &prediction["kind"],
+            &prediction["resource"],
+            &prediction["experiment"]
+        ),
+        (
+            &json!(id),
+            &json!("memory_leak"),
+            &json!("api"),
+            &json!("watch")
+        ),
+        "{prediction}"
+    );
+    assert!(
+        prediction["confidence"].as_f64().unwrap() >= 0.7,
+        "{prediction}"
+    );
+    let verdict = posted
+        .iter()
+        .find(|p| p["type"] == "verdict")
+        .unwrap_or_else(|| panic!("no verdict posted: {posted:?}"));
+    assert_eq!(
+        (&verdict["run"], &verdict["status"]),
+        (&json!(id), &json!("aborted")),
+        "{verdict}"
+    );
     if let Some(manager) = manager {
         wait_for("the prediction's alert", || {
             manager.alerts().iter().any(|a| {
@@ -1012,6 +1153,8 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
     let (status, page) = raw(server.address, "GET", "/ui", None, None);
     assert_eq!(status, 200);
     assert!(page.contains(&format!("href=\"/ui/runs/{id}\"")), "{page}");
+    assert!(page.contains("<th>Experiment</th>"), "{page}");
+    assert!(page.contains("<td><strong>served</strong></td>"), "{page}");
     assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;.pfi"), "{page}");
     assert!(
         !page.contains("<b>bold</b>"),
@@ -1025,9 +1168,27 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
     assert!(report.contains("href=\"/ui\""), "{report}");
     assert!(!report.contains("EventSource"), "{report}");
 
-    // A running run: its events so far and the script that follows its event stream.
-    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
-    EventStream::open(server.address, &running).until("backend ready");
+    // A running run: the report's charts of what it measured so far, its events, and the
+    // script that follows its event stream and fetches the charts again on each sample.
+    let (running, _) = server.submit(&scenario(
+        free_port(),
+        "60s",
+        &format!("{FREEZE}threshold ping.error_rate < 50% during freeze\n"),
+    ));
+    let mut stream = EventStream::open(server.address, &running);
+    stream.until("fault freeze (");
+    let mut samples = Vec::new();
+    while samples.len() < 2 {
+        let (event, data) = stream.next().expect("the stream ended while the run runs");
+        if event == "sample" {
+            samples.push(data);
+        }
+    }
+    let last = &samples[1];
+    assert!(last["elapsed_ms"].as_f64().unwrap() > 0.0, "{last}");
+    assert_eq!(last["phase"], "faults", "{last}");
+    assert_eq!(last["active_faults"], json!(["freeze"]), "{last}");
+    assert_eq!(last["probes"][0]["probe"], "ping", "{last}");
     let (status, live) = raw(
         server.address,
         "GET",
@@ -1036,10 +1197,53 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         None,
     );
     assert_eq!(status, 200, "{live}");
-    assert!(live.contains("new EventSource('/v1/runs/'"), "{live}");
+    assert!(live.contains("new EventSource('/v1/runs/' + run"), "{live}");
+    assert!(live.contains("addEventListener('sample'"), "{live}");
     assert!(live.contains("window.location.reload()"), "{live}");
     assert!(live.contains("backend ready"), "{live}");
-    assert!(!live.contains("<svg"), "{live}");
+    let charts_of = |html: &str| {
+        let doc = scraper::Html::parse_document(html);
+        let select = |css: &str| {
+            let selector = scraper::Selector::parse(css).unwrap();
+            doc.select(&selector).count()
+        };
+        (
+            select("#charts svg.chart"),
+            select("#charts section.probe[data-probe=ping] svg.chart"),
+            select("#charts g.fault-window[data-fault=freeze]"),
+            select("#charts g.threshold-line"),
+            select("#charts g.warmup"),
+        )
+    };
+    let (svgs, probe, windows, limits, warmup) = charts_of(&live);
+    assert!(svgs >= 3, "timeline and two probe charts expected: {live}");
+    assert_eq!(probe, 2, "{live}");
+    assert!(
+        windows >= 2,
+        "the freeze window on both probe charts: {live}"
+    );
+    assert_eq!(limits, 1, "{live}");
+    assert!(warmup >= 2, "{live}");
+    // The fragment the page fetches grows as the run goes on.
+    let fragment = |server: &Server| {
+        let (status, html) = raw(
+            server.address,
+            "GET",
+            &format!("/ui/runs/{running}/charts"),
+            None,
+            None,
+        );
+        assert_eq!(status, 200, "{html}");
+        html
+    };
+    let first = fragment(&server);
+    std::thread::sleep(Duration::from_millis(1200));
+    let later = fragment(&server);
+    assert_eq!(charts_of(&format!("<div id=\"charts\">{later}</div>")).1, 2);
+    assert_ne!(
+        first, later,
+        "the charts did not change in 1.2 s of probing"
+    );
     let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
     assert_eq!(status, 202);
     assert_eq!(server.wait_finished(&running)["status"], "aborted");
@@ -1055,6 +1259,15 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         report.contains("<svg") && report.contains("class=\"verdict fail\">FAILED"),
         "{report}"
     );
+    let (status, ended) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{running}/charts"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(ended.contains("The run ended (aborted)"), "{ended}");
 
     // An unknown run: 404 with the stable JSON error.
     let (status, error) = server.get("/ui/runs/no-such-run");
@@ -1063,4 +1276,329 @@ fn the_dashboard_lists_runs_and_shows_a_live_then_a_finished_run() {
         (404, Some("not_found")),
         "{error}"
     );
+}
+
+/// One HTTP/1.1 exchange with extra header lines; the status, the headers (lower-cased
+/// names) and the body.
+fn exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    if method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let body = if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_browser_signs_in_with_a_token_and_its_cookie_only_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    let hashed = |token: &str| {
+        let output = pfi()
+            .args(["serve", "--hash-token", token])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let read = hashed("read-secret").replacen("operator", "read", 1);
+    std::fs::write(&tokens, format!("{}{read}", hashed("op secret;="))).unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--tokens", tokens.to_str().unwrap()],
+    );
+    let at = server.address;
+
+    // A page without a token: on to the sign-in form, remembering the page.
+    let (status, headers, _) = exchange(at, "GET", "/ui/runs/r1?x=1", &[], "");
+    assert_eq!(status, 303);
+    assert_eq!(
+        header(&headers, "location"),
+        Some("/ui/login?next=%2Fui%2Fruns%2Fr1%3Fx%3D1")
+    );
+    let (status, headers, form) = exchange(at, "GET", "/ui/login?next=/ui", &[], "");
+    assert_eq!(status, 200, "{form}");
+    assert!(
+        form.contains("<form method=\"post\" action=\"/ui/login\">"),
+        "{form}"
+    );
+    assert!(form.contains("name=\"next\" value=\"/ui\""), "{form}");
+    assert!(
+        header(&headers, "content-security-policy")
+            .is_some_and(|p| p.contains("form-action 'self'")),
+        "{headers:?}"
+    );
+    // The API still answers JSON errors.
+    assert_eq!(request(at, "GET", "/v1/runs", None, None).0, 401);
+
+    // A wrong token: the form again, no cookie.
+    let form_post = ["Content-Type: application/x-www-form-urlencoded"];
+    let (status, headers, again) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=guess&next=%2Fui",
+    );
+    assert_eq!(status, 401, "{again}");
+    assert!(again.contains("does not know that token"), "{again}");
+    assert!(header(&headers, "set-cookie").is_none());
+
+    // The read token: a cookie, HttpOnly and SameSite=Strict, and on to the page.
+    let (status, headers, _) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=read-secret&next=%2Fui%2Fruns%2Fr1",
+    );
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/ui/runs/r1"));
+    let set = header(&headers, "set-cookie").unwrap().to_string();
+    assert!(set.starts_with("pfi_token=read-secret;"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = format!("Cookie: {}", set.split(';').next().unwrap());
+    let (status, _, page) = exchange(at, "GET", "/ui", &[&cookie], "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>pfi serve</h1>"), "{page}");
+    let (status, _, runs) = exchange(at, "GET", "/v1/runs", &[&cookie], "");
+    assert_eq!(status, 200, "{runs}");
+    let (status, _, _) = exchange(at, "GET", "/ui", &["Cookie: pfi_token=guess"], "");
+    assert_eq!(status, 303);
+
+    // An operator's cookie never writes: a POST needs the header.
+    let (status, headers, _) = exchange(
+        at,
+        "POST",
+        "/ui/login",
+        &form_post,
+        "token=op+secret%3B%3D&next=%2Fui",
+    );
+    assert_eq!(status, 303);
+    let op_cookie = format!(
+        "Cookie: {}",
+        header(&headers, "set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+    );
+    let check = json!({ "scenario": "experiment \"x\" {\n  duration 1s\n}\n" }).to_string();
+    let (status, _, body) = exchange(
+        at,
+        "POST",
+        "/v1/check",
+        &[&op_cookie, "Content-Type: application/json"],
+        &check,
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = exchange(
+        at,
+        "POST",
+        "/v1/check",
+        &[
+            "Authorization: Bearer op secret;=",
+            "Content-Type: application/json",
+        ],
+        &check,
+    );
+    assert_ne!(status, 401, "{body}");
+
+    // `?token=` on a page: the cookie, and the same page without the token.
+    let (status, headers, _) = exchange(at, "GET", "/ui?token=read-secret", &[], "");
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/ui"));
+    assert!(
+        header(&headers, "set-cookie")
+            .unwrap()
+            .starts_with("pfi_token=read-secret;")
+    );
+}
+
+/// Opens `url` in headless Chromium (its DOM once loaded; `timeout_ms` at most) and takes a
+/// screenshot into `png`: the DOM and the console lines. `None`: Chromium is not installed.
+/// (A virtual-time budget would wait for the network to go idle, which a live page's event
+/// stream never does before the run ends.)
+fn chromium(url: &str, png: &Path, timeout_ms: u32) -> Option<(String, Vec<String>)> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            std::process::Command::new(name)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+    let Some(browser) = browser else {
+        eprintln!(
+            "skipped: Chromium is not installed (apt-get install -y chromium; .ci/run does it)"
+        );
+        return None;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let run = |mode: &str| {
+        let output = std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1100,2400",
+            ])
+            .arg(format!("--timeout={timeout_ms}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(mode)
+            .arg(url)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "chromium failed: {stderr}");
+        (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
+    };
+    let (dom, dom_log) = run("--dump-dom");
+    let (_, shot_log) = run(&format!("--screenshot={}", png.display()));
+    let console = dom_log
+        .lines()
+        .chain(shot_log.lines())
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    Some((dom, console))
+}
+
+#[test]
+fn chromium_renders_the_dashboard_and_a_live_run_page_without_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    let mut stream = EventStream::open(server.address, &running);
+    stream.until("fault freeze (");
+    while stream.next().is_some_and(|(event, _)| event != "sample") {}
+    let index = dir.path().join("ui.png");
+    let Some((dom, console)) = chromium(&format!("{}/ui", server.url()), &index, 4000) else {
+        return;
+    };
+    assert!(console.is_empty(), "console messages on /ui: {console:?}");
+    assert!(
+        dom.contains(&format!("href=\"/ui/runs/{running}\"")),
+        "{dom}"
+    );
+    assert!(std::fs::metadata(&index).unwrap().len() > 0);
+    let live = dir.path().join("live.png");
+    let (dom, console) =
+        chromium(&format!("{}/ui/runs/{running}", server.url()), &live, 4000).unwrap();
+    assert!(
+        console.is_empty(),
+        "console messages on the live page: {console:?}"
+    );
+    assert!(std::fs::metadata(&live).unwrap().len() > 0);
+    // The live page as the browser built it: the charts so far, the events, the script.
+    assert!(dom.contains("id=\"live\">Live: "), "{dom}");
+    assert!(
+        dom.contains("<div id=\"charts\">") && dom.contains("data-fault=\"freeze\""),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("section class=\"probe\" data-probe=\"ping\""),
+        "{dom}"
+    );
+    assert!(dom.contains("addEventListener('sample'"), "{dom}");
+    let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(&running)["status"], "aborted");
+}
+
+/// A real HTTP receiver on 127.0.0.1:0 for `--webhook`: its URL, and each JSON body posted to
+/// it (answered 200).
+fn webhook_receiver() -> (String, Receiver<Value>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/pfi", listener.local_addr().unwrap());
+    let (sender, received) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            let mut length = 0;
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            assert!(
+                request_line.starts_with("POST /hooks/pfi "),
+                "{request_line}"
+            );
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if sender
+                .send(serde_json::from_slice(&body).unwrap_or(Value::Null))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, received)
 }
