@@ -716,7 +716,9 @@ impl<'a> Checker<'a> {
             ast::ResourceKind::Process { .. } => {
                 allowed.extend(["env", "cwd", "stop_grace", "may_exit"])
             }
-            ast::ResourceKind::ContainerLabel { .. } => allowed.push("pick"),
+            ast::ResourceKind::ContainerLabel { .. } | ast::ResourceKind::Service { .. } => {
+                allowed.push("pick")
+            }
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}
         }
@@ -803,6 +805,34 @@ impl<'a> Checker<'a> {
                     .unwrap_or(Some(Pick::All));
                 ResourceTarget::ContainerLabel {
                     selector: selector.node.clone(),
+                    pick: pick?,
+                }
+            }
+            ast::ResourceKind::Service { name } => {
+                if name.node.trim().is_empty() {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, "the service name is empty")
+                            .at(name.span, "empty")
+                            .help("name the Swarm service: service \"shop_api\""),
+                    );
+                    ok = false;
+                } else if let Some(reason) = container_name_problem(&name.node) {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`{}` cannot name a service", name.node),
+                        )
+                        .at(name.span, "not a service name")
+                        .help(reason),
+                    );
+                    ok = false;
+                }
+                let pick = settings
+                    .get("pick")
+                    .map(|s| self.pick(s))
+                    .unwrap_or(Some(Pick::All));
+                ResourceTarget::Service {
+                    name: name.node.clone(),
                     pick: pick?,
                 }
             }

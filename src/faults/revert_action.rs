@@ -5,7 +5,10 @@
 use super::cgroup::CgroupPlacement;
 use super::container_revert::{self, gone_is_done, target_for};
 use super::fault_target::FaultTarget;
-use crate::targets::docker::{ContainerLimits, ContainerRef, NetworkAttachment};
+use super::swarm_revert;
+use crate::targets::docker::{
+    ContainerLimits, ContainerRef, NetworkAttachment, NodeAvailability, ServiceLimits,
+};
 use crate::targets::{Liveness, ProcessIdentity, Signal};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -49,6 +52,21 @@ pub enum RevertAction {
         container: ContainerRef,
         networks: Vec<NetworkAttachment>,
     },
+    /// Set a Swarm service's replicas back and wait until its tasks run.
+    ScaleService { service: String, replicas: u64 },
+    /// Set a Swarm service's CPU and memory limits back and wait until its tasks run.
+    RestoreServiceLimits {
+        service: String,
+        previous: ServiceLimits,
+    },
+    /// Set a Swarm node's availability back.
+    RestoreNodeAvailability {
+        node: String,
+        availability: NodeAvailability,
+    },
+    /// Wait until a Swarm service runs its tasks again (after a task was killed: the manager
+    /// replaces it; nothing is started by hand).
+    AwaitService { service: String },
 }
 
 /// What a revert did.
@@ -209,6 +227,34 @@ impl RevertAction {
                     .await
                     .map_err(|err| fail(err.to_string()))
             }
+            RevertAction::ScaleService { service, replicas } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::scale(&engine, service, *replicas)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::RestoreServiceLimits { service, previous } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::limits(&engine, service, previous)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::RestoreNodeAvailability { node, availability } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::availability(&engine, node, *availability)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::AwaitService { service } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::converged(&engine, service)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
         }
     }
 }
@@ -240,6 +286,20 @@ impl fmt::Display for RevertAction {
             } => {
                 let names: Vec<&str> = networks.iter().map(|n| n.network.as_str()).collect();
                 write!(f, "reconnect {container} to {}", names.join(", "))
+            }
+            RevertAction::ScaleService { service, replicas } => {
+                write!(f, "scale service `{service}` back to {replicas} replicas")
+            }
+            RevertAction::RestoreServiceLimits { service, previous } => write!(
+                f,
+                "restore the limits of service `{service}` ({})",
+                previous.describe()
+            ),
+            RevertAction::RestoreNodeAvailability { node, availability } => {
+                write!(f, "set node `{node}` back to {}", availability.name())
+            }
+            RevertAction::AwaitService { service } => {
+                write!(f, "wait until service `{service}` runs its tasks again")
             }
         }
     }

@@ -134,6 +134,11 @@ pub enum ResourceTarget {
         env: BTreeMap<String, String>,
         ports: Vec<String>,
     },
+    /// The running tasks of a Docker Swarm service (each a container on some node).
+    Service {
+        name: String,
+        pick: Pick,
+    },
 }
 
 impl ResourceTarget {

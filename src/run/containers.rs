@@ -15,7 +15,7 @@ use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
 use crate::plan::{CheckKind, Location, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
-    ContainerInfo, ContainerSpec, PortMapping, plan_selection, validate_pick,
+    ContainerInfo, ContainerSpec, PortMapping, SwarmService, plan_selection, validate_pick,
 };
 use crate::targets::{ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
 use std::sync::{Arc, Mutex};
@@ -121,7 +121,7 @@ pub(super) fn validate(plan: &Plan) -> Result<(), RunError> {
             ResourceTarget::Container { .. } => {
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
-            ResourceTarget::ContainerLabel { pick, .. } => {
+            ResourceTarget::ContainerLabel { pick, .. } | ResourceTarget::Service { pick, .. } => {
                 validate_pick(pick).map_err(|err| input(err.to_string()))?;
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
@@ -211,6 +211,13 @@ impl Containers {
                 entry.targets.push(target);
             }
             None => {
+                if let ResourceTarget::Service { name, .. } = &resource.target {
+                    // Readiness of a service: as many tasks running as it asks for.
+                    SwarmService::new(&engine, name)
+                        .wait_converged(DEFAULT_READY_TIMEOUT)
+                        .await
+                        .map_err(from_docker)?;
+                }
                 let Some((selectors, pick)) =
                     plan_selection(&resource.target).map_err(from_docker)?
                 else {
@@ -257,12 +264,16 @@ impl Containers {
                 std::future::pending::<()>(),
             )));
         }
-        tasks.push(tokio::spawn(watch_resource(
-            resource.name.clone(),
-            resource.at.clone(),
-            targets,
-            self.fatal.clone(),
-        )));
+        // A task of a Swarm service may go (a fault killed it, the service was scaled or its
+        // node drained): the manager replaces it, so that is not an environment failure.
+        if !matches!(resource.target, ResourceTarget::Service { .. }) {
+            tasks.push(tokio::spawn(watch_resource(
+                resource.name.clone(),
+                resource.at.clone(),
+                targets,
+                self.fatal.clone(),
+            )));
+        }
         self.lock().tasks.extend(tasks);
         Ok(())
     }

@@ -71,6 +71,7 @@ impl AllowList {
                 ResourceTarget::Container { name } => format!("container:{name}"),
                 ResourceTarget::ContainerLabel { selector, .. } => format!("label:{selector}"),
                 ResourceTarget::Image { image, .. } => format!("image:{image}"),
+                ResourceTarget::Service { name, .. } => format!("service:{name}"),
             };
             if !self.others.contains(&needed) {
                 out.push(format!(

@@ -344,6 +344,7 @@ impl DockerEngine {
     }
 
     /// Counts one API call.
+
     pub(super) fn count(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
