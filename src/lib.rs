@@ -12,6 +12,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod agent;
 pub mod analyze;
 pub mod check;
 pub mod cli;
