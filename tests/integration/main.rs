@@ -22,3 +22,4 @@ mod risk;
 mod run;
 mod serve;
 mod support;
+mod swarm;

@@ -1,0 +1,478 @@
+//! Docker Swarm services as targets, the pfi agent and its dead-man's lease, against the real
+//! engine. They run when `PFI_DOCKER=1` (else they print that they are skipped).
+//!
+//! The swarm tests make a one-node swarm when the engine is not in one and leave it as they
+//! found it: a process-wide mutex serialises them within this binary, and an exclusive lock
+//! on a file (`/tmp/pfiswarm-tests.lock`) across test binaries; the swarm is left only by the
+//! test that made it. Every service they make is named `pfiswarm-...` and removed at the end,
+//! passed or failed.
+
+use super::docker::{Cleanup, docker, start_backend};
+use super::support::{free_port, pfi};
+use pfi::agent::{AgentClient, AgentError, ApplyRequest};
+use pfi::faults::{
+    Fault, FaultAction, FaultContext, RevertAction, RevertOutcome, inject,
+};
+use pfi::plan::{Arrival, FaultPlan, Location, Params, TargetFamily, Value};
+use pfi::targets::DockerEngine;
+use pfi::targets::docker::{NodeAvailability, SERVICE_NAME_LABEL, SwarmService};
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "pfiswarm-test-token-0123456789";
+
+// ------------------------------------------------------------------ the agent
+
+/// A `pfi agent` process on a free loopback port; killed when dropped.
+struct AgentProcess {
+    child: Child,
+    address: String,
+}
+
+impl AgentProcess {
+    fn start(ledger: &std::path::Path) -> AgentProcess {
+        let mut child = pfi()
+            .args(["agent", "--listen", "127.0.0.1:0", "--ledger"])
+            .arg(ledger)
+            .env("PFI_AGENT_TOKEN", TOKEN)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("the agent exited before it listened")
+                .unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep reading its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        AgentProcess { child, address }
+    }
+
+    fn client(&self) -> AgentClient {
+        AgentClient::new(&self.address, TOKEN)
+    }
+
+    fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.sigkill();
+    }
+}
+
+fn apply_request(id: &str, container: &str, kind: &str, lease_ms: u64) -> ApplyRequest {
+    ApplyRequest {
+        id: id.to_string(),
+        container: container.to_string(),
+        kind: kind.to_string(),
+        params: Params::default(),
+        lease_ms,
+    }
+}
+
+async fn paused(engine: &DockerEngine, name: &str) -> bool {
+    engine.find(name).await.unwrap().info().await.unwrap().paused
+}
+
+/// Polls until the container is no longer paused; how long that took.
+async fn until_unpaused(engine: &DockerEngine, name: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while paused(engine, name).await {
+        assert!(
+            started.elapsed() < limit,
+            "container {name} still paused after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn agent_refuses_a_bad_token_and_its_answers_prove_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start(&dir.path().join("ledger.json"));
+    let wrong = AgentClient::new(&agent.address, "not-the-token-at-all-0000");
+    assert_eq!(wrong.faults().await.unwrap_err(), AgentError::Unauthorized);
+    let (status, _) = raw_get(&agent.address, "/v1/faults", None);
+    assert_eq!(status, 401, "no token");
+    let (status, _) = raw_get(&agent.address, "/v1/faults", Some("Bearer short"));
+    assert_eq!(status, 401, "wrong token");
+    assert!(agent.client().faults().await.unwrap().is_empty());
+}
+
+/// A GET with an optional Authorization header, over a plain socket; the status and body.
+fn raw_get(address: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let container = start_backend(&engine, &mut cleanup).await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start(&dir.path().join("ledger.json"));
+    let client = agent.client();
+
+    // Renewed every 300 ms under a 1 s lease: it stays applied for 2.5 s.
+    let applied = client
+        .apply(&apply_request("run1/pause", container.name(), "pause", 1000))
+        .await
+        .unwrap();
+    assert!(
+        matches!(applied.revert, RevertAction::UnpauseContainer { .. }),
+        "{applied:?}"
+    );
+    assert!(paused(&engine, container.name()).await);
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        client.renew("run1/pause").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(paused(&engine, container.name()).await, "reverted while renewed");
+    }
+    // Reverted on request, and a second revert finds nothing to undo.
+    client.revert("run1/pause").await.unwrap();
+    assert!(!paused(&engine, container.name()).await);
+    let again = client.revert("run1/pause").await.unwrap();
+    assert!(again.contains("nothing to undo"), "{again}");
+
+    // Not renewed: the agent reverts it by itself within the lease (plus its 100 ms check).
+    let applied = client
+        .apply(&apply_request("run2/pause", container.name(), "pause", 1000))
+        .await
+        .unwrap();
+    let lapse_at = applied.lease_until_ms;
+    let took = until_unpaused(&engine, container.name(), Duration::from_secs(5)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    println!(
+        "lease 1000 ms: unpaused {} ms after the apply, {} ms after the lapse",
+        took.as_millis(),
+        now.saturating_sub(lapse_at)
+    );
+    assert!(took >= Duration::from_millis(900), "reverted before the lease lapsed: {took:?}");
+    assert!(client.faults().await.unwrap().is_empty());
+    assert_eq!(
+        client.renew("run2/pause").await.unwrap_err(),
+        AgentError::Refused {
+            status: 404,
+            message: "fault `run2/pause` is not held (reverted, or never applied)".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_sigkilled_agent_restarted_reverts_what_its_ledger_holds() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let container = start_backend(&engine, &mut cleanup).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.json");
+    let mut agent = AgentProcess::start(&ledger);
+    agent
+        .client()
+        .apply(&apply_request("run/pause", container.name(), "pause", 1500))
+        .await
+        .unwrap();
+    agent.sigkill();
+    assert!(paused(&engine, container.name()).await, "nobody reverted it yet");
+    // The restarted agent reads its ledger and reverts when the recorded lease lapses.
+    let restarted = AgentProcess::start(&ledger);
+    until_unpaused(&engine, container.name(), Duration::from_secs(5)).await;
+    assert!(restarted.client().faults().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_sigkilled_run_leaves_its_faults_to_the_lease() {
+    // The controller here is a `pfi` process that applies a fault through the agent, renews
+    // it, and is SIGKILLed: the agent reverts within the lease.
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let container = start_backend(&engine, &mut cleanup).await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start(&dir.path().join("ledger.json"));
+    let client = agent.client();
+    client
+        .apply(&apply_request("killed-run/pause", container.name(), "pause", 2000))
+        .await
+        .unwrap();
+    // A renewing controller: a task renewing every 200 ms, aborted (as a SIGKILL would).
+    let renewing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = client.renew("killed-run/pause").await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(paused(&engine, container.name()).await, "renewed, still applied");
+    renewing.abort();
+    let killed = Instant::now();
+    until_unpaused(&engine, container.name(), Duration::from_secs(6)).await;
+    let took = killed.elapsed();
+    println!("controller gone: reverted {} ms later (lease 2000 ms)", took.as_millis());
+    assert!(took <= Duration::from_millis(2000 + 1000), "{took:?}");
+}
+
+// ------------------------------------------------------------------ the swarm
+
+static SWARM: Mutex<()> = Mutex::new(());
+
+/// Holds the engine in swarm mode for one test; leaves the swarm when it made it.
+struct SwarmGuard {
+    _local: std::sync::MutexGuard<'static, ()>,
+    lock: std::fs::File,
+    created: bool,
+    services: Vec<String>,
+}
+
+impl SwarmGuard {
+    fn acquire() -> SwarmGuard {
+        let local = SWARM.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/tmp/pfiswarm-tests.lock")
+            .unwrap();
+        // SAFETY: flock on a file descriptor this process owns.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let state = docker_out(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        let created = state.trim() != "active";
+        if created {
+            let out = Command::new("docker")
+                .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        SwarmGuard {
+            _local: local,
+            lock,
+            created,
+            services: Vec::new(),
+        }
+    }
+}
+
+impl Drop for SwarmGuard {
+    fn drop(&mut self) {
+        for service in &self.services {
+            let _ = Command::new("docker").args(["service", "rm", service]).output();
+        }
+        if let Ok(node) = std::str::from_utf8(
+            &Command::new("docker")
+                .args(["info", "--format", "{{.Swarm.NodeID}}"])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default(),
+        ) && !node.trim().is_empty()
+        {
+            // A failed test must not leave the node drained.
+            let _ = Command::new("docker")
+                .args(["node", "update", "--availability", "active", node.trim()])
+                .output();
+        }
+        if self.created {
+            let _ = Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+        }
+        // SAFETY: as above.
+        unsafe { libc::flock(self.lock.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+fn docker_out(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A replicated service of `pfi-demo backend` with `replicas` tasks, running.
+async fn backend_service(
+    engine: &DockerEngine,
+    guard: &mut SwarmGuard,
+    what: &str,
+    replicas: u64,
+) -> SwarmService {
+    let name = format!("pfiswarm-{what}-{}", std::process::id());
+    guard.services.push(name.clone());
+    docker_out(&[
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--name",
+        &name,
+        "--replicas",
+        &replicas.to_string(),
+        "--stop-grace-period",
+        "1s",
+        "--label",
+        "pfi.test=1",
+        super::docker::IMAGE,
+        "backend",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "7000",
+    ]);
+    let service = SwarmService::new(engine, &name);
+    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+    service
+}
+
+fn plan(kind: &str, params: &[(&str, Value)]) -> FaultPlan {
+    FaultPlan {
+        name: kind.into(),
+        kind: kind.into(),
+        profile: None,
+        target: "api".into(),
+        target_family: TargetFamily::Container,
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        arrival: Arrival::At {
+            times_ms: vec![0.0],
+        },
+        lasting: None,
+        probability: 1.0,
+        at: Location {
+            file: "t.pfi".into(),
+            line: 1,
+            column: 1,
+            start: 0,
+            end: 0,
+        },
+    }
+}
+
+fn fault(kind: &str, params: &[(&str, Value)]) -> Box<dyn Fault> {
+    match FaultAction::build(&plan(kind, params), kind).unwrap() {
+        FaultAction::Container(fault) => fault,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The running task containers of a service, as the run selects them.
+async fn tasks(engine: &DockerEngine, service: &str) -> Vec<pfi::targets::ContainerTarget> {
+    let selector = pfi::targets::docker::ContainerSelector::Label {
+        key: SERVICE_NAME_LABEL.into(),
+        value: Some(service.into()),
+    };
+    engine
+        .select(&[selector], &pfi::plan::Pick::Count(1), 7, "t")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_ledger() {
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let service = backend_service(&engine, &mut guard, "api", 2).await;
+    let ctx = FaultContext::new("swarm-test", "f");
+    let record = |_: &RevertAction| Ok::<(), std::io::Error>(());
+
+    // scale to 1, reverted to 2 (checked from the service's spec and its running tasks).
+    let task = tasks(&engine, service.name()).await.remove(0);
+    let applied = inject(
+        fault("scale", &[("replicas", Value::Integer(1))]).as_ref(),
+        &task,
+        &ctx,
+        record,
+    )
+    .await
+    .unwrap();
+    assert_eq!(service.replicas().await.unwrap(), Some(1));
+    assert!(applied.effect().to_string().starts_with("observed"), "{}", applied.effect());
+    // A revert from the ledger, as `pfi recover` does it (no live target).
+    let outcome = applied.revert_action().revert(None).await.unwrap();
+    assert!(matches!(outcome, RevertOutcome::Reverted(_)), "{outcome:?}");
+    assert_eq!(service.replicas().await.unwrap(), Some(2));
+    assert_eq!(service.running_tasks().await.unwrap().len(), 2);
+    let again = applied.revert_action().revert(None).await.unwrap();
+    assert!(matches!(again, RevertOutcome::AlreadyReverted(_)), "{again:?}");
+
+    // kill a task: the manager replaces it; the effect is the time to the replacement.
+    let task = tasks(&engine, service.name()).await.remove(0);
+    let applied = inject(fault("kill", &[]).as_ref(), &task, &ctx, record)
+        .await
+        .unwrap();
+    let effect = applied.effect().to_string();
+    println!("kill: {effect}");
+    assert!(effect.contains("replacement task"), "{effect}");
+    assert!(matches!(applied.revert_action(), RevertAction::AwaitService { .. }));
+    applied.revert().await.unwrap();
+    assert_eq!(service.running_tasks().await.unwrap().len(), 2);
+
+    // update limits, restored.
+    let before = service.limits().await.unwrap();
+    let task = tasks(&engine, service.name()).await.remove(0);
+    let applied = inject(
+        fault("update", &[("cpus", Value::Number(0.25)), ("memory", Value::Size(64.0 * 1024.0 * 1024.0))]).as_ref(),
+        &task,
+        &ctx,
+        record,
+    )
+    .await
+    .unwrap();
+    let during = service.limits().await.unwrap();
+    assert_eq!(during.nano_cpus, Some(250_000_000));
+    assert_eq!(during.memory_bytes, Some(64 * 1024 * 1024));
+    applied.revert_action().revert(None).await.unwrap();
+    assert_eq!(service.limits().await.unwrap(), before);
+    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+
+    // drain the node, restored to active.
+    let node = engine.swarm_node_id().await.unwrap().unwrap();
+    let task = tasks(&engine, service.name()).await.remove(0);
+    let applied = inject(fault("drain", &[]).as_ref(), &task, &ctx, record)
+        .await
+        .unwrap();
+    assert_eq!(engine.node_availability(&node).await.unwrap(), NodeAvailability::Drain);
+    println!("drain: {}", applied.effect());
+    applied.revert_action().revert(None).await.unwrap();
+    assert_eq!(engine.node_availability(&node).await.unwrap(), NodeAvailability::Active);
+    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+    drop(guard);
+    let _ = free_port();
+}
