@@ -9,10 +9,6 @@ use crate::plan::TargetFamily::{self, *};
 use crate::targets::ContainerTarget;
 use crate::targets::docker::NodeAvailability;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
-
-/// How long the effect check waits for the task's container to stop.
-const EFFECT_WAIT: Duration = Duration::from_secs(20);
 
 pub(super) struct Kind;
 
@@ -78,6 +74,7 @@ impl Fault for Drain {
                 availability: previous,
             };
             let check = target.clone();
+            let node_of_check = node.clone();
             Ok(Prepared::new(revert, move || async move {
                 engine
                     .set_node_availability(&node, NodeAvailability::Drain)
@@ -88,32 +85,17 @@ impl Fault for Drain {
                 ))
             })
             .verified_by(move || async move {
-                let started = tokio::time::Instant::now();
-                loop {
-                    match check.info().await {
-                        Ok(info) if !info.running => {
-                            return Effect::Observed(format!(
-                                "task container `{}` stopped {:.1} s after the drain",
-                                check.name(),
-                                started.elapsed().as_secs_f64()
-                            ));
-                        }
-                        Err(err) if err.is_gone() => {
-                            return Effect::Observed(format!(
-                                "task container `{}` was removed",
-                                check.name()
-                            ));
-                        }
-                        Err(err) => return Effect::NoEffect(format!("cannot inspect it: {err}")),
-                        Ok(_) if started.elapsed() > EFFECT_WAIT => {
-                            return Effect::NoEffect(format!(
-                                "task container `{}` still runs {} s after the drain",
-                                check.name(),
-                                EFFECT_WAIT.as_secs()
-                            ));
-                        }
-                        Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                    }
+                let engine = check.engine();
+                match engine.node_availability(&node_of_check).await {
+                    Ok(NodeAvailability::Drain) => Effect::Observed(format!(
+                        "node `{node_of_check}` is drained (task container `{}` is stopped by the manager)",
+                        check.name()
+                    )),
+                    Ok(other) => Effect::NoEffect(format!(
+                        "node `{node_of_check}` is {}",
+                        other.name()
+                    )),
+                    Err(err) => Effect::NoEffect(format!("cannot inspect the node: {err}")),
                 }
             }))
         })

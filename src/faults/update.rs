@@ -10,14 +10,11 @@ use crate::plan::TargetFamily::{self, *};
 use crate::targets::ContainerTarget;
 use crate::targets::docker::ServiceLimits;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
 const SETTINGS: &[SettingSpec] = &[
     opt("cpus", ValueType::Positive),
     opt("memory", ValueType::Size),
 ];
-/// How long the effect check waits for the service's tasks to run with the new limits.
-const EFFECT_WAIT: Duration = Duration::from_secs(30);
 
 pub(super) struct Kind;
 
@@ -103,19 +100,12 @@ impl Fault for Update {
             })
             .verified_by(move || async move {
                 match check.limits().await {
-                    Ok(now) if now == limits => match check.wait_converged(EFFECT_WAIT).await {
-                        Ok(took) => Effect::Observed(format!(
-                            "service `{}` has {} and runs its tasks ({:.1} s)",
-                            check.name(),
-                            now.describe(),
-                            took.as_secs_f64()
-                        )),
-                        Err(err) => Effect::Observed(format!(
-                            "service `{}` has {}, but: {err}",
-                            check.name(),
-                            now.describe()
-                        )),
-                    },
+                    // The manager replaces the tasks in a rolling update; not waited for here.
+                    Ok(now) if now == limits => Effect::Observed(format!(
+                        "service `{}` has {} (its tasks are being replaced)",
+                        check.name(),
+                        now.describe()
+                    )),
                     Ok(now) => Effect::NoEffect(format!(
                         "service `{}` has {}",
                         check.name(),

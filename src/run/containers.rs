@@ -13,9 +13,10 @@ use super::ledger::Ledger;
 use super::run_error::RunError;
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
-use crate::plan::{CheckKind, Location, Plan, ResourcePlan, ResourceTarget};
+use crate::plan::{CheckKind, Location, Pick, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
-    ContainerInfo, ContainerSpec, PortMapping, SwarmService, plan_selection, validate_pick,
+    ContainerInfo, ContainerSelector, ContainerSpec, PortMapping, SwarmService, plan_selection,
+    validate_pick,
 };
 use crate::targets::{ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
 use std::sync::{Arc, Mutex};
@@ -87,6 +88,19 @@ struct ContainerResource {
     name: String,
     at: Location,
     targets: Vec<ContainerTarget>,
+    /// A Swarm service's tasks come and go (a killed task is replaced, a scaled or drained
+    /// service gets new ones): its targets are selected again, with the same seeded pick,
+    /// before each fault.
+    reselect: Option<Reselect>,
+}
+
+#[derive(Clone)]
+struct Reselect {
+    engine: DockerEngine,
+    selectors: Vec<ContainerSelector>,
+    pick: Pick,
+    seed: u64,
+    stream: String,
 }
 
 #[derive(Default)]
@@ -196,6 +210,7 @@ impl Containers {
             name: resource.name.clone(),
             at: resource.at.clone(),
             targets: Vec::new(),
+            reselect: None,
         };
         match ContainerSpec::from_plan(&resource.name, &resource.target) {
             Some(spec) => {
@@ -229,6 +244,15 @@ impl Containers {
                     .await
                     .map_err(from_docker)?;
                 entry.targets = targets;
+                if matches!(resource.target, ResourceTarget::Service { .. }) {
+                    entry.reselect = Some(Reselect {
+                        engine: engine.clone(),
+                        selectors,
+                        pick,
+                        seed,
+                        stream,
+                    });
+                }
             }
         }
         // Held from here, so the teardown removes a created container whatever happens next.
@@ -296,10 +320,17 @@ impl Containers {
             .resources
             .iter()
             .find(|r| r.name == resource)
-            .map(|r| (r.targets.clone(), r.at.clone()));
-        let Some((targets, at)) = found else {
+            .map(|r| (r.targets.clone(), r.at.clone(), r.reselect.clone()));
+        let Some((mut targets, at, reselect)) = found else {
             return Err(format!("resource `{resource}` is not running"));
         };
+        if let Some(again) = reselect {
+            targets = again
+                .engine
+                .select(&again.selectors, &again.pick, again.seed, &again.stream)
+                .await
+                .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?;
+        }
         let mut applied: AppliedContainers = Vec::new();
         for (index, target) in targets.iter().enumerate() {
             let id = if targets.len() == 1 {
