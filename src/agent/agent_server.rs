@@ -11,7 +11,7 @@
 //! the agent reverts everything it holds before it exits.
 
 use super::agent_ledger::{AgentLedger, LeasedFault};
-use super::agent_request::{AppliedResponse, ApplyRequest, FaultSummary, proof};
+use crate::targets::{AppliedResponse, ApplyRequest, FaultSummary, proof};
 use crate::faults::{Effect, FaultAction, FaultContext};
 use crate::plan::{Arrival, FaultPlan, Location, TargetFamily};
 use crate::targets::DockerEngine;
@@ -239,7 +239,7 @@ async fn apply(State(shared): State<Arc<Shared>>, Json(request): Json<ApplyReque
             tracing::info!(id = %request.id, detail = applied.detail(), "applied under a lease of {} ms", request.lease_ms);
             Json(AppliedResponse {
                 id: request.id,
-                revert: applied.revert_action().clone(),
+                revert: serde_json::to_value(applied.revert_action()).unwrap_or_default(),
                 detail: applied.detail().to_string(),
                 effect,
                 lease_until_ms,

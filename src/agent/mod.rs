@@ -9,15 +9,14 @@
 //! applied once the leases it recorded lapse.
 //!
 //! Authentication is mutual: the run sends `Authorization: Bearer TOKEN` and a fresh nonce;
-//! the agent answers with `SHA-256(TOKEN ":" nonce)`, which the client checks, so neither
+//! the agent answers with `SHA-256(TOKEN ":" nonce)` (the client: `crate::targets::AgentClient`), which the client checks, so neither
 //! side acts for a peer that does not hold the token.
 
-mod agent_client;
 mod agent_ledger;
-mod agent_request;
 mod agent_server;
+mod remote_fault;
 
-pub use agent_client::{AgentClient, AgentError};
+pub use crate::targets::{AgentClient, AgentError, AppliedResponse, ApplyRequest, FaultSummary};
 pub use agent_ledger::{AgentLedger, LeasedFault};
-pub use agent_request::{AppliedResponse, ApplyRequest, FaultSummary, proof};
+pub use remote_fault::{RENEW_INTERVAL, RemoteFault};
 pub use agent_server::{AgentConfig, DEFAULT_AGENT_LISTEN, DEFAULT_LEASE, Agent};

@@ -717,7 +717,7 @@ impl<'a> Checker<'a> {
                 allowed.extend(["env", "cwd", "stop_grace", "may_exit"])
             }
             ast::ResourceKind::ContainerLabel { .. } | ast::ResourceKind::Service { .. } => {
-                allowed.push("pick")
+                allowed.extend(["pick", "agent"])
             }
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}
@@ -892,6 +892,10 @@ impl<'a> Checker<'a> {
             Some(_) => true,
             None => false,
         };
+        let agent = settings.get("agent").and_then(|s| {
+            let t = self.one(s)?;
+            self.values().string(t, "the agent's address (host:port)")
+        });
         let ready = match ready {
             Some(r) => Some(r?),
             None => None,
@@ -912,6 +916,7 @@ impl<'a> Checker<'a> {
             health,
             standby,
             may_exit,
+            agent,
             at: self.location(r.name.span),
         })
     }

@@ -67,6 +67,14 @@ pub enum RevertAction {
     /// Wait until a Swarm service runs its tasks again (after a task was killed: the manager
     /// replaces it; nothing is started by hand).
     AwaitService { service: String },
+    /// Ask the pfi agent at `agent` to revert fault `id` (it applied it on `container`); its
+    /// token is read from `PFI_AGENT_TOKEN`. If the agent cannot be reached, its lease
+    /// reverts the fault when it lapses.
+    Agent {
+        agent: String,
+        id: String,
+        container: String,
+    },
 }
 
 /// What a revert did.
@@ -248,6 +256,24 @@ impl RevertAction {
                     .await
                     .map_err(|err| fail(err.to_string()))
             }
+            RevertAction::Agent { agent, id, .. } => {
+                let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
+                    fail("set PFI_AGENT_TOKEN to the agent's token (its lease reverts the fault anyway when it lapses)".to_string())
+                })?;
+                let outcome = crate::targets::AgentClient::new(agent, &token)
+                    .revert(id)
+                    .await
+                    .map_err(|err| {
+                        fail(format!(
+                            "{err} (its lease reverts the fault when it lapses)"
+                        ))
+                    })?;
+                Ok(if outcome.starts_with("not held") || outcome.starts_with("nothing to undo") {
+                    RevertOutcome::AlreadyReverted(format!("agent {agent}: {outcome}"))
+                } else {
+                    RevertOutcome::Reverted(format!("agent {agent}: {outcome}"))
+                })
+            }
             RevertAction::AwaitService { service } => {
                 let engine = swarm_revert::engine_for(live).await;
                 let engine = engine.map_err(|err| fail(err.to_string()))?;
@@ -301,6 +327,14 @@ impl fmt::Display for RevertAction {
             RevertAction::AwaitService { service } => {
                 write!(f, "wait until service `{service}` runs its tasks again")
             }
+            RevertAction::Agent {
+                agent,
+                id,
+                container,
+            } => write!(
+                f,
+                "ask the agent at {agent} to revert `{id}` on container `{container}`"
+            ),
         }
     }
 }

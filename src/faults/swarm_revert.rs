@@ -59,9 +59,17 @@ pub(super) async fn scale(
         )));
     }
     service.scale(replicas).await?;
-    service.wait_converged(CONVERGE_TIMEOUT).await?;
+    // The manager starts the tasks; the revert does not hold the run up waiting for them.
+    if service.replicas().await? != Some(replicas) {
+        return Err(DockerError::Engine {
+            action: "scale",
+            object: format!("service `{}`", service.name()),
+            status: 0,
+            message: "the manager did not keep the replicas written back".to_string(),
+        });
+    }
     Ok(RevertOutcome::Reverted(format!(
-        "scaled service `{}` back to {replicas} replicas (running)",
+        "scaled service `{}` back to {replicas} replicas",
         service.name()
     )))
 }
@@ -80,7 +88,14 @@ pub(super) async fn limits(
         )));
     }
     service.set_limits(previous).await?;
-    service.wait_converged(CONVERGE_TIMEOUT).await?;
+    if service.limits().await? != *previous {
+        return Err(DockerError::Engine {
+            action: "update",
+            object: format!("service `{}`", service.name()),
+            status: 0,
+            message: "the manager did not keep the limits written back".to_string(),
+        });
+    }
     Ok(RevertOutcome::Reverted(format!(
         "restored the limits of service `{}` ({})",
         service.name(),

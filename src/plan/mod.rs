@@ -108,6 +108,10 @@ pub struct ResourcePlan {
     /// reported but does not fail the run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_exit: bool,
+    /// The pfi agent (`host:port`) that applies this resource's container faults on its node,
+    /// each under a lease the run renews; `None`: the run applies them through the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     pub at: Location,
 }
 

@@ -13,12 +13,13 @@ use super::ledger::Ledger;
 use super::run_error::RunError;
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
-use crate::plan::{CheckKind, Location, Pick, Plan, ResourcePlan, ResourceTarget};
+use crate::agent::{DEFAULT_LEASE, RemoteFault};
+use crate::plan::{CheckKind, Location, Params, Pick, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
     ContainerInfo, ContainerSelector, ContainerSpec, PortMapping, SwarmService, plan_selection,
     validate_pick,
 };
-use crate::targets::{ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
+use crate::targets::{AgentClient, ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -92,6 +93,8 @@ struct ContainerResource {
     /// service gets new ones): its targets are selected again, with the same seeded pick,
     /// before each fault.
     reselect: Option<Reselect>,
+    /// The pfi agent that applies this resource's faults on its node, if any.
+    agent: Option<AgentClient>,
 }
 
 #[derive(Clone)]
@@ -211,7 +214,22 @@ impl Containers {
             at: resource.at.clone(),
             targets: Vec::new(),
             reselect: None,
+            agent: None,
         };
+        if let Some(address) = &resource.agent {
+            let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
+                env(format!(
+                    "its faults go through the agent at {address}: set PFI_AGENT_TOKEN to the agent's token"
+                ))
+            })?;
+            let client = AgentClient::new(address, &token);
+            // One call proves the agent is there and holds the same token.
+            client
+                .faults()
+                .await
+                .map_err(|err| env(format!("agent {address}: {err}")))?;
+            entry.agent = Some(client);
+        }
         match ContainerSpec::from_plan(&resource.name, &resource.target) {
             Some(spec) => {
                 journal.event(format!(
@@ -306,10 +324,12 @@ impl Containers {
     /// (`ledger_id`, or `ledger_id.N` when there are several). If one fails, the ones already
     /// applied are reverted; an environment failure (the container is gone, the engine is
     /// unreachable) also stops the run.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply(
         &self,
         resource: &str,
         fault: &dyn Fault,
+        params: &Params,
         fault_name: &str,
         run_id: &str,
         ledger_id: &str,
@@ -320,8 +340,15 @@ impl Containers {
             .resources
             .iter()
             .find(|r| r.name == resource)
-            .map(|r| (r.targets.clone(), r.at.clone(), r.reselect.clone()));
-        let Some((mut targets, at, reselect)) = found else {
+            .map(|r| {
+                (
+                    r.targets.clone(),
+                    r.at.clone(),
+                    r.reselect.clone(),
+                    r.agent.clone(),
+                )
+            });
+        let Some((mut targets, at, reselect, agent)) = found else {
             return Err(format!("resource `{resource}` is not running"));
         };
         if let Some(again) = reselect {
@@ -331,6 +358,11 @@ impl Containers {
                 .await
                 .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?;
         }
+        let remote = agent.map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
+        let fault: &dyn Fault = match &remote {
+            Some(remote) => remote,
+            None => fault,
+        };
         let mut applied: AppliedContainers = Vec::new();
         for (index, target) in targets.iter().enumerate() {
             let id = if targets.len() == 1 {

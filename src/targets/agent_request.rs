@@ -1,7 +1,6 @@
-//! What the run and the agent exchange: a fault to apply on a container of the agent's node
+//! What the run and the pfi agent (`src/agent/`) exchange: a fault to apply on a container of the agent's node
 //! (its kind and typed settings, as in a plan), its lease, and what the agent did.
 
-use crate::faults::RevertAction;
 use crate::plan::Params;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,8 +25,8 @@ pub struct ApplyRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppliedResponse {
     pub id: String,
-    /// What undoes it (in the agent's ledger).
-    pub revert: RevertAction,
+    /// What undoes it (in the agent's ledger), as the agent's `RevertAction` in JSON.
+    pub revert: serde_json::Value,
     /// What applying did, in a sentence.
     pub detail: String,
     /// The effect check, as text.
