@@ -148,7 +148,7 @@ async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
         .await
         .unwrap();
     assert!(
-        matches!(applied.revert, RevertAction::UnpauseContainer { .. }),
+        applied.revert["action"] == "unpause_container",
         "{applied:?}"
     );
     assert!(paused(&engine, container.name()).await);
@@ -475,4 +475,113 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     service.wait_converged(Duration::from_secs(60)).await.unwrap();
     drop(guard);
     let _ = free_port();
+}
+
+/// Starts `pfi run` on a scenario that pauses a task of `service` through the agent at
+/// `agent` (from 500 ms, for 60 s); returns the child once the task is paused, and its name.
+async fn run_until_paused(
+    engine: &DockerEngine,
+    dir: &std::path::Path,
+    service: &str,
+    agent: &str,
+) -> (Child, String) {
+    let scenario = dir.join("agent.pfi");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"experiment "a task frozen through the agent" {{
+  duration 60s
+  seed 1
+}}
+
+resource b: service "{service}" {{
+  pick 1
+  agent "{agent}"
+}}
+
+fault freeze: pause on b {{
+  at 500ms
+  lasting 60s
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let child = pfi()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env("PFI_AGENT_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        for task in tasks(engine, service).await {
+            if task.info().await.unwrap().paused {
+                return (child, task.name().to_string());
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "pfi run did not pause a task"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover_at_once() {
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let service = backend_service(&engine, &mut guard, "leased", 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start(&dir.path().join("agent-ledger.json"));
+
+    // SIGKILL of `pfi run` mid-fault: nothing renews the lease; the agent reverts by itself.
+    let (mut run, task) = run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
+    run.kill().unwrap();
+    let killed = Instant::now();
+    run.wait().unwrap();
+    let took = until_unpaused(&engine, &task, Duration::from_secs(20)).await;
+    println!(
+        "pfi run SIGKILLed: the agent unpaused {task} {} ms later (lease {} ms)",
+        took.as_millis(),
+        pfi::agent::DEFAULT_LEASE.as_millis()
+    );
+    assert!(took <= pfi::agent::DEFAULT_LEASE + Duration::from_secs(2), "{took:?}");
+    assert!(killed.elapsed() >= Duration::from_secs(5), "reverted long before the lease lapsed");
+    // `pfi recover` then finds the agent holds nothing and the ledger's fault undone.
+    let out = pfi()
+        .args(["recover", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .env("PFI_AGENT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Again, and this time `pfi recover` reaches the agent at once, before the lease lapses.
+    let (mut run, task) = run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let recovering = Instant::now();
+    let out = pfi()
+        .args(["recover", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .env("PFI_AGENT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("agent"), "{stdout}");
+    assert!(!paused(&engine, &task).await, "recover left {task} paused:\n{stdout}");
+    assert!(
+        recovering.elapsed() < pfi::agent::DEFAULT_LEASE,
+        "recover took {:?}",
+        recovering.elapsed()
+    );
+    assert!(agent.client().faults().await.unwrap().is_empty());
+    drop(guard);
 }
