@@ -11,10 +11,10 @@
 //! the agent reverts everything it holds before it exits.
 
 use super::agent_ledger::{AgentLedger, LeasedFault};
-use crate::targets::{AppliedResponse, ApplyRequest, FaultSummary, proof};
 use crate::faults::{Effect, FaultAction, FaultContext};
 use crate::plan::{Arrival, FaultPlan, Location, TargetFamily};
 use crate::targets::DockerEngine;
+use crate::targets::{AppliedResponse, ApplyRequest, FaultSummary, proof};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -61,11 +61,7 @@ fn now_ms() -> u64 {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": message.into() })),
-    )
-        .into_response()
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
 impl Agent {
@@ -102,7 +98,10 @@ impl Agent {
         // Faults left by a previous agent: their leases keep running from the ledger.
         let held = shared.ledger.lock().await.faults().count();
         if held > 0 {
-            tracing::warn!(held, "the ledger holds faults from before; they are reverted when their leases lapse");
+            tracing::warn!(
+                held,
+                "the ledger holds faults from before; they are reverted when their leases lapse"
+            );
         }
         let reaper = tokio::spawn(reap(shared.clone()));
         let auth_state = shared.clone();
@@ -180,7 +179,9 @@ async fn apply(State(shared): State<Arc<Shared>>, Json(request): Json<ApplyReque
         target: request.container.clone(),
         target_family: TargetFamily::Container,
         params: request.params.clone(),
-        arrival: Arrival::At { times_ms: vec![0.0] },
+        arrival: Arrival::At {
+            times_ms: vec![0.0],
+        },
         lasting: None,
         probability: 1.0,
         at: Location {
@@ -344,7 +345,9 @@ async fn reap(shared: Arc<Shared>) {
                     late_ms = late,
                     "the lease lapsed; reverted: {outcome}"
                 ),
-                Err(err) => tracing::error!(id = %fault.id, "the lease lapsed; cannot revert (retrying): {err}"),
+                Err(err) => {
+                    tracing::error!(id = %fault.id, "the lease lapsed; cannot revert (retrying): {err}")
+                }
             }
         }
     }

@@ -23,13 +23,23 @@ pub struct RemoteFault {
 
 impl std::fmt::Debug for RemoteFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RemoteFault({} via {})", self.described, self.client.address())
+        write!(
+            f,
+            "RemoteFault({} via {})",
+            self.described,
+            self.client.address()
+        )
     }
 }
 
 impl RemoteFault {
     /// `fault` (built from `kind` and `params`) applied through `client` under `lease`.
-    pub fn new(client: AgentClient, fault: &dyn Fault, params: Params, lease: Duration) -> RemoteFault {
+    pub fn new(
+        client: AgentClient,
+        fault: &dyn Fault,
+        params: Params,
+        lease: Duration,
+    ) -> RemoteFault {
         RemoteFault {
             client,
             keyword: fault.keyword(),
@@ -46,7 +56,11 @@ impl Fault for RemoteFault {
     }
 
     fn describe(&self) -> String {
-        format!("{} (through the agent at {})", self.described, self.client.address())
+        format!(
+            "{} (through the agent at {})",
+            self.described,
+            self.client.address()
+        )
     }
 
     fn prepare_container<'a>(
@@ -71,10 +85,14 @@ impl Fault for RemoteFault {
             let client = self.client.clone();
             let keyword = self.keyword;
             Ok(Prepared::new(revert, move || async move {
-                let applied = client.apply(&request).await.map_err(|err| FaultError::Unsupported {
-                    fault: keyword,
-                    reason: err.to_string(),
-                })?;
+                let applied =
+                    client
+                        .apply(&request)
+                        .await
+                        .map_err(|err| FaultError::Unsupported {
+                            fault: keyword,
+                            reason: err.to_string(),
+                        })?;
                 tokio::spawn(renew(client.clone(), id));
                 Ok(format!(
                     "{} (agent {}, lease {} ms; {})",

@@ -61,10 +61,7 @@ impl Fault for Drain {
             let Some(node) = node else {
                 return Err(FaultError::Unsupported {
                     fault: "drain",
-                    reason: format!(
-                        "container `{}` has no {NODE_ID_LABEL} label",
-                        target.name()
-                    ),
+                    reason: format!("container `{}` has no {NODE_ID_LABEL} label", target.name()),
                 });
             };
             let engine = target.engine().clone();

@@ -2,6 +2,7 @@
 //! a container's main process. When the fault ends, the resource is started again if the
 //! signal ended it.
 
+use super::Effect;
 use super::setting_spec::*;
 use super::{
     BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction, running, running_container,
@@ -10,7 +11,6 @@ use super::{FailureMode, FaultAction, FaultKind, Settings};
 use crate::plan::TargetFamily::{self, *};
 use crate::targets::docker::{SERVICE_NAME_LABEL, SwarmService};
 use crate::targets::{ContainerTarget, ProcessTarget, Signal};
-use super::Effect;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;

@@ -268,11 +268,13 @@ impl RevertAction {
                             "{err} (its lease reverts the fault when it lapses)"
                         ))
                     })?;
-                Ok(if outcome.starts_with("not held") || outcome.starts_with("nothing to undo") {
-                    RevertOutcome::AlreadyReverted(format!("agent {agent}: {outcome}"))
-                } else {
-                    RevertOutcome::Reverted(format!("agent {agent}: {outcome}"))
-                })
+                Ok(
+                    if outcome.starts_with("not held") || outcome.starts_with("nothing to undo") {
+                        RevertOutcome::AlreadyReverted(format!("agent {agent}: {outcome}"))
+                    } else {
+                        RevertOutcome::Reverted(format!("agent {agent}: {outcome}"))
+                    },
+                )
             }
             RevertAction::AwaitService { service } => {
                 let engine = swarm_revert::engine_for(live).await;

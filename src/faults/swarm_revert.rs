@@ -5,9 +5,7 @@
 use super::fault_target::FaultTarget;
 use super::revert_action::RevertOutcome;
 use super::{FaultError, running_container};
-use crate::targets::docker::{
-    NodeAvailability, SERVICE_NAME_LABEL, ServiceLimits, SwarmService,
-};
+use crate::targets::docker::{NodeAvailability, SERVICE_NAME_LABEL, ServiceLimits, SwarmService};
 use crate::targets::{ContainerTarget, DockerEngine, DockerError};
 use std::time::Duration;
 

@@ -11,9 +11,9 @@
 use super::journal::Journal;
 use super::ledger::Ledger;
 use super::run_error::RunError;
+use crate::agent::{DEFAULT_LEASE, RemoteFault};
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
-use crate::agent::{DEFAULT_LEASE, RemoteFault};
 use crate::plan::{CheckKind, Location, Params, Pick, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
     ContainerInfo, ContainerSelector, ContainerSpec, PortMapping, SwarmService, plan_selection,
@@ -358,7 +358,8 @@ impl Containers {
                 .await
                 .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?;
         }
-        let remote = agent.map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
+        let remote =
+            agent.map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
         let fault: &dyn Fault = match &remote {
             Some(remote) => remote,
             None => fault,

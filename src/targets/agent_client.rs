@@ -104,7 +104,9 @@ impl AgentClient {
             .map_err(|err| AgentError::Unreachable(err.to_string()))?;
         let response = tokio::time::timeout(CALL_TIMEOUT, self.http.request(request))
             .await
-            .map_err(|_| AgentError::Unreachable(format!("no answer in {} s", CALL_TIMEOUT.as_secs())))?
+            .map_err(|_| {
+                AgentError::Unreachable(format!("no answer in {} s", CALL_TIMEOUT.as_secs()))
+            })?
             .map_err(|err| AgentError::Unreachable(format!("{}: {err}", self.base)))?;
         let status = response.status().as_u16();
         if status == 401 {
@@ -131,8 +133,9 @@ impl AgentClient {
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
             return Err(AgentError::Refused { status, message });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|err| AgentError::Unreachable(format!("an answer that is not the agent's API: {err}")))
+        serde_json::from_slice(&bytes).map_err(|err| {
+            AgentError::Unreachable(format!("an answer that is not the agent's API: {err}"))
+        })
     }
 
     /// Applies a fault under a lease.

@@ -10,9 +10,7 @@
 use super::docker::{Cleanup, docker, start_backend};
 use super::support::{free_port, pfi};
 use pfi::agent::{AgentClient, AgentError, ApplyRequest};
-use pfi::faults::{
-    Fault, FaultAction, FaultContext, RevertAction, RevertOutcome, inject,
-};
+use pfi::faults::{Fault, FaultAction, FaultContext, RevertAction, RevertOutcome, inject};
 use pfi::plan::{Arrival, FaultPlan, Location, Params, TargetFamily, Value};
 use pfi::targets::DockerEngine;
 use pfi::targets::docker::{NodeAvailability, SERVICE_NAME_LABEL, SwarmService};
@@ -84,7 +82,14 @@ fn apply_request(id: &str, container: &str, kind: &str, lease_ms: u64) -> ApplyR
 }
 
 async fn paused(engine: &DockerEngine, name: &str) -> bool {
-    engine.find(name).await.unwrap().info().await.unwrap().paused
+    engine
+        .find(name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .paused
 }
 
 /// Polls until the container is no longer paused; how long that took.
@@ -144,7 +149,12 @@ async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
 
     // Renewed every 300 ms under a 1 s lease: it stays applied for 2.5 s.
     let applied = client
-        .apply(&apply_request("run1/pause", container.name(), "pause", 1000))
+        .apply(&apply_request(
+            "run1/pause",
+            container.name(),
+            "pause",
+            1000,
+        ))
         .await
         .unwrap();
     assert!(
@@ -156,7 +166,10 @@ async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
     while Instant::now() < until {
         client.renew("run1/pause").await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(paused(&engine, container.name()).await, "reverted while renewed");
+        assert!(
+            paused(&engine, container.name()).await,
+            "reverted while renewed"
+        );
     }
     // Reverted on request, and a second revert finds nothing to undo.
     client.revert("run1/pause").await.unwrap();
@@ -166,7 +179,12 @@ async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
 
     // Not renewed: the agent reverts it by itself within the lease (plus its 100 ms check).
     let applied = client
-        .apply(&apply_request("run2/pause", container.name(), "pause", 1000))
+        .apply(&apply_request(
+            "run2/pause",
+            container.name(),
+            "pause",
+            1000,
+        ))
         .await
         .unwrap();
     let lapse_at = applied.lease_until_ms;
@@ -180,7 +198,10 @@ async fn a_lapsed_lease_is_reverted_by_the_agent_and_a_renewed_one_is_not() {
         took.as_millis(),
         now.saturating_sub(lapse_at)
     );
-    assert!(took >= Duration::from_millis(900), "reverted before the lease lapsed: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "reverted before the lease lapsed: {took:?}"
+    );
     assert!(client.faults().await.unwrap().is_empty());
     assert_eq!(
         client.renew("run2/pause").await.unwrap_err(),
@@ -205,7 +226,10 @@ async fn a_sigkilled_agent_restarted_reverts_what_its_ledger_holds() {
         .await
         .unwrap();
     agent.sigkill();
-    assert!(paused(&engine, container.name()).await, "nobody reverted it yet");
+    assert!(
+        paused(&engine, container.name()).await,
+        "nobody reverted it yet"
+    );
     // The restarted agent reads its ledger and reverts when the recorded lease lapses.
     let restarted = AgentProcess::start(&ledger);
     until_unpaused(&engine, container.name(), Duration::from_secs(5)).await;
@@ -223,7 +247,12 @@ async fn a_sigkilled_run_leaves_its_faults_to_the_lease() {
     let agent = AgentProcess::start(&dir.path().join("ledger.json"));
     let client = agent.client();
     client
-        .apply(&apply_request("killed-run/pause", container.name(), "pause", 2000))
+        .apply(&apply_request(
+            "killed-run/pause",
+            container.name(),
+            "pause",
+            2000,
+        ))
         .await
         .unwrap();
     // A renewing controller: a task renewing every 200 ms, aborted (as a SIGKILL would).
@@ -237,12 +266,18 @@ async fn a_sigkilled_run_leaves_its_faults_to_the_lease() {
         })
     };
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(paused(&engine, container.name()).await, "renewed, still applied");
+    assert!(
+        paused(&engine, container.name()).await,
+        "renewed, still applied"
+    );
     renewing.abort();
     let killed = Instant::now();
     until_unpaused(&engine, container.name(), Duration::from_secs(6)).await;
     let took = killed.elapsed();
-    println!("controller gone: reverted {} ms later (lease 2000 ms)", took.as_millis());
+    println!(
+        "controller gone: reverted {} ms later (lease 2000 ms)",
+        took.as_millis()
+    );
     assert!(took <= Duration::from_millis(2000 + 1000), "{took:?}");
 }
 
@@ -276,7 +311,11 @@ impl SwarmGuard {
                 .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         SwarmGuard {
             _local: local,
@@ -290,7 +329,9 @@ impl SwarmGuard {
 impl Drop for SwarmGuard {
     fn drop(&mut self) {
         for service in &self.services {
-            let _ = Command::new("docker").args(["service", "rm", service]).output();
+            let _ = Command::new("docker")
+                .args(["service", "rm", service])
+                .output();
         }
         if let Ok(node) = std::str::from_utf8(
             &Command::new("docker")
@@ -355,7 +396,10 @@ async fn backend_service(
         "7000",
     ]);
     let service = SwarmService::new(engine, &name);
-    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
     service
 }
 
@@ -423,14 +467,21 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     .await
     .unwrap();
     assert_eq!(service.replicas().await.unwrap(), Some(1));
-    assert!(applied.effect().to_string().starts_with("observed"), "{}", applied.effect());
+    assert!(
+        applied.effect().to_string().starts_with("observed"),
+        "{}",
+        applied.effect()
+    );
     // A revert from the ledger, as `pfi recover` does it (no live target).
     let outcome = applied.revert_action().revert(None).await.unwrap();
     assert!(matches!(outcome, RevertOutcome::Reverted(_)), "{outcome:?}");
     assert_eq!(service.replicas().await.unwrap(), Some(2));
     assert_eq!(service.running_tasks().await.unwrap().len(), 2);
     let again = applied.revert_action().revert(None).await.unwrap();
-    assert!(matches!(again, RevertOutcome::AlreadyReverted(_)), "{again:?}");
+    assert!(
+        matches!(again, RevertOutcome::AlreadyReverted(_)),
+        "{again:?}"
+    );
 
     // kill a task: the manager replaces it; the effect is the time to the replacement.
     let task = tasks(&engine, service.name()).await.remove(0);
@@ -440,7 +491,10 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     let effect = applied.effect().to_string();
     println!("kill: {effect}");
     assert!(effect.contains("replacement task"), "{effect}");
-    assert!(matches!(applied.revert_action(), RevertAction::AwaitService { .. }));
+    assert!(matches!(
+        applied.revert_action(),
+        RevertAction::AwaitService { .. }
+    ));
     applied.revert().await.unwrap();
     assert_eq!(service.running_tasks().await.unwrap().len(), 2);
 
@@ -448,7 +502,14 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     let before = service.limits().await.unwrap();
     let task = tasks(&engine, service.name()).await.remove(0);
     let applied = inject(
-        fault("update", &[("cpus", Value::Number(0.25)), ("memory", Value::Size(64.0 * 1024.0 * 1024.0))]).as_ref(),
+        fault(
+            "update",
+            &[
+                ("cpus", Value::Number(0.25)),
+                ("memory", Value::Size(64.0 * 1024.0 * 1024.0)),
+            ],
+        )
+        .as_ref(),
         &task,
         &ctx,
         record,
@@ -460,7 +521,10 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     assert_eq!(during.memory_bytes, Some(64 * 1024 * 1024));
     applied.revert_action().revert(None).await.unwrap();
     assert_eq!(service.limits().await.unwrap(), before);
-    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
 
     // drain the node, restored to active.
     let node = engine.swarm_node_id().await.unwrap().unwrap();
@@ -468,15 +532,26 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     let applied = inject(fault("drain", &[]).as_ref(), &task, &ctx, record)
         .await
         .unwrap();
-    assert_eq!(engine.node_availability(&node).await.unwrap(), NodeAvailability::Drain);
+    assert_eq!(
+        engine.node_availability(&node).await.unwrap(),
+        NodeAvailability::Drain
+    );
     println!("drain: {}", applied.effect());
     applied.revert_action().revert(None).await.unwrap();
-    assert_eq!(engine.node_availability(&node).await.unwrap(), NodeAvailability::Active);
-    service.wait_converged(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(
+        engine.node_availability(&node).await.unwrap(),
+        NodeAvailability::Active
+    );
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
     drop(guard);
     let _ = free_port();
 }
 
+/// The caller SIGKILLs and waits for the child it gets back.
+#[allow(clippy::zombie_processes)]
 /// Starts `pfi run` on a scenario that pauses a task of `service` through the agent at
 /// `agent` (from 500 ms, for 60 s); returns the child once the task is paused, and its name.
 async fn run_until_paused(
@@ -507,7 +582,7 @@ fault freeze: pause on b {{
         ),
     )
     .unwrap();
-    let child = pfi()
+    let mut child = pfi()
         .arg("run")
         .arg(&scenario)
         .arg("--state-dir")
@@ -524,10 +599,11 @@ fault freeze: pause on b {{
                 return (child, task.name().to_string());
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "pfi run did not pause a task"
-        );
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pfi run did not pause a task");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -541,7 +617,8 @@ async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover
     let agent = AgentProcess::start(&dir.path().join("agent-ledger.json"));
 
     // SIGKILL of `pfi run` mid-fault: nothing renews the lease; the agent reverts by itself.
-    let (mut run, task) = run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
+    let (mut run, task) =
+        run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
     run.kill().unwrap();
     let killed = Instant::now();
     run.wait().unwrap();
@@ -551,8 +628,14 @@ async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover
         took.as_millis(),
         pfi::agent::DEFAULT_LEASE.as_millis()
     );
-    assert!(took <= pfi::agent::DEFAULT_LEASE + Duration::from_secs(2), "{took:?}");
-    assert!(killed.elapsed() >= Duration::from_secs(5), "reverted long before the lease lapsed");
+    assert!(
+        took <= pfi::agent::DEFAULT_LEASE + Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(
+        killed.elapsed() >= Duration::from_secs(5),
+        "reverted long before the lease lapsed"
+    );
     // `pfi recover` then finds the agent holds nothing and the ledger's fault undone.
     let out = pfi()
         .args(["recover", "--state-dir"])
@@ -560,10 +643,15 @@ async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover
         .env("PFI_AGENT_TOKEN", TOKEN)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Again, and this time `pfi recover` reaches the agent at once, before the lease lapses.
-    let (mut run, task) = run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
+    let (mut run, task) =
+        run_until_paused(&engine, dir.path(), service.name(), &agent.address).await;
     run.kill().unwrap();
     run.wait().unwrap();
     let recovering = Instant::now();
@@ -574,9 +662,16 @@ async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("agent"), "{stdout}");
-    assert!(!paused(&engine, &task).await, "recover left {task} paused:\n{stdout}");
+    assert!(
+        !paused(&engine, &task).await,
+        "recover left {task} paused:\n{stdout}"
+    );
     assert!(
         recovering.elapsed() < pfi::agent::DEFAULT_LEASE,
         "recover took {:?}",

@@ -339,12 +339,12 @@ impl DockerEngine {
         }
     }
 
+    /// The bollard client, for the swarm calls (`swarm_service`).
     pub(super) fn client(&self) -> &Docker {
         &self.client
     }
 
     /// Counts one API call.
-
     pub(super) fn count(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }

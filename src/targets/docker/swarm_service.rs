@@ -5,9 +5,7 @@
 
 use super::docker_engine::DockerEngine;
 use super::docker_error::{DockerError, Object};
-use bollard::models::{
-    Limit, NodeSpecAvailabilityEnum, ServiceSpec, TaskSpecResources, TaskState,
-};
+use bollard::models::{Limit, NodeSpecAvailabilityEnum, ServiceSpec, TaskSpecResources, TaskState};
 use bollard::query_parameters::{ListTasksOptions, UpdateNodeOptions, UpdateServiceOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -76,11 +74,11 @@ impl SwarmService {
             .client()
             .inspect_service(&self.name, None)
             .await
-            .map_err(|err| self.engine.error(err, "inspect", Object::Service(&self.name)))?;
-        let version = service
-            .version
-            .and_then(|v| v.index)
-            .unwrap_or_default() as i32;
+            .map_err(|err| {
+                self.engine
+                    .error(err, "inspect", Object::Service(&self.name))
+            })?;
+        let version = service.version.and_then(|v| v.index).unwrap_or_default() as i32;
         let spec = service.spec.ok_or_else(|| self.invalid("it has no spec"))?;
         Ok((spec, version))
     }
@@ -104,7 +102,10 @@ impl SwarmService {
             .client()
             .update_service(&self.name, spec, options, None)
             .await
-            .map_err(|err| self.engine.error(err, "update", Object::Service(&self.name)))?;
+            .map_err(|err| {
+                self.engine
+                    .error(err, "update", Object::Service(&self.name))
+            })?;
         Ok(())
     }
 
@@ -171,12 +172,13 @@ impl SwarmService {
             .client()
             .list_tasks(Some(options))
             .await
-            .map_err(|err| self.engine.error(err, "list the tasks of", Object::Service(&self.name)))?;
+            .map_err(|err| {
+                self.engine
+                    .error(err, "list the tasks of", Object::Service(&self.name))
+            })?;
         Ok(tasks
             .into_iter()
-            .filter(|t| {
-                t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
-            })
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
             .filter_map(|t| {
                 Some(SwarmTask {
                     id: t.id?,
@@ -272,13 +274,11 @@ impl DockerEngine {
             .inspect_node(node)
             .await
             .map_err(|err| self.error(err, "inspect", Object::Node(node)))?;
-        Ok(
-            match found.spec.and_then(|spec| spec.availability) {
-                Some(NodeSpecAvailabilityEnum::DRAIN) => NodeAvailability::Drain,
-                Some(NodeSpecAvailabilityEnum::PAUSE) => NodeAvailability::Pause,
-                _ => NodeAvailability::Active,
-            },
-        )
+        Ok(match found.spec.and_then(|spec| spec.availability) {
+            Some(NodeSpecAvailabilityEnum::DRAIN) => NodeAvailability::Drain,
+            Some(NodeSpecAvailabilityEnum::PAUSE) => NodeAvailability::Pause,
+            _ => NodeAvailability::Active,
+        })
     }
 
     /// Sets a node's availability.
