@@ -680,3 +680,161 @@ async fn a_sigkilled_run_is_reverted_by_the_agent_within_the_lease_or_by_recover
     assert!(agent.client().faults().await.unwrap().is_empty());
     drop(guard);
 }
+
+#[tokio::test]
+async fn the_swarm_experiment_runs_on_the_stack_and_reverts_every_fault() {
+    let Some(engine) = docker().await else { return };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let script = format!("{root}/docker/build-agent-image.sh");
+    let built = Command::new(&script)
+        .env("PFI_DEMO_PROFILE", "dev")
+        .env("PFI_DEMO_NO_BUILD", "1")
+        .status()
+        .unwrap();
+    assert!(built.success(), "{script} failed");
+    let mut guard = SwarmGuard::acquire();
+    // The repository's stack and experiment, with this test's names and free ports.
+    let stack = format!("pfiswarm{}", std::process::id());
+    let (api_port, agent_port) = (free_port(), free_port());
+    let rename = |text: &str| {
+        text.replace("pfiswarm_", &format!("{stack}_"))
+            .replace("17051", &api_port.to_string())
+            .replace("7311", &agent_port.to_string())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack_file = dir.path().join("stack.yml");
+    let stack_text = std::fs::read_to_string(format!("{root}/docker/swarm/stack.yml")).unwrap();
+    std::fs::write(&stack_file, rename(&stack_text)).unwrap();
+    let scenario = dir.path().join("swarm.pfi");
+    let scenario_text = std::fs::read_to_string(format!("{root}/experiments/swarm.pfi")).unwrap();
+    std::fs::write(&scenario, rename(&scenario_text)).unwrap();
+    let secret = format!("{stack}_agent_token");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    docker_out(&["secret", "create", &secret, token_file.to_str().unwrap()]);
+    struct Stack(String, String);
+    impl Drop for Stack {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["stack", "rm", &self.0])
+                .output();
+            // The secret and volume stay in use until the tasks are gone.
+            for _ in 0..50 {
+                let listed = Command::new("docker")
+                    .args([
+                        "ps",
+                        "-aq",
+                        "--filter",
+                        &format!("label=com.docker.stack.namespace={}", self.0),
+                    ])
+                    .output()
+                    .map(|o| o.stdout)
+                    .unwrap_or_default();
+                if listed.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let _ = Command::new("docker")
+                .args(["secret", "rm", &self.1])
+                .output();
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &format!("{}_pfi_agent_state", self.0)])
+                .output();
+        }
+    }
+    let _stack = Stack(stack.clone(), secret.clone());
+    docker_out(&[
+        "stack",
+        "deploy",
+        "-c",
+        stack_file.to_str().unwrap(),
+        &stack,
+    ]);
+    for service in ["backend", "api", "agent"] {
+        SwarmService::new(&engine, &format!("{stack}_{service}"))
+            .wait_converged(Duration::from_secs(90))
+            .await
+            .unwrap();
+    }
+    // The agent is up when it answers with the proof of the token.
+    let agent = AgentClient::new(&format!("127.0.0.1:{agent_port}"), TOKEN);
+    let started = Instant::now();
+    while agent.faults().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let journal = dir.path().join("journal.json");
+    let output = pfi()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--journal")
+        .arg(&journal)
+        .env("PFI_AGENT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    // Thresholds may fail on a slow machine (exit 1); the run itself must complete.
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let faults = report["faults"].as_array().unwrap();
+    let kinds: Vec<&str> = faults.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["kill", "scale", "pause", "update", "drain"],
+        "{report:#}"
+    );
+    for fault in faults {
+        assert!(fault["error"].is_null(), "{fault:#}");
+        assert!(fault["applied_ms"].is_number(), "{fault:#}");
+        assert!(fault["reverted_ms"].is_number(), "{fault:#}");
+    }
+    // Every fault reverted, in the real state: replicas, limits, the node, no paused task,
+    // nothing left with the agent.
+    let backend = SwarmService::new(&engine, &format!("{stack}_backend"));
+    assert_eq!(backend.replicas().await.unwrap(), Some(2));
+    assert_eq!(backend.limits().await.unwrap(), Default::default());
+    let node = engine.swarm_node_id().await.unwrap().unwrap();
+    assert_eq!(
+        engine.node_availability(&node).await.unwrap(),
+        NodeAvailability::Active
+    );
+    for service in ["backend", "api", "agent"] {
+        SwarmService::new(&engine, &format!("{stack}_{service}"))
+            .wait_converged(Duration::from_secs(90))
+            .await
+            .unwrap();
+    }
+    let paused = docker_out(&[
+        "ps",
+        "-q",
+        "--filter",
+        "status=paused",
+        "--filter",
+        &format!("label=com.docker.stack.namespace={stack}"),
+    ]);
+    assert!(paused.trim().is_empty(), "paused tasks left: {paused}");
+    let started = Instant::now();
+    loop {
+        match agent.faults().await {
+            Ok(held) if held.is_empty() => break,
+            other => assert!(started.elapsed() < Duration::from_secs(30), "{other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(_stack);
+    guard.services.clear();
+}
