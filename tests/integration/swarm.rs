@@ -550,10 +550,10 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     let _ = free_port();
 }
 
-/// The caller SIGKILLs and waits for the child it gets back.
-#[allow(clippy::zombie_processes)]
 /// Starts `pfi run` on a scenario that pauses a task of `service` through the agent at
 /// `agent` (from 500 ms, for 60 s); returns the child once the task is paused, and its name.
+/// The caller SIGKILLs and waits for the child it gets back.
+#[allow(clippy::zombie_processes)]
 async fn run_until_paused(
     engine: &DockerEngine,
     dir: &std::path::Path,
