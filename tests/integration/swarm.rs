@@ -476,6 +476,11 @@ async fn service_faults_are_applied_through_the_manager_and_reverted_from_the_le
     let outcome = applied.revert_action().revert(None).await.unwrap();
     assert!(matches!(outcome, RevertOutcome::Reverted(_)), "{outcome:?}");
     assert_eq!(service.replicas().await.unwrap(), Some(2));
+    // The manager starts the second task again (the revert does not wait for it).
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(service.running_tasks().await.unwrap().len(), 2);
     let again = applied.revert_action().revert(None).await.unwrap();
     assert!(
