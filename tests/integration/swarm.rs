@@ -843,3 +843,92 @@ async fn the_swarm_experiment_runs_on_the_stack_and_reverts_every_fault() {
     drop(_stack);
     guard.services.clear();
 }
+
+#[tokio::test]
+async fn a_task_is_partitioned_from_its_overlay_network_and_reconnected() {
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let network = format!("pfiswarm-net-{}", std::process::id());
+    docker_out(&["network", "create", "--driver", "overlay", &network]);
+    struct Network(String);
+    impl Drop for Network {
+        fn drop(&mut self) {
+            for _ in 0..50 {
+                let out = Command::new("docker")
+                    .args(["network", "rm", &self.0])
+                    .output();
+                if out.is_ok_and(|o| o.status.success()) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    let name = format!("pfiswarm-part-{}", std::process::id());
+    guard.services.push(name.clone());
+    docker_out(&[
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--name",
+        &name,
+        "--network",
+        &network,
+        "--stop-grace-period",
+        "1s",
+        super::docker::IMAGE,
+        "backend",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "7000",
+    ]);
+    let service = SwarmService::new(&engine, &name);
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
+    let task = tasks(&engine, &name).await.remove(0);
+    assert!(task.info().await.unwrap().network(&network).is_some());
+    let applied = inject(
+        fault("partition", &[("network", Value::Text(network.clone()))]).as_ref(),
+        &task,
+        &FaultContext::new("swarm-test", "p"),
+        |_| Ok::<(), std::io::Error>(()),
+    )
+    .await
+    .unwrap();
+    println!("partition: {}", applied.effect());
+    assert!(task.info().await.unwrap().network(&network).is_none());
+    assert!(
+        task.info().await.unwrap().running,
+        "the task keeps running, cut off"
+    );
+    let outcome = applied.revert_action().revert(None).await.unwrap();
+    println!("revert: {outcome}");
+    assert!(task.info().await.unwrap().network(&network).is_some());
+    let again = applied.revert_action().revert(None).await.unwrap();
+    assert!(
+        matches!(again, RevertOutcome::AlreadyReverted(_)),
+        "{again:?}"
+    );
+    docker_out(&["service", "rm", &name]);
+    guard.services.clear();
+    // The network goes once the task's container is gone.
+    for _ in 0..100 {
+        let left = docker_out(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label={SERVICE_NAME_LABEL}={name}"),
+        ]);
+        if left.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _network = Network(network);
+    drop(_network);
+    drop(guard);
+}
