@@ -932,3 +932,26 @@ async fn a_task_is_partitioned_from_its_overlay_network_and_reconnected() {
     drop(_network);
     drop(guard);
 }
+
+#[test]
+fn bad_service_resources_and_swarm_kinds_on_processes_are_refused_at_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.pfi");
+    std::fs::write(
+        &file,
+        r#"experiment "x" { duration 5s }
+resource api: service "shop api" { pick 1 }
+resource p: process ["pfi-demo", "backend", "--port", "0"]
+fault s: scale on p { replicas 1 }
+"#,
+    )
+    .unwrap();
+    let out = pfi().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let text = format!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("cannot name a service"), "{text}");
+    assert!(text.contains("bad.pfi:2:"), "{text}");
+    assert!(text.contains("scale"), "{text}");
+}
