@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. No logic of its own: each subcommand's
 //! glue lives in `src/cli/<command>.rs` and calls into the library.
 
+mod agent;
 mod analyze;
 mod check;
 mod completions;
@@ -57,6 +58,9 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Run the pfi service: runs, checks and plans over an HTTP API, with a SQLite store.
     Serve(serve::ServeArgs),
+    /// Run the node agent: applies and reverts faults on this node's containers for a run
+    /// elsewhere, each under a lease that reverts it if the run stops renewing.
+    Agent(agent::AgentArgs),
     /// Run a scenario (locally or on a server) and exit 1 when its risk exceeds a budget.
     Gate(gate::GateArgs),
 }
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Agent(args) => agent::run(args),
         Command::Gate(args) => gate::run(args),
     }
 }

@@ -5,6 +5,7 @@
 //! scores risk, `run` executes a plan against real processes, containers and proxied links,
 //! and `report` renders what a run did (summary, journal, JUnit, Markdown, HTML).
 
+pub mod agent;
 pub mod analyze;
 pub mod check;
 pub mod cli;

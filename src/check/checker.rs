@@ -729,7 +729,9 @@ impl<'a> Checker<'a> {
         ];
         match &r.kind.node {
             ast::ResourceKind::Process { .. } => allowed.extend(["env", "cwd", "stop_grace"]),
-            ast::ResourceKind::ContainerLabel { .. } => allowed.push("pick"),
+            ast::ResourceKind::ContainerLabel { .. } | ast::ResourceKind::Service { .. } => {
+                allowed.extend(["pick", "agent"])
+            }
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}
         }
@@ -819,6 +821,34 @@ impl<'a> Checker<'a> {
                     pick: pick?,
                 }
             }
+            ast::ResourceKind::Service { name } => {
+                if name.node.trim().is_empty() {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, "the service name is empty")
+                            .at(name.span, "empty")
+                            .help("name the Swarm service: service \"shop_api\""),
+                    );
+                    ok = false;
+                } else if let Some(reason) = container_name_problem(&name.node) {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`{}` cannot name a service", name.node),
+                        )
+                        .at(name.span, "not a service name")
+                        .help(reason),
+                    );
+                    ok = false;
+                }
+                let pick = settings
+                    .get("pick")
+                    .map(|s| self.pick(s))
+                    .unwrap_or(Some(Pick::All));
+                ResourceTarget::Service {
+                    name: name.node.clone(),
+                    pick: pick?,
+                }
+            }
             ast::ResourceKind::Image { image } => {
                 let cmd = settings
                     .get("cmd")
@@ -875,6 +905,10 @@ impl<'a> Checker<'a> {
             Some(_) => true,
             None => false,
         };
+        let agent = settings.get("agent").and_then(|s| {
+            let t = self.one(s)?;
+            self.values().string(t, "the agent's address (host:port)")
+        });
         let ready = match ready {
             Some(r) => Some(r?),
             None => None,
@@ -895,6 +929,7 @@ impl<'a> Checker<'a> {
             health,
             standby,
             may_exit,
+            agent,
             at: self.location(r.name.span),
         })
     }

@@ -32,8 +32,8 @@ pub struct ServeArgs {
     /// Folder of scenarios that API requests may name by relative path.
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
-    /// A program (`pfi-demo`, `/usr/bin/redis-server`), `image:NAME`, `container:NAME` or
-    /// `label:SELECTOR` that submitted scenarios may use; repeat for more.
+    /// A program (`pfi-demo`, `/usr/bin/redis-server`), `image:NAME`, `container:NAME`,
+    /// `label:SELECTOR` or `service:NAME` that submitted scenarios may use; repeat for more.
     #[arg(long = "allow", value_name = "ENTRY")]
     pub allow: Vec<String>,
     /// Largest request body, in KiB.

@@ -13,6 +13,7 @@ use super::{
 };
 use super::{FailureMode, FaultAction, FaultKind, Settings};
 use crate::plan::TargetFamily::{self, *};
+use crate::targets::docker::{SERVICE_NAME_LABEL, SwarmService};
 use crate::targets::{ContainerTarget, ProcessTarget, Signal};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use std::time::Duration;
 /// How long a killed target has to be seen gone.
 const SEEN_WITHIN: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(10);
+use tokio::time::Instant;
 
 const SETTINGS: &[SettingSpec] = &[opt(
     "signal",
@@ -127,6 +129,9 @@ impl Fault for Kill {
     ) -> BoxFuture<'a, Result<Prepared, FaultError>> {
         Box::pin(async move {
             let before = running_container(target, "kill").await?;
+            if let Some(service) = before.labels.get(SERVICE_NAME_LABEL) {
+                return Ok(kill_task(target, service, self.signal));
+            }
             let revert = RevertAction::StartContainer {
                 container: target.reference(),
                 stopping_until_ms: None,
@@ -177,4 +182,57 @@ impl Fault for Kill {
             }))
         })
     }
+}
+
+/// How long the effect check waits for the manager to run a replacement task.
+const REPLACEMENT_WAIT: Duration = Duration::from_secs(30);
+
+/// Kills a task container of a Swarm service: the manager replaces the task, so nothing is
+/// started by hand; the revert waits until the service runs its tasks again, and the effect
+/// is the time until a replacement task runs.
+fn kill_task(target: &ContainerTarget, service: &str, signal: Signal) -> Prepared {
+    let revert = RevertAction::AwaitService {
+        service: service.to_string(),
+    };
+    let service = SwarmService::new(target.engine(), service);
+    let named = service.clone();
+    let killed = target.id().to_string();
+    let target = target.clone();
+    Prepared::new(revert, move || async move {
+        target.kill(signal).await?;
+        Ok(format!(
+            "sent {signal} to task container `{}` of service `{}`",
+            target.name(),
+            named.name()
+        ))
+    })
+    .verified_by(move || async move {
+        let started = Instant::now();
+        loop {
+            let tasks = match service.running_tasks().await {
+                Ok(tasks) => tasks,
+                Err(err) => return Effect::NoEffect(format!("cannot list the tasks: {err}")),
+            };
+            let replaced = tasks
+                .iter()
+                .all(|t| t.container_id.as_deref() != Some(killed.as_str()));
+            let wanted = service.replicas().await.ok().flatten();
+            let enough = wanted.is_none_or(|n| tasks.len() as u64 >= n);
+            if replaced && enough && !tasks.is_empty() {
+                return Effect::Observed(format!(
+                    "a replacement task of service `{}` runs {:.2} s after the kill",
+                    service.name(),
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            if started.elapsed() > REPLACEMENT_WAIT {
+                return Effect::NoEffect(format!(
+                    "no replacement task of service `{}` runs {} s after the kill",
+                    service.name(),
+                    REPLACEMENT_WAIT.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
 }

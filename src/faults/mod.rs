@@ -19,6 +19,7 @@ mod container_limit;
 mod container_revert;
 mod cpu_limit;
 mod down;
+mod drain;
 mod effect;
 mod fail_first;
 mod fault_action;
@@ -40,12 +41,15 @@ mod reset;
 mod restart;
 mod revert_action;
 mod revert_outcome;
+mod scale;
 pub mod setting_spec;
 mod settings;
 mod slicer;
 mod slow_close;
 mod stop;
+mod swarm_revert;
 mod timeout;
+mod update;
 
 pub use cpu_limit::CpuLimit;
 pub use effect::Effect;
@@ -101,6 +105,9 @@ pub const KINDS: &[&dyn FaultKind] = &[
     &memory_limit::Kind,
     &io_limit::Kind,
     &partition::Kind,
+    &scale::Kind,
+    &drain::Kind,
+    &update::Kind,
 ];
 
 pub use crate::BoxFuture;

@@ -5,7 +5,10 @@
 use super::cgroup::CgroupPlacement;
 use super::container_revert::{self, gone_is_done, target_for};
 use super::fault_target::FaultTarget;
-use crate::targets::docker::{ContainerLimits, ContainerRef, NetworkAttachment};
+use super::swarm_revert;
+use crate::targets::docker::{
+    ContainerLimits, ContainerRef, NetworkAttachment, NodeAvailability, ServiceLimits,
+};
 use crate::targets::{Liveness, ProcessIdentity, Signal};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -48,6 +51,29 @@ pub enum RevertAction {
     ReconnectContainer {
         container: ContainerRef,
         networks: Vec<NetworkAttachment>,
+    },
+    /// Set a Swarm service's replicas back and wait until its tasks run.
+    ScaleService { service: String, replicas: u64 },
+    /// Set a Swarm service's CPU and memory limits back and wait until its tasks run.
+    RestoreServiceLimits {
+        service: String,
+        previous: ServiceLimits,
+    },
+    /// Set a Swarm node's availability back.
+    RestoreNodeAvailability {
+        node: String,
+        availability: NodeAvailability,
+    },
+    /// Wait until a Swarm service runs its tasks again (after a task was killed: the manager
+    /// replaces it; nothing is started by hand).
+    AwaitService { service: String },
+    /// Ask the pfi agent at `agent` to revert fault `id` (it applied it on `container`); its
+    /// token is read from `PFI_AGENT_TOKEN`. If the agent cannot be reached, its lease
+    /// reverts the fault when it lapses.
+    Agent {
+        agent: String,
+        id: String,
+        container: String,
     },
 }
 
@@ -190,6 +216,54 @@ impl RevertAction {
                     .await
                     .map_err(|err| fail(err.to_string()))
             }
+            RevertAction::ScaleService { service, replicas } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::scale(&engine, service, *replicas)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::RestoreServiceLimits { service, previous } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::limits(&engine, service, previous)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::RestoreNodeAvailability { node, availability } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::availability(&engine, node, *availability)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
+            RevertAction::Agent { agent, id, .. } => {
+                let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
+                    fail("set PFI_AGENT_TOKEN to the agent's token (its lease reverts the fault anyway when it lapses)".to_string())
+                })?;
+                let outcome = crate::targets::AgentClient::new(agent, &token)
+                    .revert(id)
+                    .await
+                    .map_err(|err| {
+                        fail(format!(
+                            "{err} (its lease reverts the fault when it lapses)"
+                        ))
+                    })?;
+                Ok(
+                    if outcome.starts_with("not held") || outcome.starts_with("nothing to undo") {
+                        RevertOutcome::AlreadyReverted(format!("agent {agent}: {outcome}"))
+                    } else {
+                        RevertOutcome::Reverted(format!("agent {agent}: {outcome}"))
+                    },
+                )
+            }
+            RevertAction::AwaitService { service } => {
+                let engine = swarm_revert::engine_for(live).await;
+                let engine = engine.map_err(|err| fail(err.to_string()))?;
+                swarm_revert::converged(&engine, service)
+                    .await
+                    .map_err(|err| fail(err.to_string()))
+            }
         }
     }
 }
@@ -222,6 +296,28 @@ impl fmt::Display for RevertAction {
                 let names: Vec<&str> = networks.iter().map(|n| n.network.as_str()).collect();
                 write!(f, "reconnect {container} to {}", names.join(", "))
             }
+            RevertAction::ScaleService { service, replicas } => {
+                write!(f, "scale service `{service}` back to {replicas} replicas")
+            }
+            RevertAction::RestoreServiceLimits { service, previous } => write!(
+                f,
+                "restore the limits of service `{service}` ({})",
+                previous.describe()
+            ),
+            RevertAction::RestoreNodeAvailability { node, availability } => {
+                write!(f, "set node `{node}` back to {}", availability.name())
+            }
+            RevertAction::AwaitService { service } => {
+                write!(f, "wait until service `{service}` runs its tasks again")
+            }
+            RevertAction::Agent {
+                agent,
+                id,
+                container,
+            } => write!(
+                f,
+                "ask the agent at {agent} to revert `{id}` on container `{container}`"
+            ),
         }
     }
 }

@@ -116,6 +116,10 @@ pub struct ResourcePlan {
     /// reported but does not fail the run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_exit: bool,
+    /// The pfi agent (`host:port`) that applies this resource's container faults on its node,
+    /// each under a lease the run renews; `None`: the run applies them through the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     pub at: Location,
 }
 
@@ -141,6 +145,11 @@ pub enum ResourceTarget {
         cmd: Vec<String>,
         env: BTreeMap<String, String>,
         ports: Vec<String>,
+    },
+    /// The running tasks of a Docker Swarm service (each a container on some node).
+    Service {
+        name: String,
+        pick: Pick,
     },
 }
 

@@ -127,6 +127,9 @@ pub fn plan_text(
                 format!("containers labelled {selector}, pick {pick:?}")
             }
             ResourceTarget::Image { image, .. } => format!("container from image {image}"),
+            ResourceTarget::Service { name, pick } => {
+                format!("tasks of Swarm service {name}, pick {pick:?}")
+            }
         };
         let standby = if r.standby { ", standby" } else { "" };
         out.push_str(&format!(

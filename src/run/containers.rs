@@ -12,13 +12,15 @@ use super::journal::{EventKind, Journal};
 use super::ledger::Ledger;
 use super::liveness::{self, ContainerLife, LivenessBoard};
 use super::run_error::RunError;
+use crate::agent::{DEFAULT_LEASE, RemoteFault};
 use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
-use crate::plan::{CheckKind, Location, Plan, ResourcePlan, ResourceTarget};
+use crate::plan::{CheckKind, Location, Params, Pick, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
-    ContainerInfo, ContainerSpec, PortMapping, plan_selection, validate_pick,
+    ContainerInfo, ContainerSelector, ContainerSpec, PortMapping, SwarmService, plan_selection,
+    validate_pick,
 };
-use crate::targets::{ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
+use crate::targets::{AgentClient, ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -88,6 +90,21 @@ struct ContainerResource {
     name: String,
     at: Location,
     targets: Vec<ContainerTarget>,
+    /// A Swarm service's tasks come and go (a killed task is replaced, a scaled or drained
+    /// service gets new ones): its targets are selected again, with the same seeded pick,
+    /// before each fault.
+    reselect: Option<Reselect>,
+    /// The pfi agent that applies this resource's faults on its node, if any.
+    agent: Option<AgentClient>,
+}
+
+#[derive(Clone)]
+struct Reselect {
+    engine: DockerEngine,
+    selectors: Vec<ContainerSelector>,
+    pick: Pick,
+    seed: u64,
+    stream: String,
 }
 
 #[derive(Default)]
@@ -124,7 +141,7 @@ pub(super) fn validate(plan: &Plan) -> Result<(), RunError> {
             ResourceTarget::Container { .. } => {
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
-            ResourceTarget::ContainerLabel { pick, .. } => {
+            ResourceTarget::ContainerLabel { pick, .. } | ResourceTarget::Service { pick, .. } => {
                 validate_pick(pick).map_err(|err| input(err.to_string()))?;
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
@@ -207,7 +224,23 @@ impl Containers {
             name: resource.name.clone(),
             at: resource.at.clone(),
             targets: Vec::new(),
+            reselect: None,
+            agent: None,
         };
+        if let Some(address) = &resource.agent {
+            let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
+                env(format!(
+                    "its faults go through the agent at {address}: set PFI_AGENT_TOKEN to the agent's token"
+                ))
+            })?;
+            let client = AgentClient::new(address, &token);
+            // One call proves the agent is there and holds the same token.
+            client
+                .faults()
+                .await
+                .map_err(|err| env(format!("agent {address}: {err}")))?;
+            entry.agent = Some(client);
+        }
         match ContainerSpec::from_plan(&resource.name, &resource.target) {
             Some(spec) => {
                 journal.record(EventKind::ContainerCreating {
@@ -222,6 +255,13 @@ impl Containers {
                 entry.targets.push(target);
             }
             None => {
+                if let ResourceTarget::Service { name, .. } = &resource.target {
+                    // Readiness of a service: as many tasks running as it asks for.
+                    SwarmService::new(&engine, name)
+                        .wait_converged(DEFAULT_READY_TIMEOUT)
+                        .await
+                        .map_err(from_docker)?;
+                }
                 let Some((selectors, pick)) =
                     plan_selection(&resource.target).map_err(from_docker)?
                 else {
@@ -233,6 +273,15 @@ impl Containers {
                     .await
                     .map_err(from_docker)?;
                 entry.targets = targets;
+                if matches!(resource.target, ResourceTarget::Service { .. }) {
+                    entry.reselect = Some(Reselect {
+                        engine: engine.clone(),
+                        selectors,
+                        pick,
+                        seed,
+                        stream,
+                    });
+                }
             }
         }
         // Held from here, so the teardown removes a created container whatever happens next.
@@ -265,13 +314,17 @@ impl Containers {
                 std::future::pending::<()>(),
             )));
         }
-        tasks.push(tokio::spawn(watch_resource(
-            resource.name.clone(),
-            resource.at.clone(),
-            targets,
-            self.fatal.clone(),
-            (self.liveness.clone(), store.clone(), journal.clone()),
-        )));
+        // A task of a Swarm service may go (a fault killed it, the service was scaled or its
+        // node drained): the manager replaces it, so that is not an environment failure.
+        if !matches!(resource.target, ResourceTarget::Service { .. }) {
+            tasks.push(tokio::spawn(watch_resource(
+                resource.name.clone(),
+                resource.at.clone(),
+                targets,
+                self.fatal.clone(),
+                (self.liveness.clone(), store.clone(), journal.clone()),
+            )));
+        }
         self.lock().tasks.extend(tasks);
         Ok(())
     }
@@ -280,10 +333,12 @@ impl Containers {
     /// (`ledger_id`, or `ledger_id.N` when there are several). If one fails, the ones already
     /// applied are reverted; an environment failure (the container is gone, the engine is
     /// unreachable) also stops the run.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply(
         &self,
         resource: &str,
         fault: &dyn Fault,
+        params: &Params,
         fault_name: &str,
         run_id: &str,
         ledger_id: &str,
@@ -294,9 +349,29 @@ impl Containers {
             .resources
             .iter()
             .find(|r| r.name == resource)
-            .map(|r| (r.targets.clone(), r.at.clone()));
-        let Some((targets, at)) = found else {
+            .map(|r| {
+                (
+                    r.targets.clone(),
+                    r.at.clone(),
+                    r.reselect.clone(),
+                    r.agent.clone(),
+                )
+            });
+        let Some((mut targets, at, reselect, agent)) = found else {
             return Err(format!("resource `{resource}` is not running"));
+        };
+        if let Some(again) = reselect {
+            targets = again
+                .engine
+                .select(&again.selectors, &again.pick, again.seed, &again.stream)
+                .await
+                .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?;
+        }
+        let remote =
+            agent.map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
+        let fault: &dyn Fault = match &remote {
+            Some(remote) => remote,
+            None => fault,
         };
         let mut applied: AppliedContainers = Vec::new();
         for (index, target) in targets.iter().enumerate() {

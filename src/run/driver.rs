@@ -185,6 +185,10 @@ async fn apply_now(
             .apply(
                 &activation.target,
                 fault.as_ref(),
+                &plan
+                    .fault(&activation.fault)
+                    .map(|f| f.params.clone())
+                    .unwrap_or_default(),
                 &activation.fault,
                 &rt.run_id,
                 &ledger_id,

@@ -181,6 +181,7 @@ impl RunActions {
                 .apply(
                     &fault.target,
                     f.as_ref(),
+                    &fault.params,
                     &fault.name,
                     &rt.run_id,
                     &ledger_id,

@@ -2,7 +2,7 @@
 //! `pfi serve --allow NAME` (repeatable): a program (`pfi-demo`, `/usr/bin/redis-server`,
 //! resolved like a process resource's program and compared by canonical path), `image:NAME`
 //! for a Docker image, `container:NAME` for an existing container and `label:SELECTOR` for
-//! containers chosen by label. Nothing else is allowed: with no `--allow`, only scenarios
+//! containers chosen by label, `service:NAME` for the tasks of a Swarm service. Nothing else is allowed: with no `--allow`, only scenarios
 //! without processes, command probes and containers run.
 
 use crate::plan::{Plan, ProbeCheck, ResourceTarget};
@@ -23,7 +23,7 @@ impl AllowList {
         let mut list = AllowList::default();
         for entry in entries {
             list.written.push(entry.clone());
-            if ["image:", "container:", "label:"]
+            if ["image:", "container:", "label:", "service:"]
                 .iter()
                 .any(|prefix| entry.starts_with(prefix))
             {
@@ -71,6 +71,7 @@ impl AllowList {
                 ResourceTarget::Container { name } => format!("container:{name}"),
                 ResourceTarget::ContainerLabel { selector, .. } => format!("label:{selector}"),
                 ResourceTarget::Image { image, .. } => format!("image:{image}"),
+                ResourceTarget::Service { name, .. } => format!("service:{name}"),
             };
             if !self.others.contains(&needed) {
                 out.push(format!(

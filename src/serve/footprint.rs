@@ -21,6 +21,9 @@ impl Footprint {
                 ResourceTarget::ContainerLabel { selector, .. } => {
                     set.insert(format!("label:{selector}"));
                 }
+                ResourceTarget::Service { name, .. } => {
+                    set.insert(format!("service:{name}"));
+                }
                 ResourceTarget::Image { ports, .. } => {
                     for port in ports {
                         let host = port.split(':').next().unwrap_or(port);

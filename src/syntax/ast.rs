@@ -126,6 +126,8 @@ pub enum ResourceKind {
     ContainerLabel { selector: Spanned<String> },
     /// A container pfi creates from an image for the run and removes after it.
     Image { image: Spanned<String> },
+    /// The running tasks of a Docker Swarm service, by the service's name or id.
+    Service { name: Spanned<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

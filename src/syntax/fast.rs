@@ -402,6 +402,11 @@ impl Fast<'_> {
             ResourceKind::Image {
                 image: self.string()?,
             }
+        } else if self.keyword("service") {
+            self.skip();
+            ResourceKind::Service {
+                name: self.string()?,
+            }
         } else {
             return Err(Bail);
         };
@@ -1400,7 +1405,8 @@ mod tests {
                         }
                         ResourceKind::Container { name: s }
                         | ResourceKind::ContainerLabel { selector: s }
-                        | ResourceKind::Image { image: s } => self.add("string", s.span),
+                        | ResourceKind::Image { image: s }
+                        | ResourceKind::Service { name: s } => self.add("string", s.span),
                     }
                     self.block(&x.settings);
                 }

@@ -169,6 +169,9 @@ impl Formatter<'_> {
                         format!("container label {}", self.slice(selector.span))
                     }
                     ResourceKind::Image { image } => format!("image {}", self.slice(image.span)),
+                    ResourceKind::Service { name } => {
+                        format!("service {}", self.slice(name.span))
+                    }
                 };
                 self.out
                     .push_str(&format!("resource {}: {kind}", r.name.node));

@@ -561,6 +561,9 @@ impl Builder {
             Rule::image_kind => ResourceKind::Image {
                 image: self.string(inner.next()?),
             },
+            Rule::service_kind => ResourceKind::Service {
+                name: self.string(inner.next()?),
+            },
             _ => return None,
         };
         Some(Spanned::new(node, span))
@@ -838,6 +841,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_resource
             | Rule::kw_process
             | Rule::kw_container
+            | Rule::kw_service
             | Rule::kw_label
             | Rule::kw_image
             | Rule::kw_link

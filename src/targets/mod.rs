@@ -2,6 +2,8 @@
 //! identified by pid and start time, in their own process group, with their output in log
 //! files, and the `/proc` readings that tell their state; and Docker containers (`docker`).
 
+mod agent_client;
+mod agent_request;
 pub mod docker;
 mod exit;
 mod lifecycle;
@@ -17,6 +19,8 @@ mod readiness;
 mod signal;
 mod target_error;
 
+pub use agent_client::{AgentClient, AgentError};
+pub use agent_request::{AppliedResponse, ApplyRequest, FaultSummary, proof};
 pub use docker::{ContainerTarget, DockerEngine, DockerError};
 pub use exit::Exit;
 pub use lifecycle::LifecycleRecorder;

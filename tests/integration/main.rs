@@ -23,3 +23,4 @@ mod risk;
 mod run;
 mod serve;
 mod support;
+mod swarm;

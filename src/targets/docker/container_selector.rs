@@ -111,6 +111,14 @@ pub fn plan_selection(
             validate_pick(pick)?;
             Some((vec![ContainerSelector::label(selector)?], pick.clone()))
         }
+        ResourceTarget::Service { name, pick } => {
+            validate_pick(pick)?;
+            let selector = ContainerSelector::Label {
+                key: super::SERVICE_NAME_LABEL.to_string(),
+                value: Some(name.clone()),
+            };
+            Some((vec![selector], pick.clone()))
+        }
         ResourceTarget::Process { .. } | ResourceTarget::Image { .. } => None,
     })
 }

@@ -339,6 +339,7 @@ impl DockerEngine {
         }
     }
 
+    /// The bollard client, for the swarm calls (`swarm_service`).
     pub(super) fn client(&self) -> &Docker {
         &self.client
     }

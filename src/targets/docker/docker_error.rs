@@ -161,6 +161,8 @@ pub(super) enum Object<'a> {
     Container(&'a str),
     Image(&'a str),
     Network(&'a str),
+    Service(&'a str),
+    Node(&'a str),
 }
 
 impl fmt::Display for Object<'_> {
@@ -170,6 +172,8 @@ impl fmt::Display for Object<'_> {
             Object::Container(name) => write!(f, "container `{name}`"),
             Object::Image(name) => write!(f, "image `{name}`"),
             Object::Network(name) => write!(f, "network `{name}`"),
+            Object::Service(name) => write!(f, "service `{name}`"),
+            Object::Node(name) => write!(f, "node `{name}`"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod docker_engine;
 mod docker_error;
 mod network_attachment;
 mod stats_reading;
+mod swarm_service;
 
 pub use container_info::{ContainerInfo, ContainerStatus};
 pub use container_limits::{
@@ -25,3 +26,6 @@ pub use docker_engine::{DockerEngine, Removal};
 pub use docker_error::DockerError;
 pub use network_attachment::NetworkAttachment;
 pub use stats_reading::StatsReading;
+pub use swarm_service::{
+    NodeAvailability, SERVICE_NAME_LABEL, ServiceLimits, SwarmService, SwarmTask,
+};
