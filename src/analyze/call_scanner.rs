@@ -5,6 +5,7 @@
 
 use super::call_catalog::{Category, classify};
 use super::failure_point::{CallPath, FailurePoint, Guard, Target, score};
+use super::package_index::PackageIndex;
 use super::source_language::{NodeKinds, SourceLanguage};
 use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap, Span};
 use std::collections::HashMap;
@@ -16,7 +17,50 @@ pub struct FileScan {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-pub fn scan_file(sources: &SourceMap, file: FileId, language: SourceLanguage) -> FileScan {
+/// Adds the file's bindings and named functions to `index`, for the other files' scans.
+pub fn index_file(
+    sources: &SourceMap,
+    file: FileId,
+    language: SourceLanguage,
+    index: &mut PackageIndex,
+) {
+    let mut parser = Parser::new();
+    if parser.set_language(&language.grammar()).is_err() {
+        return;
+    }
+    let Some(tree) = parser.parse(sources.text(file), None) else {
+        return;
+    };
+    let root = tree.root_node();
+    let empty = PackageIndex::new();
+    let scanner = Scanner::new(sources, file, language, root, &empty);
+    let mut functions: HashMap<String, String> = HashMap::new();
+    walk(root, |n| {
+        if scanner.kinds.functions.contains(&n.kind())
+            && let Some(name) = n.child_by_field_name("name")
+        {
+            functions
+                .entry(scanner.node_text(name).to_string())
+                .or_insert_with(|| scanner.node_text(n).to_string());
+        }
+    });
+    index.add(
+        sources.path(file),
+        file,
+        language,
+        scanner.bindings,
+        functions,
+    );
+}
+
+/// The file's outbound calls. `package` holds what the other files of the source tree bind
+/// (`index_file`): a client configured in another module is resolved through it.
+pub fn scan_file(
+    sources: &SourceMap,
+    file: FileId,
+    language: SourceLanguage,
+    package: &PackageIndex,
+) -> FileScan {
     let text = sources.text(file);
     let mut parser = Parser::new();
     let mut diagnostics = Vec::new();
@@ -77,7 +121,7 @@ pub fn scan_file(sources: &SourceMap, file: FileId, language: SourceLanguage) ->
             diagnostics.push(d);
         }
     }
-    let scanner = Scanner::new(sources, file, language, root);
+    let scanner = Scanner::new(sources, file, language, root, package);
     let mut points = Vec::new();
     walk(root, |n| {
         if scanner.is_call(n)
@@ -164,10 +208,17 @@ struct Scanner<'a> {
     language: SourceLanguage,
     kinds: &'static NodeKinds,
     bindings: HashMap<String, Vec<String>>,
+    package: &'a PackageIndex,
 }
 
 impl<'a> Scanner<'a> {
-    fn new(sources: &'a SourceMap, file: FileId, language: SourceLanguage, root: Node<'_>) -> Self {
+    fn new(
+        sources: &'a SourceMap,
+        file: FileId,
+        language: SourceLanguage,
+        root: Node<'_>,
+        package: &'a PackageIndex,
+    ) -> Self {
         let mut s = Scanner {
             sources,
             file,
@@ -175,6 +226,7 @@ impl<'a> Scanner<'a> {
             language,
             kinds: language.kinds(),
             bindings: HashMap::new(),
+            package,
         };
         let mut bindings: HashMap<String, Vec<String>> = HashMap::new();
         walk(root, |n| {
@@ -395,19 +447,37 @@ impl<'a> Scanner<'a> {
     }
 
     /// What the root name is bound to, transitively (three levels), with the root itself.
+    /// A name this file does not bind is looked up in the package (the other files of its
+    /// folder, or the file it is imported from); a value that calls a function of the package
+    /// (`session = make_session()`) brings that function's text, where the client is made.
     fn provenance(&self, root_name: &str, root_text: &str) -> String {
         let mut out = vec![root_text.to_string()];
         let mut frontier = vec![root_name.to_string()];
         let mut seen = std::collections::HashSet::new();
+        let mut factories = std::collections::HashSet::new();
         for _ in 0..3 {
             let mut next = Vec::new();
             for name in frontier {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
-                for value in self.bindings.get(&name).into_iter().flatten() {
-                    out.push(value.clone());
-                    let lead = leading_identifier(value);
+                let local = self.bindings.get(&name).cloned().unwrap_or_default();
+                let values = if local.is_empty() && !name.is_empty() {
+                    self.package.bindings_of(self.sources, self.file, &name)
+                } else {
+                    local
+                };
+                for value in values {
+                    for callee in called_functions(&value) {
+                        if factories.insert(callee.clone())
+                            && let Some(body) =
+                                self.package.function(self.sources, self.file, &callee)
+                        {
+                            out.push(body);
+                        }
+                    }
+                    let lead = leading_identifier(&value);
+                    out.push(value);
                     if !lead.is_empty() {
                         next.push(lead);
                     }
@@ -936,6 +1006,19 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The names of the functions `text` calls: `make_session` in `make_session()`, `NewClient`
+/// in `pkg.NewClient(cfg)`.
+fn called_functions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('(') {
+        let name = last_identifier(&text[..i]);
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 fn has_any(text: &str, words: &[&str]) -> bool {
     words.iter().any(|w| text.contains(w))
 }
@@ -1138,7 +1221,7 @@ mod tests {
         let mut sources = SourceMap::new();
         let f = sources.add(name, text);
         let language = SourceLanguage::of(std::path::Path::new(name)).unwrap();
-        scan_file(&sources, f, language).points
+        scan_file(&sources, f, language, &PackageIndex::new()).points
     }
 
     #[test]
@@ -1173,7 +1256,7 @@ mod tests {
     fn unparsable_source_is_reported_and_the_rest_analysed() {
         let mut sources = SourceMap::new();
         let f = sources.add("bad.py", "def f(:\n    pass\nrequests.get('http://a/')\n");
-        let scan = scan_file(&sources, f, SourceLanguage::Python);
+        let scan = scan_file(&sources, f, SourceLanguage::Python, &PackageIndex::new());
         assert_eq!(scan.diagnostics.len(), 1);
         assert_eq!(scan.diagnostics[0].code, Code::SourceParse);
         assert_eq!(scan.points.len(), 1);

@@ -323,6 +323,7 @@ impl<'a> Checker<'a> {
             })
             .collect();
         self.unused_profiles(files, &items);
+        let analysis = self.analysis(&items, &resources);
 
         if self.diagnostics.has_errors() {
             return None;
@@ -340,6 +341,7 @@ impl<'a> Checker<'a> {
             patterns,
             mitigations,
             remediations,
+            analysis,
         })
     }
 

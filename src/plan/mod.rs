@@ -2,10 +2,12 @@
 //! (milliseconds, bytes, fractions), with the source location of each declaration so that
 //! errors at run time can point back into the file.
 
+pub mod analysis;
 pub mod container_rules;
 pub mod distribution;
 pub mod seed;
 
+pub use analysis::{AnalysisPlan, AnalyzedDependency};
 pub use distribution::Distribution;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,9 @@ pub struct Plan {
     pub patterns: Vec<PatternPlan>,
     pub mitigations: Vec<MitigationPlan>,
     pub remediations: Vec<RemediationPlan>,
+    /// `analysis "src/"`: the failure points found in the application's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisPlan>,
 }
 
 impl Plan {
