@@ -3,8 +3,8 @@
 //! renderer of `pfi check`), JSON, and the faults that would test each dependency.
 
 use super::call_scanner::{index_file, scan_file};
-use super::package_index::PackageIndex;
 use super::failure_point::{FailurePoint, Severity};
+use super::package_index::PackageIndex;
 use super::source_language::SourceLanguage;
 use crate::diagnostic::{Code, Diagnostic, SourceMap};
 use crate::plan::{AnalysisPlan, AnalyzedDependency, Plan, ResourcePlan};
@@ -446,8 +446,7 @@ fn matching_resource(
         .iter()
         .filter(|r| {
             let name = name_of(r);
-            dep.len() >= 2
-                && (words(&name).contains(&dep) || words(&dep).contains(&name))
+            dep.len() >= 2 && (words(&name).contains(&dep) || words(&dep).contains(&name))
         })
         .collect();
     if let [one] = partial.as_slice() {
