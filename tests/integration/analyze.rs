@@ -431,7 +431,7 @@ fn analysis_of_a_missing_folder_is_a_located_error_and_fmt_keeps_the_setting() {
     .unwrap();
     let o = pfi(&["check", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    let err = text(&o.stdout) + &text(&o.stderr);
+    let err = format!("{}{}", text(&o.stdout), text(&o.stderr));
     assert!(err.contains("PFI0094"), "{err}");
     assert!(err.contains("system.pfi:2:12"), "{err}");
     assert!(err.contains("not found"), "{err}");
