@@ -11,6 +11,12 @@ use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap, Span};
 use std::collections::HashMap;
 use tree_sitter::{Node, Parser};
 
+/// At most this many values make up what a name is bound to (minified code binds `e` a
+/// thousand times).
+const MAX_PROVENANCE_VALUES: usize = 64;
+/// Values longer than this are not read for the factory functions they call.
+const MAX_FACTORY_CALL: usize = 400;
+
 /// What one file yields: its calls and the problems met (unparsable parts).
 pub struct FileScan {
     pub points: Vec<FailurePoint>,
@@ -45,6 +51,7 @@ pub fn index_file(
         }
     });
     index.add(
+        sources.text(file),
         sources.path(file),
         file,
         language,
@@ -462,16 +469,25 @@ impl<'a> Scanner<'a> {
                     continue;
                 }
                 let local = self.bindings.get(&name).cloned().unwrap_or_default();
-                let values = if local.is_empty() && !name.is_empty() {
-                    self.package.bindings_of(self.sources, self.file, &name)
+                let values = if local.is_empty() && name.len() > 1 {
+                    self.package.bindings_of(self.file, &name)
                 } else {
                     local
                 };
                 for value in values {
-                    for callee in called_functions(&value) {
+                    if out.len() >= MAX_PROVENANCE_VALUES {
+                        break;
+                    }
+                    // A factory call is short; a long value is a whole function or object.
+                    let callees = if value.len() <= MAX_FACTORY_CALL {
+                        called_functions(&value)
+                    } else {
+                        Vec::new()
+                    };
+                    for callee in callees {
                         if factories.insert(callee.clone())
                             && let Some(body) =
-                                self.package.function(self.sources, self.file, &callee)
+                                self.package.function(self.file, &callee)
                         {
                             out.push(body);
                         }
@@ -1007,13 +1023,21 @@ impl<'a> Scanner<'a> {
 }
 
 /// The names of the functions `text` calls: `make_session` in `make_session()`, `NewClient`
-/// in `pkg.NewClient(cfg)`.
+/// in `pkg.NewClient(cfg)`. Linear in the text.
 fn called_functions(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut out: Vec<String> = Vec::new();
     for (i, _) in text.match_indices('(') {
-        let name = last_identifier(&text[..i]);
-        if !name.is_empty() && !out.contains(&name) {
-            out.push(name);
+        let start = bytes[..i]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .map_or(0, |p| p + 1);
+        let name = &text[start..i];
+        if !name.is_empty()
+            && !name.as_bytes()[0].is_ascii_digit()
+            && !out.iter().any(|n| n == name)
+        {
+            out.push(name.to_string());
         }
     }
     out

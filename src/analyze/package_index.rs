@@ -10,7 +10,7 @@
 //! names both the file (by its stem) and the name.
 
 use super::source_language::SourceLanguage;
-use crate::diagnostic::{FileId, SourceMap};
+use crate::diagnostic::FileId;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,8 @@ struct IndexedFile {
     stem: String,
     bindings: HashMap<String, Vec<String>>,
     functions: HashMap<String, String>,
+    /// Its import lines (`import`, `from`, `use`, `require(`).
+    imports: Vec<String>,
 }
 
 impl PackageIndex {
@@ -38,6 +40,7 @@ impl PackageIndex {
     /// Adds one file's bindings and functions (as `call_scanner::file_index` found them).
     pub fn add(
         &mut self,
+        text: &str,
         path: &Path,
         file: FileId,
         language: SourceLanguage,
@@ -59,6 +62,7 @@ impl PackageIndex {
                     .unwrap_or_default(),
                 bindings,
                 functions,
+                imports: import_lines(text),
             },
         );
     }
@@ -66,23 +70,10 @@ impl PackageIndex {
     /// The files `asking` may consult about `name`, other than itself.
     fn visible<'i>(
         &'i self,
-        sources: &'i SourceMap,
         asking: FileId,
         name: &'i str,
     ) -> impl Iterator<Item = &'i IndexedFile> + 'i {
         let me = self.files.get(&asking);
-        let imports: Vec<&str> = sources
-            .text(asking)
-            .lines()
-            .filter(|l| {
-                let l = l.trim_start();
-                l.starts_with("import ")
-                    || l.starts_with("from ")
-                    || l.starts_with("use ")
-                    || l.starts_with("pub use ")
-                    || l.contains("require(")
-            })
-            .collect();
         let mut ids: Vec<&FileId> = self.files.keys().filter(|id| **id != asking).collect();
         ids.sort();
         ids.into_iter().filter_map(move |id| {
@@ -93,7 +84,8 @@ impl PackageIndex {
             }
             let imported = || {
                 other.stem.len() > 1
-                    && imports
+                    && me
+                        .imports
                         .iter()
                         .any(|l| has_word(l, &other.stem) && has_word(l, name))
             };
@@ -102,19 +94,19 @@ impl PackageIndex {
     }
 
     /// What the other visible files bind `name` to.
-    pub fn bindings_of(&self, sources: &SourceMap, asking: FileId, name: &str) -> Vec<String> {
-        self.visible(sources, asking, name)
+    pub fn bindings_of(&self, asking: FileId, name: &str) -> Vec<String> {
+        self.visible(asking, name)
             .flat_map(|f| f.bindings.get(name).into_iter().flatten().cloned())
             .collect()
     }
 
     /// The text of a function called `name`: in the asking file first, then in the visible
     /// files.
-    pub fn function(&self, sources: &SourceMap, asking: FileId, name: &str) -> Option<String> {
+    pub fn function(&self, asking: FileId, name: &str) -> Option<String> {
         if let Some(text) = self.files.get(&asking).and_then(|f| f.functions.get(name)) {
             return Some(text.clone());
         }
-        self.visible(sources, asking, name)
+        self.visible(asking, name)
             .find_map(|f| f.functions.get(name).cloned())
     }
 }
@@ -125,6 +117,21 @@ fn family(language: SourceLanguage) -> &'static str {
         SourceLanguage::JavaScript | SourceLanguage::TypeScript | SourceLanguage::Tsx => "js",
         other => other.name(),
     }
+}
+
+fn import_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            (l.starts_with("import ")
+                || l.starts_with("from ")
+                || l.starts_with("use ")
+                || l.starts_with("pub use ")
+                || l.contains("require("))
+                && l.len() < 1000
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 fn has_word(line: &str, word: &str) -> bool {
