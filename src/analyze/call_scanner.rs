@@ -11,6 +11,29 @@ use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap, Span};
 use std::collections::HashMap;
 use tree_sitter::{Node, Parser};
 
+/// Settings that bound a connection pool.
+const POOL_WORDS: &[&str] = &[
+    "pool_size",
+    "max_connections",
+    "maxconnections",
+    "setmaxopenconns",
+    "maxopenconns",
+    "maximumpoolsize",
+    "maxpoolsize",
+    "connectionlimit",
+    "max_size",
+    "pool_maxsize",
+    "poolsize",
+    "max_overflow",
+    "maxsockets",
+    "maxconnsperhost",
+    "max_pool_size",
+    "maxconns",
+    "connection_limit",
+    "max_open",
+    "maxsize",
+];
+
 /// At most this many values make up what a name is bound to (minified code binds `e` a
 /// thousand times).
 const MAX_PROVENANCE_VALUES: usize = 64;
@@ -50,7 +73,9 @@ pub fn index_file(
                 .or_insert_with(|| scanner.node_text(n).to_string());
         }
     });
+    let pool = has_any(&sources.text(file).to_ascii_lowercase(), POOL_WORDS);
     index.add(
+        pool,
         sources.text(file),
         sources.path(file),
         file,
@@ -486,8 +511,7 @@ impl<'a> Scanner<'a> {
                     };
                     for callee in callees {
                         if factories.insert(callee.clone())
-                            && let Some(body) =
-                                self.package.function(self.file, &callee)
+                            && let Some(body) = self.package.function(self.file, &callee)
                         {
                             out.push(body);
                         }
@@ -722,31 +746,13 @@ impl<'a> Scanner<'a> {
         }
         // Pools.
         let pooled = matches!(category, Category::Database | Category::Cache);
-        let pool_words = [
-            "pool_size",
-            "max_connections",
-            "maxconnections",
-            "setmaxopenconns",
-            "maxopenconns",
-            "maximumpoolsize",
-            "maxpoolsize",
-            "connectionlimit",
-            "max_size",
-            "pool_maxsize",
-            "poolsize",
-            "max_overflow",
-            "maxsockets",
-            "maxconnsperhost",
-            "max_pool_size",
-            "maxconns",
-            "connection_limit",
-            "max_open",
-            "maxsize",
-        ];
-        if has_any(&prov, &pool_words) || (prov.contains("pool") && prov.contains("max:")) {
+
+        if has_any(&prov, POOL_WORDS) || (prov.contains("pool") && prov.contains("max:")) {
             add(Guard::BoundedPool, format!("on the client `{root_name}`"));
-        } else if pooled && has_any(&self.text.to_ascii_lowercase(), &pool_words) {
+        } else if pooled && has_any(&self.text.to_ascii_lowercase(), POOL_WORDS) {
             add(Guard::BoundedPool, "configured in this file".into());
+        } else if pooled && let Some(other) = self.package.pool_configured_for(self.file) {
+            add(Guard::BoundedPool, format!("configured in {other}"));
         }
         found.sort_by_key(|(g, _)| *g);
         let evidence = found

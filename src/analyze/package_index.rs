@@ -5,6 +5,9 @@
 //! fields of a literal) and its small functions' text; a scanner asks it about a name its own
 //! file does not bind, or about a function a binding calls.
 //!
+//! A module root (`mod.rs`, `lib.rs`, `__init__.py`, `index.js`) also sees the pool settings
+//! of its submodules' folders.
+//!
 //! A file is consulted only when it is in the same folder as the asking file (a Go or Java
 //! package, a Python package's sibling modules) or when an import line of the asking file
 //! names both the file (by its stem) and the name.
@@ -30,6 +33,9 @@ struct IndexedFile {
     functions: HashMap<String, String>,
     /// Its import lines (`import`, `from`, `use`, `require(`).
     imports: Vec<String>,
+    /// It bounds a connection pool (`max_connections(...)`, `pool_size=`...).
+    pool: bool,
+    path: PathBuf,
 }
 
 impl PackageIndex {
@@ -40,6 +46,7 @@ impl PackageIndex {
     /// Adds one file's bindings and functions (as `call_scanner::file_index` found them).
     pub fn add(
         &mut self,
+        pool: bool,
         text: &str,
         path: &Path,
         file: FileId,
@@ -63,6 +70,8 @@ impl PackageIndex {
                 bindings,
                 functions,
                 imports: import_lines(text),
+                pool,
+                path: path.to_path_buf(),
             },
         );
     }
@@ -90,6 +99,22 @@ impl PackageIndex {
                         .any(|l| has_word(l, &other.stem) && has_word(l, name))
             };
             (other.dir == me.dir || imported()).then_some(other)
+        })
+    }
+
+    /// A file that bounds the connection pool for `asking`'s queries: one of its package, or
+    /// of a submodule's folder when `asking` is a module root (`db/mod.rs` and the backends in
+    /// `db/postgres/mod.rs`, `db/mysql/mod.rs` that implement its trait; a package's
+    /// `__init__.py`, `index.js`).
+    pub fn pool_configured_for(&self, asking: FileId) -> Option<String> {
+        let me = self.files.get(&asking)?;
+        let root = matches!(me.stem.as_str(), "mod" | "lib" | "__init__" | "index");
+        let mut ids: Vec<&FileId> = self.files.keys().filter(|id| **id != asking).collect();
+        ids.sort();
+        ids.into_iter().map(|id| &self.files[id]).find_map(|other| {
+            let near = other.dir == me.dir || (root && other.dir.starts_with(&me.dir));
+            (other.family == me.family && other.pool && near)
+                .then(|| other.path.display().to_string())
         })
     }
 

@@ -136,9 +136,20 @@ fn init_from_kubernetes_maps_what_it_can_and_says_what_not() {
 /// (file, line) → (category, guards) from `expect: CATEGORY CODES` comments.
 fn expectations(dir: &Path) -> BTreeMap<(String, usize), (String, BTreeSet<String>)> {
     let mut out = BTreeMap::new();
-    for lang in std::fs::read_dir(dir).unwrap() {
-        for file in std::fs::read_dir(lang.unwrap().path()).unwrap() {
-            let path = file.unwrap().path();
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    {
+        for path in files {
             for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
                 let Some((_, rest)) = line.split_once("expect: ") else {
                     continue;
