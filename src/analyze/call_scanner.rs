@@ -73,9 +73,7 @@ pub fn index_file(
                 .or_insert_with(|| scanner.node_text(n).to_string());
         }
     });
-    let pool = has_any(&sources.text(file).to_ascii_lowercase(), POOL_WORDS);
     index.add(
-        pool,
         sources.text(file),
         sources.path(file),
         file,
@@ -83,6 +81,9 @@ pub fn index_file(
         scanner.bindings,
         functions,
     );
+    if has_any(&sources.text(file).to_ascii_lowercase(), POOL_WORDS) {
+        index.mark_pool(file);
+    }
 }
 
 /// The file's outbound calls. `package` holds what the other files of the source tree bind

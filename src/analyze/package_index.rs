@@ -46,7 +46,6 @@ impl PackageIndex {
     /// Adds one file's bindings and functions (as `call_scanner::file_index` found them).
     pub fn add(
         &mut self,
-        pool: bool,
         text: &str,
         path: &Path,
         file: FileId,
@@ -70,10 +69,17 @@ impl PackageIndex {
                 bindings,
                 functions,
                 imports: import_lines(text),
-                pool,
+                pool: false,
                 path: path.to_path_buf(),
             },
         );
+    }
+
+    /// Records that `file` bounds a connection pool.
+    pub fn mark_pool(&mut self, file: FileId) {
+        if let Some(f) = self.files.get_mut(&file) {
+            f.pool = true;
+        }
     }
 
     /// The files `asking` may consult about `name`, other than itself.

@@ -1624,6 +1624,8 @@ mod tests {
             "threshold a.b < 5ms abort predicted within\n30s",
             "analysis src",
             "analysis \"a\" \"b\"",
+            // The keyword is also a name: `analysis` as a dependency's name.
+            "analysis depends_on db\nx depends_on analysis",
         ];
         for (i, text) in cases.iter().enumerate() {
             same_as_pest(&format!("case {i}"), text);
