@@ -1272,6 +1272,46 @@ mod tests {
     }
 
     #[test]
+    fn a_client_made_in_another_module_brings_its_guards() {
+        let mut sources = SourceMap::new();
+        let clients = sources.add(
+            "pkg/clients.py",
+            "import requests\ndef make():\n    s = requests.Session()\n    s.mount('http://', HTTPAdapter(max_retries=Retry(3)))\n    return s\npay = make()\n",
+        );
+        let views = sources.add(
+            "pkg/views.py",
+            "from .clients import pay\n@app.get('/x')\ndef x():\n    return pay.get('http://payments:8080/', timeout=1)\n",
+        );
+        // Elsewhere, and not importing it: not consulted.
+        let other = sources.add(
+            "other/views.py",
+            "@app.get('/y')\ndef y():\n    return pay.get('http://payments:8080/')\n",
+        );
+        let mut index = PackageIndex::new();
+        for f in [clients, views, other] {
+            index_file(&sources, f, SourceLanguage::Python, &mut index);
+        }
+        let points = scan_file(&sources, views, SourceLanguage::Python, &index).points;
+        assert_eq!(points.len(), 1, "{points:#?}");
+        assert_eq!(points[0].guards, vec![Guard::Timeout, Guard::Retry]);
+        assert_eq!(points[0].target, Target::Host("payments:8080".into()));
+        // Without the index the receiver is unknown and the call is not recognised.
+        let alone = scan_file(
+            &sources,
+            views,
+            SourceLanguage::Python,
+            &PackageIndex::new(),
+        );
+        assert!(alone.points.is_empty(), "{:#?}", alone.points);
+        let far = scan_file(&sources, other, SourceLanguage::Python, &index).points;
+        assert!(far.is_empty(), "{far:#?}");
+        assert_eq!(
+            called_functions("a = pkg.NewClient(cfg, f(x)) + 1e3(2)"),
+            vec!["NewClient", "f"]
+        );
+    }
+
+    #[test]
     fn a_chain_is_one_call() {
         let points = scan(
             "main.rs",
