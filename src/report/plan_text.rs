@@ -84,9 +84,14 @@ pub fn profile_text(profile: &Profile, effective: &[EffectiveThreshold]) -> Stri
             Some(samples) => format!("seeded Monte Carlo, {samples} samples"),
         };
         out.push_str(&format!(
-            "\nresource failure probability within {} days (propagation {} per edge, {method}):\n",
+            "\nresource failure probability within {} days (propagation {} per edge{}, {method}):\n",
             trim(profile.horizon_days),
-            trim(profile.propagation)
+            trim(profile.propagation),
+            if profile.analysis.iter().any(|f| f.unguarded > 0) {
+                ", more from the resources the code analysis names"
+            } else {
+                ""
+            }
         ));
         for r in &profile.resources {
             out.push_str(&format!(

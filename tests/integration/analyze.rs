@@ -148,29 +148,27 @@ fn expectations(dir: &Path) -> BTreeMap<(String, usize), (String, BTreeSet<Strin
             }
         }
     }
-    {
-        for path in files {
-            for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
-                let Some((_, rest)) = line.split_once("expect: ") else {
-                    continue;
-                };
-                let mut words = rest.split_whitespace();
-                let category = words.next().unwrap().to_string();
-                let guards = words
-                    .filter(|w| *w != "-")
-                    .map(|w| match w {
-                        "t" => "timeout",
-                        "r" => "retry",
-                        "b" => "circuit_breaker",
-                        "f" => "fallback",
-                        "p" => "bounded_pool",
-                        other => panic!("unknown guard code {other}"),
-                    })
-                    .map(str::to_string)
-                    .collect();
-                let key = (path.canonicalize().unwrap().display().to_string(), i + 1);
-                out.insert(key, (category, guards));
-            }
+    for path in files {
+        for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            let Some((_, rest)) = line.split_once("expect: ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let category = words.next().unwrap().to_string();
+            let guards = words
+                .filter(|w| *w != "-")
+                .map(|w| match w {
+                    "t" => "timeout",
+                    "r" => "retry",
+                    "b" => "circuit_breaker",
+                    "f" => "fallback",
+                    "p" => "bounded_pool",
+                    other => panic!("unknown guard code {other}"),
+                })
+                .map(str::to_string)
+                .collect();
+            let key = (path.canonicalize().unwrap().display().to_string(), i + 1);
+            out.insert(key, (category, guards));
         }
     }
     out
