@@ -542,6 +542,35 @@ mod tests {
     }
 
     #[test]
+    fn a_raised_carry_changes_only_the_edges_out_of_its_resource() {
+        let mut g = chain();
+        g.set_carry(0, 0.9);
+        assert_eq!(g.carry(0, 0.5), 0.9);
+        assert_eq!(g.carry(1, 0.5), 0.5);
+        // db 0.2; api 1 - 0.9 * (1 - 0.9*0.2) = 0.262; web 1 - (1 - 0.5*0.262) = 0.131.
+        let own = [0.2, 0.1, 0.0];
+        let p = g.exact_tree(&own, 0.5);
+        assert!((p[1] - 0.262).abs() < 1e-12, "{p:?}");
+        assert!((p[2] - 0.131).abs() < 1e-12, "{p:?}");
+        for (m, e) in g.monte_carlo(&own, 0.5, 40_000, 7).iter().zip(&p) {
+            assert!((m - e).abs() < 0.01, "{m} vs {e}");
+        }
+        let reach = dense(&g.reach(0, 0.5, 1000, 1), 3);
+        assert!((reach[1] - 0.9).abs() < 1e-12 && (reach[2] - 0.45).abs() < 1e-12);
+        // Sampled reach (two paths) uses the raised carry too: base → left, right at 0.9.
+        let mut d = diamond();
+        d.set_carry(0, 0.9);
+        let p = dense(&d.reach(0, 0.5, 80_000, 3), 4);
+        // P(top) = 1 - E[(1 - 0.5 L)(1 - 0.5 R)], L, R ~ Bernoulli(0.9) = 1 - 0.55² = 0.6975.
+        assert!((p[1] - 0.9).abs() < 0.01, "{p:?}");
+        assert!((p[3] - 0.6975).abs() < 0.01, "{p:?}");
+        // Out of range is ignored, and values are clamped to a probability.
+        d.set_carry(99, 0.7);
+        d.set_carry(1, 1.5);
+        assert_eq!(d.carry(1, 0.5), 1.0);
+    }
+
+    #[test]
     fn a_diamond_is_sampled_not_closed_form() {
         let g = diamond();
         assert!(!g.is_forest());
