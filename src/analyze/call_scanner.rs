@@ -5,10 +5,40 @@
 
 use super::call_catalog::{Category, classify};
 use super::failure_point::{CallPath, FailurePoint, Guard, Target, score};
+use super::package_index::PackageIndex;
 use super::source_language::{NodeKinds, SourceLanguage};
 use crate::diagnostic::{Code, Diagnostic, FileId, SourceMap, Span};
 use std::collections::HashMap;
 use tree_sitter::{Node, Parser};
+
+/// Settings that bound a connection pool.
+const POOL_WORDS: &[&str] = &[
+    "pool_size",
+    "max_connections",
+    "maxconnections",
+    "setmaxopenconns",
+    "maxopenconns",
+    "maximumpoolsize",
+    "maxpoolsize",
+    "connectionlimit",
+    "max_size",
+    "pool_maxsize",
+    "poolsize",
+    "max_overflow",
+    "maxsockets",
+    "maxconnsperhost",
+    "max_pool_size",
+    "maxconns",
+    "connection_limit",
+    "max_open",
+    "maxsize",
+];
+
+/// At most this many values make up what a name is bound to (minified code binds `e` a
+/// thousand times).
+const MAX_PROVENANCE_VALUES: usize = 64;
+/// Values longer than this are not read for the factory functions they call.
+const MAX_FACTORY_CALL: usize = 400;
 
 /// What one file yields: its calls and the problems met (unparsable parts).
 pub struct FileScan {
@@ -16,7 +46,54 @@ pub struct FileScan {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-pub fn scan_file(sources: &SourceMap, file: FileId, language: SourceLanguage) -> FileScan {
+/// Adds the file's bindings and named functions to `index`, for the other files' scans.
+pub fn index_file(
+    sources: &SourceMap,
+    file: FileId,
+    language: SourceLanguage,
+    index: &mut PackageIndex,
+) {
+    let mut parser = Parser::new();
+    if parser.set_language(&language.grammar()).is_err() {
+        return;
+    }
+    let Some(tree) = parser.parse(sources.text(file), None) else {
+        return;
+    };
+    let root = tree.root_node();
+    let empty = PackageIndex::new();
+    let scanner = Scanner::new(sources, file, language, root, &empty);
+    let mut functions: HashMap<String, String> = HashMap::new();
+    walk(root, |n| {
+        if scanner.kinds.functions.contains(&n.kind())
+            && let Some(name) = n.child_by_field_name("name")
+        {
+            functions
+                .entry(scanner.node_text(name).to_string())
+                .or_insert_with(|| scanner.node_text(n).to_string());
+        }
+    });
+    index.add(
+        sources.text(file),
+        sources.path(file),
+        file,
+        language,
+        scanner.bindings,
+        functions,
+    );
+    if has_any(&sources.text(file).to_ascii_lowercase(), POOL_WORDS) {
+        index.mark_pool(file);
+    }
+}
+
+/// The file's outbound calls. `package` holds what the other files of the source tree bind
+/// (`index_file`): a client configured in another module is resolved through it.
+pub fn scan_file(
+    sources: &SourceMap,
+    file: FileId,
+    language: SourceLanguage,
+    package: &PackageIndex,
+) -> FileScan {
     let text = sources.text(file);
     let mut parser = Parser::new();
     let mut diagnostics = Vec::new();
@@ -77,7 +154,7 @@ pub fn scan_file(sources: &SourceMap, file: FileId, language: SourceLanguage) ->
             diagnostics.push(d);
         }
     }
-    let scanner = Scanner::new(sources, file, language, root);
+    let scanner = Scanner::new(sources, file, language, root, package);
     let mut points = Vec::new();
     walk(root, |n| {
         if scanner.is_call(n)
@@ -164,10 +241,17 @@ struct Scanner<'a> {
     language: SourceLanguage,
     kinds: &'static NodeKinds,
     bindings: HashMap<String, Vec<String>>,
+    package: &'a PackageIndex,
 }
 
 impl<'a> Scanner<'a> {
-    fn new(sources: &'a SourceMap, file: FileId, language: SourceLanguage, root: Node<'_>) -> Self {
+    fn new(
+        sources: &'a SourceMap,
+        file: FileId,
+        language: SourceLanguage,
+        root: Node<'_>,
+        package: &'a PackageIndex,
+    ) -> Self {
         let mut s = Scanner {
             sources,
             file,
@@ -175,6 +259,7 @@ impl<'a> Scanner<'a> {
             language,
             kinds: language.kinds(),
             bindings: HashMap::new(),
+            package,
         };
         let mut bindings: HashMap<String, Vec<String>> = HashMap::new();
         walk(root, |n| {
@@ -395,19 +480,45 @@ impl<'a> Scanner<'a> {
     }
 
     /// What the root name is bound to, transitively (three levels), with the root itself.
+    /// A name this file does not bind is looked up in the package (the other files of its
+    /// folder, or the file it is imported from); a value that calls a function of the package
+    /// (`session = make_session()`) brings that function's text, where the client is made.
     fn provenance(&self, root_name: &str, root_text: &str) -> String {
         let mut out = vec![root_text.to_string()];
         let mut frontier = vec![root_name.to_string()];
         let mut seen = std::collections::HashSet::new();
+        let mut factories = std::collections::HashSet::new();
         for _ in 0..3 {
             let mut next = Vec::new();
             for name in frontier {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
-                for value in self.bindings.get(&name).into_iter().flatten() {
-                    out.push(value.clone());
-                    let lead = leading_identifier(value);
+                let local = self.bindings.get(&name).cloned().unwrap_or_default();
+                let values = if local.is_empty() && name.len() > 1 {
+                    self.package.bindings_of(self.file, &name)
+                } else {
+                    local
+                };
+                for value in values {
+                    if out.len() >= MAX_PROVENANCE_VALUES {
+                        break;
+                    }
+                    // A factory call is short; a long value is a whole function or object.
+                    let callees = if value.len() <= MAX_FACTORY_CALL {
+                        called_functions(&value)
+                    } else {
+                        Vec::new()
+                    };
+                    for callee in callees {
+                        if factories.insert(callee.clone())
+                            && let Some(body) = self.package.function(self.file, &callee)
+                        {
+                            out.push(body);
+                        }
+                    }
+                    let lead = leading_identifier(&value);
+                    out.push(value);
                     if !lead.is_empty() {
                         next.push(lead);
                     }
@@ -636,31 +747,13 @@ impl<'a> Scanner<'a> {
         }
         // Pools.
         let pooled = matches!(category, Category::Database | Category::Cache);
-        let pool_words = [
-            "pool_size",
-            "max_connections",
-            "maxconnections",
-            "setmaxopenconns",
-            "maxopenconns",
-            "maximumpoolsize",
-            "maxpoolsize",
-            "connectionlimit",
-            "max_size",
-            "pool_maxsize",
-            "poolsize",
-            "max_overflow",
-            "maxsockets",
-            "maxconnsperhost",
-            "max_pool_size",
-            "maxconns",
-            "connection_limit",
-            "max_open",
-            "maxsize",
-        ];
-        if has_any(&prov, &pool_words) || (prov.contains("pool") && prov.contains("max:")) {
+
+        if has_any(&prov, POOL_WORDS) || (prov.contains("pool") && prov.contains("max:")) {
             add(Guard::BoundedPool, format!("on the client `{root_name}`"));
-        } else if pooled && has_any(&self.text.to_ascii_lowercase(), &pool_words) {
+        } else if pooled && has_any(&self.text.to_ascii_lowercase(), POOL_WORDS) {
             add(Guard::BoundedPool, "configured in this file".into());
+        } else if pooled && let Some(other) = self.package.pool_configured_for(self.file) {
+            add(Guard::BoundedPool, format!("configured in {other}"));
         }
         found.sort_by_key(|(g, _)| *g);
         let evidence = found
@@ -936,6 +1029,27 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The names of the functions `text` calls: `make_session` in `make_session()`, `NewClient`
+/// in `pkg.NewClient(cfg)`. Linear in the text.
+fn called_functions(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut out: Vec<String> = Vec::new();
+    for (i, _) in text.match_indices('(') {
+        let start = bytes[..i]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .map_or(0, |p| p + 1);
+        let name = &text[start..i];
+        if !name.is_empty()
+            && !name.as_bytes()[0].is_ascii_digit()
+            && !out.iter().any(|n| n == name)
+        {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
 fn has_any(text: &str, words: &[&str]) -> bool {
     words.iter().any(|w| text.contains(w))
 }
@@ -1138,7 +1252,7 @@ mod tests {
         let mut sources = SourceMap::new();
         let f = sources.add(name, text);
         let language = SourceLanguage::of(std::path::Path::new(name)).unwrap();
-        scan_file(&sources, f, language).points
+        scan_file(&sources, f, language, &PackageIndex::new()).points
     }
 
     #[test]
@@ -1158,6 +1272,46 @@ mod tests {
     }
 
     #[test]
+    fn a_client_made_in_another_module_brings_its_guards() {
+        let mut sources = SourceMap::new();
+        let clients = sources.add(
+            "pkg/clients.py",
+            "import requests\ndef make():\n    s = requests.Session()\n    s.mount('http://', HTTPAdapter(max_retries=Retry(3)))\n    return s\npay = make()\n",
+        );
+        let views = sources.add(
+            "pkg/views.py",
+            "from .clients import pay\n@app.get('/x')\ndef x():\n    return pay.get('http://payments:8080/', timeout=1)\n",
+        );
+        // Elsewhere, and not importing it: not consulted.
+        let other = sources.add(
+            "other/views.py",
+            "@app.get('/y')\ndef y():\n    return pay.get('http://payments:8080/')\n",
+        );
+        let mut index = PackageIndex::new();
+        for f in [clients, views, other] {
+            index_file(&sources, f, SourceLanguage::Python, &mut index);
+        }
+        let points = scan_file(&sources, views, SourceLanguage::Python, &index).points;
+        assert_eq!(points.len(), 1, "{points:#?}");
+        assert_eq!(points[0].guards, vec![Guard::Timeout, Guard::Retry]);
+        assert_eq!(points[0].target, Target::Host("payments:8080".into()));
+        // Without the index the receiver is unknown and the call is not recognised.
+        let alone = scan_file(
+            &sources,
+            views,
+            SourceLanguage::Python,
+            &PackageIndex::new(),
+        );
+        assert!(alone.points.is_empty(), "{:#?}", alone.points);
+        let far = scan_file(&sources, other, SourceLanguage::Python, &index).points;
+        assert!(far.is_empty(), "{far:#?}");
+        assert_eq!(
+            called_functions("a = pkg.NewClient(cfg, f(x)) + 1e3(2)"),
+            vec!["NewClient", "f"]
+        );
+    }
+
+    #[test]
     fn a_chain_is_one_call() {
         let points = scan(
             "main.rs",
@@ -1173,7 +1327,7 @@ mod tests {
     fn unparsable_source_is_reported_and_the_rest_analysed() {
         let mut sources = SourceMap::new();
         let f = sources.add("bad.py", "def f(:\n    pass\nrequests.get('http://a/')\n");
-        let scan = scan_file(&sources, f, SourceLanguage::Python);
+        let scan = scan_file(&sources, f, SourceLanguage::Python, &PackageIndex::new());
         assert_eq!(scan.diagnostics.len(), 1);
         assert_eq!(scan.diagnostics[0].code, Code::SourceParse);
         assert_eq!(scan.points.len(), 1);

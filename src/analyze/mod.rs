@@ -10,6 +10,7 @@ pub mod call_scanner;
 pub mod compose_file;
 pub mod failure_point;
 pub mod kubernetes_manifests;
+pub mod package_index;
 pub mod scenario_draft;
 pub mod source_analysis;
 pub mod source_language;

@@ -21,6 +21,7 @@ const FIRST_LISTEN_PORT: u16 = 21_000;
 /// Words the grammar reserves: a service of that name gets a suffix.
 const KEYWORDS: &[&str] = &[
     "import",
+    "analysis",
     "experiment",
     "resource",
     "process",

@@ -2,11 +2,12 @@
 //! and the diagnostics of what could not be read. Rendering for people (the diagnostic
 //! renderer of `pfi check`), JSON, and the faults that would test each dependency.
 
-use super::call_scanner::scan_file;
+use super::call_scanner::{index_file, scan_file};
 use super::failure_point::{FailurePoint, Severity};
+use super::package_index::PackageIndex;
 use super::source_language::SourceLanguage;
 use crate::diagnostic::{Code, Diagnostic, SourceMap};
-use crate::plan::Plan;
+use crate::plan::{AnalysisPlan, AnalyzedDependency, Plan, ResourcePlan};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,7 @@ impl SourceAnalysis {
             files.push(path.to_path_buf());
         }
         files.sort();
+        let mut read: Vec<(crate::diagnostic::FileId, SourceLanguage)> = Vec::new();
         for file in files {
             let Some(language) = SourceLanguage::of(&file) else {
                 continue;
@@ -102,7 +104,16 @@ impl SourceAnalysis {
                 }
             };
             let id = analysis.sources.add(file, text);
-            let scan = scan_file(&analysis.sources, id, language);
+            read.push((id, language));
+        }
+        // Two passes: what every file binds first, so that a client made in one module is
+        // known where another uses it.
+        let mut package = PackageIndex::new();
+        for (id, language) in &read {
+            index_file(&analysis.sources, *id, *language, &mut package);
+        }
+        for (id, language) in read {
+            let scan = scan_file(&analysis.sources, id, language, &package);
             *analysis.files.entry(language.name()).or_default() += 1;
             analysis.points.extend(scan.points);
             analysis.diagnostics.extend(scan.diagnostics);
@@ -363,5 +374,99 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, skipped: &mut usize) {
                 out.push(path);
             }
         }
+    }
+}
+
+/// Whether a call counts as unguarded for the fault injection profile: no timeout (its
+/// callers wait as long as the dependency does), or nothing handling its failure (no retry,
+/// circuit breaker nor fallback).
+pub fn is_unguarded(point: &FailurePoint) -> bool {
+    use super::failure_point::Guard;
+    let has = |g: Guard| point.guards.contains(&g);
+    !has(Guard::Timeout)
+        || !(has(Guard::Retry) || has(Guard::CircuitBreaker) || has(Guard::Fallback))
+}
+
+impl SourceAnalysis {
+    /// What the plan keeps of the analysis (`analysis "src/"` in a scenario): per dependency,
+    /// its calls and unguarded calls, and the resource of `resources` it reaches.
+    pub fn plan(&self, source: &Path, resources: &[ResourcePlan]) -> AnalysisPlan {
+        let mut by_dependency: BTreeMap<&str, Vec<&FailurePoint>> = BTreeMap::new();
+        for p in &self.points {
+            by_dependency.entry(&p.dependency).or_default().push(p);
+        }
+        let dependencies = by_dependency
+            .into_iter()
+            .map(|(dependency, points)| {
+                // Ranked: the first unguarded one is the worst.
+                let unguarded: Vec<&&FailurePoint> =
+                    points.iter().filter(|p| is_unguarded(p)).collect();
+                AnalyzedDependency {
+                    dependency: dependency.to_string(),
+                    resource: matching_resource(resources, dependency, points[0]),
+                    calls: points.len(),
+                    unguarded: unguarded.len(),
+                    worst: unguarded
+                        .first()
+                        .map(|p| format!("{}:{}:{}", p.file, p.line, p.column)),
+                }
+            })
+            .collect();
+        AnalysisPlan {
+            source: source.to_path_buf(),
+            files: self.files_read(),
+            calls: self.points.len(),
+            dependencies,
+        }
+    }
+}
+
+/// The resource a dependency of the code is: by name or type; else the one resource whose
+/// name has it as a `_`-separated word (`orders_db` for `db`) or is such a word of it
+/// (`payments` for `payments_api`); else, for a database, cache or queue call, the one
+/// resource of that kind.
+fn matching_resource(
+    resources: &[ResourcePlan],
+    dependency: &str,
+    point: &FailurePoint,
+) -> Option<String> {
+    use super::call_catalog::Category;
+    use super::system_map::Role;
+    let dep = dependency.to_ascii_lowercase().replace('-', "_");
+    let name_of = |r: &ResourcePlan| r.name.to_ascii_lowercase();
+    let ty_of = |r: &ResourcePlan| r.resource_type.clone().map(|t| t.to_ascii_lowercase());
+    let exact = resources
+        .iter()
+        .find(|r| name_of(r) == dep || ty_of(r).as_deref() == Some(dep.as_str()));
+    if let Some(r) = exact {
+        return Some(r.name.clone());
+    }
+    let words = |s: &str| -> Vec<String> { s.split('_').map(str::to_string).collect() };
+    let partial: Vec<&ResourcePlan> = resources
+        .iter()
+        .filter(|r| {
+            let name = name_of(r);
+            dep.len() >= 2 && (words(&name).contains(&dep) || words(&dep).contains(&name))
+        })
+        .collect();
+    if let [one] = partial.as_slice() {
+        return Some(one.name.clone());
+    }
+    let wanted = match point.category {
+        Category::Database => Role::Database,
+        Category::Cache => Role::Cache,
+        Category::Queue => Role::Queue,
+        _ => return None,
+    };
+    let of_kind: Vec<&ResourcePlan> = resources
+        .iter()
+        .filter(|r| {
+            let ty = r.resource_type.clone().unwrap_or_else(|| r.name.clone());
+            Role::of(Some(&ty), &r.name) == wanted
+        })
+        .collect();
+    match of_kind.as_slice() {
+        [one] => Some(one.name.clone()),
+        _ => None,
     }
 }

@@ -169,6 +169,8 @@ static GO: NodeKinds = NodeKinds {
         ("assignment_statement", "left", &["right"]),
         ("parameter_declaration", "name", &["type"]),
         ("field_declaration", "name", &["type"]),
+        // `&Server{client: &http.Client{Timeout: 5 * time.Second}}` in a constructor.
+        ("keyed_element", "#0", &["#1"]),
     ],
     tries: &[],
     handlers: &[],

@@ -327,6 +327,7 @@ impl<'a> Checker<'a> {
             })
             .collect();
         self.unused_profiles(files, &items);
+        let analysis = self.analysis(&items, &resources);
 
         if self.diagnostics.has_errors() {
             return None;
@@ -348,6 +349,7 @@ impl<'a> Checker<'a> {
                 stdlib_remediations: super::loader::stdlib_remediations(),
                 ..self.loaded
             },
+            analysis,
         })
     }
 

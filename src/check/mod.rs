@@ -1,6 +1,7 @@
 //! AST to `Plan`: name resolution, units, fault support, distributions, the dependency graph,
 //! imports. Collects every diagnostic it can instead of stopping at the first.
 
+mod analysis;
 mod checker;
 mod faults;
 mod graph;

@@ -193,6 +193,17 @@ dependency down.";
 "A source file given to `pfi analyze` has syntax the language's tree-sitter grammar does not
 accept (an ERROR or MISSING node). The rest of the file, and every other file, is still
 analysed; calls inside the broken part may be missed.";
+
+    Analysis = "0094", "bad `analysis` source folder",
+"`analysis \"src/\"` names the application's source folder, relative to the scenario's
+folder. The checker reads it as `pfi analyze` does and keeps, per dependency, how many calls
+lack a timeout or any handling of their failure; `pfi plan` raises the propagation from such
+a dependency to its dependents.
+
+    analysis \"../app/src\"
+
+The folder (or file) must exist and hold Python, JavaScript, TypeScript, Go, Java or Rust
+source. A scenario has at most one `analysis`.";
 }
 
 impl Code {

@@ -16,6 +16,13 @@
 //!   medium 2, high 4, critical 8. A fault with no resource behind it has impact 2.
 //! - score: probability × impact.
 //!
+//! - code analysis (`analysis "src/"`): a resource the application's code calls without a
+//!   timeout or without any handling of the failure (retry, circuit breaker, fallback) takes
+//!   its dependents down more often: its propagation to each dependent is
+//!   `PROPAGATION + UNGUARDED_STEP × unguarded calls`, at most `MAX_CARRY`. This raises the
+//!   `total` of its dependents and the impact of every scenario on it, and the scenario's
+//!   `why` says so.
+//!
 //! Ranking rule: first, for every dependency edge (in the order of its best score), the
 //! highest-scoring scenario that exercises it (a fault on the dependency or on the link it
 //! goes through), unless an earlier pick already covers that edge; then the remaining
@@ -29,6 +36,11 @@ use crate::plan::{Criticality, Plan, ResourcePlan};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// How much each unguarded call to a resource adds to its propagation to its dependents.
+pub const UNGUARDED_STEP: f64 = 0.1;
+/// The most the propagation from a resource with unguarded calls can reach.
+pub const MAX_CARRY: f64 = 0.9;
 
 /// The horizon the probabilities are over.
 pub const HORIZON_DAYS: f64 = 30.0;
@@ -52,6 +64,9 @@ pub struct Profile {
     pub scenarios: Vec<Scenario>,
     /// Dependency edges no scenario exercises: `from -> to`.
     pub uncovered: Vec<String>,
+    /// The resources whose propagation the code analysis raised (`analysis "src/"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<CodeFinding>,
     /// Monte Carlo samples behind the resources' `total` (absent: the closed form, the map
     /// is a forest). Fewer than `propagation::SAMPLES` on a very large map.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +75,55 @@ pub struct Profile {
     /// along two paths (absent: none does, every reach is in closed form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reach_samples: Option<usize>,
+}
+
+/// A resource the application's code calls, and how its propagation changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeFinding {
+    pub resource: String,
+    /// The dependencies of the code that reach it, as the code names them.
+    pub dependencies: Vec<String>,
+    pub calls: usize,
+    pub unguarded: usize,
+    /// Its propagation to each dependent.
+    pub carry: f64,
+    /// `file:line:column` of the worst unguarded call.
+    pub worst: Option<String>,
+}
+
+/// The resources the code analysis of `plan` reaches, in resource order, with their raised
+/// propagation.
+pub fn code_findings(plan: &Plan) -> Vec<CodeFinding> {
+    let Some(analysis) = &plan.analysis else {
+        return Vec::new();
+    };
+    let mut out: Vec<CodeFinding> = Vec::new();
+    for r in &plan.resources {
+        let mut finding = CodeFinding {
+            resource: r.name.clone(),
+            dependencies: Vec::new(),
+            calls: 0,
+            unguarded: 0,
+            carry: PROPAGATION,
+            worst: None,
+        };
+        for d in &analysis.dependencies {
+            if d.resource.as_deref() == Some(r.name.as_str()) {
+                finding.dependencies.push(d.dependency.clone());
+                finding.calls += d.calls;
+                finding.unguarded += d.unguarded;
+                if finding.worst.is_none() {
+                    finding.worst = d.worst.clone();
+                }
+            }
+        }
+        if finding.calls == 0 {
+            continue;
+        }
+        finding.carry = (PROPAGATION + UNGUARDED_STEP * finding.unguarded as f64).min(MAX_CARRY);
+        out.push(finding);
+    }
+    out
 }
 
 /// A resource's failure probability over the horizon.
@@ -183,7 +247,13 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
         .iter()
         .map(|d| (d.from.clone(), d.to.clone()))
         .collect();
-    let graph = Graph::new(names, &edges);
+    let mut graph = Graph::new(names, &edges);
+    let analysis = code_findings(plan);
+    for f in &analysis {
+        if let Some(i) = graph.index(&f.resource) {
+            graph.set_carry(i, f.carry);
+        }
+    }
     let mut own_of_type: HashMap<String, f64> = HashMap::new();
     let types: Vec<String> = plan
         .resources
@@ -408,6 +478,18 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
             let mut s = slots[*i].take()?;
             s.rank = rank + 1;
             s.why = std::mem::take(&mut whys[*i]);
+            let unguarded = analysis
+                .iter()
+                .find(|f| f.unguarded > 0 && s.resource.as_deref() == Some(f.resource.as_str()));
+            if let Some(f) = unguarded {
+                s.why.push_str(&format!(
+                    "; {} unguarded call{} to {} in the code (propagation {:.2})",
+                    f.unguarded,
+                    if f.unguarded == 1 { "" } else { "s" },
+                    f.resource,
+                    f.carry
+                ));
+            }
             Some(s)
         })
         .collect();
@@ -418,6 +500,7 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
         resources,
         scenarios: ranked,
         uncovered,
+        analysis,
         total_samples,
         reach_samples,
     }

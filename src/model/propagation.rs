@@ -56,6 +56,10 @@ pub struct Graph {
     acyclic: bool,
     #[serde(skip)]
     forest: bool,
+    /// Per resource, the probability that its failure takes each dependent down, where it
+    /// differs from the `q` the methods are given (`set_carry`).
+    #[serde(skip)]
+    carry: Vec<Option<f64>>,
 }
 
 /// What lies downstream of a resource (itself and everything that depends on it, directly or
@@ -119,9 +123,28 @@ impl Graph {
             position,
             acyclic,
             forest: false,
+            carry: Vec::new(),
         };
         graph.forest = graph.compute_forest();
         graph
+    }
+
+    /// The probability that `i`'s failure takes each of its dependents down: `q` unless
+    /// `set_carry` said otherwise.
+    pub fn carry(&self, i: usize, q: f64) -> f64 {
+        self.carry.get(i).copied().flatten().unwrap_or(q)
+    }
+
+    /// From now on, `i`'s failure takes each of its dependents down with probability `q`
+    /// (clamped to [0, 1]) instead of the default the methods are given.
+    pub fn set_carry(&mut self, i: usize, q: f64) {
+        if i >= self.names.len() {
+            return;
+        }
+        if self.carry.is_empty() {
+            self.carry = vec![None; self.names.len()];
+        }
+        self.carry[i] = Some(q.clamp(0.0, 1.0));
     }
 
     pub fn names(&self) -> &[String] {
@@ -174,7 +197,7 @@ impl Graph {
                 let mut f = rng.random::<f64>() < own[i];
                 for &d in &self.deps[i] {
                     // Draw for every edge, so the stream does not depend on earlier outcomes.
-                    let carries = rng.random::<f64>() < q;
+                    let carries = rng.random::<f64>() < self.carry(d, q);
                     f |= failed[d] && carries;
                 }
                 failed[i] = f;
@@ -192,7 +215,10 @@ impl Graph {
     pub fn exact_tree(&self, own: &[f64], q: f64) -> Vec<f64> {
         let mut p = vec![0.0; self.names.len()];
         for &i in &self.order {
-            let survive: f64 = self.deps[i].iter().map(|d| 1.0 - q * p[*d]).product();
+            let survive: f64 = self.deps[i]
+                .iter()
+                .map(|d| 1.0 - self.carry(*d, q) * p[*d])
+                .product();
             p[i] = 1.0 - (1.0 - own[i]) * survive;
         }
         p
@@ -265,7 +291,8 @@ impl Graph {
                 p[k] = if k == 0 {
                     1.0
                 } else {
-                    1.0 - (1.0 - q * p[down.parent[k]])
+                    let parent = down.parent[k];
+                    1.0 - (1.0 - self.carry(down.nodes[parent], q) * p[parent])
                 };
             }
             down.nodes.iter().copied().zip(p).collect()
@@ -313,7 +340,7 @@ impl Graph {
                 for &d in &deps[k] {
                     // Once `k` has failed, its other edges change nothing.
                     if !f && failed[d] {
-                        f = rng.random::<f64>() < q;
+                        f = rng.random::<f64>() < self.carry(nodes[d], q);
                     }
                 }
                 failed[k] = f;
@@ -512,6 +539,35 @@ mod tests {
                 ("top".into(), "right".into()),
             ],
         )
+    }
+
+    #[test]
+    fn a_raised_carry_changes_only_the_edges_out_of_its_resource() {
+        let mut g = chain();
+        g.set_carry(0, 0.9);
+        assert_eq!(g.carry(0, 0.5), 0.9);
+        assert_eq!(g.carry(1, 0.5), 0.5);
+        // db 0.2; api 1 - 0.9 * (1 - 0.9*0.2) = 0.262; web 1 - (1 - 0.5*0.262) = 0.131.
+        let own = [0.2, 0.1, 0.0];
+        let p = g.exact_tree(&own, 0.5);
+        assert!((p[1] - 0.262).abs() < 1e-12, "{p:?}");
+        assert!((p[2] - 0.131).abs() < 1e-12, "{p:?}");
+        for (m, e) in g.monte_carlo(&own, 0.5, 40_000, 7).iter().zip(&p) {
+            assert!((m - e).abs() < 0.01, "{m} vs {e}");
+        }
+        let reach = dense(&g.reach(0, 0.5, 1000, 1), 3);
+        assert!((reach[1] - 0.9).abs() < 1e-12 && (reach[2] - 0.45).abs() < 1e-12);
+        // Sampled reach (two paths) uses the raised carry too: base → left, right at 0.9.
+        let mut d = diamond();
+        d.set_carry(0, 0.9);
+        let p = dense(&d.reach(0, 0.5, 80_000, 3), 4);
+        // P(top) = 1 - E[(1 - 0.5 L)(1 - 0.5 R)], L, R ~ Bernoulli(0.9) = 1 - 0.55² = 0.6975.
+        assert!((p[1] - 0.9).abs() < 0.01, "{p:?}");
+        assert!((p[3] - 0.6975).abs() < 0.01, "{p:?}");
+        // Out of range is ignored, and values are clamped to a probability.
+        d.set_carry(99, 0.7);
+        d.set_carry(1, 1.5);
+        assert_eq!(d.carry(1, 0.5), 1.0);
     }
 
     #[test]

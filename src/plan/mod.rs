@@ -2,6 +2,7 @@
 //! (milliseconds, bytes, fractions), with the source location of each declaration so that
 //! errors at run time can point back into the file.
 
+pub mod analysis;
 pub mod container_rules;
 pub mod distribution;
 pub mod history;
@@ -9,6 +10,7 @@ pub mod loaded_inputs;
 pub mod probe_stat;
 pub mod seed;
 
+pub use analysis::{AnalysisPlan, AnalyzedDependency};
 pub use distribution::Distribution;
 pub use loaded_inputs::LoadedInputs;
 pub use probe_stat::{LINK_METRICS, PROBE_METRICS, ProbeStat, ProbeStats, RESOURCE_METRICS};
@@ -51,6 +53,9 @@ pub struct Plan {
     /// What the checker read from disk for the later stages (not serialized).
     #[serde(skip)]
     pub loaded: LoadedInputs,
+    /// `analysis "src/"`: the failure points found in the application's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisPlan>,
 }
 
 impl Plan {

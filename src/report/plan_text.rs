@@ -49,6 +49,29 @@ pub fn profile_text(profile: &Profile, effective: &[EffectiveThreshold]) -> Stri
     for edge in &profile.uncovered {
         out.push_str(&format!("  no fault exercises the dependency {edge}\n"));
     }
+    if !profile.analysis.is_empty() {
+        out.push_str(&format!(
+            "\ncode analysis (propagation to dependents: {} + {} per unguarded call, at most {}):\n",
+            trim(profile.propagation),
+            trim(crate::model::profile::UNGUARDED_STEP),
+            trim(crate::model::profile::MAX_CARRY)
+        ));
+        for f in &profile.analysis {
+            out.push_str(&format!(
+                "  {:<16} {} call{}, {} unguarded, propagation {:.2}  (as {}{})\n",
+                f.resource,
+                f.calls,
+                if f.calls == 1 { "" } else { "s" },
+                f.unguarded,
+                f.carry,
+                f.dependencies.join(", "),
+                f.worst
+                    .as_deref()
+                    .map(|w| format!("; worst at {w}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     if let Some(samples) = profile.reach_samples {
         out.push_str(&format!(
             "  (the impact of a scenario whose resource reaches another along two paths is \
@@ -61,9 +84,14 @@ pub fn profile_text(profile: &Profile, effective: &[EffectiveThreshold]) -> Stri
             Some(samples) => format!("seeded Monte Carlo, {samples} samples"),
         };
         out.push_str(&format!(
-            "\nresource failure probability within {} days (propagation {} per edge, {method}):\n",
+            "\nresource failure probability within {} days (propagation {} per edge{}, {method}):\n",
             trim(profile.horizon_days),
-            trim(profile.propagation)
+            trim(profile.propagation),
+            if profile.analysis.iter().any(|f| f.unguarded > 0) {
+                ", more from the resources the code analysis names"
+            } else {
+                ""
+            }
         ));
         for r in &profile.resources {
             out.push_str(&format!(

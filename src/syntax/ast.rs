@@ -54,6 +54,7 @@ pub struct File {
 /// cheap to move, and no item pays for the largest kind's size.
 pub enum Item {
     Import(Box<Import>),
+    Analysis(Box<Analysis>),
     Experiment(Box<Experiment>),
     Resource(Box<Resource>),
     Link(Box<Link>),
@@ -74,6 +75,7 @@ impl Item {
     pub fn span(&self) -> Span {
         match self {
             Item::Import(x) => x.span,
+            Item::Analysis(x) => x.span,
             Item::Experiment(x) => x.span,
             Item::Resource(x) => x.span,
             Item::Link(x) => x.span,
@@ -93,6 +95,14 @@ impl Item {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Import {
+    pub path: Spanned<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// `analysis "src/"`: a source folder whose outbound calls feed the fault injection profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analysis {
     pub path: Spanned<String>,
     #[serde(skip)]
     pub span: Span,

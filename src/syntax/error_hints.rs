@@ -10,6 +10,7 @@ use crate::diagnostic::{Code, Diagnostic, FileId, Span};
 /// The keywords that start a declaration.
 pub const DECLARATIONS: &[&str] = &[
     "import",
+    "analysis",
     "experiment",
     "resource",
     "link",

@@ -155,11 +155,12 @@ fn ipv4_end(b: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The keywords that start a declaration (everything else starts `a depends_on b`).
-const ITEM_KEYWORDS: [&str; 13] = [
+const ITEM_KEYWORDS: [&str; 14] = [
     "fault",
     "resource",
     "link",
     "import",
+    "analysis",
     "experiment",
     "profile",
     "probe",
@@ -311,6 +312,13 @@ impl Fast<'_> {
             "import" => {
                 let path = self.string()?;
                 Item::Import(Box::new(Import {
+                    path,
+                    span: self.span(start, self.pos),
+                }))
+            }
+            "analysis" => {
+                let path = self.string()?;
+                Item::Analysis(Box::new(Analysis {
                     path,
                     span: self.span(start, self.pos),
                 }))
@@ -1392,6 +1400,7 @@ mod tests {
             self.add("item", item.span());
             match item {
                 Item::Import(x) => self.add("string", x.path.span),
+                Item::Analysis(x) => self.add("analysis", x.path.span),
                 Item::Experiment(x) => {
                     self.add("string", x.name.span);
                     self.block(&x.settings);
@@ -1600,6 +1609,7 @@ mod tests {
             "\u{feff}link l: http 127.0.0.1:0 -> api:8080 { error 503 rate 10% when method GET }",
             "link l: proxy localhost:1 -> [::1]:2",
             "import \"std/patterns\"\nimport \"./x.pfi\"",
+            "analysis \"src/\"  // code\nanalysis\n\"../app\"",
             "profile p: latency { delay 5ms }",
             "probe h: http \"https://x/\" expect status 200 expect body contains \"ok\"  every 1s\nthreshold h.p99 < 1s",
             "probe c: command [\"a\"] expect stdout contains \"PONG\" { expect status 3 }\nprobe d: tcp x:1 expect statusx",
@@ -1618,12 +1628,16 @@ mod tests {
             "threshold a.b < 5ms abort predicted\n",
             "threshold a.b < 5ms abort predicted within x\n",
             "threshold a.b < 5ms abort predicted within\n30s",
+            "analysis src",
+            "analysis \"a\" \"b\"",
+            // The keyword is also a name: `analysis` as a dependency's name.
+            "analysis depends_on db\nx depends_on analysis",
         ];
         for (i, text) in cases.iter().enumerate() {
             same_as_pest(&format!("case {i}"), text);
         }
         // The valid ones above must take the fast path.
-        for text in &cases[..22] {
+        for text in &cases[..23] {
             assert!(
                 parse_with_pest(FileId(0), text).is_ok(),
                 "pest rejects {text:?}"

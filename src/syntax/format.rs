@@ -151,6 +151,9 @@ impl Formatter<'_> {
         let span = item.span();
         match item {
             Item::Import(i) => self.line(format!("import {}", self.slice(i.path.span)), span.end),
+            Item::Analysis(a) => {
+                self.line(format!("analysis {}", self.slice(a.path.span)), span.end)
+            }
             Item::Experiment(e) => {
                 self.out
                     .push_str(&format!("experiment {}", self.slice(e.name.span)));

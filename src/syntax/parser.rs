@@ -183,6 +183,7 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
         let name = match rule {
             Rule::EOI => "a declaration",
             Rule::kw_import
+            | Rule::kw_analysis
             | Rule::kw_experiment
             | Rule::kw_resource
             | Rule::kw_link
@@ -198,7 +199,7 @@ fn describe_expected(rules: &[Rule]) -> (String, Option<String>) {
             | Rule::dependency
             | Rule::item => {
                 help = Some(
-                    "a file is a list of declarations: import, experiment, resource, link, \
+                    "a file is a list of declarations: import, analysis, experiment, resource, link, \
                      fault, profile, probe, telemetry, threshold, predict, pattern, mitigate, \
                      remediation, or `a depends_on b`"
                         .to_string(),
@@ -290,6 +291,10 @@ impl Builder {
             Rule::import => {
                 let path = self.string(inner.next()?);
                 Item::Import(Box::new(Import { path, span }))
+            }
+            Rule::analysis => {
+                let path = self.string(inner.next()?);
+                Item::Analysis(Box::new(Analysis { path, span }))
             }
             Rule::experiment => {
                 let name = self.string(inner.next()?);
@@ -837,6 +842,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::arrow
             | Rule::rbrace
             | Rule::kw_import
+            | Rule::kw_analysis
             | Rule::kw_experiment
             | Rule::kw_resource
             | Rule::kw_process

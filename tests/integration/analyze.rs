@@ -136,30 +136,39 @@ fn init_from_kubernetes_maps_what_it_can_and_says_what_not() {
 /// (file, line) → (category, guards) from `expect: CATEGORY CODES` comments.
 fn expectations(dir: &Path) -> BTreeMap<(String, usize), (String, BTreeSet<String>)> {
     let mut out = BTreeMap::new();
-    for lang in std::fs::read_dir(dir).unwrap() {
-        for file in std::fs::read_dir(lang.unwrap().path()).unwrap() {
-            let path = file.unwrap().path();
-            for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
-                let Some((_, rest)) = line.split_once("expect: ") else {
-                    continue;
-                };
-                let mut words = rest.split_whitespace();
-                let category = words.next().unwrap().to_string();
-                let guards = words
-                    .filter(|w| *w != "-")
-                    .map(|w| match w {
-                        "t" => "timeout",
-                        "r" => "retry",
-                        "b" => "circuit_breaker",
-                        "f" => "fallback",
-                        "p" => "bounded_pool",
-                        other => panic!("unknown guard code {other}"),
-                    })
-                    .map(str::to_string)
-                    .collect();
-                let key = (path.canonicalize().unwrap().display().to_string(), i + 1);
-                out.insert(key, (category, guards));
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
             }
+        }
+    }
+    for path in files {
+        for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            let Some((_, rest)) = line.split_once("expect: ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let category = words.next().unwrap().to_string();
+            let guards = words
+                .filter(|w| *w != "-")
+                .map(|w| match w {
+                    "t" => "timeout",
+                    "r" => "retry",
+                    "b" => "circuit_breaker",
+                    "f" => "fallback",
+                    "p" => "bounded_pool",
+                    other => panic!("unknown guard code {other}"),
+                })
+                .map(str::to_string)
+                .collect();
+            let key = (path.canonicalize().unwrap().display().to_string(), i + 1);
+            out.insert(key, (category, guards));
         }
     }
     out
@@ -315,4 +324,132 @@ fn analyze_pfi_output_tests_the_scenario_links() {
     std::fs::write(&scenario, combined).unwrap();
     let check = pfi(&["check", scenario.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+}
+
+/// A scenario whose `shop` depends on `payments`, with `analysis "app/"` (or none), planned
+/// as JSON.
+fn plan_with_code(code: Option<&str>) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = String::new();
+    if let Some(code) = code {
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/views.py"), code).unwrap();
+        scenario.push_str("analysis \"app/\"\n");
+    }
+    scenario.push_str(
+        "experiment \"code\" { duration 30s }\n\
+         resource shop: process [\"sleep\", \"60\"] { criticality critical }\n\
+         resource payments: process [\"sleep\", \"60\"]\n\
+         shop depends_on payments\n\
+         fault payments_down: kill on payments { at 5s }\n\
+         fault shop_down: kill on shop { at 10s }\n",
+    );
+    let file = dir.path().join("system.pfi");
+    std::fs::write(&file, scenario).unwrap();
+    let o = pfi(&["plan", file.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let text_out = pfi(&["plan", file.to_str().unwrap()]);
+    (
+        serde_json::from_slice(&o.stdout).unwrap(),
+        text(&text_out.stdout),
+    )
+}
+
+const UNGUARDED: &str = "import requests\n\n@app.get(\"/buy\")\ndef buy():\n    requests.post(\"http://payments:8080/charge\")\n    requests.get(\"http://payments:8080/status\")\n    return \"ok\"\n";
+const GUARDED: &str = "import requests\n\n@app.get(\"/buy\")\ndef buy():\n    try:\n        return requests.post(\"http://payments:8080/charge\", timeout=2)\n    except requests.RequestException:\n        return None\n";
+
+fn scenario_of<'v>(plan: &'v Value, fault: &str) -> &'v Value {
+    plan["profile"]["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["fault"] == fault)
+        .unwrap()
+}
+
+#[test]
+fn analysis_in_a_scenario_raises_the_propagation_of_dependencies_called_unguarded() {
+    let (none, none_text) = plan_with_code(None);
+    let (unguarded, unguarded_text) = plan_with_code(Some(UNGUARDED));
+    let (guarded, guarded_text) = plan_with_code(Some(GUARDED));
+
+    // The plan carries what the checker read, so `plan` and `run` never read the code.
+    let deps = &unguarded["plan"]["analysis"]["dependencies"];
+    assert_eq!(deps[0]["dependency"], "payments", "{deps:#}");
+    assert_eq!(deps[0]["resource"], "payments");
+    assert_eq!(deps[0]["calls"], 2);
+    assert_eq!(deps[0]["unguarded"], 2);
+    assert!(none["plan"].get("analysis").is_none());
+    assert_eq!(
+        guarded["plan"]["analysis"]["dependencies"][0]["unguarded"],
+        0
+    );
+
+    // Two unguarded calls: propagation 0.5 + 2 × 0.1 from payments to shop.
+    let finding = &unguarded["profile"]["analysis"][0];
+    assert_eq!(finding["resource"], "payments");
+    assert!(
+        (finding["carry"].as_f64().unwrap() - 0.7).abs() < 1e-9,
+        "{finding}"
+    );
+    let impact = |plan: &Value| {
+        scenario_of(plan, "payments_down")["impact"]
+            .as_f64()
+            .unwrap()
+    };
+    // payments (medium, weight 2) fails, and shop (critical, weight 8) with it with the
+    // propagation q: impact 2 + 8q.
+    assert!(
+        (impact(&none) - (2.0 + 8.0 * 0.5)).abs() < 1e-9,
+        "{}",
+        impact(&none)
+    );
+    assert!((impact(&unguarded) - (2.0 + 8.0 * 0.7)).abs() < 1e-9);
+    assert!((impact(&guarded) - impact(&none)).abs() < 1e-12);
+    // The scenario on shop itself reaches nothing downstream: unchanged.
+    assert_eq!(
+        scenario_of(&none, "shop_down")["impact"],
+        scenario_of(&unguarded, "shop_down")["impact"]
+    );
+
+    // The text says why.
+    assert!(
+        unguarded_text.contains("2 unguarded calls to payments in the code (propagation 0.70)"),
+        "{unguarded_text}"
+    );
+    assert!(unguarded_text.contains(
+        "code analysis (propagation to dependents: 0.5 + 0.1 per unguarded call, at most 0.9)"
+    ));
+    assert!(unguarded_text.contains("payments         2 calls, 2 unguarded, propagation 0.70"));
+    assert!(!none_text.contains("code analysis"));
+    assert!(
+        guarded_text.contains("1 call, 0 unguarded, propagation 0.50"),
+        "{guarded_text}"
+    );
+    assert!(!guarded_text.contains("unguarded call to"));
+}
+
+#[test]
+fn analysis_of_a_missing_folder_is_a_located_error_and_fmt_keeps_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("system.pfi");
+    std::fs::write(
+        &file,
+        "experiment \"x\" { duration 10s }\nanalysis   \"no/such/src\"\nresource a: process [\"sleep\", \"9\"]\n",
+    )
+    .unwrap();
+    let o = pfi(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(err.contains("PFI0094"), "{err}");
+    assert!(err.contains("system.pfi:2:12"), "{err}");
+    assert!(err.contains("not found"), "{err}");
+
+    let o = pfi(&["fmt", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let formatted = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        formatted.contains("\nanalysis \"no/such/src\"\n"),
+        "{formatted}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per command or capability.
 
 mod analyze;
+mod compose_run;
 mod demo;
 mod detect;
 mod docker;
