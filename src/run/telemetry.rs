@@ -104,9 +104,9 @@ pub fn spawn(
         ));
         let (journal, predictions) = (journal.clone(), predictions.clone());
         let made = move |p: &Prediction| {
-            let expected = p
-                .expected
-                .map_or(String::new(), |c| format!("; limit {} {c}", c.limit));
+            let expected = p.expected.map_or(String::new(), |c| {
+                format!("; limit {} {}", c.limit, c.with_confidence())
+            });
             journal.event(format!(
                 "predicted {} on {} (pattern {}, confidence {:.2}; {}{expected})",
                 p.kind,
