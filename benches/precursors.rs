@@ -149,12 +149,13 @@ fn secs(value: Option<f64>) -> String {
 }
 
 /// Pool-adjacent-violators isotonic regression: sorted (score, fitted probability) steps, with
-/// adjacent steps less than a point apart merged (the table shipped in the source stays short).
+/// adjacent steps less than a point apart, or ending at the same score, merged (the table shipped
+/// in the source stays short, and each score has one step).
 fn isotonic(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     let mut merged: Vec<(f64, f64, f64)> = Vec::new();
     for (score, p, n) in pav(points) {
         match merged.last_mut() {
-            Some(last) if (p - last.1 / last.2).abs() < 0.01 => {
+            Some(last) if (p - last.1 / last.2).abs() < 0.01 || score <= last.0 => {
                 *last = (score, last.1 + p * n, last.2 + n);
             }
             _ => merged.push((score, p * n, n)),
@@ -325,7 +326,7 @@ fn main() {
         );
         let rows: Vec<String> = steps
             .iter()
-            .map(|(s, p)| format!("({s:.6}, {p:.6})"))
+            .map(|(s, p)| format!("({s:?}, {p:.4})"))
             .collect();
         for chunk in rows.chunks(4) {
             println!("        {},", chunk.join(", "));
