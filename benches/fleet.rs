@@ -13,7 +13,10 @@
 //! - **true rates**: 1 − e^(−λ·30 d), the best any model could do;
 //! - **climatology**: one probability for every forecast, the history's pooled rate;
 //! - **fixed prior**: Gamma(0.5, 1 year) per (type, kind), the model before empirical Bayes;
-//! - **pfi (empirical Bayes)**: the prior fitted to the history (`Prior::fit`).
+//! - **pfi (empirical Bayes)**: the prior fitted to the history (`Prior::fit`);
+//! - **Bayes, true prior**: the ceiling for any model of the history — the posterior mean of
+//!   1 − e^(−λ·30 d) under the simulator's own log-uniform prior, with the true exposure
+//!   (numerical integration over λ).
 //!
 //! and pfi's share of the true rates' skill (the target: ≥ 90% with 90 days).
 
@@ -118,7 +121,20 @@ struct Brier {
     climatology: f64,
     fixed: f64,
     pfi: f64,
+    oracle: f64,
     forecasts: usize,
+}
+
+/// E[1 − e^(−λh) | k incidents over `exposure` years], λ log-uniform on [0.1, 10] a year.
+fn oracle(k: usize, exposure: f64, h: f64) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..400 {
+        let lambda = 10f64.powf(-1.0 + 2.0 * (f64::from(i) + 0.5) / 400.0);
+        let w = (k as f64 * lambda.ln() - lambda * exposure).exp();
+        num += w * (1.0 - (-lambda * h).exp());
+        den += w;
+    }
+    num / den
 }
 
 fn simulate(days: f64) -> Brier {
@@ -132,7 +148,25 @@ fn simulate(days: f64) -> Brier {
         let fixed = RateTable::from_history_with(&log, Prior::FIXED);
         let pooled = log.incidents.len() as f64 / (cells.len() as f64 * days / YEAR_DAYS);
         let p_climatology = 1.0 - (-pooled * horizon_years).exp();
+        let mut counts: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        let mut sizes: std::collections::HashMap<&str, usize> = Default::default();
+        for i in &log.incidents {
+            *counts
+                .entry((i.resource_type.as_str(), i.fault_kind.as_str()))
+                .or_default() += 1;
+        }
         for c in &cells {
+            if c.kind == KINDS[0] {
+                *sizes.entry(c.resource_type.as_str()).or_default() += 1;
+            }
+        }
+        for c in &cells {
+            let k = counts
+                .get(&(c.resource_type.as_str(), c.kind))
+                .copied()
+                .unwrap_or(0);
+            let exposure = sizes[c.resource_type.as_str()] as f64 * days / YEAR_DAYS;
+            let p_oracle = oracle(k, exposure, horizon_years);
             let happened = f64::from(u8::from(rng.poisson(c.rate_per_year * horizon_years) > 0));
             let p_true = 1.0 - (-c.rate_per_year * horizon_years).exp();
             let p_fixed = fixed
@@ -145,6 +179,7 @@ fn simulate(days: f64) -> Brier {
             b.climatology += (p_climatology - happened).powi(2);
             b.fixed += (p_fixed - happened).powi(2);
             b.pfi += (p_pfi - happened).powi(2);
+            b.oracle += (p_oracle - happened).powi(2);
             b.forecasts += 1;
         }
     }
@@ -153,6 +188,7 @@ fn simulate(days: f64) -> Brier {
     b.climatology /= n;
     b.fixed /= n;
     b.pfi /= n;
+    b.oracle /= n;
     b
 }
 
@@ -163,7 +199,7 @@ fn main() {
         KINDS.len()
     );
     println!(
-        "{:<10} {:<24} {:>8} {:>8} {:>14}",
+        "{:<10} {:<26} {:>8} {:>8} {:>14}",
         "history", "model", "Brier", "skill", "of true skill"
     );
     for (label, days) in [("90 days", 90.0), ("2 years", 2.0 * YEAR_DAYS)] {
@@ -175,9 +211,10 @@ fn main() {
             ("climatology", b.climatology),
             ("fixed prior Gamma(0.5,1y)", b.fixed),
             ("pfi (empirical Bayes)", b.pfi),
+            ("Bayes, true prior", b.oracle),
         ] {
             println!(
-                "{label:<10} {model:<24} {brier:>8.5} {:>8.4} {:>13.1}%",
+                "{label:<10} {model:<26} {brier:>8.5} {:>8.4} {:>13.1}%",
                 skill(brier),
                 100.0 * skill(brier) / true_skill
             );
