@@ -306,8 +306,12 @@ fn remediation_scripts_refine_suggestions_and_a_runaway_one_is_stopped() {
     let started = std::time::Instant::now();
     let (code, stdout, stderr) = scenario.run("run", &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // The script rounds kill_db's risk (its probability: failure 1) to a whole percent.
+    let percent = (kill_db_probability() * 100.0).round();
     assert!(
-        stdout.contains("Add a replica of db: risk 20.0% under kill_db"),
+        stdout.contains(&format!(
+            "Add a replica of db: risk {percent:.1}% under kill_db"
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("spof (script failed:"), "{stdout}");
