@@ -9,13 +9,25 @@
 //! abort, a signal or a panic of the run task alike. What touches the system is recorded in
 //! the ledger before it is applied, so `pfi recover` undoes it after a SIGKILL.
 //!
-//! A child module of `interpreter`, so it uses the interpreter's runtime directly.
+//! It works on the interpreter's shared [`Runtime`].
 
-use super::*;
+use super::journal::Journal;
+use super::runtime::{ActiveFault, Applied, Runtime, revert};
+use super::start_up::start_resource;
+use super::threshold_verdict::metric_value;
+use crate::faults::{FaultAction, FaultContext, RevertAction, inject};
 use crate::mitigate::actions::ProxyActions;
 use crate::mitigate::engine::BoxFuture as ActionFuture;
 use crate::mitigate::{Actions, Firing, MitigationEngine, MitigationLog, Performed, Undo};
+use crate::monitor::{MetricsStore, Selection};
 use crate::plan::{ActionPlan, FaultPlan, SourceKind, TargetFamily, Value};
+use crate::plan::{Plan, ResourcePlan, ResourceTarget, format_duration};
+use crate::predict::Prediction;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 
 /// How often `when` rules are evaluated.
 const TICK: Duration = Duration::from_millis(500);
