@@ -17,6 +17,7 @@
 //! reliability buckets and Brier score are printed before and after an isotonic calibration
 //! fitted on the development corpus.
 
+use pfi::predict::calibration::{FORECAST, apply_steps};
 use pfi::predict::early_warning::{EarlyWarning, SeriesVerdict, judge};
 use pfi::predict::precursor_corpus::{LabelledSeries, generate};
 use pfi::predict::{Detector, build};
@@ -147,8 +148,24 @@ fn secs(value: Option<f64>) -> String {
     value.map_or("-".to_string(), |v| format!("{v:.0}"))
 }
 
-/// Pool-adjacent-violators isotonic regression: sorted (score, fitted probability) steps.
-fn isotonic(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+/// Pool-adjacent-violators isotonic regression: sorted (score, fitted probability) steps, with
+/// adjacent steps less than a point apart, or ending at the same score, merged (the table shipped
+/// in the source stays short, and each score has one step).
+fn isotonic(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let mut merged: Vec<(f64, f64, f64)> = Vec::new();
+    for (score, p, n) in pav(points) {
+        match merged.last_mut() {
+            Some(last) if (p - last.1 / last.2).abs() < 0.01 || score <= last.0 => {
+                *last = (score, last.1 + p * n, last.2 + n);
+            }
+            _ => merged.push((score, p * n, n)),
+        }
+    }
+    merged.into_iter().map(|(s, sum, n)| (s, sum / n)).collect()
+}
+
+/// Pool-adjacent-violators: (highest score, fitted probability, samples) per block.
+fn pav(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64, f64)> {
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Blocks of (max score, sum of outcomes, count).
     let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
@@ -164,12 +181,10 @@ fn isotonic(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
             blocks.push((b.0, a.1 + b.1, a.2 + b.2));
         }
     }
-    blocks.into_iter().map(|(s, sum, n)| (s, sum / n)).collect()
-}
-
-fn calibrated(steps: &[(f64, f64)], score: f64) -> f64 {
-    let at = steps.partition_point(|(s, _)| *s < score);
-    steps.get(at).or(steps.last()).map_or(score, |(_, p)| *p)
+    blocks
+        .into_iter()
+        .map(|(s, sum, n)| (s, sum / n, n))
+        .collect()
 }
 
 /// (score, did the fault come within the horizon) for every scored sample.
@@ -302,9 +317,24 @@ fn main() {
         reliability("raw", &raw);
         let fitted: Vec<(f64, f64)> = raw
             .iter()
-            .map(|(p, o)| (calibrated(&steps, *p), *o))
+            .map(|(p, o)| (apply_steps(&steps, *p), *o))
             .collect();
-        reliability("isotonic (fitted on the development corpus)", &fitted);
+        reliability("isotonic (fitted on the development corpus now)", &fitted);
+        let shipped: Vec<(f64, f64)> = raw.iter().map(|(p, o)| (FORECAST.apply(*p), *o)).collect();
+        reliability(
+            "isotonic shipped in src/predict/calibration.rs (FORECAST)",
+            &shipped,
+        );
+        println!(
+            "\n  the table fitted now (paste into FORECAST when the corpus or forecast changes):"
+        );
+        let rows: Vec<String> = steps
+            .iter()
+            .map(|(s, p)| format!("({s:?}, {p:.4})"))
+            .collect();
+        for chunk in rows.chunks(4) {
+            println!("        {},", chunk.join(", "));
+        }
     }
     println!("\n(run in {:.1} s)", started.elapsed().as_secs_f64());
 }

@@ -658,7 +658,11 @@ fault kill_api: kill on api { at 2s }
     #[test]
     fn ranks_by_probability_times_impact_with_edge_coverage() {
         let plan = plan();
-        let rates = RateTable::from_history(&parse_csv(HISTORY).unwrap());
+        // The fixed prior, so the probabilities can be checked by hand.
+        let rates = RateTable::from_history_with(
+            &parse_csv(HISTORY).unwrap(),
+            crate::model::rates::Prior::FIXED,
+        );
         let p = profile(&plan, &rates, 3);
         let h = HORIZON_DAYS / 365.25;
         // slow_db: latency on postgres, Gamma(4.5, 2) → P = 1 − (2/(2+h))^4.5; it reaches db

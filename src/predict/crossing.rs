@@ -12,8 +12,10 @@ pub struct Crossing {
     pub eta_secs: f64,
     pub low_secs: f64,
     pub high_secs: f64,
-    /// Probability of reaching the limit within `horizon_secs`.
+    /// Probability of reaching the limit within `horizon_secs` (the forecaster's own).
     pub probability: f64,
+    /// The same, calibrated (`calibration::FORECAST`): what a user is shown.
+    pub confidence: f64,
     pub horizon_secs: f64,
 }
 
@@ -30,6 +32,17 @@ pub fn human_secs(secs: f64) -> String {
         format!("{:.1} h", secs / 3600.0)
     } else {
         format!("{:.1} d", secs / 86_400.0)
+    }
+}
+
+impl Crossing {
+    /// `expected in 40 s (25 s–70 s), confidence 0.93 within 2.0 min`.
+    pub fn with_confidence(&self) -> String {
+        format!(
+            "{self}, confidence {:.2} within {}",
+            self.confidence,
+            human_secs(self.horizon_secs)
+        )
     }
 }
 
@@ -63,9 +76,14 @@ mod tests {
             low_secs: 25.0,
             high_secs: 70.0,
             probability: 0.9,
+            confidence: 0.95,
             horizon_secs: 120.0,
         };
         assert_eq!(c.to_string(), "expected in 40 s (25 s–70 s)");
+        assert_eq!(
+            c.with_confidence(),
+            "expected in 40 s (25 s–70 s), confidence 0.95 within 2.0 min"
+        );
         let open = Crossing {
             high_secs: f64::INFINITY,
             eta_secs: 600.0,

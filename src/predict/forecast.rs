@@ -20,6 +20,7 @@
 //!
 //! Cost: O(1) per sample, a few normal-distribution evaluations; memory: about 25 numbers.
 
+use super::calibration::FORECAST;
 use super::crossing::{Crossing, human_secs};
 use super::detector::Detector;
 use super::detector_spec::DetectorSpec;
@@ -209,6 +210,7 @@ impl Forecast {
                 low_secs: at(slope + Z90 * sd),
                 high_secs: at(slope - Z90 * sd),
                 probability: p.clamp(0.0, 1.0),
+                confidence: FORECAST.apply(p),
                 horizon_secs: self.horizon,
             }
         });
@@ -287,6 +289,7 @@ impl Detector for Forecast {
             Some(c) => format!("; {c}"),
             None => String::new(),
         };
+        let calibrated = FORECAST.apply(self.score);
         let why = match self.reason {
             Reason::Quiet => "no breach in sight",
             Reason::Trend => "the trend reaches it",
@@ -294,8 +297,8 @@ impl Detector for Forecast {
             Reason::Reached => "the latest value is beyond it",
         };
         Some(format!(
-            "forecast: P(breach of {limit:.6} within {}) = {:.2} ({why}): level {:.6} {towards} \
-             it at {per_min:+.4}/min, noise sd {:.4}{reach}",
+            "forecast: P(breach of {limit:.6} within {}) = {:.2}, calibrated {calibrated:.2} \
+             ({why}): level {:.6} {towards} it at {per_min:+.4}/min, noise sd {:.4}{reach}",
             human_secs(self.horizon),
             self.score,
             self.trend.level(),

@@ -76,6 +76,7 @@
 
 pub mod alarm;
 pub mod cadence;
+pub mod calibration;
 pub mod changepoint;
 pub mod crossing;
 pub mod detector;

@@ -18,8 +18,9 @@ pub struct PredictionRecord {
     pub evidence: Option<String>,
     /// Time from the prediction to the failure: `happened_ms - at_ms`.
     pub lead_ms: Option<f64>,
-    /// When a metric it read was forecast to reach its limit (`limit expected in 40s
-    /// (25s–70s)`), where a forecast exists.
+    /// When a metric it read was forecast to reach its limit (`limit expected in 40 s
+    /// (25 s–70 s), confidence 0.93 within 1.0 min`: the calibrated probability of reaching it
+    /// within the forecast's horizon), where a forecast exists.
     #[serde(default)]
     pub expected: Option<String>,
 }

@@ -164,7 +164,11 @@ impl RunRecord {
                 happened_ms: o.happened_ms.map(|t| store + t),
                 evidence: o.evidence.clone(),
                 lead_ms: o.lead_ms,
-                expected: o.prediction.expected.as_ref().map(|c| format!("limit {c}")),
+                expected: o
+                    .prediction
+                    .expected
+                    .as_ref()
+                    .map(|c| format!("limit {}", c.with_confidence())),
             })
             .collect();
         let mitigations = report

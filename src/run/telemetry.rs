@@ -120,9 +120,9 @@ pub fn spawn(
         });
         let (journal, predictions) = (journal.clone(), predictions.clone());
         let made = move |p: &Prediction| {
-            let expected = p
-                .expected
-                .map_or(String::new(), |c| format!("; limit {} {c}", c.limit));
+            let expected = p.expected.map_or(String::new(), |c| {
+                format!("; limit {} {}", c.limit, c.with_confidence())
+            });
             journal.record(EventKind::Predicted {
                 kind: p.kind.to_string(),
                 resource: p.resource.to_string(),

@@ -5,6 +5,20 @@
 use super::support::{demo_bin, pfi};
 use std::path::PathBuf;
 
+/// P(kill on postgres within 30 days) from `HISTORY`: 5 kills over one resource-year, with the
+/// empirical-Bayes prior fitted to the history's 4 cells (postgres and redis × kill and pause).
+fn kill_db_probability() -> f64 {
+    let history = pfi::model::history::parse_csv(HISTORY).unwrap();
+    let table = pfi::model::RateTable::from_history(&history);
+    assert!(table.prior.fitted, "{:?}", table.prior);
+    let rate = table.rate("postgres", "kill");
+    assert_eq!(rate.count, 5);
+    assert!((rate.alpha - (table.prior.alpha + 5.0)).abs() < 1e-12);
+    assert!((rate.beta - (table.prior.beta + 1.0)).abs() < 1e-9);
+    let h: f64 = 30.0 / 365.25;
+    1.0 - (rate.beta / (rate.beta + h)).powf(rate.alpha)
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -114,9 +128,8 @@ fn plan_shows_the_profile_and_effective_thresholds() {
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let scenarios = value["profile"]["scenarios"].as_array().unwrap();
     assert_eq!(scenarios[0]["fault"], "kill_db");
-    // Gamma(0.5 + 5, 1 + 1) over 30 days.
-    let h: f64 = 30.0 / 365.25;
-    let expect = 1.0 - (2.0 / (2.0 + h)).powf(5.5);
+    // Gamma(α₀ + 5, β₀ + 1) over 30 days, (α₀, β₀) fitted to the history.
+    let expect = kill_db_probability();
     let p = scenarios[0]["probability"].as_f64().unwrap();
     assert!((p - expect).abs() < 1e-9, "{p} vs {expect}");
     assert_eq!(value["effective_thresholds"][0]["effective"], 3.0);
@@ -195,9 +208,8 @@ fn the_run_reports_risk_and_remediation_in_summary_journal_and_junit() {
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     // kill_db: every check of ping under it fails, so the 90% limit fails under it:
-    // failure 1, risk = its probability, Gamma(5.5, 2) over 30 days.
-    let h: f64 = 30.0 / 365.25;
-    let p = 1.0 - (2.0 / (2.0 + h)).powf(5.5);
+    // failure 1, risk = its probability, Gamma(α₀ + 5, β₀ + 1) over 30 days.
+    let p = kill_db_probability();
     assert!(stdout.contains("risk (probability of failure"), "{stdout}");
     assert!(
         stdout.contains(&format!("kill_db          risk {:>6.2}%", p * 100.0)),
@@ -294,8 +306,12 @@ fn remediation_scripts_refine_suggestions_and_a_runaway_one_is_stopped() {
     let started = std::time::Instant::now();
     let (code, stdout, stderr) = scenario.run("run", &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // The script rounds kill_db's risk (its probability: failure 1) to a whole percent.
+    let percent = (kill_db_probability() * 100.0).round();
     assert!(
-        stdout.contains("Add a replica of db: risk 20.0% under kill_db"),
+        stdout.contains(&format!(
+            "Add a replica of db: risk {percent:.1}% under kill_db"
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("spof (script failed:"), "{stdout}");
