@@ -44,11 +44,19 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         return out;
     };
     let name = |file: FileId| sources.path(file).display().to_string();
-    let mut report = Report::build(kind, (name(primary.file), primary.start..primary.end))
+    // Spans in character offsets: with byte offsets, ariadne 0.6 reads a label's character
+    // offset as a byte offset where the label is in another file than the report's primary
+    // span (an import cycle's second file), and slices inside a multi-byte character.
+    let chars = |span: super::Span| {
+        let text = sources.text(span.file);
+        let start = text[..span.start].chars().count();
+        start..start + text[span.start..span.end].chars().count()
+    };
+    let mut report = Report::build(kind, (name(primary.file), chars(primary)))
         .with_config(
             Config::default()
                 .with_color(color)
-                .with_index_type(IndexType::Byte),
+                .with_index_type(IndexType::Char),
         )
         .with_code(diagnostic.code.as_str())
         .with_message(&diagnostic.message);
@@ -58,7 +66,7 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         } else {
             Color::Blue
         };
-        let mut l = Label::new((name(label.span.file), label.span.start..label.span.end))
+        let mut l = Label::new((name(label.span.file), chars(label.span)))
             .with_message(&label.message)
             .with_order(i as i32);
         if color {
@@ -154,5 +162,27 @@ impl ariadne::Cache<String> for MapCache {
 
     fn display<'a>(&self, id: &'a String) -> Option<impl fmt::Display + 'a> {
         Some(id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Code, Span};
+
+    #[test]
+    fn a_label_after_a_multibyte_character_in_a_second_file_renders() {
+        // An import cycle: the primary span in one file, a label in another whose line has a
+        // byte-order mark before the label (a fuzzer found ariadne slicing inside it).
+        let mut sources = SourceMap::new();
+        let b = sources.add("b.pfi", "import \"a.pfi\"\n");
+        let a = sources.add("a.pfi", "import\u{feff} \"b\"\n");
+        let diagnostic = Diagnostic::error(Code::ImportCycle, "import cycle")
+            .at(Span::new(b, 7, 14), "this import closes the cycle")
+            .with_label(Span::new(a, 10, 13), "imported here");
+        let text = render_human(&diagnostic, &sources, false);
+        assert!(text.contains("a.pfi:1:9"), "{text}");
+        assert!(text.contains("b.pfi:1:8"), "{text}");
+        assert!(text.contains("imported here"), "{text}");
     }
 }
