@@ -290,6 +290,9 @@ struct SwarmGuard {
     _local: std::sync::MutexGuard<'static, ()>,
     lock: std::fs::File,
     created: bool,
+    /// Whether the engine had a `docker_gwbridge` network before the swarm was made: `swarm
+    /// init` creates it and `swarm leave` keeps it.
+    had_gwbridge: bool,
     services: Vec<String>,
 }
 
@@ -306,6 +309,10 @@ impl SwarmGuard {
         assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
         let state = docker_out(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
         let created = state.trim() != "active";
+        let had_gwbridge = Command::new("docker")
+            .args(["network", "inspect", "docker_gwbridge"])
+            .output()
+            .is_ok_and(|o| o.status.success());
         if created {
             let out = Command::new("docker")
                 .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
@@ -321,6 +328,7 @@ impl SwarmGuard {
             _local: local,
             lock,
             created,
+            had_gwbridge,
             services: Vec::new(),
         }
     }
@@ -350,6 +358,11 @@ impl Drop for SwarmGuard {
             let _ = Command::new("docker")
                 .args(["swarm", "leave", "--force"])
                 .output();
+            if !self.had_gwbridge {
+                let _ = Command::new("docker")
+                    .args(["network", "rm", "docker_gwbridge"])
+                    .output();
+            }
         }
         // SAFETY: as above.
         unsafe { libc::flock(self.lock.as_raw_fd(), libc::LOCK_UN) };
