@@ -1,79 +1,10 @@
 #!/usr/bin/env bash
 # Builds `pfi-demo:local`: a FROM-scratch image holding pfi-demo and the shared libraries it
-# links (the C library and its loader), nothing else.
+# links, nothing else (docker/build-binary-image.sh does the work).
 #
 #   docker/build-demo-image.sh                          # from the release build
 #   PFI_DEMO_PROFILE=dev docker/build-demo-image.sh     # from the debug build (`cargo test`'s)
 #   PFI_DEMO_NO_BUILD=1 ...                             # the binary is built already: no cargo
 #   PFI_DEMO_IMAGE=name:tag docker/build-demo-image.sh
-#
-# Fast: it reuses the ordinary build of pfi-demo (`cargo build --release`, or `cargo build` /
-# `cargo test` for `dev`) instead of a static build of every dependency of its own; cargo does
-# nothing when that build is up to date. Idempotent: the image is rebuilt only when the
-# stripped binary, its libraries or the Dockerfile differ from what the existing image was
-# built from (a label holds their digest).
 set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-image="${PFI_DEMO_IMAGE:-pfi-demo:local}"
-profile="${PFI_DEMO_PROFILE:-release}"
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-context="$target_dir/pfi-demo-image"
-dockerfile="$root/docker/pfi-demo/Dockerfile"
-
-case "$profile" in
-  release) cargo_profile=(--release); binary="$target_dir/release/pfi-demo" ;;
-  dev) cargo_profile=(); binary="$target_dir/debug/pfi-demo" ;;
-  *)
-    echo "build-demo-image: PFI_DEMO_PROFILE must be release or dev, not \`$profile\`" >&2
-    exit 2
-    ;;
-esac
-
-if ! docker info >/dev/null 2>&1; then
-  echo "build-demo-image: the Docker engine is not reachable (is it running? is DOCKER_HOST right?)" >&2
-  exit 3
-fi
-
-# PFI_DEMO_NO_BUILD=1: the caller has just built pfi-demo (the integration tests: `cargo test`
-# builds every binary of the package before it runs them).
-if [[ "${PFI_DEMO_NO_BUILD:-0}" != 1 ]]; then
-  cargo build --quiet "${cargo_profile[@]}" --bin pfi-demo --manifest-path "$root/Cargo.toml"
-fi
-if [[ ! -x "$binary" ]]; then
-  echo "build-demo-image: $binary does not exist; build it with cargo build ${cargo_profile[*]} --bin pfi-demo" >&2
-  exit 3
-fi
-
-rm -rf "$context"
-mkdir -p "$context/rootfs"
-strip -o "$context/pfi-demo" "$binary"
-# The libraries the binary loads, at the paths its loader looks for them (ldd prints
-# `name => /path (address)` for each library and `/path (address)` for the loader itself).
-ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-  while read -r library; do
-    cp -L --parents "$library" "$context/rootfs/"
-  done
-cp -f "$dockerfile" "$context/Dockerfile"
-
-digest="$(cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
-current="$(docker image inspect --format '{{ index .Config.Labels "pfi.demo.digest" }}' "$image" 2>/dev/null || true)"
-previous="$(docker image inspect --format '{{ .Id }}' "$image" 2>/dev/null || true)"
-if [[ "$current" == "$digest" ]]; then
-  echo "build-demo-image: $image is up to date"
-  exit 0
-fi
-
-# The classic builder: it needs no buildx plugin and pulls nothing for FROM scratch.
-# Its deprecation notice is noise: show the output only when the build fails.
-if ! output="$(DOCKER_BUILDKIT=0 docker build --quiet --label "pfi.demo.digest=$digest" \
-  --tag "$image" "$context" 2>&1)"; then
-  echo "$output" >&2
-  exit 1
-fi
-# The image this replaced is now untagged: remove it (and its layers) unless a container
-# still uses it.
-if [[ -n "$previous" && "$previous" != "$(docker image inspect --format '{{ .Id }}' "$image")" ]]; then
-  docker image rm "$previous" >/dev/null 2>&1 || true
-fi
-echo "build-demo-image: built $image"
+exec "$(dirname "${BASH_SOURCE[0]}")/build-binary-image.sh" pfi-demo demo "${PFI_DEMO_IMAGE:-pfi-demo:local}"
