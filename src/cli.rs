@@ -6,6 +6,7 @@ mod analyze;
 mod check;
 mod completions;
 mod detect;
+mod detect_precursors;
 mod diagnostics;
 mod explain;
 mod fmt;

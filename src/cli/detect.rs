@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// A `timestamp,value` CSV file; prints `timestamp,value,anomaly_score` for every row.
-    #[arg(required_unless_present_any = ["nab", "list"], conflicts_with_all = ["nab", "list"])]
+    #[arg(required_unless_present_any = ["nab", "list", "precursors"], conflicts_with_all = ["nab", "list", "precursors"])]
     pub file: Option<PathBuf>,
     /// The detector (see `--list`).
     #[arg(long, default_value = DEFAULT_DETECTOR)]
@@ -29,6 +29,11 @@ pub struct DetectArgs {
     /// List the detectors and their parameters.
     #[arg(long)]
     pub list: bool,
+    /// Score a labelled early-warning corpus (CSVs and `labels.json`, e.g.
+    /// `bench/precursors/recorded`): precision, recall, F1, lead times and false alarms a day
+    /// of the rolling z-score baseline, `forecast` and --detector, and `forecast`'s calibration.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["nab", "list", "explain"])]
+    pub precursors: Option<PathBuf>,
     /// After the scores, print each alarm to stderr: its line, which detector or view fired and
     /// why (for `forecast`: when the limit is expected to be reached, with an interval).
     #[arg(long, conflicts_with_all = ["nab", "list"])]
@@ -50,6 +55,10 @@ pub fn run(args: DetectArgs) -> ExitCode {
     };
     if let Err(e) = resolve(&args.detector, &params) {
         return bad_input(&format!("{e}\n  help: run `pfi detect --list`"));
+    }
+    if let Some(dir) = &args.precursors {
+        let threshold = alarm_level(&args.detector, &params, None);
+        return super::detect_precursors::run(dir, &args.detector, &params, threshold);
     }
     match (&args.file, &args.nab, &args.out) {
         (Some(file), _, _) => {

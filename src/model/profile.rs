@@ -75,6 +75,9 @@ pub struct Profile {
     /// along two paths (absent: none does, every reach is in closed form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reach_samples: Option<usize>,
+    /// The prior the rates start from (absent without a history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_prior: Option<super::risk_prior::RiskPrior>,
 }
 
 /// A resource the application's code calls, and how its propagation changed.
@@ -503,6 +506,7 @@ pub fn profile(plan: &Plan, rates: &RateTable, seed: u64) -> Profile {
         analysis,
         total_samples,
         reach_samples,
+        risk_prior: super::risk_prior::RiskPrior::of(rates),
     }
 }
 

@@ -18,6 +18,24 @@ pub const QUIET_SECS: f64 = 600.0;
 /// The start of every series that is not scored.
 pub const WARMUP_SECS: f64 = 3600.0;
 
+/// The two durations of the rules, per corpus: a generated corpus of hours-long series uses
+/// [`Rules::GENERATED`]; a corpus recorded from `pfi run`s of a minute uses its own (stated in
+/// its `labels.json`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    /// The start of every series that is not scored.
+    pub warmup_secs: f64,
+    /// Alarms closer than this to the previous above-threshold sample are the same alarm.
+    pub quiet_secs: f64,
+}
+
+impl Rules {
+    pub const GENERATED: Rules = Rules {
+        warmup_secs: WARMUP_SECS,
+        quiet_secs: QUIET_SECS,
+    };
+}
+
 /// The verdict on one series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesVerdict {
@@ -26,8 +44,18 @@ pub struct SeriesVerdict {
     pub lead_secs: Option<f64>,
 }
 
-/// Judges the scores of one series at `threshold`.
+/// Judges the scores of one series at `threshold` with the generated corpus' rules.
 pub fn judge(series: &LabelledSeries, scores: &[f64], threshold: f64) -> SeriesVerdict {
+    judge_with(Rules::GENERATED, series, scores, threshold)
+}
+
+/// Judges the scores of one series at `threshold` with `rules`.
+pub fn judge_with(
+    rules: Rules,
+    series: &LabelledSeries,
+    scores: &[f64],
+    threshold: f64,
+) -> SeriesVerdict {
     let start = series.samples.first().map_or(0.0, |s| s.0);
     let mut last_high: Option<f64> = None;
     let mut verdict = SeriesVerdict {
@@ -35,10 +63,10 @@ pub fn judge(series: &LabelledSeries, scores: &[f64], threshold: f64) -> SeriesV
         lead_secs: None,
     };
     for ((t, _), score) in series.samples.iter().zip(scores) {
-        if *t - start < WARMUP_SECS || *score < threshold {
+        if *t - start < rules.warmup_secs || *score < threshold {
             continue;
         }
-        let new = last_high.is_none_or(|at| t - at > QUIET_SECS);
+        let new = last_high.is_none_or(|at| t - at > rules.quiet_secs);
         last_high = Some(*t);
         if !new {
             continue;
@@ -132,7 +160,7 @@ mod tests {
     fn series(onset: Option<f64>, fault: Option<f64>, n: usize) -> LabelledSeries {
         LabelledSeries {
             name: "s".into(),
-            shape: "leak",
+            shape: "leak".into(),
             samples: (0..n).map(|i| (i as f64 * 60.0, 0.0)).collect(),
             limit: 1.0,
             onset,

@@ -47,7 +47,8 @@ pub const DISTRACTORS: &[&str] = &["noise", "blips", "daily_cycle", "level_shift
 pub struct LabelledSeries {
     /// `shape-index`, e.g. `leak-03`.
     pub name: String,
-    pub shape: &'static str,
+    /// The generator's shape, or a recorded corpus' label (`leak`, `healthy`, ...).
+    pub shape: String,
     /// `(timestamp seconds, value)`, regularly sampled from 0.
     pub samples: Vec<(f64, f64)>,
     /// The failure limit, reached from below.
@@ -118,7 +119,7 @@ fn one(shape: &'static str, index: usize, draw: &mut Draw) -> LabelledSeries {
     let series =
         |step: f64, limit: f64, onset: Option<f64>, samples: Vec<(f64, f64)>| LabelledSeries {
             name: name.clone(),
-            shape,
+            shape: shape.to_string(),
             samples,
             limit,
             onset,

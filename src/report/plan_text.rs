@@ -49,6 +49,9 @@ pub fn profile_text(profile: &Profile, effective: &[EffectiveThreshold]) -> Stri
     for edge in &profile.uncovered {
         out.push_str(&format!("  no fault exercises the dependency {edge}\n"));
     }
+    if let Some(prior) = &profile.risk_prior {
+        out.push_str(&prior.text());
+    }
     if !profile.analysis.is_empty() {
         out.push_str(&format!(
             "\ncode analysis (propagation to dependents: {} + {} per unguarded call, at most {}):\n",

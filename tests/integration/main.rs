@@ -4,6 +4,7 @@ mod analyze;
 mod compose_run;
 mod demo;
 mod detect;
+mod detect_precursors;
 mod docker;
 mod docker_run;
 mod engine;
