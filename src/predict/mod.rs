@@ -28,7 +28,10 @@
 //! | `seasonal` | surprise against a level plus a learnt time-of-day profile |
 //!
 //! The precursor benchmark (`cargo bench --bench precursors`: `precursor_corpus`,
-//! `early_warning`) measures early warnings of faults; see the README's Prediction section.
+//! `early_warning`, `precursor_score`, `rolling_z`, `reliability`) measures early warnings of
+//! faults and the calibration of `forecast`; `pfi detect --precursors DIR` scores a corpus on
+//! disk (`precursor_dir`), such as the one recorded from real runs in
+//! `bench/precursors/recorded/`; see the README's Prediction section.
 //!
 //! # What a score means
 //! - The single-model detectors report *surprise*: with `d = log10(1/p)`, the orders of
