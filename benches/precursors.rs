@@ -130,6 +130,7 @@ fn main() {
         },
         forecast.clone(),
         registered("forecast", false),
+        registered("ensemble", true),
         registered("changepoint", false),
         registered("seasonal", false),
         registered("ensemble", false),
@@ -138,7 +139,7 @@ fn main() {
         registered("ewma", false),
     ];
     println!(
-        "{:<28} {:>9} {:>9} {:>6} {:>6} {:>6} {:>11} {:>9} {:>7}",
+        "{:<28} {:>9} {:>9} {:>6} {:>6} {:>6} {:>11} {:>9} {:>7} {:>6}",
         "detector",
         "threshold",
         "precision",
@@ -147,17 +148,32 @@ fn main() {
         "warned",
         "median lead",
         "p10 lead",
-        "FA/day"
+        "FA/day",
+        "dev F1"
     );
+    // `cargo bench --bench precursors -- NAME` scores only the contenders whose label contains
+    // NAME (the baseline always runs).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let mut forecast_scores = None;
     for contender in contenders {
+        let label = label(&contender);
+        if !matches!(contender, Contender::Baseline { .. })
+            && !filters.is_empty()
+            && !filters.iter().any(|f| label.contains(f.as_str()))
+        {
+            continue;
+        }
         let dev_scores: Vec<Vec<f64>> = dev.iter().map(|s| scores(&contender, s)).collect();
         let test_scores: Vec<Vec<f64>> = test.iter().map(|s| scores(&contender, s)).collect();
         let threshold = choose(&dev, &dev_scores);
+        let dev_f1 = evaluate(&dev, &dev_scores, threshold).f1();
         let e = evaluate(&test, &test_scores, threshold);
         println!(
-            "{:<28} {:>9.2} {:>9.3} {:>6.3} {:>6.3} {:>3}/{:<2} {:>9} s {:>7} s {:>7.2}",
-            label(&contender),
+            "{:<28} {:>9.2} {:>9.3} {:>6.3} {:>6.3} {:>3}/{:<2} {:>9} s {:>7} s {:>7.2} {dev_f1:>6.3}",
+            label,
             threshold,
             e.precision(),
             e.recall(),

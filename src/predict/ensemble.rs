@@ -12,16 +12,25 @@
 //!   timestamps) as a z-score, averaged and scored as a record in the same way (catches a broken
 //!   daily rhythm: a missing peak, a flat day, a peak at the wrong time);
 //! - **forest** (off by default): the isolation-forest score of the last few values' shape
-//!   (`isolation_forest`), averaged and scored as a record.
+//!   (`isolation_forest`), averaged and scored as a record;
+//! - **forecast** (only when the metric's limit is given, `limit` and `direction`): the
+//!   probability that the limit is reached within `horizon` seconds (`forecast`). With a limit
+//!   the question is "will it fail?", so an anomaly of the other views counts as an early
+//!   warning only as far as the forecast agrees: the score is
+//!   `max(P, min(anomaly, agree · P))` (an odd value while the limit is far away — a blip, a
+//!   level shift that stays below it — is not a warning). The probability is not held by the
+//!   suppressor: it is a state, not an event, and it rises as the breach comes closer.
 //!
 //! The score is the strongest view; then a `Suppressor` raises one alarm per incident (NAB
 //! rewards the earliest detection in a window and counts every repeat as a false positive).
 //! The weights, tolerances and windows were chosen once for the whole NAB corpus (see the
 //! module documentation of `predict`); nothing adapts per file beyond the streaming state.
 
+use super::crossing::Crossing;
 use super::detector::Detector;
 use super::detector_spec::DetectorSpec;
 use super::extremes::Extremes;
+use super::forecast::{self, Forecast};
 use super::holt_winters::{HoltWinters, HoltWintersConfig};
 use super::isolation_forest::{IsolationForest, IsolationForestConfig};
 use super::param_spec::{ParamSpec, WARMUP};
@@ -157,6 +166,35 @@ pub const SPEC: DetectorSpec = DetectorSpec {
             1000.0,
             "a score this many times the alarm's gets through the hold",
         ),
+        ParamSpec::real(
+            "limit",
+            0.0,
+            -1.0e300,
+            1.0e300,
+            "the value at which the metric fails (with `direction`): adds the forecast view",
+        ),
+        ParamSpec::integer(
+            "direction",
+            0.0,
+            -1.0,
+            1.0,
+            "1 = fails when rising to `limit`, -1 = when falling to it, 0 = no limit (no \
+             forecast view)",
+        ),
+        ParamSpec::real(
+            "horizon",
+            900.0,
+            1.0e-3,
+            1.0e9,
+            "seconds ahead the forecast view looks for a breach",
+        ),
+        ParamSpec::real(
+            "agree",
+            2.0,
+            0.0,
+            1.0e9,
+            "with a limit, an anomaly scores at most this many times the breach probability",
+        ),
         WARMUP,
     ],
     build: |p| Box::new(Ensemble::from_params(p)),
@@ -177,6 +215,8 @@ pub struct Ensemble {
     forest: Option<(IsolationForest, SustainedRecord)>,
     forest_weight: f64,
     suppressor: Suppressor,
+    /// The forecast view and `agree`, when a limit is given.
+    forecast: Option<(Forecast, f64)>,
     warmup: usize,
     settle: usize,
     seen: usize,
@@ -222,12 +262,29 @@ impl Ensemble {
             }),
             forest_weight,
             suppressor: Suppressor::new(p.get("alarm"), p.count("hold"), p.get("escalate")),
+            forecast: forecast_view(p),
             warmup,
             settle: (p.get("settle") * warmup as f64).ceil() as usize,
             seen: 0,
             winner: ("none", 0.0, 0.0),
         }
     }
+}
+
+/// The `forecast` detector towards the ensemble's limit (`None` without one), with its
+/// defaults but the ensemble's limit, direction, horizon and warm-up.
+fn forecast_view(p: &Params) -> Option<(Forecast, f64)> {
+    let direction = p.get("direction");
+    if direction == 0.0 {
+        return None;
+    }
+    let mut own = Params::defaults(forecast::SPEC.params);
+    for (i, spec) in forecast::SPEC.params.iter().enumerate() {
+        if matches!(spec.name, "limit" | "direction" | "horizon" | "warmup") {
+            own.set(i, p.get(spec.name));
+        }
+    }
+    Some((Forecast::from_params(&own), p.get("agree")))
 }
 
 impl Detector for Ensemble {
@@ -280,14 +337,30 @@ impl Detector for Ensemble {
             let z = forest.observe(value).1.max(0.0);
             consider("forest", self.forest_weight * record.update(z, settled), z);
         }
-        self.winner = winner;
         let scoring = self.seen >= self.warmup;
         self.seen = self.seen.saturating_add(1);
-        if scoring {
+        let anomaly = if scoring {
             self.suppressor.apply(best)
         } else {
             0.0
+        };
+        let Some((forecast, agree)) = self.forecast.as_mut() else {
+            self.winner = winner;
+            return anomaly;
+        };
+        let p = forecast.update(timestamp_secs, value);
+        let agreed = anomaly.min(*agree * p);
+        if p >= agreed {
+            self.winner = ("forecast", p, p);
+            p
+        } else {
+            self.winner = (winner.0, agreed, winner.2);
+            agreed
         }
+    }
+
+    fn crossing(&self) -> Option<Crossing> {
+        self.forecast.as_ref().and_then(|(f, _)| f.crossing())
     }
 
     fn footprint(&self) -> usize {
@@ -300,6 +373,7 @@ impl Detector for Ensemble {
                 .forest
                 .as_ref()
                 .map_or(0, |(f, r)| f.footprint() + r.footprint())
+            + self.forecast.as_ref().map_or(0, |(f, _)| f.footprint())
             + 8
     }
 
@@ -318,6 +392,10 @@ impl Detector for Ensemble {
                  metric's own record"
             ),
             "forest" => format!("an unusual shape: isolation score {raw:.2}, beyond its record"),
+            "forecast" => {
+                let why = self.forecast.as_ref().and_then(|(f, _)| f.explain())?;
+                return Some(format!("ensemble: the forecast view ({score:.2}): {why}"));
+            }
             _ => return None,
         };
         Some(format!("ensemble: the {view} view ({score:.2}): {detail}"))
@@ -387,5 +465,65 @@ mod tests {
             best_after_shift > 0.3 && best_after_shift > quiet_max,
             "shift scored {best_after_shift}, quiet stretch {quiet_max}"
         );
+    }
+
+    #[test]
+    fn with_a_limit_a_leak_warns_before_it_and_a_blip_far_below_it_does_not() {
+        let with_limit = |limit: f64| {
+            let params = resolve(
+                "ensemble",
+                &[
+                    ("warmup".into(), 720.0),
+                    ("limit".into(), limit),
+                    ("direction".into(), 1.0),
+                    ("horizon".into(), 900.0),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            Ensemble::from_params(&params)
+        };
+        let wobble = |i: usize| ((i * 7919) % 17) as f64 / 17.0 - 0.5;
+        // Memory at 100 MB, leaking 0.1 MB/s from t = 2 h towards a 200 MB limit (1000 s).
+        let mut leak = with_limit(200.0);
+        let mut warned_at = None;
+        for i in 0..3000 {
+            let t = i as f64 * 5.0;
+            let v = 100.0 + wobble(i) + 0.1 * (t - 7200.0).max(0.0);
+            if v >= 200.0 {
+                break;
+            }
+            let s = leak.update(t, v);
+            if s >= 0.5 && warned_at.is_none() {
+                warned_at = Some(t);
+                let why = leak.explain().unwrap_or_default();
+                assert!(why.starts_with("ensemble: the forecast view"), "{why}");
+                assert!(leak.crossing().is_some());
+            }
+        }
+        let warned_at = warned_at.unwrap_or_else(|| panic!("no warning before the limit"));
+        assert!(
+            (7200.0..=7200.0 + 1000.0 - 60.0).contains(&warned_at),
+            "warned at {warned_at}"
+        );
+        // The same metric with a blip to 130 MB and a step to 120 MB, never near the limit: the
+        // anomaly views fire (without a limit the ensemble alarms), the forecast does not agree.
+        let mut blip = with_limit(200.0);
+        let mut plain = ensemble(720.0);
+        let (mut worst, mut plain_worst) = (0.0_f64, 0.0_f64);
+        for i in 0..3000 {
+            let t = i as f64 * 5.0;
+            let v = match i {
+                1500 => 130.0,
+                _ if i >= 2000 => 120.0 + wobble(i),
+                _ => 100.0 + wobble(i),
+            };
+            worst = worst.max(blip.update(t, v));
+            plain_worst = plain_worst.max(plain.update(t, v));
+        }
+        assert!(
+            plain_worst >= 0.9,
+            "the plain ensemble scored {plain_worst}"
+        );
+        assert!(worst < 0.5, "with the limit the blip scored {worst}");
     }
 }

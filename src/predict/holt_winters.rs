@@ -88,6 +88,8 @@ pub struct HoltWinters {
     last: Option<f64>,
     mae: f64,
     seen: usize,
+    /// The latest sample's forecast and residual z (for `explain`).
+    explained: (f64, f64),
 }
 
 impl HoltWinters {
@@ -110,6 +112,7 @@ impl HoltWinters {
             last: None,
             mae: 0.0,
             seen: 0,
+            explained: (f64::NAN, 0.0),
         }
     }
 
@@ -170,7 +173,12 @@ impl HoltWinters {
             if self.season.len() > 1 {
                 self.season[self.phase] = c.gamma * (value - level) + (1.0 - c.gamma) * seasonal;
             }
-            self.phase = (self.phase + 1) % self.season.len();
+            // `(phase + 1) % len` without the division.
+            self.phase = if self.phase + 1 >= self.season.len() {
+                0
+            } else {
+                self.phase + 1
+            };
             return;
         }
         let Some(period) = self.period else {
@@ -207,12 +215,30 @@ impl Detector for HoltWinters {
             return 0.0;
         }
         let scoring = self.seen >= self.config.warmup;
+        let forecast = self.forecast().unwrap_or(value);
         let z = self.residual_z(timestamp_secs, value);
+        self.explained = (forecast, z);
         if scoring { score_from_z(z) } else { 0.0 }
     }
 
     fn footprint(&self) -> usize {
         self.season.len() + self.first_season.len() + self.range.footprint() + 8
+    }
+
+    fn explain(&self) -> Option<String> {
+        let (forecast, z) = self.explained;
+        if !forecast.is_finite() {
+            return None;
+        }
+        let season = match self.period {
+            Some(n) if n > 1 => format!("a season of {n} samples"),
+            Some(_) => "no season".to_string(),
+            None => "the season not known yet".to_string(),
+        };
+        Some(format!(
+            "holt_winters: the value missed the forecast {forecast:.6} by {z:+.2} residual \
+             scales (level, damped trend and {season})"
+        ))
     }
 }
 
@@ -267,6 +293,19 @@ mod tests {
         // The range floor (10% of the 40-wide range) caps the z-score near 10: one in 10^23.
         let score = d.update(trough as f64 * 3600.0, 70.0);
         assert!(score > 0.75, "broken rhythm scored {score}");
+        // `--explain` says what was expected and by how much it was missed.
+        let why = d.explain().unwrap_or_default();
+        let forecast: f64 = why
+            .strip_prefix("holt_winters: the value missed the forecast ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default();
+        assert!(
+            (25.0..35.0).contains(&forecast)
+                && why.contains("by +")
+                && why.contains("a season of 24 samples"),
+            "{why}"
+        );
     }
 
     #[test]

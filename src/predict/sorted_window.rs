@@ -1,5 +1,6 @@
 //! `SortedWindow`: the last N values, kept sorted for exact rolling median and MAD.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 /// A sliding window over the last `capacity` values that keeps a sorted copy, so the median is
@@ -9,6 +10,9 @@ pub struct SortedWindow {
     capacity: usize,
     arrivals: VecDeque<f64>,
     sorted: Vec<f64>,
+    /// Where the last MAD split the deviations (how many came from below the center): the
+    /// next search starts there, since the MAD of a sliding window moves little per sample.
+    mad_hint: Cell<usize>,
 }
 
 impl SortedWindow {
@@ -18,6 +22,7 @@ impl SortedWindow {
             capacity,
             arrivals: VecDeque::with_capacity(capacity),
             sorted: Vec::with_capacity(capacity),
+            mad_hint: Cell::new(0),
         }
     }
 
@@ -41,15 +46,17 @@ impl SortedWindow {
             // Replace the oldest value by the new one with a single shift of the values
             // between their two positions.
             let sorted = &mut self.sorted;
-            let out = count_while(sorted, |v| v < oldest);
+            if sorted.len() <= WALK_UP_TO {
+                let out = count_while(sorted, |v| v < oldest);
+                if out < sorted.len() {
+                    walk(sorted, out, value);
+                }
+                return;
+            }
+            let (out, to) = count_both(sorted, oldest, value);
             if out >= sorted.len() {
                 return;
             }
-            if sorted.len() <= WALK_UP_TO {
-                walk(sorted, out, value);
-                return;
-            }
-            let to = count_while(sorted, |v| v <= value);
             if to > out {
                 sorted.copy_within(out + 1..to, out);
                 sorted[to - 1] = value;
@@ -80,10 +87,14 @@ impl SortedWindow {
             return 0.0;
         }
         let deviations = Deviations::new(&self.sorted, center);
+        let hint = self.mad_hint.get();
         if n % 2 == 1 {
-            deviations.kth(n / 2).0
+            let (kth, _, split) = deviations.kth(n / 2, hint);
+            self.mad_hint.set(split);
+            kth
         } else {
-            let (lower, upper) = deviations.kth(n / 2 - 1);
+            let (lower, upper, split) = deviations.kth(n / 2 - 1, hint);
+            self.mad_hint.set(split);
             0.5 * (lower + upper)
         }
     }
@@ -139,6 +150,34 @@ fn count_while(sorted: &[f64], pred: impl Fn(f64) -> bool) -> usize {
     base + usize::from(pred(sorted[base]))
 }
 
+/// `count_while(sorted, |v| v < below)` and `count_while(sorted, |v| v <= upto)` in one loop:
+/// the two searches' chains of dependent loads run side by side instead of one after the other.
+fn count_both(sorted: &[f64], below: f64, upto: f64) -> (usize, usize) {
+    if sorted.is_empty() {
+        return (0, 0);
+    }
+    let (mut a, mut b) = (0, 0);
+    let mut size = sorted.len();
+    while size > 1 {
+        let half = size / 2;
+        a = if sorted[a + half] < below {
+            a + half
+        } else {
+            a
+        };
+        b = if sorted[b + half] <= upto {
+            b + half
+        } else {
+            b
+        };
+        size -= half;
+    }
+    (
+        a + usize::from(sorted[a] < below),
+        b + usize::from(sorted[b] <= upto),
+    )
+}
+
 /// The absolute deviations of a sorted slice from a center, seen as two sorted sequences: the
 /// values below the center (walking left) and the values at or above it (walking right).
 struct Deviations<'a> {
@@ -174,14 +213,52 @@ impl<'a> Deviations<'a> {
         self.sorted[self.pivot + j] - self.center
     }
 
-    /// The k-th smallest deviation (0-based), by a binary search on how many come from the
-    /// left, and the (k+1)-th (the k-th again when there is none).
-    fn kth(&self, k: usize) -> (f64, f64) {
+    /// Whether taking `i` deviations from the left (and `take - i` from the right) takes the
+    /// `take` smallest: the right one last taken is no larger than the next left one.
+    fn fits(&self, take: usize, i: usize) -> bool {
+        let j = take - i;
+        j == 0 || self.right(j - 1) <= self.left(i)
+    }
+
+    /// The k-th smallest deviation (0-based), by a search on how many come from the left
+    /// (galloping out from `hint`, then a binary search), the (k+1)-th (the k-th again when
+    /// there is none), and how many came from the left (the next call's hint).
+    fn kth(&self, k: usize, hint: usize) -> (f64, f64, usize) {
         let n_left = self.pivot;
         let n_right = self.sorted.len() - self.pivot;
         let take = k + 1;
         let mut lo = take.saturating_sub(n_right);
         let mut hi = take.min(n_left);
+        // The answer is the smallest i in [lo, hi) that fits, or hi. Gallop from the hint to
+        // a small bracket (the split moves by a step or two per sample), then bisect it.
+        let h = hint.clamp(lo, hi);
+        if h < hi {
+            let mut step = 1;
+            if self.fits(take, h) {
+                hi = h;
+                while lo < hi {
+                    let probe = hi.saturating_sub(step).max(lo);
+                    if self.fits(take, probe) {
+                        hi = probe;
+                        step *= 2;
+                    } else {
+                        lo = probe + 1;
+                        break;
+                    }
+                }
+            } else {
+                lo = h + 1;
+                while lo < hi {
+                    let probe = (lo + step - 1).min(hi - 1);
+                    if self.fits(take, probe) {
+                        hi = probe;
+                        break;
+                    }
+                    lo = probe + 1;
+                    step *= 2;
+                }
+            }
+        }
         // Smallest i such that right(j - 1) <= left(i), with j = take - i, found without a
         // data-dependent branch (on random data it would mispredict every other step).
         while lo < hi {
@@ -213,7 +290,7 @@ impl<'a> Deviations<'a> {
             f64::INFINITY
         };
         let next = next_left.min(next_right);
-        (kth, if next.is_finite() { next } else { kth })
+        (kth, if next.is_finite() { next } else { kth }, i)
     }
 }
 

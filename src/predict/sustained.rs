@@ -1,7 +1,5 @@
 //! `SustainedRecord`: a deviation that stays, and is larger than any such deviation before.
 
-use std::collections::VecDeque;
-
 /// Turns a stream of z-scores into "record" scores. The strength of a moment is the absolute
 /// mean of the last `span` z-scores, so a deviation must last (and keep its direction) to count,
 /// which single outliers in a noisy metric do not. A moment scores only when its strength beats
@@ -14,7 +12,9 @@ use std::collections::VecDeque;
 pub struct SustainedRecord {
     span: usize,
     tol: f64,
-    recent: VecDeque<f64>,
+    /// The last `span` values, a ring once full (`next` is the oldest).
+    recent: Vec<f64>,
+    next: usize,
     sum: f64,
     best: Option<f64>,
 }
@@ -25,7 +25,8 @@ impl SustainedRecord {
         SustainedRecord {
             span,
             tol: tol.max(1.0e-12),
-            recent: VecDeque::with_capacity(span),
+            recent: Vec::with_capacity(span),
+            next: 0,
             sum: 0.0,
             best: None,
         }
@@ -36,17 +37,31 @@ impl SustainedRecord {
     /// early z-scores, from nearly empty windows, are not evidence.
     pub fn update(&mut self, z: f64, learning: bool) -> f64 {
         let z = if z.is_finite() { z } else { 0.0 };
-        if self.recent.len() == self.span
-            && let Some(old) = self.recent.pop_front()
-        {
-            self.sum -= old;
+        if self.recent.len() == self.span {
+            let slot = &mut self.recent[self.next];
+            self.sum -= *slot;
+            *slot = z;
+            self.next = if self.next + 1 == self.span {
+                0
+            } else {
+                self.next + 1
+            };
+        } else {
+            self.recent.push(z);
         }
-        self.recent.push_back(z);
         self.sum += z;
         if !learning {
             return 0.0;
         }
         let strength = (self.sum / self.recent.len() as f64).abs();
+        // Not a record (the common case): the score is 0 and the record stands, as below, but
+        // without the divisions.
+        if self
+            .best
+            .is_some_and(|best| strength <= best || strength.is_nan())
+        {
+            return 0.0;
+        }
         match self.best {
             Some(best) => {
                 let excess = ((strength - best) / best.max(1.0)).max(0.0);

@@ -347,6 +347,22 @@ fn explain_names_what_fired_and_when_the_limit_is_expected() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no alarm line in {err}"));
     assert!((362..=470).contains(&line), "{err}");
+    // The default, given the same limit, warns through its forecast view and says so.
+    let output = pfi(&[
+        "detect",
+        "--param",
+        "limit=100",
+        "--param",
+        "direction=1",
+        "--explain",
+        path,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("ensemble: the forecast view") && err.contains("expected in"),
+        "{err}"
+    );
     // The ensemble says which view fired.
     let spike = dir.path().join("spike.csv");
     write(&spike, &series(2000, 1500));
@@ -377,6 +393,18 @@ fn awkward_rows_are_named_by_their_line() {
     ] {
         assert!(err.contains(expected), "`{expected}` missing from:\n{err}");
     }
+    // The default with a limit (its forecast view) takes the same rows without a panic.
+    let output = pfi(&[
+        "detect",
+        "--param",
+        "limit=2",
+        "--param",
+        "direction=1",
+        "--explain",
+        file.to_str().unwrap_or_default(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(rows(&stdout(&output)).len(), 8);
     let single = dir.path().join("single.csv");
     write(&single, "timestamp,value\n100,5\n");
     let output = pfi(&["detect", single.to_str().unwrap_or_default()]);
