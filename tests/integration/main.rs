@@ -4,6 +4,7 @@ mod analyze;
 mod compose_run;
 mod demo;
 mod detect;
+mod devtools;
 mod docker;
 mod docker_run;
 mod engine;
