@@ -450,7 +450,7 @@ fn sample_to_sse(channel_p99: f64) {
             text.push_str("  confidence >= 0.5\n  every 250ms\n}\n");
             for m in 0..SERIES {
                 // A limit for the forecast: a ramp heading for it is anomalous.
-                text.push_str(&format!("threshold t.m{m} < 1GiB\n"));
+                text.push_str(&format!("threshold t.m{m} < 1000000000\n"));
             }
             let body = serde_json::json!({ "scenario": text, "watch": true }).to_string();
             let request = hyper::Request::post(format!("http://{address}/v1/runs"))
