@@ -5,8 +5,9 @@
 //! clocks. Bounded: 4 rounds of 10 s.
 //!
 //! Then the watch figures: how many watched series one core's prediction loop sustains at
-//! 1 Hz, and the sample-to-prediction latency (see `series_per_core` and
-//! `sample_to_prediction`); `PFI_SERVE_BENCH=watch` runs only those.
+//! 1 Hz, the sample-to-prediction latency in process, and the same end to end over HTTP and
+//! Server-Sent Events (see `series_per_core`, `sample_to_prediction` and `sample_to_sse`);
+//! `PFI_SERVE_BENCH=watch` runs only those, `PFI_SERVE_BENCH=sse` only the two latencies.
 
 use axum::Router;
 use axum::routing::get;
