@@ -5,8 +5,9 @@
 //! clocks. Bounded: 4 rounds of 10 s.
 //!
 //! Then the watch figures: how many watched series one core's prediction loop sustains at
-//! 1 Hz, and the sample-to-prediction latency (see `series_per_core` and
-//! `sample_to_prediction`); `PFI_SERVE_BENCH=watch` runs only those.
+//! 1 Hz, the sample-to-prediction latency in process, and the same end to end over HTTP and
+//! Server-Sent Events (see `series_per_core`, `sample_to_prediction` and `sample_to_sse`);
+//! `PFI_SERVE_BENCH=watch` runs only those, `PFI_SERVE_BENCH=sse` only the two latencies.
 
 use axum::Router;
 use axum::routing::get;
@@ -27,11 +28,21 @@ const RUNS: usize = 20;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    // `PFI_SERVE_BENCH=watch`: only the watch figures (series per core, sample to prediction).
-    if std::env::var("PFI_SERVE_BENCH").as_deref() == Ok("watch") {
-        series_per_core();
-        sample_to_prediction();
-        return;
+    // `PFI_SERVE_BENCH=watch`: only the watch figures (series per core, sample to prediction,
+    // end to end over SSE); `PFI_SERVE_BENCH=sse`: only the two sample-to-prediction figures.
+    match std::env::var("PFI_SERVE_BENCH").as_deref() {
+        Ok("watch") => {
+            series_per_core();
+            let channel = sample_to_prediction();
+            sample_to_sse(channel);
+            return;
+        }
+        Ok("sse") => {
+            let channel = sample_to_prediction();
+            sample_to_sse(channel);
+            return;
+        }
+        _ => {}
     }
     let dir = tempfile::tempdir().expect("a temporary folder");
     // Servers on their own runtime and threads; the load generator on another.
@@ -100,7 +111,8 @@ fn main() {
     });
     drop(server_runtime);
     series_per_core();
-    sample_to_prediction();
+    let channel = sample_to_prediction();
+    sample_to_sse(channel);
 }
 
 /// A checked plan watching `n` resources' memory with the standard `memory_leak` pattern,
@@ -185,8 +197,9 @@ fn series_per_core() {
 /// newest sample it could have seen to the prediction arriving on the loop's channel (what
 /// the service relays to SSE subscribers and stores). Reported beyond the sampling interval,
 /// which bounds how long a sample may wait for the next step. Baseline in the same run: the
-/// same hop for a bare broadcast message (record, then send, then receive).
-fn sample_to_prediction() {
+/// same hop for a bare broadcast message (record, then send, then receive). Returns the
+/// p99 (ms), the baseline of the end-to-end figure over SSE (`sample_to_sse`).
+fn sample_to_prediction() -> f64 {
     use pfi::monitor::MetricsStore;
     use pfi::predict::live::PredictionLoop;
     use std::sync::{Arc, Mutex};
@@ -286,6 +299,225 @@ fn sample_to_prediction() {
         figures(&latencies),
         p99 - interval_ms,
         percentile(&mut bare, 0.99)
+    );
+    p99
+}
+
+/// Sample-to-prediction latency end to end, over HTTP: `pfi serve` (in this process, on its
+/// own runtime and threads) runs `WATCHES` watches submitted to `POST /v1/runs`; each scrapes
+/// a Prometheus text page served by this bench (on a third runtime) every 250 ms and predicts
+/// every 250 ms, and one client reads `GET /v1/predictions/stream` (Server-Sent Events) on a
+/// plain TCP connection. Each page holds `SERIES` series, and every value carries the number of
+/// the scrape that served it (value mod 10^6); each series leaks (a steady ramp) for 30
+/// scrapes, then settles for 40, over and over, the series staggered. A prediction's signal
+/// is the newest sample its step read, so its value names the scrape it was made from: the
+/// latency is from when that scrape was served to when the prediction's `data:` line arrived
+/// at the client. It includes the wait for the next prediction step (up to one interval) and
+/// the scrape's own schedule, so it is reported beyond the interval. Baseline in the same run:
+/// the in-process hop of `sample_to_prediction` (to the loop's channel, no HTTP).
+fn sample_to_sse(channel_p99: f64) {
+    use axum::extract::{Path, State};
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::{Arc, Mutex};
+    const WATCHES: usize = 4;
+    const SERIES: u64 = 24;
+    const INTERVAL_MS: f64 = 250.0;
+    const FLAT: u64 = 40;
+    const LEAK: u64 = 30;
+    const MEASURE: Duration = Duration::from_secs(90);
+    type Served = Arc<Vec<Mutex<Vec<Instant>>>>;
+    let served: Served = Arc::new((0..WATCHES).map(|_| Mutex::new(Vec::new())).collect());
+
+    // The watched system: one page per watch.
+    let system = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let page_address = system.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route(
+                "/w/{watch}",
+                get(
+                    |State(served): State<Served>, Path(watch): Path<usize>| async move {
+                        let mut scrapes = served[watch].lock().unwrap();
+                        let k = scrapes.len() as u64;
+                        let mut page = String::new();
+                        for m in 0..SERIES {
+                            let phase = (k + m * (FLAT + LEAK) / SERIES) % (FLAT + LEAK);
+                            let level = if phase < FLAT {
+                                100e6 + (phase % 3) as f64 * 1e6
+                            } else {
+                                100e6 + (phase - FLAT + 1) as f64 * 4e6
+                            };
+                            page.push_str(&format!("m{m} {:.0}\n", level + k as f64));
+                        }
+                        scrapes.push(Instant::now());
+                        page
+                    },
+                ),
+            )
+            .with_state(served.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        address
+    });
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (address, server) = server_runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let config = ServeConfig::new(dir.path().to_path_buf());
+        let server = tokio::spawn(pfi::serve::run(listener, config, async move {
+            let _ = stopped.await;
+            "the end of the bench".to_string()
+        }));
+        (address, server)
+    });
+
+    // The subscriber: reads the stream until told to stop; each prediction's run, signal
+    // value and arrival.
+    let (subscribed, ready) = std::sync::mpsc::channel();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(address).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            write!(
+                stream,
+                "GET /v1/predictions/stream HTTP/1.1\r\nHost: {address}\r\n\r\n"
+            )
+            .unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut arrived: Vec<(Instant, serde_json::Value)> = Vec::new();
+            let mut line = String::new();
+            let mut told = false;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(_) => continue,
+                }
+                let at = Instant::now();
+                if !told && line.starts_with("HTTP/1.1 200") {
+                    let _ = subscribed.send(());
+                    told = true;
+                }
+                if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                    if let Ok(value) = serde_json::from_str(data) {
+                        arrived.push((at, value));
+                    }
+                }
+            }
+            arrived
+        })
+    };
+    ready
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the prediction stream answers");
+
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let ids: Vec<String> = client_runtime.block_on(async {
+        let client =
+            Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<Bytes>>();
+        let mut ids = Vec::new();
+        for w in 0..WATCHES {
+            let mut text = format!(
+                "experiment \"sse-{w}\" {{\n  duration 10m\n  seed 1\n  baseline 5s\n}}\n\
+                 telemetry t: prometheus \"http://{page_address}/w/{w}\" every 250ms\n\
+                 predict {{\n"
+            );
+            let watched: Vec<String> = (0..SERIES).map(|m| format!("t.m{m}")).collect();
+            text.push_str(&format!("  watch {}\n", watched.join(", ")));
+            for m in 0..SERIES {
+                text.push_str(&format!(
+                    "  pattern leak{m} when t.m{m} rising and t.m{m} anomalous predicts memory_leak\n"
+                ));
+            }
+            text.push_str("  confidence >= 0.5\n  every 250ms\n}\n");
+            for m in 0..SERIES {
+                // A limit for the forecast: a ramp heading for it is anomalous.
+                text.push_str(&format!("threshold t.m{m} < 1000000000\n"));
+            }
+            let body = serde_json::json!({ "scenario": text, "watch": true }).to_string();
+            let request = hyper::Request::post(format!("http://{address}/v1/runs"))
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(Bytes::from(body)))
+                .unwrap();
+            let response = client.request(request).await.expect("submit");
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let id = value["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("the watch is refused: {value}"));
+            ids.push(id.to_string());
+        }
+        tokio::time::sleep(MEASURE).await;
+        for id in &ids {
+            let request = hyper::Request::post(format!("http://{address}/v1/runs/{id}/abort"))
+                .body(http_body_util::Full::new(Bytes::new()))
+                .unwrap();
+            let _ = client.request(request).await;
+        }
+        ids
+    });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let arrived = reader.join().expect("the subscriber");
+    let _ = stop.send(());
+    let _ = server_runtime.block_on(server);
+    drop(system);
+
+    let mut latencies = Vec::new();
+    let mut unmatched = 0;
+    for (at, prediction) in &arrived {
+        let watch = ids.iter().position(|id| prediction["run"] == id.as_str());
+        let value = prediction["signals"][0]["value"].as_f64();
+        let scrape = match (watch, value) {
+            (Some(w), Some(v)) => served[w]
+                .lock()
+                .unwrap()
+                .get((v as u64 % 1_000_000) as usize)
+                .copied(),
+            _ => None,
+        };
+        match scrape {
+            Some(served_at) => {
+                latencies.push(at.saturating_duration_since(served_at).as_secs_f64() * 1000.0)
+            }
+            None => unmatched += 1,
+        }
+    }
+    let scrapes: usize = served.iter().map(|s| s.lock().unwrap().len()).sum();
+    let p99 = percentile(&mut latencies, 0.99);
+    println!(
+        "sample-to-prediction over SSE ({} predictions of {WATCHES} watches x {SERIES} series on \
+         pfi serve, {scrapes} scrapes, scraped and predicted every {INTERVAL_MS} ms, {unmatched} \
+         unmatched): {}; p99 minus the interval {:+.3} ms (target: at most +50 ms)   baseline \
+         in-process channel hop p99 {channel_p99:.3} ms ({:+.3} ms)   load average {}",
+        latencies.len(),
+        figures(&latencies),
+        p99 - INTERVAL_MS,
+        channel_p99 - INTERVAL_MS,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }
 

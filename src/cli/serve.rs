@@ -81,13 +81,28 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .with_writer(std::io::stderr);
     let _ = match args.log_format {
         LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => logs.json().with_current_span(false).try_init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
+    let json = args.log_format == LogFormat::Json;
+    // With `--log-format json` every line on stderr is a JSON object: errors go through the
+    // log too.
+    let fail = |message: String| {
+        if json {
+            tracing::error!("{message}");
+        } else {
+            eprintln!("error: {message}");
+        }
     };
     let tokens = match &args.tokens {
         Some(path) => match Tokens::read(path) {
             Ok(tokens) => Some(tokens),
             Err(err) => {
-                eprintln!("error: {err}");
+                fail(err.to_string());
                 return ExitCode::from(exit::BAD_INPUT);
             }
         },
@@ -96,7 +111,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let allow = match AllowList::new(&args.allow) {
         Ok(allow) => allow,
         Err(err) => {
-            eprintln!("error: {err}");
+            fail(err.to_string());
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
@@ -112,7 +127,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            fail(format!("cannot start the async runtime: {err}"));
             return ExitCode::from(exit::ENVIRONMENT);
         }
     };
@@ -120,18 +135,22 @@ pub fn run(args: ServeArgs) -> ExitCode {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {
             Ok(listener) => listener,
             Err(err) => {
-                eprintln!("error: cannot listen on {}: {err}", args.listen);
+                fail(format!("cannot listen on {}: {err}", args.listen));
                 return ExitCode::from(exit::ENVIRONMENT);
             }
         };
         if let Ok(address) = listener.local_addr() {
             // Scripts and tests read the address (the port, with --listen 127.0.0.1:0).
-            eprintln!("pfi serve: listening on http://{address}");
+            if json {
+                tracing::info!(%address, "pfi serve: listening on http://{address}");
+            } else {
+                eprintln!("pfi serve: listening on http://{address}");
+            }
         }
         match crate::serve::run(listener, config, super::run::shutdown_signal()).await {
             Ok(()) => ExitCode::from(exit::OK),
             Err(err) => {
-                eprintln!("error: {err}");
+                fail(err.to_string());
                 if err.0.starts_with("refusing") {
                     ExitCode::from(exit::BAD_INPUT)
                 } else {

@@ -1,9 +1,11 @@
 //! The record of a run still running, for the service's live charts: what it measured so
-//! far (checks, telemetry), the faults applied and reverted so far (from its events), its
-//! predictions so far, and its thresholds not yet judged. Times are on the run's clock, as
-//! in the finished record, so the charts drawn from it are the report's charts.
+//! far (checks, telemetry), the faults applied and reverted and the mitigations fired so far
+//! (from its events), its predictions so far, and its thresholds not yet judged. Times are
+//! on the run's clock, as in the finished record, so the charts drawn from it are the
+//! report's charts.
 
 use super::fault_outcome::FaultOutcome;
+use super::mitigation_record::MitigationRecord;
 use super::prediction_record::{PredictionRecord, SignalRecord};
 use super::probe_record::{Check, ProbeRecord};
 use super::record_builder::thin;
@@ -44,6 +46,7 @@ impl RunRecord {
         });
         let mut faults: Vec<FaultOutcome> = Vec::new();
         let mut run_id = String::new();
+        let mut mitigations: Vec<MitigationRecord> = Vec::new();
         for event in input.events {
             match &event.kind {
                 EventKind::RunStarted { run_id: id, .. } => run_id = id.clone(),
@@ -74,6 +77,22 @@ impl RunRecord {
                         open.reverted_ms = Some(event.at_ms);
                     }
                 }
+                EventKind::MitigationFired {
+                    trigger,
+                    prediction,
+                    confidence,
+                    action,
+                    outcome,
+                    ok,
+                } => mitigations.push(MitigationRecord {
+                    at_ms: event.at_ms,
+                    trigger: trigger.clone(),
+                    prediction: prediction.clone(),
+                    confidence: *confidence,
+                    action: action.clone(),
+                    outcome: outcome.clone(),
+                    ok: *ok,
+                }),
                 _ => {}
             }
         }
@@ -182,7 +201,7 @@ impl RunRecord {
             predicting: plan.predict.is_some(),
             predictions,
             mitigation_rules: plan.mitigations.len(),
-            mitigations: Vec::new(),
+            mitigations,
             risk: RiskReport {
                 scenarios: Vec::new(),
                 resources: Vec::new(),

@@ -53,6 +53,8 @@ pub struct Interpreter {
     /// Rules fired by hand: the sender handed out, the receiver the engine's.
     manual_sender: tokio::sync::mpsc::Sender<crate::mitigate::ManualFiring>,
     manual: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<crate::mitigate::ManualFiring>>>,
+    /// The run's id, when the caller chose it (the service: its API id is the ledger's).
+    run_id: Option<String>,
 }
 
 impl Interpreter {
@@ -68,7 +70,16 @@ impl Interpreter {
             fail_inconclusive: false,
             manual_sender,
             manual: std::sync::Mutex::new(Some(manual)),
+            run_id: None,
         }
+    }
+
+    /// Runs under `id` instead of a new one: its ledger is `<state>/runs/<id>/` and its
+    /// journal and report name it (the service gives its API id, so `pfi recover`, the ledger,
+    /// the journal and the API name a run the same way). The ledger refuses an id already used.
+    pub fn with_run_id(mut self, id: String) -> Interpreter {
+        self.run_id = Some(id);
+        self
     }
 
     /// A threshold judged on too few samples fails the run instead of being only reported
@@ -112,7 +123,7 @@ impl Interpreter {
         let plan = self.plan.clone();
         let journal = self.journal.clone();
         let seed = self.options.seed.unwrap_or(plan.experiment.seed);
-        let run_id = new_run_id();
+        let run_id = self.run_id.clone().unwrap_or_else(new_run_id);
         let ledger = Ledger::create(&self.options.state_dir, &run_id)
             .map_err(|err| RunError::environment(err.to_string()))?;
         let ledger = Arc::new(ledger);

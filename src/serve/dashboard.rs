@@ -166,7 +166,9 @@ fn live_page(row: &RunRow, events: &[StoredEvent], charts: &str) -> String {
     let mut out = page_start(&format!("pfi: run {} ({})", row.id, row.status), false);
     run_header(&mut out, row);
     out.push_str("<p class=\"meta\" id=\"live\">Live: the charts and events follow the run as it goes; the report replaces this page when the run ends.</p>");
-    out.push_str("<div id=\"charts\">");
+    // `data-refreshes`: how many times the script replaced the charts (a browser test reads
+    // it from the page as the browser holds it).
+    out.push_str("<div id=\"charts\" data-refreshes=\"0\">");
     out.push_str(charts);
     out.push_str("</div>\n");
     out.push_str("<section><h2>Events</h2><ol class=\"events\" id=\"events\">\n");
@@ -182,7 +184,7 @@ fn live_page(row: &RunRow, events: &[StoredEvent], charts: &str) -> String {
         .replace('<', "\\u003c");
     let _ = write!(
         out,
-        "<script>\n(function () {{\n  var list = document.getElementById('events');\n  var note = document.getElementById('live');\n  var charts = document.getElementById('charts');\n  var last = {last};\n  var run = encodeURIComponent({id});\n  var busy = false, again = false;\n  function refresh() {{\n    if (busy) {{ again = true; return; }}\n    busy = true;\n    fetch('/ui/runs/' + run + '/charts', {{ credentials: 'same-origin', cache: 'no-store' }})\n      .then(function (r) {{ return r.ok ? r.text() : null; }})\n      .then(function (html) {{ if (html !== null) charts.innerHTML = html; }})\n      .catch(function () {{}})\n      .then(function () {{ busy = false; if (again) {{ again = false; refresh(); }} }});\n  }}\n  var source = new EventSource('/v1/runs/' + run + '/events');\n  source.addEventListener('event', function (e) {{\n    var d = JSON.parse(e.data);\n    if (d.seq <= last) return;\n    last = d.seq;\n    var item = document.createElement('li');\n    item.value = d.seq + 1;\n    item.textContent = '+' + (d.at_ms / 1000).toFixed(3) + 's  ' + d.message;\n    list.appendChild(item);\n    refresh();\n  }});\n  source.addEventListener('sample', function (e) {{\n    var d = JSON.parse(e.data);\n    note.textContent = 'Live: ' + (d.elapsed_ms / 1000).toFixed(1) + 's of ' + (d.total_ms / 1000).toFixed(0) + 's, ' + d.phase + (d.active_faults.length ? ', active: ' + d.active_faults.join(', ') : ', no fault active') + '.';\n    refresh();\n  }});\n  source.addEventListener('end', function (e) {{\n    source.close();\n    note.textContent = 'The run ended (' + JSON.parse(e.data).status + '): loading its report.';\n    window.location.reload();\n  }});\n  source.onerror = function () {{\n    note.textContent = 'The event stream was interrupted; reconnecting.';\n  }};\n}})();\n</script>\n"
+        "<script>\n(function () {{\n  var list = document.getElementById('events');\n  var note = document.getElementById('live');\n  var charts = document.getElementById('charts');\n  var last = {last};\n  var run = encodeURIComponent({id});\n  var busy = false, again = false;\n  function refresh() {{\n    if (busy) {{ again = true; return; }}\n    busy = true;\n    fetch('/ui/runs/' + run + '/charts', {{ credentials: 'same-origin', cache: 'no-store' }})\n      .then(function (r) {{ return r.ok ? r.text() : null; }})\n      .then(function (html) {{ if (html !== null) {{ charts.innerHTML = html; charts.setAttribute('data-refreshes', String(+charts.getAttribute('data-refreshes') + 1)); }} }})\n      .catch(function () {{}})\n      .then(function () {{ busy = false; if (again) {{ again = false; refresh(); }} }});\n  }}\n  var source = new EventSource('/v1/runs/' + run + '/events');\n  source.addEventListener('event', function (e) {{\n    var d = JSON.parse(e.data);\n    if (d.seq <= last) return;\n    last = d.seq;\n    var item = document.createElement('li');\n    item.value = d.seq + 1;\n    item.textContent = '+' + (d.at_ms / 1000).toFixed(3) + 's  ' + d.message;\n    list.appendChild(item);\n    refresh();\n  }});\n  source.addEventListener('sample', function (e) {{\n    var d = JSON.parse(e.data);\n    note.textContent = 'Live: ' + (d.elapsed_ms / 1000).toFixed(1) + 's of ' + (d.total_ms / 1000).toFixed(0) + 's, ' + d.phase + (d.active_faults.length ? ', active: ' + d.active_faults.join(', ') : ', no fault active') + '.';\n    refresh();\n  }});\n  source.addEventListener('end', function (e) {{\n    source.close();\n    note.textContent = 'The run ended (' + JSON.parse(e.data).status + '): loading its report.';\n    window.location.reload();\n  }});\n  source.onerror = function () {{\n    note.textContent = 'The event stream was interrupted; reconnecting.';\n  }};\n}})();\n</script>\n"
     );
     page_end(&mut out);
     out
@@ -391,7 +393,10 @@ mod tests {
         assert!(page.contains("var run = encodeURIComponent(\"r\\u003c/script>1\")"));
         assert_eq!(page.matches("</script>").count(), 1, "{page}");
         assert!(page.contains("var last = 0;"));
-        assert!(page.contains("<div id=\"charts\"><svg id=\"c\"></svg></div>"));
+        assert!(
+            page.contains("<div id=\"charts\" data-refreshes=\"0\"><svg id=\"c\"></svg></div>")
+        );
+        assert!(page.contains("charts.setAttribute('data-refreshes'"));
         assert!(page.contains("source.addEventListener('sample'"));
     }
 }

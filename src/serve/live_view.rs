@@ -89,7 +89,13 @@ impl LiveView {
     /// The report's charts of the record so far, as an HTML fragment.
     pub fn charts(&self) -> String {
         match self.record() {
-            Some(record) => live_charts(&record, "live"),
+            // `data-at-ms`: the run's time the charts were drawn at, so that a page (and a
+            // browser test) can tell one drawing from the next.
+            Some(record) => format!(
+                "<div class=\"live-charts\" data-at-ms=\"{:.0}\">{}</div>",
+                self.now_ms(),
+                live_charts(&record, "live")
+            ),
             None => {
                 "<p class=\"meta\">The charts appear once every resource is ready.</p>".to_string()
             }

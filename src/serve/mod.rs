@@ -10,6 +10,7 @@
 
 mod alertmanager;
 mod allow_list;
+mod analysis_scope;
 mod api_error;
 mod app;
 mod auth;

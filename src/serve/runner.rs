@@ -136,10 +136,9 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?;
         for run in &unfinished {
-            let recovered = run
-                .ledger_run_id
-                .as_ref()
-                .and_then(|ledger| report.runs.iter().find(|r| &r.run_id == ledger));
+            // The ledger is named by the run's id (older servers stored another id).
+            let ledger = run.ledger_run_id.as_deref().unwrap_or(&run.id);
+            let recovered = report.runs.iter().find(|r| r.run_id == ledger);
             let what = match recovered {
                 Some(r) => format!(
                     "recovered from its ledger: {} fault(s) reverted, {} process(es) stopped, \
@@ -297,8 +296,9 @@ impl Runner {
             state_dir: self.state_dir.clone(),
             seed: Some(pending.seed),
         };
-        let interpreter =
-            Interpreter::new(pending.plan.clone(), options, sink).with_progress(view.clone());
+        let interpreter = Interpreter::new(pending.plan.clone(), options, sink)
+            .with_progress(view.clone())
+            .with_run_id(id.clone());
         if let Some(live) = self.board().live.get_mut(&id) {
             live.mitigate = Some(interpreter.mitigation_trigger());
         }

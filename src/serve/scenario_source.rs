@@ -1,10 +1,14 @@
 //! `ScenarioSource`: where a scenario sent to the API comes from — its text, or a path under
 //! the server's scenarios folder (`--scenarios DIR`; nothing outside it can be named) — and
-//! checking it into a plan or a list of diagnostics as JSON (file, line, column).
+//! checking it into a plan or a list of diagnostics as JSON (file, line, column). An
+//! `analysis` folder outside the scenarios folder is refused (403 `not_allowed`, see
+//! `AnalysisScope`) before anything is read.
 
+use super::analysis_scope::AnalysisScope;
 use super::api_error::ApiError;
 use crate::check::{Checked, check_file, check_text};
 use crate::diagnostic::render_json;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
@@ -53,12 +57,39 @@ impl ScenarioSource {
                 ));
             }
         };
-        tokio::task::spawn_blocking(move || match source {
-            Source::Text(path, text) => check_text(&path, &text),
-            Source::File(path) => check_file(&path),
+        let root = scenarios.map(Path::to_path_buf);
+        let checked = tokio::task::spawn_blocking(move || {
+            let scope = AnalysisScope::new(root.as_deref());
+            // `analysis` outside the scope is refused before the checker walks it.
+            let refused = match &source {
+                Source::Text(path, text) => scope.refused_in_text(path, text),
+                Source::File(path) => std::fs::read_to_string(path)
+                    .map(|text| scope.refused_in_text(path, &text))
+                    .unwrap_or_default(),
+            };
+            if !refused.is_empty() {
+                return Err(refused);
+            }
+            let checked = match source {
+                Source::Text(path, text) => check_text(&path, &text),
+                Source::File(path) => check_file(&path),
+            };
+            match checked
+                .plan
+                .as_ref()
+                .and_then(|plan| scope.refused_in_plan(plan))
+            {
+                Some(refused) => Err(vec![refused]),
+                None => Ok(checked),
+            }
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal)?;
+        checked.map_err(|refused| {
+            let mut error = ApiError::new(StatusCode::FORBIDDEN, "not_allowed", refused.join("; "));
+            error.diagnostics = Some(refused.into_iter().map(Value::from).collect());
+            error
+        })
     }
 }
 

@@ -5,6 +5,7 @@ mod compose_run;
 mod demo;
 mod detect;
 mod detect_precursors;
+mod devtools;
 mod docker;
 mod docker_run;
 mod engine;

@@ -15,12 +15,19 @@ struct Server {
     child: Child,
     address: SocketAddr,
     lines: Receiver<String>,
+    /// The lines read before the server said where it listens.
+    early: Vec<String>,
     state: PathBuf,
 }
 
 impl Server {
     fn start(state: &Path, extra: &[&str]) -> Server {
+        Server::start_with(state, extra, &[])
+    }
+
+    fn start_with(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = pfi()
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--state"])
             .arg(state)
@@ -40,12 +47,19 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut early = Vec::new();
         let address = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("pfi serve did not say where it listens"));
-            if let Some(address) = line.strip_prefix("pfi serve: listening on http://") {
+            early.push(line.clone());
+            // `--log-format json`: the same words, as a log object's message.
+            let text = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|object| object["message"].as_str().map(str::to_string))
+                .unwrap_or(line);
+            if let Some(address) = text.strip_prefix("pfi serve: listening on http://") {
                 break address.trim().parse().unwrap();
             }
         };
@@ -53,6 +67,7 @@ impl Server {
             child,
             address,
             lines,
+            early,
             state: state.to_path_buf(),
         }
     }
@@ -94,9 +109,14 @@ impl Server {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
     }
 
+    /// Waits for the server to exit; its exit code and every line it wrote on stderr.
     fn wait(mut self) -> (i32, Vec<String>) {
         let status = self.child.wait().unwrap();
-        let lines: Vec<String> = self.lines.try_iter().collect();
+        let mut lines = std::mem::take(&mut self.early);
+        // The reader thread sees the end of stderr just after the exit.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            lines.push(line);
+        }
         (status.code().unwrap_or(-1), lines)
     }
 }
@@ -302,7 +322,19 @@ fn a_run_over_the_api_streams_its_events_and_keeps_its_record() {
     let record = &run["record"];
     assert_eq!(record["thresholds"][0]["passed"], true, "{record}");
     assert!(record["risk"]["scenarios"].is_array(), "{record}");
-    assert_eq!(record["run_id"], run["ledger_run_id"]);
+    // One id for the API, the journal, the ledger and `pfi recover`.
+    assert_eq!(record["run_id"], id.as_str(), "{record}");
+    assert_eq!(run["ledger_run_id"], id.as_str(), "{run}");
+    let ledger = server.state.join("runs").join(&id).join("ledger.jsonl");
+    let first = std::fs::read_to_string(&ledger).unwrap_or_else(|e| panic!("{ledger:?}: {e}"));
+    let first: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(first["run_id"], id.as_str(), "{first}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with(&format!("run {id}: experiment \"served\""))),
+        "{messages:?}"
+    );
     assert!(run["summary"].as_str().unwrap().contains("PASS"), "{run}");
     // A finished run's stream replays everything, then ends.
     let (again, replayed) = EventStream::open(server.address, &id).end();
@@ -321,6 +353,78 @@ fn a_run_over_the_api_streams_its_events_and_keeps_its_record() {
     server.signal(libc::SIGTERM);
     let (code, _) = server.wait();
     assert_eq!(code, 0);
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_and_name_requests_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // Requests are logged at debug (one line each); runs at info.
+    let server = Server::start_with(
+        &dir.path().join("state"),
+        &["--log-format", "json"],
+        &[("RUST_LOG", "info,pfi::serve=debug")],
+    );
+    let (id, _) = server.submit(&scenario(free_port(), "300ms", ""));
+    assert_eq!(server.wait_finished(&id)["status"], "passed");
+    server.signal(libc::SIGTERM);
+    let (code, lines) = server.wait();
+    assert_eq!(code, 0, "{lines:#?}");
+    let objects: Vec<Value> = lines
+        .iter()
+        .map(|line| {
+            let object: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            for field in ["timestamp", "level", "message"] {
+                assert!(object[field].is_string(), "no {field}: {line}");
+            }
+            object
+        })
+        .collect();
+    let has = |what: &str, test: &dyn Fn(&Value) -> bool| {
+        assert!(
+            objects.iter().any(test),
+            "no log line for {what}:\n{}",
+            lines.join("\n")
+        );
+    };
+    has("where it listens", &|o| {
+        o["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pfi serve: listening on http://127.0.0.1:")
+            && o["address"].is_string()
+    });
+    has("the submit request", &|o| {
+        o["message"] == "request"
+            && o["method"] == "POST"
+            && o["path"] == "/v1/runs"
+            && o["status"] == 202
+            && o["ms"].is_f64()
+            && o["level"] == "DEBUG"
+    });
+    has("the run's start", &|o| {
+        o["message"] == "run started" && o["run"] == id.as_str() && o["level"] == "INFO"
+    });
+    has("the run's end", &|o| {
+        o["message"] == "run finished" && o["run"] == id.as_str() && o["status"] == "passed"
+    });
+
+    // An error before it listens is a log object too, and exits 2.
+    let output = pfi()
+        .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+        .arg("--tokens")
+        .arg(dir.path().join("no-such-tokens"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line: Value = serde_json::from_str(stderr.trim())
+        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {stderr:?}"));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert!(
+        line["message"].as_str().unwrap().contains("no-such-tokens"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -616,6 +720,42 @@ fn every_documented_route_is_served_and_plan_works() {
     assert_eq!(plan["seed"], 3);
     assert_eq!(plan["plan"]["faults"][0]["name"], "freeze");
     assert!(plan["timeline"]["activations"].is_array(), "{plan}");
+    // `analysis` may name source folders inside the scenarios folder only: `/` would have
+    // the server read its whole filesystem.
+    std::fs::create_dir_all(scenarios.join("shop")).unwrap();
+    std::fs::write(
+        scenarios.join("shop/app.py"),
+        "import requests\n\ndef pay():\n    return requests.get(\"http://payments:8080/pay\")\n",
+    )
+    .unwrap();
+    let analysed =
+        |folder: &str| format!("analysis \"{folder}\"\nexperiment \"a\" {{\n  duration 1s\n}}\n");
+    let (status, checked) = server.post("/v1/check", &json!({ "scenario": analysed("shop") }));
+    assert_eq!((status, &checked["ok"]), (200, &json!(true)), "{checked}");
+    for folder in ["/", "..", "shop/../../"] {
+        for route in ["/v1/check", "/v1/plan", "/v1/runs"] {
+            let (status, body) = server.post(route, &json!({ "scenario": analysed(folder) }));
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (403, Some("not_allowed")),
+                "{route} {folder}: {body}"
+            );
+            let message = body["error"]["diagnostics"][0].as_str().unwrap();
+            assert!(
+                message.contains(":1:10: `analysis")
+                    && message.contains("outside the server's scenarios folder"),
+                "{message}"
+            );
+        }
+    }
+    std::fs::write(scenarios.join("outside.pfi"), analysed("/etc")).unwrap();
+    let (status, body) = server.post("/v1/runs", &json!({ "path": "outside.pfi" }));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("not_allowed")),
+        "{body}"
+    );
+
     let (status, body) = server.post("/v1/runs", &json!({ "path": "one.pfi" }));
     assert_eq!(status, 202, "{body}");
     let id = body["id"].as_str().unwrap();
@@ -822,6 +962,14 @@ mitigate on predicted(memory_leak) {{
         "the api died before it was predicted"
     );
     events.until("api is leaking memory");
+    // The live page's charts mark the mitigation as soon as it fired.
+    let markers = live_mitigation_markers(&server, &id);
+    assert!(
+        markers
+            .iter()
+            .any(|m| m.contains("alert") && m.contains("predicted(memory_leak)")),
+        "{markers:?}"
+    );
     // A watch has no end of its own: it is still running.
     let (_, run) = server.get(&format!("/v1/runs/{id}"));
     assert_eq!(
@@ -889,6 +1037,11 @@ mitigate on predicted(memory_leak) {{
     );
     assert_eq!(firing["ok"], true, "{body}");
     events.until("mitigation rule 0 fired by hand by loopback");
+    let markers = live_mitigation_markers(&server, &id);
+    assert!(
+        markers.iter().any(|m| m.contains("by hand (loopback")),
+        "{markers:?}"
+    );
     let (status, body) = server.post(&format!("/v1/runs/{id}/mitigations"), &json!({ "rule": 7 }));
     assert_eq!(
         (status, &body["error"]["code"]),
@@ -995,6 +1148,24 @@ mitigate on predicted(memory_leak) {{
             })
         });
     }
+}
+
+/// The titles of the mitigation markers on a running run's live charts
+/// (`/ui/runs/{id}/charts`, what its page fetches on each sample).
+fn live_mitigation_markers(server: &Server, id: &str) -> Vec<String> {
+    let (status, charts) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{id}/charts"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{charts}");
+    let html = scraper::Html::parse_fragment(&charts);
+    let selector = scraper::Selector::parse("g.mitigation-marker title").unwrap();
+    html.select(&selector)
+        .map(|title| title.text().collect::<String>())
+        .collect()
 }
 
 #[test]
@@ -1545,7 +1716,8 @@ fn chromium_renders_the_dashboard_and_a_live_run_page_without_console_errors() {
     // The live page as the browser built it: the charts so far, the events, the script.
     assert!(dom.contains("id=\"live\">Live: "), "{dom}");
     assert!(
-        dom.contains("<div id=\"charts\">") && dom.contains("data-fault=\"freeze\""),
+        dom.contains("<div id=\"charts\" data-refreshes=\"0\">")
+            && dom.contains("data-fault=\"freeze\""),
         "{dom}"
     );
     assert!(
@@ -1553,6 +1725,71 @@ fn chromium_renders_the_dashboard_and_a_live_run_page_without_console_errors() {
         "{dom}"
     );
     assert!(dom.contains("addEventListener('sample'"), "{dom}");
+    let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(&running)["status"], "aborted");
+}
+
+#[test]
+fn in_chromium_the_live_charts_are_redrawn_after_each_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("state"), &[]);
+    let (running, _) = server.submit(&scenario(free_port(), "60s", FREEZE));
+    let mut stream = EventStream::open(server.address, &running);
+    stream.until("fault freeze (");
+    while stream.next().is_some_and(|(event, _)| event != "sample") {}
+    let Some(mut browser) = super::devtools::DevTools::launch() else {
+        return;
+    };
+    // The charts as the server draws them now: the browser's page starts from a drawing at
+    // least this late.
+    let (status, page) = raw(
+        server.address,
+        "GET",
+        &format!("/ui/runs/{running}"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    let drawn_at = |html: &str| -> f64 {
+        let at = html
+            .split("data-at-ms=\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{html}"));
+        at[..at.find('"').unwrap()].parse().unwrap()
+    };
+    let served_at = drawn_at(&page);
+    let tab = browser.open(&format!("{}/ui/runs/{running}", server.url()));
+    let state = "(function () { var c = document.getElementById('charts'); \
+                 var d = c && c.querySelector('.live-charts'); \
+                 return { refreshes: c ? +c.getAttribute('data-refreshes') : -1, \
+                 at: d ? +d.getAttribute('data-at-ms') : -1, \
+                 probes: c ? c.querySelectorAll('section.probe svg').length : 0, \
+                 faults: c ? c.querySelectorAll('[data-fault=\"freeze\"]').length : 0, \
+                 note: (document.getElementById('live') || {}).textContent }; })()";
+    let loaded = browser.wait_for(&tab, state, Duration::from_secs(20), |v| {
+        v["at"].as_f64().unwrap_or(-1.0) >= 0.0
+    });
+    let before = loaded["refreshes"].as_i64().unwrap();
+    // Two samples later (about one a second), the script fetched the charts again and put
+    // them in the page: a later drawing, still with the probe's charts and the fault.
+    let later = browser.wait_for(&tab, state, Duration::from_secs(20), |v| {
+        v["refreshes"].as_i64().unwrap_or(0) >= before + 2
+    });
+    let (first, now) = (
+        loaded["at"].as_f64().unwrap(),
+        later["at"].as_f64().unwrap(),
+    );
+    assert!(first >= served_at, "{loaded} before {served_at}");
+    assert!(now > first + 500.0, "not redrawn: {loaded} then {later}");
+    assert!(later["probes"].as_u64().unwrap() >= 2, "{later}");
+    assert!(later["faults"].as_u64().unwrap() >= 1, "{later}");
+    let note = later["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("Live: ") && note.contains("s of 60s, faults, active: freeze"),
+        "{note}"
+    );
+    assert!(browser.console.is_empty(), "{:?}", browser.console);
     let (status, _) = server.post(&format!("/v1/runs/{running}/abort"), &json!({}));
     assert_eq!(status, 202);
     assert_eq!(server.wait_finished(&running)["status"], "aborted");
