@@ -960,7 +960,7 @@ async fn the_swarm_experiment_runs_on_the_stack_and_reverts_every_fault() {
     let freeze = faults.iter().find(|f| f["kind"] == "pause").unwrap();
     let detail = freeze["detail"].as_str().unwrap();
     assert!(
-        detail.contains(&format!("agent 127.0.0.1:{agent_port}")),
+        detail.contains(&format!("agent http://127.0.0.1:{agent_port},")),
         "{freeze:#}"
     );
     assert!(detail.contains(&format!("{stack}_backend.")), "{freeze:#}");
