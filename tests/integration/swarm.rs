@@ -1426,3 +1426,45 @@ fault freeze: pause on by_label {{
     drop(_stack);
     drop(guard);
 }
+
+#[tokio::test]
+async fn a_manager_fault_on_a_task_this_engine_does_not_hold_finds_it_through_the_manager() {
+    // A task of another node is known only by the manager: its container is not in this
+    // engine. Made here from a real task with a container id this engine does not have, the
+    // task listing (with node ids) and `scale`/`drain` still find its service and node
+    // through the manager, by the task id in the container's name.
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let service = backend_service(&engine, &mut guard, "remote", 2).await;
+    let node = engine.swarm_node_id().await.unwrap().unwrap();
+    let placed = pfi::targets::docker::SwarmTasks::Named(service.name().to_string())
+        .running(&engine)
+        .await
+        .unwrap();
+    assert_eq!(placed.len(), 2, "{placed:?}");
+    assert!(placed.iter().all(|t| t.node_id == node), "{placed:?}");
+    // The names are the engine's names of the task containers.
+    let local = engine.local_task(&placed[0]).await.unwrap();
+    assert_eq!(local.name(), placed[0].name);
+    let elsewhere = pfi::targets::docker::PlacedTask {
+        container_id: "0".repeat(64),
+        ..placed[0].clone()
+    };
+    let remote = engine.remote_task(&elsewhere);
+    assert!(remote.info().await.is_err(), "not in this engine");
+    let ctx = FaultContext::new("swarm-test", "remote");
+    let record = |_: &RevertAction| Ok::<(), std::io::Error>(());
+    let scale = fault("scale", &[("replicas", Value::Integer(1))]);
+    assert!(scale.through_manager());
+    let applied = inject(scale.as_ref(), &remote, &ctx, record).await.unwrap();
+    assert_eq!(service.replicas().await.unwrap(), Some(1));
+    applied.revert().await.unwrap();
+    assert_eq!(service.replicas().await.unwrap(), Some(2));
+    // A node-local kind is not a manager fault: it is routed to the task's node's agent.
+    assert!(!fault("pause", &[]).through_manager());
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
+    drop(guard);
+}
