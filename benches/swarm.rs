@@ -250,6 +250,15 @@ async fn run(name: &str) -> Result<Quantiles> {
         .name(name)
         .cmd(&["backend", "--host", "0.0.0.0", "--port", "7000"]);
     let target = engine.create(&spec, "bench", None).await?;
+    // Running before the first pause: right after the create the engine may still be starting
+    // it (a release build got there first: "is not paused" / "already paused").
+    let started = Instant::now();
+    while !target.info().await?.running || started.elapsed() < Duration::from_millis(300) {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the bench container did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let dir = std::env::temp_dir().join(format!("pfiswarm-bench-{}", std::process::id()));
     let agent = Agent::bind(&AgentConfig {
         listen: "127.0.0.1:0".into(),
