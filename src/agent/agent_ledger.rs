@@ -1,6 +1,11 @@
 //! `AgentLedger`: the faults an agent holds, each with its revert and its lease, in a JSON
 //! file rewritten (atomically, synced) before a fault is applied and after it is reverted.
 //! A restarted agent reads it back and reverts the faults whose lease lapsed meanwhile.
+//!
+//! Renewals are written too: a restarted agent must see the lease as the run last extended
+//! it. Without that it would read the lease the fault was applied with, long lapsed for a
+//! fault held longer than one lease, and revert at once a fault whose run is alive and still
+//! renewing it.
 
 use crate::faults::RevertAction;
 use serde::{Deserialize, Serialize};
@@ -67,14 +72,15 @@ impl AgentLedger {
         self.save()
     }
 
-    /// Extends a fault's lease to `until_ms`; whether the agent holds it.
-    pub fn renew(&mut self, id: &str, until_ms: u64) -> bool {
+    /// Extends a fault's lease to `until_ms` and writes it; whether the agent holds it.
+    pub fn renew(&mut self, id: &str, until_ms: u64) -> std::io::Result<bool> {
         match self.faults.get_mut(id) {
             Some(fault) => {
                 fault.lease_until_ms = fault.lease_until_ms.max(until_ms);
-                true
+                self.save()?;
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
 
@@ -131,8 +137,8 @@ mod tests {
         };
         ledger.insert(fault("a", 100)).unwrap();
         ledger.insert(fault("b", 300)).unwrap();
-        assert!(ledger.renew("a", 200));
-        assert!(!ledger.renew("c", 200));
+        assert!(ledger.renew("a", 200).unwrap());
+        assert!(!ledger.renew("c", 200).unwrap());
         let lapsed: Vec<String> = ledger.lapsed(250).into_iter().map(|f| f.id).collect();
         assert_eq!(lapsed, ["a"]);
         ledger.remove("a").unwrap();
@@ -140,5 +146,27 @@ mod tests {
         let ids: Vec<&str> = reopened.faults().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["b"]);
         assert_eq!(reopened.get("b").unwrap().lease_until_ms, 300);
+    }
+
+    #[test]
+    fn a_renewal_is_on_disk_before_it_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        let mut ledger = AgentLedger::open(&path).unwrap();
+        ledger
+            .insert(LeasedFault {
+                id: "a".into(),
+                revert: RevertAction::Nothing {
+                    reason: "test".into(),
+                },
+                lease_ms: 1000,
+                lease_until_ms: 100,
+            })
+            .unwrap();
+        assert!(ledger.renew("a", 5_000).unwrap());
+        // A restarted agent reads the renewed lease, not the one the fault was applied with.
+        let reopened = AgentLedger::open(&path).unwrap();
+        assert_eq!(reopened.get("a").unwrap().lease_until_ms, 5_000);
+        assert!(reopened.lapsed(4_999).is_empty());
     }
 }

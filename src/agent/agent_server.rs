@@ -5,7 +5,9 @@
 //! - `POST /v1/faults/{id}/renew` — extends its lease by its length;
 //! - `DELETE /v1/faults/{id}` — reverts it now (idempotent: an unknown id is already reverted);
 //! - `GET /v1/faults` — what it holds;
-//! - `POST /v1/revert-all` — reverts everything (`pfi recover`).
+//! - `POST /v1/revert-all` — reverts everything (`pfi recover`);
+//! - `GET /v1/openapi.json` — the OpenAPI document of these routes (`src/agent/openapi.json`,
+//!   no token needed; a test checks it lists exactly these routes and that each is served).
 //!
 //! A reaper reverts every fault whose lease lapsed (checked every 100 ms); on SIGINT/SIGTERM
 //! the agent reverts everything it holds before it exits.
@@ -31,6 +33,8 @@ use tokio::sync::Mutex;
 pub const DEFAULT_AGENT_LISTEN: &str = "127.0.0.1:7311";
 /// The lease the run asks for unless told.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+/// The OpenAPI document of the agent's API.
+pub const AGENT_OPENAPI: &str = include_str!("openapi.json");
 /// How often lapsed leases are looked for.
 const REAP_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -112,6 +116,15 @@ impl Agent {
             .route("/v1/revert-all", post(revert_all))
             .layer(middleware::from_fn_with_state(auth_state, authenticate))
             .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/v1/openapi.json",
+                get(|| async {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        AGENT_OPENAPI,
+                    )
+                }),
+            )
             .with_state(shared.clone());
         if let Err(err) = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -264,7 +277,13 @@ async fn renew(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Res
         );
     };
     let until = now_ms() + lease_ms;
-    ledger.renew(&id, until);
+    // Written before it is answered: a restarted agent keeps the lease the run renewed.
+    if let Err(err) = ledger.renew(&id, until) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the lease of `{id}` cannot be written to the agent's ledger: {err}"),
+        );
+    }
     Json(serde_json::json!({ "id": id, "lease_until_ms": until })).into_response()
 }
 

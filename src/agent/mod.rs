@@ -18,5 +18,5 @@ mod remote_fault;
 
 pub use crate::targets::{AgentClient, AgentError, AppliedResponse, ApplyRequest, FaultSummary};
 pub use agent_ledger::{AgentLedger, LeasedFault};
-pub use agent_server::{Agent, AgentConfig, DEFAULT_AGENT_LISTEN, DEFAULT_LEASE};
+pub use agent_server::{AGENT_OPENAPI, Agent, AgentConfig, DEFAULT_AGENT_LISTEN, DEFAULT_LEASE};
 pub use remote_fault::{RENEW_INTERVAL, RemoteFault};

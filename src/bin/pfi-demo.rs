@@ -29,6 +29,45 @@ enum Mode {
     Backend(BackendArgs),
     /// An HTTP API: GET /health, /checkout (calls the backend), /metrics (Prometheus text).
     Api(ApiArgs),
+    /// A health probe for a Docker healthcheck (the image has no shell): connects to
+    /// HOST:PORT, sends `PING` and exits 0 if the answer is `PONG` (a backend), else 1.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// The backend's HOST:PORT.
+    address: String,
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "1s", value_parser = demo::parse_duration)]
+    timeout: Duration,
+}
+
+/// `PING` → `PONG` over one connection, within `timeout`.
+fn probe(args: &ProbeArgs) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    use std::net::ToSocketAddrs;
+    let address = args
+        .address
+        .to_socket_addrs()
+        .map_err(|err| format!("{}: {err}", args.address))?
+        .next()
+        .ok_or_else(|| format!("{}: no address", args.address))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, args.timeout)
+        .map_err(|err| format!("cannot connect to {address}: {err}"))?;
+    stream
+        .set_read_timeout(Some(args.timeout))
+        .and_then(|()| stream.write_all(b"PING\n"))
+        .map_err(|err| format!("{address}: {err}"))?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|err| format!("{address}: no answer: {err}"))?;
+    if line.trim() == "PONG" {
+        Ok(())
+    } else {
+        Err(format!("{address} answered {:?}, not PONG", line.trim()))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +122,15 @@ struct ApiArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Mode::Probe(args) = &cli.mode {
+        return match probe(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("pfi-demo probe: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -116,6 +164,7 @@ async fn run(mode: Mode) -> Result<demo::ApiEnd, String> {
     let listen = match &mode {
         Mode::Backend(args) => &args.listen,
         Mode::Api(args) => &args.listen,
+        Mode::Probe(_) => return Err("`probe` runs without the runtime".to_string()),
     };
     let address = format!("{}:{}", listen.host, listen.port);
     let listener = TcpListener::bind(&address)
@@ -155,6 +204,7 @@ async fn run(mode: Mode) -> Result<demo::ApiEnd, String> {
             }
             Ok(end)
         }
+        Mode::Probe(_) => Ok(demo::ApiEnd::Shutdown),
     }
 }
 

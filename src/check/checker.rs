@@ -731,8 +731,9 @@ impl<'a> Checker<'a> {
         ];
         match &r.kind.node {
             ast::ResourceKind::Process { .. } => allowed.extend(["env", "cwd", "stop_grace"]),
-            ast::ResourceKind::ContainerLabel { .. } | ast::ResourceKind::Service { .. } => {
-                allowed.extend(["pick", "agent"])
+            ast::ResourceKind::ContainerLabel { .. } => allowed.extend(["pick", "agent"]),
+            ast::ResourceKind::Service { .. } | ast::ResourceKind::ServiceLabel { .. } => {
+                allowed.extend(["pick", "agent", "agent_service"])
             }
             ast::ResourceKind::Image { .. } => allowed.extend(["cmd", "env", "ports"]),
             ast::ResourceKind::Container { .. } => {}
@@ -851,6 +852,38 @@ impl<'a> Checker<'a> {
                     pick: pick?,
                 }
             }
+            ast::ResourceKind::ServiceLabel { selector } => {
+                if !selector.node.contains('=') && selector.node.trim().is_empty() {
+                    self.error(
+                        Diagnostic::error(Code::InvalidValue, "the label selector is empty")
+                            .at(selector.span, "empty")
+                            .help("select Swarm services by a label: service label \"tier=shop\""),
+                    );
+                    ok = false;
+                }
+                let key = selector.node.split('=').next().unwrap_or_default();
+                if let Some(reason) = label_key_problem(key)
+                    && !selector.node.trim().is_empty()
+                {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            format!("`{}` is not a label selector", selector.node),
+                        )
+                        .at(selector.span, reason)
+                        .help("select Swarm services by a label: service label \"tier=shop\" or \"tier\""),
+                    );
+                    ok = false;
+                }
+                let pick = settings
+                    .get("pick")
+                    .map(|s| self.pick(s))
+                    .unwrap_or(Some(Pick::All));
+                ResourceTarget::ServiceLabel {
+                    selector: selector.node.clone(),
+                    pick: pick?,
+                }
+            }
             ast::ResourceKind::Image { image } => {
                 let cmd = settings
                     .get("cmd")
@@ -911,6 +944,11 @@ impl<'a> Checker<'a> {
             let t = self.one(s)?;
             self.values().string(t, "the agent's address (host:port)")
         });
+        let agent_service = settings.get("agent_service").and_then(|s| {
+            let t = self.one(s)?;
+            self.values()
+                .string(t, "the name of the agents' Swarm global service")
+        });
         let ready = match ready {
             Some(r) => Some(r?),
             None => None,
@@ -932,6 +970,7 @@ impl<'a> Checker<'a> {
             standby,
             may_exit,
             agent,
+            agent_service,
             at: self.location(r.name.span),
         })
     }

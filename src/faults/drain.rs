@@ -47,6 +47,10 @@ impl Fault for Drain {
         "drain"
     }
 
+    fn through_manager(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         "drain the node".to_string()
     }

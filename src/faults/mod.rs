@@ -142,6 +142,13 @@ pub trait Fault: fmt::Debug + Send + Sync {
     /// The fault with its parameters, for reports (`cpu_limit 0.2 cores`).
     fn describe(&self) -> String;
 
+    /// Whether it acts through the Swarm manager's API (a service or node change: `scale`,
+    /// `update`, `drain`) rather than on the task's own node: such a fault is never routed
+    /// to a node's agent.
+    fn through_manager(&self) -> bool {
+        false
+    }
+
     /// Decides what the fault will do to a process and how to undo it, changing nothing.
     /// Kinds that cannot act on processes keep this default, which says so.
     fn prepare_process(

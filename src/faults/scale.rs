@@ -54,6 +54,10 @@ impl Fault for Scale {
         "scale"
     }
 
+    fn through_manager(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("scale to {} replicas", self.replicas)
     }

@@ -5,7 +5,9 @@
 use super::fault_target::FaultTarget;
 use super::revert_action::RevertOutcome;
 use super::{FaultError, running_container};
-use crate::targets::docker::{NodeAvailability, SERVICE_NAME_LABEL, ServiceLimits, SwarmService};
+use crate::targets::docker::{
+    NodeAvailability, PlacedTask, SERVICE_NAME_LABEL, ServiceLimits, SwarmService,
+};
 use crate::targets::{ContainerTarget, DockerEngine, DockerError};
 use std::time::Duration;
 
@@ -27,7 +29,22 @@ pub(super) async fn task_of(
     target: &ContainerTarget,
     keyword: &'static str,
 ) -> Result<(SwarmService, Option<String>), FaultError> {
-    let info = running_container(target, keyword).await?;
+    let info = match running_container(target, keyword).await {
+        Ok(info) => info,
+        Err(err) => {
+            // A task on another node is not in this engine: the manager knows its service
+            // and node from the task id in its container's name.
+            let Some(task) = PlacedTask::task_id_in(target.name()) else {
+                return Err(err);
+            };
+            return match target.engine().task_placement(task).await {
+                Ok((service, node)) => {
+                    Ok((SwarmService::new(target.engine(), &service), Some(node)))
+                }
+                Err(_) => Err(err),
+            };
+        }
+    };
     let Some(service) = info.labels.get(SERVICE_NAME_LABEL) else {
         return Err(FaultError::Unsupported {
             fault: keyword,

@@ -68,6 +68,10 @@ impl Fault for Update {
         "update"
     }
 
+    fn through_manager(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("update the limits to {}", self.limits.describe())
     }

@@ -125,6 +125,11 @@ pub struct ResourcePlan {
     /// each under a lease the run renews; `None`: the run applies them through the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The agents as a Swarm global service (`agent_service "name"`): a task's faults go to
+    /// the agent task on the task's node, at that node's address and the service's published
+    /// port; a local task without one goes through the local engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_service: Option<String>,
     pub at: Location,
 }
 
@@ -154,6 +159,11 @@ pub enum ResourceTarget {
     /// The running tasks of a Docker Swarm service (each a container on some node).
     Service {
         name: String,
+        pick: Pick,
+    },
+    /// The running tasks of every Docker Swarm service carrying a label (`key=value`).
+    ServiceLabel {
+        selector: String,
         pick: Pick,
     },
 }

@@ -161,6 +161,9 @@ pub fn plan_text(
             ResourceTarget::Service { name, pick } => {
                 format!("tasks of Swarm service {name}, pick {pick:?}")
             }
+            ResourceTarget::ServiceLabel { selector, pick } => {
+                format!("tasks of the Swarm services labelled {selector}, pick {pick:?}")
+            }
         };
         let standby = if r.standby { ", standby" } else { "" };
         out.push_str(&format!(

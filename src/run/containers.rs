@@ -8,6 +8,7 @@
 //! through [`Fatal`]: the run stops, everything is reverted, and `pfi run` exits 3 with a
 //! message naming the resource and where it is declared.
 
+use super::agent_routes::{AgentRoutes, Route};
 use super::journal::{EventKind, Journal};
 use super::ledger::Ledger;
 use super::liveness::{self, ContainerLife, LivenessBoard};
@@ -17,8 +18,8 @@ use crate::faults::{AppliedFault, Fault, FaultContext, FaultError, inject};
 use crate::monitor::{DockerTelemetry, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
 use crate::plan::{CheckKind, Location, Params, Pick, Plan, ResourcePlan, ResourceTarget};
 use crate::targets::docker::{
-    ContainerInfo, ContainerSelector, ContainerSpec, PortMapping, SwarmService, plan_selection,
-    validate_pick,
+    ContainerInfo, ContainerSpec, PlacedTask, PortMapping, SwarmService, SwarmTasks,
+    plan_selection, validate_pick,
 };
 use crate::targets::{AgentClient, ContainerTarget, DockerEngine, DockerError, LifecycleRecorder};
 use std::sync::{Arc, Mutex};
@@ -96,15 +97,46 @@ struct ContainerResource {
     reselect: Option<Reselect>,
     /// The pfi agent that applies this resource's faults on its node, if any.
     agent: Option<AgentClient>,
+    /// The agents of a Swarm service resource's nodes (`agent_service`), if any.
+    routes: Option<AgentRoutes>,
 }
 
+/// A Swarm resource's tasks, from the manager's task list, with the same seeded pick.
 #[derive(Clone)]
 struct Reselect {
     engine: DockerEngine,
-    selectors: Vec<ContainerSelector>,
+    tasks: SwarmTasks,
     pick: Pick,
     seed: u64,
     stream: String,
+}
+
+/// The Swarm tasks a resource names, `None` for other resources.
+fn swarm_tasks(target: &ResourceTarget) -> Option<SwarmTasks> {
+    match target {
+        ResourceTarget::Service { name, .. } => Some(SwarmTasks::Named(name.clone())),
+        ResourceTarget::ServiceLabel { selector, .. } => {
+            Some(SwarmTasks::Labelled(selector.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// One container a fault is applied to, and the agent that applies it (`None`: this engine).
+type Routed = (ContainerTarget, Option<AgentClient>);
+
+/// A selected task as a target: its container here when it runs on this engine's node, else
+/// known by id and name (for its node's agent, or the manager).
+async fn task_target(
+    engine: &DockerEngine,
+    task: &PlacedTask,
+    local_node: Option<&str>,
+) -> Result<(ContainerTarget, bool), DockerError> {
+    if local_node == Some(task.node_id.as_str()) {
+        Ok((engine.local_task(task).await?, true))
+    } else {
+        Ok((engine.remote_task(task), false))
+    }
 }
 
 #[derive(Default)]
@@ -141,7 +173,9 @@ pub(super) fn validate(plan: &Plan) -> Result<(), RunError> {
             ResourceTarget::Container { .. } => {
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
-            ResourceTarget::ContainerLabel { pick, .. } | ResourceTarget::Service { pick, .. } => {
+            ResourceTarget::ContainerLabel { pick, .. }
+            | ResourceTarget::Service { pick, .. }
+            | ResourceTarget::ServiceLabel { pick, .. } => {
                 validate_pick(pick).map_err(|err| input(err.to_string()))?;
                 plan_selection(&resource.target).map_err(|err| input(err.to_string()))?;
             }
@@ -226,6 +260,7 @@ impl Containers {
             targets: Vec::new(),
             reselect: None,
             agent: None,
+            routes: None,
         };
         if let Some(address) = &resource.agent {
             let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
@@ -241,8 +276,34 @@ impl Containers {
                 .map_err(|err| env(format!("agent {address}: {err}")))?;
             entry.agent = Some(client);
         }
-        match ContainerSpec::from_plan(&resource.name, &resource.target) {
-            Some(spec) => {
+        if let Some(service) = &resource.agent_service {
+            let token = std::env::var("PFI_AGENT_TOKEN").map_err(|_| {
+                env(format!(
+                    "its faults go through the agents of service `{service}`: set PFI_AGENT_TOKEN to their token"
+                ))
+            })?;
+            let routes = AgentRoutes::discover(&engine, service, &token)
+                .await
+                .map_err(|err| env(format!("the agents of `{service}`: {err}")))?;
+            for (node, client) in routes.agents() {
+                client.faults().await.map_err(|err| {
+                    env(format!(
+                        "the agent of node `{node}` at {}: {err}",
+                        client.address()
+                    ))
+                })?;
+            }
+            entry.routes = Some(routes);
+        }
+        // Tasks of another node: no readiness wait, telemetry or watch here (their engine is
+        // not this one); the manager says they run.
+        let mut remote: Vec<String> = Vec::new();
+        let swarm_set = swarm_tasks(&resource.target);
+        match (
+            ContainerSpec::from_plan(&resource.name, &resource.target),
+            swarm_set.clone(),
+        ) {
+            (Some(spec), _) => {
                 journal.record(EventKind::ContainerCreating {
                     resource: resource.name.clone(),
                     image: spec.image.to_string(),
@@ -254,14 +315,44 @@ impl Containers {
                     .map_err(from_docker)?;
                 entry.targets.push(target);
             }
-            None => {
-                if let ResourceTarget::Service { name, .. } = &resource.target {
-                    // Readiness of a service: as many tasks running as it asks for.
-                    SwarmService::new(&engine, name)
+            (None, Some(tasks)) => {
+                // Readiness of a service: as many tasks running as it asks for (then, below,
+                // each selected local task's healthcheck passing when it has one).
+                for service in tasks.services(&engine).await.map_err(from_docker)? {
+                    SwarmService::new(&engine, &service)
                         .wait_converged(DEFAULT_READY_TIMEOUT)
                         .await
                         .map_err(from_docker)?;
                 }
+                let pick = match &resource.target {
+                    ResourceTarget::Service { pick, .. }
+                    | ResourceTarget::ServiceLabel { pick, .. } => pick.clone(),
+                    _ => Pick::All,
+                };
+                let stream = format!("resource:{}", resource.name);
+                let local_node = engine.swarm_node_id().await.map_err(from_docker)?;
+                let placed = tasks
+                    .select(&engine, &pick, seed, &stream)
+                    .await
+                    .map_err(from_docker)?;
+                for task in &placed {
+                    let (target, local) = task_target(&engine, task, local_node.as_deref())
+                        .await
+                        .map_err(from_docker)?;
+                    if !local {
+                        remote.push(target.name().to_string());
+                    }
+                    entry.targets.push(target);
+                }
+                entry.reselect = Some(Reselect {
+                    engine: engine.clone(),
+                    tasks,
+                    pick,
+                    seed,
+                    stream,
+                });
+            }
+            (None, None) => {
                 let Some((selectors, pick)) =
                     plan_selection(&resource.target).map_err(from_docker)?
                 else {
@@ -273,15 +364,6 @@ impl Containers {
                     .await
                     .map_err(from_docker)?;
                 entry.targets = targets;
-                if matches!(resource.target, ResourceTarget::Service { .. }) {
-                    entry.reselect = Some(Reselect {
-                        engine: engine.clone(),
-                        selectors,
-                        pick,
-                        seed,
-                        stream,
-                    });
-                }
             }
         }
         // Held from here, so the teardown removes a created container whatever happens next.
@@ -293,8 +375,15 @@ impl Containers {
             }
             None => DEFAULT_READY_TIMEOUT,
         };
+        let swarm = swarm_set.is_some();
+        let targets: Vec<ContainerTarget> = targets
+            .into_iter()
+            .filter(|t| !remote.iter().any(|name| name == t.name()))
+            .collect();
         for target in &targets {
-            wait_ready(target, resource, timeout).await.map_err(&env)?;
+            wait_ready(target, resource, timeout, swarm)
+                .await
+                .map_err(&env)?;
         }
         journal.record(EventKind::ContainerReady {
             resource: resource.name.clone(),
@@ -316,7 +405,7 @@ impl Containers {
         }
         // A task of a Swarm service may go (a fault killed it, the service was scaled or its
         // node drained): the manager replaces it, so that is not an environment failure.
-        if !matches!(resource.target, ResourceTarget::Service { .. }) {
+        if !swarm {
             tasks.push(tokio::spawn(watch_resource(
                 resource.name.clone(),
                 resource.at.clone(),
@@ -355,26 +444,31 @@ impl Containers {
                     r.at.clone(),
                     r.reselect.clone(),
                     r.agent.clone(),
+                    r.routes.clone(),
                 )
             });
-        let Some((mut targets, at, reselect, agent)) = found else {
+        let Some((targets, at, reselect, agent, routes)) = found else {
             return Err(format!("resource `{resource}` is not running"));
         };
-        if let Some(again) = reselect {
-            targets = again
-                .engine
-                .select(&again.selectors, &again.pick, again.seed, &again.stream)
+        let routed: Vec<Routed> = match reselect {
+            Some(again) => route_tasks(&again, routes.as_ref(), agent.as_ref(), fault)
                 .await
-                .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?;
-        }
-        let remote =
-            agent.map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
-        let fault: &dyn Fault = match &remote {
-            Some(remote) => remote,
-            None => fault,
+                .map_err(|err| format!("selecting the tasks of `{resource}` again: {err}"))?,
+            None => targets
+                .into_iter()
+                .map(|target| (target, agent.clone()))
+                .collect(),
         };
+        let targets: Vec<&ContainerTarget> = routed.iter().map(|(target, _)| target).collect();
         let mut applied: AppliedContainers = Vec::new();
-        for (index, target) in targets.iter().enumerate() {
+        for (index, (target, via)) in routed.iter().enumerate() {
+            let remote = via
+                .clone()
+                .map(|client| RemoteFault::new(client, fault, params.clone(), DEFAULT_LEASE));
+            let fault: &dyn Fault = match &remote {
+                Some(remote) => remote,
+                None => fault,
+            };
             let id = if targets.len() == 1 {
                 ledger_id.to_string()
             } else {
@@ -504,6 +598,53 @@ impl Containers {
     }
 }
 
+/// A Swarm resource's tasks selected again, each with the agent its fault goes through: the
+/// agent of its node (`agent_service`), else the resource's one agent (`agent`), else this
+/// engine. Faults through the manager (`scale`, `update`, `drain`) always go through this
+/// engine, which is a manager.
+async fn route_tasks(
+    again: &Reselect,
+    routes: Option<&AgentRoutes>,
+    agent: Option<&AgentClient>,
+    fault: &dyn Fault,
+) -> Result<Vec<Routed>, String> {
+    let engine = &again.engine;
+    let placed = again
+        .tasks
+        .select(engine, &again.pick, again.seed, &again.stream)
+        .await
+        .map_err(|err| err.to_string())?;
+    let local_node = engine
+        .swarm_node_id()
+        .await
+        .map_err(|err| err.to_string())?;
+    let mut routed = Vec::new();
+    for task in &placed {
+        let (target, local) = task_target(engine, task, local_node.as_deref())
+            .await
+            .map_err(|err| err.to_string())?;
+        let via = if fault.through_manager() {
+            None
+        } else if let Some(routes) = routes {
+            match routes.route(&task.node_id)? {
+                Route::Local => None,
+                Route::Agent(address) => routes.client(&address),
+            }
+        } else if let Some(agent) = agent {
+            Some(agent.clone())
+        } else if local {
+            None
+        } else {
+            return Err(format!(
+                "task `{}` runs on node `{}`, not this engine's: declare the agents (`agent_service`) to reach it",
+                task.name, task.node_id
+            ));
+        };
+        routed.push((target, via));
+    }
+    Ok(routed)
+}
+
 /// Reverts a container fault on every container it was applied to, newest first, marking each
 /// reverted in the ledger. A container that is gone counts as reverted.
 pub(super) async fn revert(
@@ -542,11 +683,13 @@ fn environment_failure(err: &FaultError) -> Option<&DockerError> {
 }
 
 /// Waits until the container runs and its `ready` check passes (without one: until every
-/// published port accepts a connection).
+/// published port accepts a connection); with `healthy` (a Swarm task), also until its Docker
+/// healthcheck passes when it has one.
 async fn wait_ready(
     target: &ContainerTarget,
     resource: &ResourcePlan,
     timeout: Duration,
+    healthy: bool,
 ) -> Result<(), String> {
     let started = Instant::now();
     let deadline = started + timeout;
@@ -572,9 +715,17 @@ async fn wait_ready(
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         let check_timeout = remaining.clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let last = match ready_check(&info, resource, check_timeout).await {
-            Ok(()) => return Ok(()),
-            Err(detail) => detail,
+        // A Swarm task is ready once its Docker healthcheck passes, when it has one.
+        let health = info
+            .health
+            .as_deref()
+            .filter(|status| healthy && *status != "healthy");
+        let last = match health {
+            Some(status) => format!("its healthcheck is `{status}`, not `healthy`"),
+            None => match ready_check(&info, resource, check_timeout).await {
+                Ok(()) => return Ok(()),
+                Err(detail) => detail,
+            },
         };
         if Instant::now() >= deadline {
             return Err(format!(

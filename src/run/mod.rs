@@ -6,6 +6,7 @@
 //! `threshold_verdict` judges the thresholds, and the ledger makes every applied fault
 //! undoable after a crash (`pfi recover`).
 
+mod agent_routes;
 mod containers;
 mod driver;
 mod fault_windows;

@@ -2,7 +2,8 @@
 //! `pfi serve --allow NAME` (repeatable): a program (`pfi-demo`, `/usr/bin/redis-server`,
 //! resolved like a process resource's program and compared by canonical path), `image:NAME`
 //! for a Docker image, `container:NAME` for an existing container and `label:SELECTOR` for
-//! containers chosen by label, `service:NAME` for the tasks of a Swarm service. Nothing else is allowed: with no `--allow`, only scenarios
+//! containers chosen by label, `service:NAME` for the tasks of a Swarm service (`service-label:SELECTOR` for those of the services
+//! carrying a label). Nothing else is allowed: with no `--allow`, only scenarios
 //! without processes, command probes and containers run.
 
 use crate::plan::{Plan, ProbeCheck, ResourceTarget};
@@ -23,9 +24,15 @@ impl AllowList {
         let mut list = AllowList::default();
         for entry in entries {
             list.written.push(entry.clone());
-            if ["image:", "container:", "label:", "service:"]
-                .iter()
-                .any(|prefix| entry.starts_with(prefix))
+            if [
+                "image:",
+                "container:",
+                "label:",
+                "service:",
+                "service-label:",
+            ]
+            .iter()
+            .any(|prefix| entry.starts_with(prefix))
             {
                 list.others.insert(entry.clone());
                 continue;
@@ -72,6 +79,9 @@ impl AllowList {
                 ResourceTarget::ContainerLabel { selector, .. } => format!("label:{selector}"),
                 ResourceTarget::Image { image, .. } => format!("image:{image}"),
                 ResourceTarget::Service { name, .. } => format!("service:{name}"),
+                ResourceTarget::ServiceLabel { selector, .. } => {
+                    format!("service-label:{selector}")
+                }
             };
             if !self.others.contains(&needed) {
                 out.push(format!(

@@ -24,6 +24,9 @@ impl Footprint {
                 ResourceTarget::Service { name, .. } => {
                     set.insert(format!("service:{name}"));
                 }
+                ResourceTarget::ServiceLabel { selector, .. } => {
+                    set.insert(format!("service-label:{selector}"));
+                }
                 ResourceTarget::Image { ports, .. } => {
                     for port in ports {
                         let host = port.split(':').next().unwrap_or(port);

@@ -138,6 +138,8 @@ pub enum ResourceKind {
     Image { image: Spanned<String> },
     /// The running tasks of a Docker Swarm service, by the service's name or id.
     Service { name: Spanned<String> },
+    /// The running tasks of every Docker Swarm service carrying a label (`key=value`).
+    ServiceLabel { selector: Spanned<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

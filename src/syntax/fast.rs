@@ -412,8 +412,15 @@ impl Fast<'_> {
             }
         } else if self.keyword("service") {
             self.skip();
-            ResourceKind::Service {
-                name: self.string()?,
+            if self.keyword("label") {
+                self.skip();
+                ResourceKind::ServiceLabel {
+                    selector: self.string()?,
+                }
+            } else {
+                ResourceKind::Service {
+                    name: self.string()?,
+                }
             }
         } else {
             return Err(Bail);
@@ -1415,7 +1422,8 @@ mod tests {
                         ResourceKind::Container { name: s }
                         | ResourceKind::ContainerLabel { selector: s }
                         | ResourceKind::Image { image: s }
-                        | ResourceKind::Service { name: s } => self.add("string", s.span),
+                        | ResourceKind::Service { name: s }
+                        | ResourceKind::ServiceLabel { selector: s } => self.add("string", s.span),
                     }
                     self.block(&x.settings);
                 }

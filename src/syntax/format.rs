@@ -175,6 +175,9 @@ impl Formatter<'_> {
                     ResourceKind::Service { name } => {
                         format!("service {}", self.slice(name.span))
                     }
+                    ResourceKind::ServiceLabel { selector } => {
+                        format!("service label {}", self.slice(selector.span))
+                    }
                 };
                 self.out
                     .push_str(&format!("resource {}: {kind}", r.name.node));

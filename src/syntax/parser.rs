@@ -566,6 +566,9 @@ impl Builder {
             Rule::image_kind => ResourceKind::Image {
                 image: self.string(inner.next()?),
             },
+            Rule::service_label => ResourceKind::ServiceLabel {
+                selector: self.string(inner.next()?),
+            },
             Rule::service_kind => ResourceKind::Service {
                 name: self.string(inner.next()?),
             },

@@ -118,14 +118,90 @@ async fn agent_refuses_a_bad_token_and_its_answers_prove_the_token() {
     assert!(agent.client().faults().await.unwrap().is_empty());
 }
 
+#[tokio::test]
+async fn the_agent_serves_its_openapi_document_and_every_route_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start(&dir.path().join("ledger.json"));
+    // Served without the token, and the same document as the one in the source.
+    let (status, answer) = raw_get(&agent.address, "/v1/openapi.json", None);
+    assert_eq!(status, 200, "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap();
+    let document: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        document,
+        serde_json::from_str::<serde_json::Value>(pfi::agent::AGENT_OPENAPI).unwrap()
+    );
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    // Exactly the routes `Agent::serve` declares.
+    assert_eq!(
+        documented,
+        [
+            "DELETE /v1/faults/{id}",
+            "GET /healthz",
+            "GET /v1/faults",
+            "GET /v1/openapi.json",
+            "POST /v1/faults",
+            "POST /v1/faults/{id}/renew",
+            "POST /v1/revert-all",
+        ]
+    );
+    // Each is served: with the token, none answers 404 for the route or 405 for the method
+    // (a fault id nobody holds: renew answers the agent's own 404 with a JSON error).
+    let bearer = format!("Bearer {TOKEN}");
+    for route in &documented {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path.replace("{id}", "nobody%2Fholds");
+        let body = (method == "POST" && path == "/v1/faults").then_some("{}");
+        let (status, answer) = raw(&agent.address, method, &path, Some(&bearer), body);
+        assert_ne!(status, 405, "{route}: {answer}");
+        if status == 404 {
+            assert!(
+                answer.contains("is not held"),
+                "{route} is not served: {answer}"
+            );
+        }
+        // The documented statuses include the one it answered.
+        let item =
+            &document["paths"][route.split_once(' ').unwrap().1][method.to_lowercase().as_str()];
+        assert!(
+            item["responses"].get(status.to_string()).is_some(),
+            "{route} answered {status}, not documented: {answer}"
+        );
+    }
+}
+
 /// A GET with an optional Authorization header, over a plain socket; the status and body.
 fn raw_get(address: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    raw(address, "GET", path, auth, None)
+}
+
+/// A request over a plain socket; the status and the whole answer.
+fn raw(
+    address: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    let body = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+    });
+    let end = if body.is_empty() { "\r\n" } else { "" };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n{body}{end}"
     )
     .unwrap();
     let mut answer = String::new();
@@ -233,6 +309,65 @@ async fn a_sigkilled_agent_restarted_reverts_what_its_ledger_holds() {
     // The restarted agent reads its ledger and reverts when the recorded lease lapses.
     let restarted = AgentProcess::start(&ledger);
     until_unpaused(&engine, container.name(), Duration::from_secs(5)).await;
+    assert!(restarted.client().faults().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_restarted_agent_keeps_a_lease_the_run_renewed_past_its_first_term() {
+    // Renewals are in the agent's ledger: an agent SIGKILLed and restarted while a run keeps
+    // renewing holds the fault on (it would otherwise read the lease of the apply, lapsed
+    // long ago, and revert at once), and reverts it when the renewals stop.
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let container = start_backend(&engine, &mut cleanup).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.json");
+    let mut agent = AgentProcess::start(&ledger);
+    let applied = agent
+        .client()
+        .apply(&apply_request(
+            "alive/pause",
+            container.name(),
+            "pause",
+            1500,
+        ))
+        .await
+        .unwrap();
+    // Renewed every 300 ms for 3 s: twice the lease it was applied with.
+    let until = Instant::now() + Duration::from_millis(3000);
+    while Instant::now() < until {
+        agent.client().renew("alive/pause").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    agent.client().renew("alive/pause").await.unwrap();
+    agent.sigkill();
+    let restarted = AgentProcess::start(&ledger);
+    let held = restarted.client().faults().await.unwrap();
+    assert_eq!(
+        held.len(),
+        1,
+        "the restarted agent holds the fault: {held:?}"
+    );
+    assert!(
+        held[0].lease_until_ms >= applied.lease_until_ms + 2500,
+        "the renewed lease was read back: {} vs applied {}",
+        held[0].lease_until_ms,
+        applied.lease_until_ms
+    );
+    // The run renews the restarted agent: still applied after another lease.
+    let until = Instant::now() + Duration::from_millis(2000);
+    while Instant::now() < until {
+        restarted.client().renew("alive/pause").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            paused(&engine, container.name()).await,
+            "the restarted agent reverted a renewed fault"
+        );
+    }
+    // The renewals stop: reverted within the lease.
+    let stopped = Instant::now();
+    until_unpaused(&engine, container.name(), Duration::from_secs(5)).await;
+    assert!(stopped.elapsed() <= Duration::from_millis(1500 + 600));
     assert!(restarted.client().faults().await.unwrap().is_empty());
 }
 
@@ -820,6 +955,15 @@ async fn the_swarm_experiment_runs_on_the_stack_and_reverts_every_fault() {
         assert!(fault["applied_ms"].is_number(), "{fault:#}");
         assert!(fault["reverted_ms"].is_number(), "{fault:#}");
     }
+    // The freeze selected a backend task by the service's label and went to the agent the
+    // run found for the task's node (the agents' service, the node's address, its port).
+    let freeze = faults.iter().find(|f| f["kind"] == "pause").unwrap();
+    let detail = freeze["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("agent http://127.0.0.1:{agent_port},")),
+        "{freeze:#}"
+    );
+    assert!(detail.contains(&format!("{stack}_backend.")), "{freeze:#}");
     // Every fault reverted, in the real state: replicas, limits, the node, no paused task,
     // nothing left with the agent.
     let backend = SwarmService::new(&engine, &format!("{stack}_backend"));
@@ -956,6 +1100,8 @@ fn bad_service_resources_and_swarm_kinds_on_processes_are_refused_at_check() {
 resource api: service "shop api" { pick 1 }
 resource p: process ["pfi-demo", "backend", "--port", "0"]
 fault s: scale on p { replicas 1 }
+resource tier: service label "shop tier=web" { pick 1 }
+resource none: service label "" { agent_service "agents" }
 "#,
     )
     .unwrap();
@@ -967,4 +1113,358 @@ fault s: scale on p { replicas 1 }
     assert!(text.contains("cannot name a service"), "{text}");
     assert!(text.contains("bad.pfi:2:"), "{text}");
     assert!(text.contains("scale"), "{text}");
+    // A malformed service label, located.
+    assert!(
+        text.contains("`shop tier=web` is not a label selector"),
+        "{text}"
+    );
+    assert!(text.contains("bad.pfi:5:"), "{text}");
+    assert!(text.contains("the label selector is empty"), "{text}");
+    assert!(text.contains("bad.pfi:6:"), "{text}");
+}
+
+// ------------------------------------------------------------------ interrupts
+
+/// How a swarm run is interrupted once its faults are applied.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Sigint,
+    Sigterm,
+    SigkillThenRecover,
+}
+
+#[tokio::test]
+async fn an_interrupted_run_restores_replicas_limits_and_the_node_exactly() {
+    // `scale`, `update` and `drain` in effect at once, then SIGINT, SIGTERM, or SIGKILL and
+    // `pfi recover`: the replicas, the service's own limits and the node's availability are
+    // exactly as before.
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let shop = backend_service(&engine, &mut guard, "intr-shop", 2).await;
+    let other = backend_service(&engine, &mut guard, "intr-other", 1).await;
+    let own = pfi::targets::docker::ServiceLimits {
+        nano_cpus: Some(900_000_000),
+        memory_bytes: Some(200 * 1024 * 1024),
+    };
+    shop.set_limits(&own).await.unwrap();
+    shop.wait_converged(Duration::from_secs(60)).await.unwrap();
+    let node = engine.swarm_node_id().await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("interrupted.pfi");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"experiment "scale, update and drain, interrupted" {{
+  duration 120s
+  seed 3
+}}
+
+resource shop: service "{shop}" {{
+  pick 1
+}}
+
+resource other: service "{other}" {{
+  pick 1
+}}
+
+fault shrink: scale on shop {{
+  replicas 1
+  at 200ms
+  lasting 100s
+}}
+
+fault squeeze: update on shop {{
+  cpus 0.5
+  memory 64MiB
+  at 1s
+  lasting 100s
+}}
+
+fault cordon: drain on other {{
+  at 4s
+  lasting 100s
+}}
+"#,
+            shop = shop.name(),
+            other = other.name()
+        ),
+    )
+    .unwrap();
+    for stop in [Stop::Sigint, Stop::Sigterm, Stop::SigkillThenRecover] {
+        let state = dir.path().join(format!("state-{stop:?}"));
+        let mut child = pfi()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // All three in effect: one replica, the squeezed limits, the node drained.
+        let started = Instant::now();
+        loop {
+            let drained = engine.node_availability(&node).await.unwrap() == NodeAvailability::Drain;
+            let scaled = shop.replicas().await.unwrap() == Some(1);
+            let squeezed = shop.limits().await.unwrap().memory_bytes == Some(64 * 1024 * 1024);
+            if drained && scaled && squeezed {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "{stop:?}: the faults were not all applied (drained {drained}, scaled {scaled}, squeezed {squeezed}): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let pid = child.id() as i32;
+        match stop {
+            // SAFETY: signalling the child this test spawned.
+            Stop::Sigint => unsafe {
+                libc::kill(pid, libc::SIGINT);
+            },
+            Stop::Sigterm => unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            },
+            Stop::SigkillThenRecover => child.kill().unwrap(),
+        }
+        let out = child.wait_with_output().unwrap();
+        if let Stop::SigkillThenRecover = stop {
+            let recovered = pfi()
+                .args(["recover", "--state-dir"])
+                .arg(&state)
+                .output()
+                .unwrap();
+            assert!(
+                recovered.status.success(),
+                "{}",
+                String::from_utf8_lossy(&recovered.stderr)
+            );
+        } else {
+            assert!(
+                out.status.code().is_some(),
+                "{stop:?}: the run died of the signal instead of reverting: {:?}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(shop.replicas().await.unwrap(), Some(2), "{stop:?}");
+        assert_eq!(shop.limits().await.unwrap(), own, "{stop:?}");
+        assert_eq!(other.replicas().await.unwrap(), Some(1), "{stop:?}");
+        assert_eq!(
+            engine.node_availability(&node).await.unwrap(),
+            NodeAvailability::Active,
+            "{stop:?}"
+        );
+        // A second recover has nothing to do.
+        let again = pfi()
+            .args(["recover", "--state-dir"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{stop:?}");
+        for service in [&shop, &other] {
+            service
+                .wait_converged(Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+    }
+    drop(guard);
+}
+
+// ------------------------------------------------------------------ readiness, labels
+
+#[tokio::test]
+async fn a_service_is_ready_when_its_healthcheck_passes_and_labels_select_services() {
+    // A stack of two services of the demo image with exec-form healthchecks (the image has no
+    // shell: `pfi-demo probe` is the check): `ok` probes its own backend, `never` a port
+    // nobody listens on (so its task stays `starting`). A run on `ok`, selected by name and
+    // by its label, is ready and pauses a task; a run on `never` fails its readiness, saying
+    // the healthcheck has not passed.
+    let Some(engine) = docker().await else { return };
+    let guard = SwarmGuard::acquire();
+    let stack = format!("pfiswarmhealth{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("stack.yml");
+    let service = |name: &str, probe: &str, retries: u32| {
+        format!(
+            r#"  {name}:
+    image: {image}
+    command: ["backend", "--host", "0.0.0.0", "--port", "7000"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "/pfi-demo", "probe", "{probe}", "--timeout", "500ms"]
+      interval: 500ms
+      timeout: 1s
+      retries: {retries}
+    deploy:
+      replicas: 1
+      labels:
+        {stack}_role: {name}
+"#,
+            image = super::docker::IMAGE
+        )
+    };
+    std::fs::write(
+        &compose,
+        format!(
+            "version: \"3.8\"\nservices:\n{}{}",
+            service("ok", "127.0.0.1:7000", 3),
+            service("never", "127.0.0.1:7999", 10000)
+        ),
+    )
+    .unwrap();
+    struct Stack(String);
+    impl Drop for Stack {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["stack", "rm", &self.0])
+                .output();
+        }
+    }
+    docker_out(&["stack", "deploy", "-c", compose.to_str().unwrap(), &stack]);
+    let _stack = Stack(stack.clone());
+    let ok = format!("{stack}_ok");
+    SwarmService::new(&engine, &ok)
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let scenario = dir.path().join("ok.pfi");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"experiment "ready when healthy" {{
+  duration 3s
+  seed 5
+}}
+
+resource by_name: service "{ok}" {{
+  pick 1
+}}
+
+resource by_label: service label "{stack}_role=ok" {{
+  pick 1
+}}
+
+fault freeze: pause on by_label {{
+  at 500ms
+  lasting 1s
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let journal = dir.path().join("journal.json");
+    let out = pfi()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--journal")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    let fault = &report["faults"][0];
+    assert!(fault["error"].is_null(), "{fault:#}");
+    assert!(
+        fault["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{ok}.1.")),
+        "the label selected a task of `{ok}`: {fault:#}"
+    );
+    let health = docker_out(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={ok}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(health.contains("(healthy)"), "{health}");
+
+    // `never`: its task runs its container but stays `starting`; the run is not ready.
+    let never = format!("{stack}_never");
+    let scenario = dir.path().join("never.pfi");
+    std::fs::write(
+        &scenario,
+        format!(
+            "experiment \"never healthy\" {{\n  duration 2s\n}}\n\nresource n: service \"{never}\" {{\n  pick 1\n}}\n"
+        ),
+    )
+    .unwrap();
+    let out = pfi()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--state-dir")
+        .arg(dir.path().join("state-never"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("starting: a task stays `starting` until its healthcheck passes"),
+        "{text}"
+    );
+    drop(_stack);
+    drop(guard);
+}
+
+#[tokio::test]
+async fn a_manager_fault_on_a_task_this_engine_does_not_hold_finds_it_through_the_manager() {
+    // A task of another node is known only by the manager: its container is not in this
+    // engine. Made here from a real task with a container id this engine does not have, the
+    // task listing (with node ids) and `scale`/`drain` still find its service and node
+    // through the manager, by the task id in the container's name.
+    let Some(engine) = docker().await else { return };
+    let mut guard = SwarmGuard::acquire();
+    let service = backend_service(&engine, &mut guard, "remote", 2).await;
+    let node = engine.swarm_node_id().await.unwrap().unwrap();
+    let placed = pfi::targets::docker::SwarmTasks::Named(service.name().to_string())
+        .running(&engine)
+        .await
+        .unwrap();
+    assert_eq!(placed.len(), 2, "{placed:?}");
+    assert!(placed.iter().all(|t| t.node_id == node), "{placed:?}");
+    // The names are the engine's names of the task containers.
+    let local = engine.local_task(&placed[0]).await.unwrap();
+    assert_eq!(local.name(), placed[0].name);
+    let elsewhere = pfi::targets::docker::PlacedTask {
+        container_id: "0".repeat(64),
+        ..placed[0].clone()
+    };
+    let remote = engine.remote_task(&elsewhere);
+    assert!(remote.info().await.is_err(), "not in this engine");
+    let ctx = FaultContext::new("swarm-test", "remote");
+    let record = |_: &RevertAction| Ok::<(), std::io::Error>(());
+    let scale = fault("scale", &[("replicas", Value::Integer(1))]);
+    assert!(scale.through_manager());
+    let applied = inject(scale.as_ref(), &remote, &ctx, record).await.unwrap();
+    assert_eq!(service.replicas().await.unwrap(), Some(1));
+    applied.revert().await.unwrap();
+    assert_eq!(service.replicas().await.unwrap(), Some(2));
+    // A node-local kind is not a manager fault: it is routed to the task's node's agent.
+    assert!(!fault("pause", &[]).through_manager());
+    service
+        .wait_converged(Duration::from_secs(60))
+        .await
+        .unwrap();
+    drop(guard);
 }

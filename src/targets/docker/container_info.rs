@@ -54,6 +54,9 @@ pub struct ContainerInfo {
     /// Published ports: container port (`7000/tcp`) → host address.
     pub ports: BTreeMap<String, Vec<SocketAddr>>,
     pub labels: BTreeMap<String, String>,
+    /// Its Docker healthcheck's status (`starting`, `healthy`, `unhealthy`); `None` when the
+    /// container has no healthcheck.
+    pub health: Option<String>,
 }
 
 impl ContainerInfo {
@@ -75,6 +78,12 @@ impl ContainerInfo {
             Some(ContainerStateStatusEnum::DEAD) => ContainerStatus::Dead,
             _ => ContainerStatus::Unknown,
         };
+        let health = state
+            .health
+            .as_ref()
+            .and_then(|health| health.status)
+            .map(|status| status.to_string())
+            .filter(|status| !status.is_empty() && status != "none");
         let host = response.host_config.unwrap_or_default();
         let limits = ContainerLimits {
             nano_cpus: Some(host.nano_cpus.unwrap_or(0)),
@@ -130,6 +139,7 @@ impl ContainerInfo {
             networks,
             ports,
             labels: config.labels.unwrap_or_default().into_iter().collect(),
+            health,
         }
     }
 

@@ -119,6 +119,13 @@ pub fn plan_selection(
             };
             Some((vec![selector], pick.clone()))
         }
+        ResourceTarget::ServiceLabel { selector, pick } => {
+            // Services are selected by their own labels, through the manager (`SwarmTasks`);
+            // the selector's syntax is a container label's.
+            validate_pick(pick)?;
+            ContainerSelector::label(selector)?;
+            None
+        }
         ResourceTarget::Process { .. } | ResourceTarget::Image { .. } => None,
     })
 }

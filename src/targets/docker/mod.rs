@@ -13,6 +13,7 @@ mod docker_error;
 mod network_attachment;
 mod stats_reading;
 mod swarm_service;
+mod swarm_tasks;
 
 pub use container_info::{ContainerInfo, ContainerStatus};
 pub use container_limits::{
@@ -29,3 +30,4 @@ pub use stats_reading::StatsReading;
 pub use swarm_service::{
     NodeAvailability, SERVICE_NAME_LABEL, ServiceLimits, SwarmService, SwarmTask,
 };
+pub use swarm_tasks::{PlacedTask, SwarmTasks};

@@ -128,6 +128,18 @@ impl SwarmService {
         self.update(spec, version).await
     }
 
+    /// The first port it publishes (the agents' global service publishes its API port in
+    /// host mode: each node's agent at that node's address and this port).
+    pub async fn published_port(&self) -> Result<Option<u16>, DockerError> {
+        let (spec, _) = self.inspect().await?;
+        Ok(spec
+            .endpoint_spec
+            .and_then(|e| e.ports)
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|p| p.published_port.and_then(|n| u16::try_from(n).ok())))
+    }
+
     /// Its CPU and memory limits.
     pub async fn limits(&self) -> Result<ServiceLimits, DockerError> {
         let (spec, _) = self.inspect().await?;
@@ -156,6 +168,31 @@ impl SwarmService {
             ..previous
         });
         self.update(spec, version).await
+    }
+
+    /// How many of its tasks meant to run are still `starting` (a task whose service has a
+    /// healthcheck stays `starting` until its first check passes).
+    pub async fn starting_tasks(&self) -> Result<usize, DockerError> {
+        self.engine.count();
+        let options = ListTasksOptions {
+            filters: Some(HashMap::from([
+                ("service".to_string(), vec![self.name.clone()]),
+                ("desired-state".to_string(), vec!["running".to_string()]),
+            ])),
+        };
+        let tasks = self
+            .engine
+            .client()
+            .list_tasks(Some(options))
+            .await
+            .map_err(|err| {
+                self.engine
+                    .error(err, "list the tasks of", Object::Service(&self.name))
+            })?;
+        Ok(tasks
+            .iter()
+            .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::STARTING))
+            .count())
     }
 
     /// Its tasks that are running now (and meant to be).
@@ -213,8 +250,14 @@ impl SwarmService {
                 return Ok(started.elapsed());
             }
             if started.elapsed() >= timeout {
+                let starting = match self.starting_tasks().await? {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} starting: a task stays `starting` until its healthcheck passes)"
+                    ),
+                };
                 return Err(self.invalid(&format!(
-                    "{running} task(s) running after {:.1} s, {} wanted",
+                    "{running} task(s) running after {:.1} s, {} wanted{starting}",
                     timeout.as_secs_f64(),
                     wanted.map_or("at least one".to_string(), |n| n.to_string())
                 )));
