@@ -433,6 +433,13 @@ fault starve: cpu_limit on busy {
     let start = (group_cpu_seconds(pid), std::time::Instant::now());
     std::thread::sleep(Duration::from_millis(1200));
     let cores = (group_cpu_seconds(pid) - start.0) / start.1.elapsed().as_secs_f64();
+    let mut summary = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut summary)
+        .unwrap();
     let status = child.wait().unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
@@ -445,5 +452,47 @@ fault starve: cpu_limit on busy {
     assert!(
         cores > 0.02,
         "the busy processes made no progress: {cores:.3}"
+    );
+    // pfi measured it too, in the background (1 s after applying), and says so.
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("fault starve measured: used") && l.contains("throttled in")),
+        "{}",
+        rest.join("\n")
+    );
+    assert!(
+        summary.contains("measured: used") && !summary.contains("no observable effect"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_cpu_limit_on_an_idle_process_says_it_did_not_bind() {
+    let (dir, file) = scenario(
+        r#"experiment "idle" {
+  duration 2500ms
+  seed 1
+  baseline 200ms
+}
+
+resource idle: process ["/bin/sleep", "30"]
+
+fault cap: cpu_limit on idle {
+  cores 0.5
+  at 100ms
+  lasting 2s
+}
+"#,
+    );
+    let out = run(dir.path(), &file, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Not a failure: the limit was set (read back from the kernel), it just did not bite.
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("no observable effect: used 0.0")
+            && stdout.contains("under the limit of 0.5 cores anyway")
+            && stdout.contains("the limit did not bind"),
+        "{stdout}\n{stderr}"
     );
 }
