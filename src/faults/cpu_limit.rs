@@ -7,7 +7,7 @@ use super::container_limit::prepare_container_limit;
 use super::cpu_usage;
 use super::fault_kind::scale_setting;
 use super::setting_spec::*;
-use super::{BoxFuture, Effect, Fault, FaultContext, FaultError, Prepared, RevertAction};
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
 use crate::plan::Params;
 use crate::plan::TargetFamily::{self, *};
@@ -129,11 +129,7 @@ impl Fault for CpuLimit {
         };
         let cores = self.cores;
         Ok(prepared.measured_by(move || async move {
-            tokio::task::spawn_blocking(move || {
-                cpu_usage::measure(&placement, cores, cpu_usage::CPU_WINDOW)
-            })
-            .await
-            .unwrap_or_else(|err| Effect::NoEffect(format!("the measurement failed: {err}")))
+            cpu_usage::measure(&placement, cores, cpu_usage::CPU_WINDOW).await
         }))
     }
 

@@ -105,16 +105,19 @@ pub fn cpu_effect(before: CpuUsage, after: CpuUsage, wall: Duration, cores: f64)
     }
 }
 
-/// Measures the limit's effect over `window` (blocking: run it on a blocking thread). Not
-/// checked (`Unchecked`) when the limit was removed before the window ended: a fault shorter
-/// than the window keeps the effect its values read back from the kernel showed.
-pub fn measure(placement: &CgroupPlacement, cores: f64, window: Duration) -> Effect {
+/// Measures the limit's effect over `window`. Not checked (`Unchecked`) when the limit was
+/// removed before the window ended: a fault shorter than the window keeps the effect its
+/// values read back from the kernel showed. The wait is a timer, not a sleeping thread: a run
+/// interrupted meanwhile exits at once (a blocking thread would hold its runtime's shutdown
+/// until the window ended: up to a second, seen by the interrupt harness).
+pub async fn measure(placement: &CgroupPlacement, cores: f64, window: Duration) -> Effect {
+    // Two small reads of kernel files: quick enough for the async thread.
     let read = || CpuUsage::read(&placement.path, placement.version);
     let Ok(before) = read() else {
         return Effect::Unchecked;
     };
     let started = Instant::now();
-    std::thread::sleep(window);
+    tokio::time::sleep(window).await;
     let Ok(after) = read() else {
         return Effect::Unchecked;
     };

@@ -128,7 +128,15 @@ fn a_process_moves_into_a_real_v2_cgroup_is_measured_and_comes_back() {
     );
     // No cpu controller in this hierarchy: a 0.2-core limit is nothing the kernel enforces
     // here, and the measurement says so rather than calling it applied.
-    let effect = measure_cpu_limit(&placement, 0.2, Duration::from_millis(500));
+    let effect = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(measure_cpu_limit(
+            &placement,
+            0.2,
+            Duration::from_millis(500),
+        ));
     let reason = effect.no_effect().unwrap_or_else(|| panic!("{effect:?}"));
     assert!(
         reason.contains("not enforced") || reason.contains("did not bind"),

@@ -496,3 +496,55 @@ fault cap: cpu_limit on idle {
         "{stdout}\n{stderr}"
     );
 }
+
+#[test]
+fn a_run_interrupted_during_the_cpu_measurement_exits_without_waiting_for_it() {
+    // The measurement of a cpu_limit's effect takes 1 s after applying; an interrupt 50 ms
+    // after the fault is applied must not wait for it (it did: ~950 ms, a sleeping thread
+    // holding the runtime's shutdown).
+    let (dir, file) = scenario(
+        r#"experiment "cpu" {
+  duration 10s
+  seed 1
+  baseline 200ms
+}
+
+resource busy: process ["/bin/sh", "-c", "while :; do :; done"]
+
+fault starve: cpu_limit on busy {
+  cores 0.2
+  at 100ms
+  lasting 9s
+}
+"#,
+    );
+    let mut child = pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line
+            .unwrap()
+            .contains("fault starve (cpu_limit on busy) applied")
+        {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(1), "{}", rest.join("\n"));
+    assert!(
+        took < Duration::from_millis(600),
+        "exited {took:?} after SIGINT: it waited for the measurement"
+    );
+}
