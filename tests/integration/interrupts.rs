@@ -411,6 +411,13 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
             "{what}, {kind:?} after {after:?}: cgroups left: {cgroups:?}"
         );
         if *scenario == Scenario::CreatedContainer {
+            // A create request sent before a SIGKILL completes in the engine after pfi died:
+            // look again once it has had time to (recover waits for it).
+            if kind == Interrupt::SigkillThenRecover {
+                std::thread::sleep(
+                    (sent + Duration::from_secs(3)).saturating_duration_since(Instant::now()),
+                );
+            }
             let left = containers_labelled(&format!("pfi.run={run_id}"));
             assert!(
                 left.is_empty(),
