@@ -74,9 +74,8 @@ pub(super) fn prepare_limit(
 }
 
 /// The limit's effect: the values read back from the kernel and the process in the cgroup.
-/// (How much CPU a limited process then uses is not measured here: it takes a few quota
-/// periods, and the check runs before the next activation of the schedule; the run's
-/// `<resource>.cpu` series shows it.)
+/// (How much CPU a limited process then uses takes a few quota periods to see: `cpu_limit`
+/// measures it in the background, `cpu_usage.rs`.)
 fn limit_effect(placement: &CgroupPlacement) -> Effect {
     match placement.in_place() {
         Ok(held) => Effect::Observed(held),

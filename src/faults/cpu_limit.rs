@@ -4,9 +4,10 @@
 use super::cgroup::{CgroupSetting, CgroupVersion, Controller};
 use super::cgroup_limit::prepare_limit;
 use super::container_limit::prepare_container_limit;
+use super::cpu_usage;
 use super::fault_kind::scale_setting;
 use super::setting_spec::*;
-use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared};
+use super::{BoxFuture, Fault, FaultContext, FaultError, Prepared, RevertAction};
 use super::{FailureMode, FaultAction, FaultKind, Settings};
 use crate::plan::Params;
 use crate::plan::TargetFamily::{self, *};
@@ -119,9 +120,17 @@ impl Fault for CpuLimit {
         ctx: &FaultContext,
     ) -> Result<Prepared, FaultError> {
         self.clone().validated()?;
-        prepare_limit("cpu_limit", Controller::Cpu, target, ctx, |hierarchy, _| {
+        let prepared = prepare_limit("cpu_limit", Controller::Cpu, target, ctx, |hierarchy, _| {
             Ok(self.settings(hierarchy.version))
-        })
+        })?;
+        // How much CPU the process then uses, measured in the background over a window.
+        let RevertAction::RemoveCgroup { placement } = prepared.revert_action().clone() else {
+            return Ok(prepared);
+        };
+        let cores = self.cores;
+        Ok(prepared.measured_by(move || async move {
+            cpu_usage::measure(&placement, cores, cpu_usage::CPU_WINDOW).await
+        }))
     }
 
     fn prepare_container<'a>(

@@ -18,6 +18,7 @@ mod cgroup_limit;
 mod container_limit;
 mod container_revert;
 mod cpu_limit;
+mod cpu_usage;
 mod down;
 mod drain;
 mod effect;
@@ -52,6 +53,7 @@ mod timeout;
 mod update;
 
 pub use cpu_limit::CpuLimit;
+pub use cpu_usage::{CPU_WINDOW, CpuUsage, measure as measure_cpu_limit};
 pub use effect::Effect;
 pub use fault_action::FaultAction;
 pub use fault_error::FaultError;
@@ -194,6 +196,7 @@ pub struct Prepared {
     revert: RevertAction,
     apply: ApplyFn,
     verify: Option<VerifyFn>,
+    measure: Option<VerifyFn>,
 }
 
 impl Prepared {
@@ -206,7 +209,20 @@ impl Prepared {
             revert,
             apply: Box::new(move || Box::pin(apply())),
             verify: None,
+            measure: None,
         }
+    }
+
+    /// A measurement of the fault's effect that takes time (a window of CPU use): started in
+    /// the background once the fault is applied, its result arrives later (see
+    /// [`AppliedFault::take_measurement`]) and never delays the schedule.
+    pub fn measured_by<F, Fut>(mut self, measure: F) -> Prepared
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Effect> + Send + 'static,
+    {
+        self.measure = Some(Box::new(move || Box::pin(measure())));
+        self
     }
 
     /// How the kind checks, right after applying, that the fault took effect.
@@ -260,9 +276,17 @@ pub struct AppliedFault {
     revert: RevertAction,
     detail: String,
     effect: Effect,
+    /// The background measurement of its effect, while nobody has taken it.
+    measurement: Option<tokio::task::JoinHandle<Effect>>,
 }
 
 impl AppliedFault {
+    /// The background measurement of the fault's effect (`Prepared::measured_by`), if the
+    /// kind makes one; taken once.
+    pub fn take_measurement(&mut self) -> Option<tokio::task::JoinHandle<Effect>> {
+        self.measurement.take()
+    }
+
     pub fn keyword(&self) -> &'static str {
         self.keyword
     }
@@ -361,6 +385,8 @@ impl Recorded {
             prepared,
         } = self;
         let revert = prepared.revert_action().clone();
+        let mut prepared = prepared;
+        let measure = prepared.measure.take();
         match prepared.apply_and_verify().await {
             Ok((detail, effect)) => {
                 tracing::info!(fault = keyword, resource = %target.name(), %effect, "{detail}");
@@ -370,6 +396,7 @@ impl Recorded {
                     revert,
                     detail,
                     effect,
+                    measurement: measure.map(|measure| tokio::spawn(measure())),
                 })
             }
             Err(err) => {

@@ -1,9 +1,10 @@
 //! How much a fault degraded a probe, with its uncertainty.
 //!
 //! The degradation of a probe under a fault is
-//! max(error_rate under − error_rate in the baseline, (pQ under / pQ baseline − 1) / 4),
-//! clamped to [0, 1] (the baseline pQ taken as at least 1 ms): the `failure` of the risk
-//! score. Q is 99 when both sides have at least 500 checks; with fewer it is the quantile
+//! max(error_rate under − error_rate in the baseline, (pQ under / pQ baseline − 1) / 4,
+//! (p50 under − p50 baseline) / (4 × p50 baseline)), clamped to [0, 1] (the baseline
+//! quantiles taken as at least 1 ms): the `failure` of the risk score. The median term is
+//! the robust one (see `latency_term`). Q is 99 when both sides have at least 500 checks; with fewer it is the quantile
 //! that leaves `TAIL_CHECKS` checks above it on the smaller side (p88 of 41 checks, p95 of
 //! 100): the p99 of 41 checks is their maximum, one stray slow check, and made the verdict
 //! flip between identical runs.
@@ -40,7 +41,8 @@ pub struct Sample {
 pub struct Degradation {
     /// The point estimate, from all the checks.
     pub value: f64,
-    /// Its latency term, (pQ under / pQ baseline − 1) / 4 (not clamped), and Q.
+    /// Its latency term, the larger of (pQ under / pQ baseline − 1) / 4 and the median's
+    /// (not clamped), and Q.
     pub latency: f64,
     pub quantile: f64,
     /// The 95% bootstrap interval.
@@ -118,9 +120,17 @@ fn degradation(baseline: &[Sample], under: &[Sample], q: f64) -> f64 {
     errors.max(latency_term(baseline, under, q)).clamp(0.0, 1.0)
 }
 
+/// The larger of the tail term, (pQ under / pQ baseline − 1) / 4, and the median term, (p50
+/// under − p50 baseline) / (4 × p50 baseline). The median term is what a latency fault
+/// shifts every check by; it barely moves when a loaded machine adds a few slow checks to
+/// either side, where the tail term swings with them (a 40 ms latency judged "above" on an
+/// idle machine and "inconclusive" on a loaded one). The tail term still sees faults that
+/// slow only some checks.
 fn latency_term(baseline: &[Sample], under: &[Sample], q: f64) -> f64 {
-    let ratio = quantile_ms(under, q) / quantile_ms(baseline, q).max(1.0);
-    (ratio - 1.0) / LATENCY_SPAN
+    let tail = quantile_ms(under, q) / quantile_ms(baseline, q).max(1.0) - 1.0;
+    let base_median = quantile_ms(baseline, 0.5).max(1.0);
+    let median = (quantile_ms(under, 0.5) - base_median) / base_median;
+    tail.max(median) / LATENCY_SPAN
 }
 
 fn error_rate(samples: &[Sample]) -> f64 {
@@ -198,6 +208,31 @@ mod tests {
         let under = checks(40, |i| if i == 7 { 500.0 } else { 2.0 }, 0);
         let d = Degradation::of(&base, &under, 3).unwrap();
         assert_eq!(d.value, 0.0, "{d:?}");
+    }
+
+    #[test]
+    fn a_shift_of_every_check_is_judged_by_the_median_whatever_slow_checks_load_adds() {
+        // A 40 ms latency fault on a 2 ms server, on a loaded machine: one check in ten is
+        // 60-100 ms slow on both sides (scheduling delays).
+        let loaded = |i: usize, base: f64| {
+            if i % 10 == 3 {
+                60.0 + (i % 7) as f64 * 6.0
+            } else {
+                base + (i % 5) as f64 * 0.3
+            }
+        };
+        let base = checks(100, |i| loaded(i, 2.0), 0);
+        let under = checks(40, |i| loaded(i, 42.0), 0);
+        let d = Degradation::of(&base, &under, 5).unwrap();
+        // The tail alone (p88 of 40 against the baseline's) depends on how many slow checks a
+        // resample draws: one baseline resample in five has more than 12% of them, its p88 is
+        // a slow check and the tail term is nothing. The median says 20× in every resample.
+        assert!(d.value >= 0.99, "{d:?}");
+        assert!(d.low >= 0.99, "the interval must be tight: {d:?}");
+        // No fault, the same load: no degradation from the median.
+        let calm = checks(40, |i| loaded(i + 1, 2.0), 0);
+        let d = Degradation::of(&base, &calm, 5).unwrap();
+        assert!(d.value < 0.05, "{d:?}");
     }
 
     #[test]

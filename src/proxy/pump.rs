@@ -26,6 +26,41 @@ use tokio::sync::watch;
 
 /// Bytes read at once.
 const BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// The read buffer of the toxic path's TCP reads, one per thread: a pump waiting for data
+    /// holds no buffer, so ten thousand idle connections under a toxic do not hold 1.3 GB of
+    /// 64 KiB buffers (they did: `benches/proxy_soak.rs`).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; BUFFER]);
+}
+
+/// Reads what `reader` has: `None` at the end of the stream. A TCP socket is awaited until
+/// readable with no buffer held, then read at once into the thread's scratch buffer and copied
+/// out at its length; another reader is read into `buf` (allocated on first use, kept).
+pub(crate) async fn read_some<R>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Bytes>>
+where
+    R: AsyncRead + Unpin + Endpoint,
+{
+    if let Some(tcp) = reader.tcp() {
+        loop {
+            tcp.readable().await?;
+            let read = SCRATCH.with_borrow_mut(|scratch| {
+                tcp.try_read(scratch)
+                    .map(|n| (n > 0).then(|| Bytes::copy_from_slice(&scratch[..n])))
+            });
+            match read {
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
+                read => return read,
+            }
+        }
+    }
+    buf.resize(BUFFER, 0);
+    let n = reader.read(buf).await?;
+    Ok((n > 0).then(|| Bytes::copy_from_slice(&buf[..n])))
+}
 /// Zero-copy transfers per wake-up at most.
 const SPLICE_BURST: usize = 8;
 /// Most data waiting in the queue before reading pauses (back-pressure).
@@ -242,6 +277,7 @@ where
     }
 
     /// Writes what is due, then waits for the next due instant, a read or a toxic change.
+    /// A TCP reader is read without a buffer of the pump's own (see [`read_some`]).
     async fn toxic_step(&mut self) -> Option<Outcome> {
         if let Some(outcome) = self.flush_due().await {
             return Some(outcome);
@@ -251,7 +287,6 @@ where
             self.sleep.reset(at);
         }
         let can_read = self.reading && self.queued_bytes < MAX_QUEUED_BYTES;
-        self.buf.resize(BUFFER, 0);
         tokio::select! {
             biased;
             changed = self.toxics.changed() => {
@@ -261,15 +296,12 @@ where
                 self.attach_stages();
             }
             () = &mut self.sleep, if wake.is_some() => {}
-            read = self.reader.read(&mut self.buf), if can_read => match read {
-                Ok(0) => {
+            read = read_some(&mut self.reader, &mut self.buf), if can_read => match read {
+                Ok(None) => {
                     self.reading = false;
                     self.push_end_of_stream(Instant::now());
                 }
-                Ok(n) => {
-                    let data = Bytes::copy_from_slice(&self.buf[..n]);
-                    self.push_data(Chunk { data, due: Instant::now() });
-                }
+                Ok(Some(data)) => self.push_data(Chunk { data, due: Instant::now() }),
                 Err(_) => return Some(Outcome::End(Ending::Reset)),
             },
         }

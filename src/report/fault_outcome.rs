@@ -21,6 +21,9 @@ pub struct FaultOutcome {
     /// The kind's check found nothing it changed (`None`: it took effect, or was not checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_effect: Option<String>,
+    /// The effect measured over a window after applying (CPU use under `cpu_limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 impl FaultOutcome {

@@ -67,6 +67,7 @@ impl RunRecord {
                     detail: String::new(),
                     error: None,
                     no_effect: None,
+                    measured: None,
                 }),
                 EventKind::FaultReverted { fault } => {
                     if let Some(open) = faults

@@ -80,6 +80,7 @@ impl RunRecord {
                 detail: f.detail.clone(),
                 error: f.error.clone(),
                 no_effect: f.no_effect.clone(),
+                measured: f.measured.clone(),
             })
             .collect();
         let probes = report

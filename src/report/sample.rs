@@ -70,6 +70,7 @@ fn fault(name: &str, kind: &str, target: &str, planned: f64, lasting: f64) -> Fa
         detail: String::new(),
         error: None,
         no_effect: None,
+        measured: None,
     }
 }
 

@@ -57,6 +57,9 @@ pub fn summary(record: &RunRecord) -> String {
         if let Some(reason) = &fault.no_effect {
             out.push_str(&format!("    no observable effect: {reason}\n"));
         }
+        if let Some(measured) = &fault.measured {
+            out.push_str(&format!("    measured: {measured}\n"));
+        }
     }
     out.push_str(&health_section(record));
     if !record.resource_events.is_empty() {

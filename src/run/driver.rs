@@ -217,6 +217,40 @@ async fn apply_now(
 }
 
 impl Driver {
+    /// Waits in the background for a fault's effect measurement and writes it into its record
+    /// (number `record`) and the journal when it arrives; a measurement that arrives after the
+    /// report was built is only in the journal.
+    fn await_measurement(
+        &self,
+        fault: &str,
+        record: usize,
+        measurement: tokio::task::JoinHandle<crate::faults::Effect>,
+    ) {
+        let runtime = self.runtime.clone();
+        let journal = self.journal.clone();
+        let fault = fault.to_string();
+        tokio::spawn(async move {
+            let Ok(effect) = measurement.await else {
+                return;
+            };
+            let mut rt = runtime.lock().await;
+            let Some(entry) = rt.records.get_mut(record) else {
+                return;
+            };
+            match effect {
+                crate::faults::Effect::Observed(measured) => {
+                    entry.measured = Some(measured.clone());
+                    journal.record(EventKind::FaultMeasured { fault, measured });
+                }
+                crate::faults::Effect::NoEffect(reason) => {
+                    entry.no_effect = Some(reason.clone());
+                    journal.record(EventKind::FaultNoEffect { fault, reason });
+                }
+                crate::faults::Effect::Unchecked => {}
+            }
+        });
+    }
+
     /// Notes what became of an activation: its record, the fault windows, the journal.
     fn record_applied(
         &self,
@@ -238,10 +272,16 @@ impl Driver {
             detail: activation.strength.to_string(),
             error: None,
             no_effect: None,
+            measured: None,
         };
         match applied {
-            Ok(applied) => {
+            Ok(mut applied) => {
                 record.applied_ms = Some(applied_ms);
+                if let Applied::Process(fault) = &mut applied
+                    && let Some(measurement) = fault.take_measurement()
+                {
+                    self.await_measurement(&activation.fault, rt.records.len(), measurement);
+                }
                 self.store.fault_started(&activation.fault);
                 self.windows.opened(&activation.fault, self.store.now());
                 match &applied {

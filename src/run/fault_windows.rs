@@ -60,6 +60,23 @@ impl FaultWindows {
             .collect()
     }
 
+    /// Whether `observation` started near a window of `fault`: within the window's own length
+    /// (at least `least`) before it opened or after it closed (`end`: when it is still open).
+    /// The checks of a baseline paired in time with the fault, under the same machine load.
+    pub fn near(
+        &self,
+        fault: &str,
+        observation: &Observation,
+        least: Duration,
+        end: Duration,
+    ) -> bool {
+        self.lock().iter().any(|w| {
+            let close = w.end.unwrap_or(end);
+            let span = close.saturating_sub(w.start).max(least);
+            w.fault == fault && observation.at + span >= w.start && observation.at <= close + span
+        })
+    }
+
     /// Whether `observation` overlaps a window of `fault` (of any fault when `None`).
     pub fn covers(&self, fault: Option<&str>, observation: &Observation) -> bool {
         self.overlaps(fault, observation.at, observation.at + observation.latency)
@@ -97,6 +114,25 @@ mod tests {
             success: true,
             detail: String::new(),
         }
+    }
+
+    #[test]
+    fn near_is_within_the_window_length_before_and_after() {
+        let windows = FaultWindows::new();
+        windows.opened("slow", Duration::from_millis(10_000));
+        windows.closed("slow", Duration::from_millis(12_000));
+        let end = Duration::from_secs(60);
+        let least = Duration::from_millis(500);
+        assert!(windows.near("slow", &check(8_000, 1), least, end));
+        assert!(!windows.near("slow", &check(7_900, 1), least, end));
+        assert!(windows.near("slow", &check(14_000, 1), least, end));
+        assert!(!windows.near("slow", &check(14_100, 1), least, end));
+        assert!(!windows.near("other", &check(11_000, 1), least, end));
+        // A short window pairs with at least `least` on each side.
+        windows.opened("blip", Duration::from_millis(30_000));
+        windows.closed("blip", Duration::from_millis(30_100));
+        assert!(windows.near("blip", &check(29_600, 1), least, end));
+        assert!(!windows.near("blip", &check(29_400, 1), least, end));
     }
 
     #[test]

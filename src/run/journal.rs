@@ -72,6 +72,12 @@ pub enum EventKind {
         fault: String,
         reason: String,
     },
+    /// A fault's effect measured in the background over a window after applying (CPU use
+    /// under `cpu_limit`).
+    FaultMeasured {
+        fault: String,
+        measured: String,
+    },
     FaultReverted {
         fault: String,
     },
@@ -242,6 +248,9 @@ impl fmt::Display for EventKind {
             }
             EventKind::FaultNoEffect { fault, reason } => {
                 write!(f, "fault {fault} had no observable effect: {reason}")
+            }
+            EventKind::FaultMeasured { fault, measured } => {
+                write!(f, "fault {fault} measured: {measured}")
             }
             EventKind::FaultReverted { fault } => write!(f, "fault {fault} reverted"),
             EventKind::FaultNotReverted { fault, error } => {

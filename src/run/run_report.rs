@@ -34,6 +34,10 @@ pub struct FaultRecord {
     /// applying, or a toxic no traffic went through): why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_effect: Option<String>,
+    /// The effect measured in the background after applying, when it arrived before the end
+    /// of the run and showed the fault acting (CPU use under `cpu_limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 /// A probe's figures over some of its checks; latencies in ms.
@@ -240,6 +244,9 @@ pub(crate) fn telemetry_points(store: &MetricsStore) -> Vec<SeriesPoints> {
         .collect()
 }
 
+/// The least span of baseline checks paired with a fault on each side of its window.
+const PAIRED_LEAST: Duration = Duration::from_secs(2);
+
 /// Each probe's figures; `warmup` is the declared warm-up on the store's clock.
 pub(super) fn compare_probes(
     plan: &Plan,
@@ -276,7 +283,24 @@ pub(super) fn compare_probes(
                 };
                 under.push((fault.to_string(), figures));
                 let seed = seed_for(seed, &[&probe.name, fault]);
-                if let Some(d) = Degradation::of(&baseline_samples, &samples(&checks), seed) {
+                // Judged against the baseline checks next to the fault's windows (as long
+                // before and after each as it lasted, at least `PAIRED_LEAST`), made under the
+                // same machine load; against every check outside faults when those are too
+                // few.
+                let end = store.now();
+                let paired = samples(
+                    &baseline
+                        .iter()
+                        .filter(|o| windows.near(fault, o, PAIRED_LEAST, end))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                let against = if paired.len() >= crate::model::degradation::MIN_CHECKS {
+                    &paired
+                } else {
+                    &baseline_samples
+                };
+                if let Some(d) = Degradation::of(against, &samples(&checks), seed) {
                     degradation.push((fault.to_string(), d));
                 }
             }

@@ -433,6 +433,13 @@ fault starve: cpu_limit on busy {
     let start = (group_cpu_seconds(pid), std::time::Instant::now());
     std::thread::sleep(Duration::from_millis(1200));
     let cores = (group_cpu_seconds(pid) - start.0) / start.1.elapsed().as_secs_f64();
+    let mut summary = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut summary)
+        .unwrap();
     let status = child.wait().unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(status.code(), Some(0), "{}", rest.join("\n"));
@@ -445,5 +452,99 @@ fault starve: cpu_limit on busy {
     assert!(
         cores > 0.02,
         "the busy processes made no progress: {cores:.3}"
+    );
+    // pfi measured it too, in the background (1 s after applying), and says so.
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("fault starve measured: used") && l.contains("throttled in")),
+        "{}",
+        rest.join("\n")
+    );
+    assert!(
+        summary.contains("measured: used") && !summary.contains("no observable effect"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_cpu_limit_on_an_idle_process_says_it_did_not_bind() {
+    let (dir, file) = scenario(
+        r#"experiment "idle" {
+  duration 2500ms
+  seed 1
+  baseline 200ms
+}
+
+resource idle: process ["/bin/sleep", "30"]
+
+fault cap: cpu_limit on idle {
+  cores 0.5
+  at 100ms
+  lasting 2s
+}
+"#,
+    );
+    let out = run(dir.path(), &file, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Not a failure: the limit was set (read back from the kernel), it just did not bite.
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("no observable effect: used 0.0")
+            && stdout.contains("under the limit of 0.5 cores anyway")
+            && stdout.contains("the limit did not bind"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn a_run_interrupted_during_the_cpu_measurement_exits_without_waiting_for_it() {
+    // The measurement of a cpu_limit's effect takes 1 s after applying; an interrupt 50 ms
+    // after the fault is applied must not wait for it (it did: ~950 ms, a sleeping thread
+    // holding the runtime's shutdown).
+    let (dir, file) = scenario(
+        r#"experiment "cpu" {
+  duration 10s
+  seed 1
+  baseline 200ms
+}
+
+resource busy: process ["/bin/sh", "-c", "while :; do :; done"]
+
+fault starve: cpu_limit on busy {
+  cores 0.2
+  at 100ms
+  lasting 9s
+}
+"#,
+    );
+    let mut child = pfi()
+        .arg("run")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line
+            .unwrap()
+            .contains("fault starve (cpu_limit on busy) applied")
+        {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(status.code(), Some(1), "{}", rest.join("\n"));
+    assert!(
+        took < Duration::from_millis(600),
+        "exited {took:?} after SIGINT: it waited for the measurement"
     );
 }

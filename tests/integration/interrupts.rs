@@ -15,7 +15,9 @@
 //!
 //! A CI-sized sample by default; `PFI_INTERRUPT_RUNS=1000 cargo test --test integration
 //! interrupts -- --nocapture` runs a thousand and prints the totals (`PFI_INTERRUPT_SEED`
-//! changes the seed; `PFI_INTERRUPT_DOCKER_RUNS` sets the container runs).
+//! changes the seed; `PFI_INTERRUPT_DOCKER_RUNS` sets the container runs). The full mix of all
+//! five scenarios: `PFI_DOCKER=1 PFI_INTERRUPT_MIX_RUNS=1000 PFI_INTERRUPT_VERBOSE=1 cargo test
+//! --test integration interrupted_mixed -- --nocapture` (a line per run).
 
 use super::docker::{Cleanup, IMAGE, backend_spec, docker, unique};
 use super::support::{demo_bin, pfi};
@@ -201,6 +203,8 @@ fn recover(state: &std::path::Path) -> (Option<i32>, String) {
 struct Outcome {
     exit: Option<i32>,
     signal_to_exit: Duration,
+    /// How long `pfi recover` took after a SIGKILL.
+    recover_time: Option<Duration>,
 }
 
 /// The run id of the only run under `state` (none when pfi was killed before its ledger).
@@ -282,20 +286,44 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
         Scenario::ExistingContainer(name) => Some(restorable(&inspect(name))),
         _ => None,
     };
+    // A run that left the user's container stopped is a failure of that run; never let it
+    // turn the following ones into runs of a stopped container.
+    if let (Scenario::ExistingContainer(name), Some(before)) = (scenario, &before)
+        && (!before.0 || before.1)
+    {
+        for action in ["unpause", "start"] {
+            let _ = std::process::Command::new("docker")
+                .args([action, name.as_str()])
+                .output();
+        }
+        panic!("container `{name}` was not running (or paused) before the run: {before:?}");
+    }
     let what = scenario.label();
     let file = dir.path().join("test.pfi");
     std::fs::write(&file, scenario.text(port, link_port)).unwrap();
     let scenario_file = file;
     let state = dir.path().join("state");
-    let mut child = pfi()
+    let mut command = pfi();
+    command
         .arg("run")
         .arg(&scenario_file)
         .arg("--state-dir")
         .arg(&state)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    // As a foreground `pfi run` in a terminal has them: a harness started in the background
+    // by a shell inherits SIGINT ignored, and an early SIGINT would be lost before pfi
+    // installs its handler (it then ran its 30 s: a hang that was the harness's own).
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
     let pid = child.id();
     std::thread::sleep(after);
     let signal = |s: i32| unsafe { libc::kill(pid as i32, s) };
@@ -317,8 +345,16 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
             break status;
         }
         if Instant::now() > deadline {
+            // Clean up after it before failing, so that the next runs start clean.
             let _ = child.kill();
-            panic!("{what}, {kind:?} after {after:?}: pfi did not exit within 30 s");
+            let _ = child.wait();
+            let (code, said) = recover(&state);
+            for (leftover, _) in spawned_by(pid) {
+                unsafe { libc::kill(leftover as i32, libc::SIGKILL) };
+            }
+            panic!(
+                "{what}, {kind:?} after {after:?}: pfi did not exit within 30 s (killed; recover exited {code:?}: {said})"
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -328,8 +364,11 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
         Some(101),
         "{what}, {kind:?} after {after:?}: pfi panicked"
     );
+    let mut recover_time = None;
     if kind == Interrupt::SigkillThenRecover {
+        let started = Instant::now();
         let (code, said) = recover(&state);
+        recover_time = Some(started.elapsed());
         assert!(
             matches!(code, Some(0)),
             "{what}, {kind:?} after {after:?}: recover exited {code:?}:\n{said}"
@@ -372,6 +411,13 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
             "{what}, {kind:?} after {after:?}: cgroups left: {cgroups:?}"
         );
         if *scenario == Scenario::CreatedContainer {
+            // A create request sent before a SIGKILL completes in the engine after pfi died:
+            // look again once it has had time to (recover waits for it).
+            if kind == Interrupt::SigkillThenRecover {
+                std::thread::sleep(
+                    (sent + Duration::from_secs(3)).saturating_duration_since(Instant::now()),
+                );
+            }
             let left = containers_labelled(&format!("pfi.run={run_id}"));
             assert!(
                 left.is_empty(),
@@ -395,22 +441,54 @@ fn interrupted_run(scenario: &Scenario, kind: Interrupt, after: Duration) -> Out
     Outcome {
         exit: status.code(),
         signal_to_exit,
+        recover_time,
     }
 }
 
+/// The random moment of an interrupt is within this many milliseconds of the start: from
+/// right after it to well after the faults are applied (containers start slower).
+fn window_ms(scenario: &Scenario) -> u64 {
+    match scenario {
+        Scenario::Process | Scenario::Cgroups | Scenario::Proxy => 1_500,
+        Scenario::CreatedContainer | Scenario::ExistingContainer(_) => 3_000,
+    }
+}
+
+/// The `q` quantile of sorted `times` (zero when empty).
+fn quantile(times: &[Duration], q: f64) -> Duration {
+    times
+        .get(((times.len().max(1) - 1) as f64 * q) as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
 /// Runs `runs` interrupted runs, the scenario of run `i` being `scenario_of(i)`, at a random
-/// moment within `window`; prints the totals, fails if any run left something behind.
-fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
+/// moment within its `window_ms`; prints a line per run and the totals, fails if any run left
+/// something behind. `PFI_INTERRUPT_UNTIL` (Unix seconds) stops early at that time, the totals
+/// saying how many ran.
+fn harness(runs: u64, scenario_of: impl Fn(u64) -> Scenario) {
     let seed = env_number("PFI_INTERRUPT_SEED", 24);
+    let until = env_number("PFI_INTERRUPT_UNTIL", u64::MAX);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut exits: BTreeMap<(&'static str, Interrupt, Option<i32>), u64> = BTreeMap::new();
     let mut times: Vec<Duration> = Vec::new();
+    let mut recover_times: Vec<Duration> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
+    let mut ran = 0;
+    let verbose = std::env::var_os("PFI_INTERRUPT_VERBOSE").is_some();
     for i in 0..runs {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        if now >= until {
+            eprintln!("interrupts: stopped at the deadline after {ran} of {runs} runs");
+            break;
+        }
+        ran += 1;
         let kind = KINDS[(i % 4) as usize];
         let scenario = scenario_of(i);
-        // From right after the start to well after the faults are applied.
-        let after = Duration::from_millis(rng.random_range(0..window_ms));
+        let after = Duration::from_millis(rng.random_range(0..window_ms(&scenario)));
         // Every run is made, a failure is counted and shown: a thousand runs report totals.
         let outcome = match std::panic::catch_unwind(|| interrupted_run(&scenario, kind, after)) {
             Ok(outcome) => outcome,
@@ -420,10 +498,26 @@ fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
+                if verbose {
+                    eprintln!(
+                        "run {i}: {} {kind:?} after {after:?}: FAILED {message}",
+                        scenario.label()
+                    );
+                }
                 failures.push(format!("run {i}: {message}"));
                 continue;
             }
         };
+        if verbose {
+            eprintln!(
+                "run {i}: {} {kind:?} after {after:?}: exit {:?}, signal to exit {:?}, recover {:?}",
+                scenario.label(),
+                outcome.exit,
+                outcome.signal_to_exit,
+                outcome.recover_time
+            );
+        }
+        recover_times.extend(outcome.recover_time);
         *exits
             .entry((scenario.label(), kind, outcome.exit))
             .or_default() += 1;
@@ -432,19 +526,21 @@ fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
         }
     }
     times.sort();
-    let at = |q: f64| {
-        times
-            .get(((times.len().max(1) - 1) as f64 * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    recover_times.sort();
     eprintln!(
-        "interrupts: {runs} runs (seed {seed}), {} left something behind or failed; signal to exit median {:?}, p99 {:?}, max {:?}",
+        "interrupts: {ran} runs (seed {seed}), {} left something behind or failed; signal to exit median {:?}, p99 {:?}, max {:?}; recover median {:?}, max {:?}",
         failures.len(),
-        at(0.5),
-        at(0.99),
-        at(1.0)
+        quantile(&times, 0.5),
+        quantile(&times, 0.99),
+        quantile(&times, 1.0),
+        quantile(&recover_times, 0.5),
+        quantile(&recover_times, 1.0)
     );
+    let mut per_scenario: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for ((scenario, _, _), n) in &exits {
+        *per_scenario.entry(*scenario).or_default() += n;
+    }
+    eprintln!("  runs per scenario (not failed): {per_scenario:?}");
     for ((scenario, kind, exit), n) in &exits {
         eprintln!("  {scenario}, {kind:?} exit {exit:?}: {n}");
     }
@@ -456,25 +552,21 @@ fn harness(runs: u64, window_ms: u64, scenario_of: impl Fn(u64) -> Scenario) {
 fn interrupted_runs_leave_nothing_behind() {
     let runs = env_number("PFI_INTERRUPT_RUNS", 12);
     // Kinds cycle by 4 and scenarios by 3: twelve runs cover every pair.
-    harness(runs, 1_500, |i| PROCESS_SCENARIOS[(i % 3) as usize].clone());
+    harness(runs, |i| PROCESS_SCENARIOS[(i % 3) as usize].clone());
 }
 
-/// Containers pfi creates and a pre-existing one (`PFI_DOCKER=1`).
-#[test]
-fn interrupted_container_runs_leave_nothing_behind() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Some(engine) = runtime.block_on(docker()) else {
-        return;
-    };
+/// A container made by the test with limits of its own, which must come back exactly; removed
+/// when the returned `Cleanup` drops. None without `PFI_DOCKER=1`.
+fn kept_container(runtime: &tokio::runtime::Runtime) -> Option<(String, Cleanup)> {
+    let engine = runtime.block_on(docker())?;
     let mut cleanup = Cleanup::default();
-    let name = unique("kept");
+    let name = unique("trust-kept");
     cleanup.containers.push(name.clone());
     runtime.block_on(async {
         let kept = engine
             .create(&backend_spec(&name), "test", None)
             .await
             .unwrap();
-        // Limits of its own, which must come back exactly.
         kept.update_limits(&ContainerLimits {
             nano_cpus: Some(1_500_000_000),
             memory: Some(256 << 20),
@@ -484,14 +576,44 @@ fn interrupted_container_runs_leave_nothing_behind() {
         .await
         .unwrap();
     });
+    Some((name, cleanup))
+}
+
+/// Containers pfi creates and a pre-existing one (`PFI_DOCKER=1`).
+#[test]
+fn interrupted_container_runs_leave_nothing_behind() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((name, _cleanup)) = kept_container(&runtime) else {
+        return;
+    };
     let runs = env_number("PFI_INTERRUPT_DOCKER_RUNS", 8);
     // Kinds cycle by 4; the scenario flips every run and every fourth, so eight runs cover
     // every pair.
-    harness(runs, 3_000, |i| {
+    harness(runs, |i| {
         if (i + i / 4) % 2 == 0 {
             Scenario::ExistingContainer(name.clone())
         } else {
             Scenario::CreatedContainer
         }
+    });
+}
+
+/// The full mix for the 1,000-run measurement (`PFI_DOCKER=1`, `PFI_INTERRUPT_MIX_RUNS`):
+/// process, cgroup, proxy, created and pre-existing container scenarios in turn, each under
+/// every kind of interrupt (5 scenarios and 4 kinds: twenty runs cover every pair). Twenty by
+/// default.
+#[test]
+fn interrupted_mixed_runs_leave_nothing_behind() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((name, _cleanup)) = kept_container(&runtime) else {
+        return;
+    };
+    let runs = env_number("PFI_INTERRUPT_MIX_RUNS", 20);
+    harness(runs, |i| match i % 5 {
+        0 => Scenario::Process,
+        1 => Scenario::Cgroups,
+        2 => Scenario::Proxy,
+        3 => Scenario::CreatedContainer,
+        _ => Scenario::ExistingContainer(name.clone()),
     });
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per command or capability.
 
 mod analyze;
+mod cgroup_v2;
 mod compose_run;
 mod demo;
 mod detect;
@@ -21,6 +22,7 @@ mod predict_run;
 mod process;
 mod promql;
 mod proxy;
+mod proxy_memory;
 mod report;
 mod risk;
 mod run;

@@ -7,8 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The `pfi-demo` binary built for this test run (`PFI_TEST_DEMO_BIN` names another copy: a
+/// long harness run keeps its binaries while the tree is rebuilt).
 pub fn demo_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pfi-demo")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("PFI_TEST_DEMO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pfi-demo").into())
+    })
 }
 
 pub fn argv(parts: &[&str]) -> Vec<String> {
@@ -85,9 +90,12 @@ pub fn gauge(metrics: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no gauge {name} in:\n{metrics}"))
 }
 
-/// The `pfi` binary built for this test run.
+/// The `pfi` binary built for this test run (`PFI_TEST_BIN` names another copy).
 pub fn pfi() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_pfi"))
+    match std::env::var_os("PFI_TEST_BIN") {
+        Some(bin) => std::process::Command::new(bin),
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_pfi")),
+    }
 }
 
 /// A port that was free a moment ago (bound to port 0, then released).

@@ -184,18 +184,31 @@ impl CgroupPlacement {
     fn enable_v2_controller(&self) -> Result<(), String> {
         let name = self.controller.v2_name();
         let pfi = self.mount_point.join("pfi");
+        let created = !pfi.exists();
         std::fs::create_dir_all(&pfi)
             .map_err(|err| format!("cannot create cgroup {}: {err}", pfi.display()))?;
         for folder in [self.mount_point.as_path(), pfi.as_path()] {
             let file = folder.join("cgroup.subtree_control");
             let enabled = std::fs::read_to_string(&file).unwrap_or_default();
             if !enabled.split_whitespace().any(|c| c == name) {
-                write_file(&file, &format!("+{name}")).map_err(|err| {
-                    format!(
-                        "{err} (enable the `{name}` controller for {})",
-                        folder.display()
-                    )
-                })?;
+                let written = write_file(&file, &format!("+{name}"));
+                if let Err(err) = written {
+                    // Nothing was limited: leave no empty `pfi` cgroup behind (another
+                    // fault's may have appeared in it meanwhile; then it stays).
+                    if created {
+                        let _ = std::fs::remove_dir(&pfi);
+                    }
+                    let available = std::fs::read_to_string(folder.join("cgroup.controllers"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{err} (enable the `{name}` controller for {}; it offers: {})",
+                        folder.display(),
+                        match available.trim() {
+                            "" => "none",
+                            list => list,
+                        }
+                    ));
+                }
             }
         }
         Ok(())
