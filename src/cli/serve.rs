@@ -128,7 +128,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             // Scripts and tests read the address (the port, with --listen 127.0.0.1:0).
             eprintln!("pfi serve: listening on http://{address}");
         }
-        match crate::serve::run(listener, config, super::run::shutdown_signal()).await {
+        match crate::serve::run(listener, config, super::shutdown_signal::shutdown_signal()).await {
             Ok(()) => ExitCode::from(exit::OK),
             Err(err) => {
                 eprintln!("error: {err}");
