@@ -150,6 +150,25 @@ fn main() {
             check.0 / read.0
         ),
     );
+    // Every plan carries the standard library's remediation table; before it was parsed
+    // once per process, each check parsed `std/remediation` again. Its parse, for scale:
+    let remediation_text = pfi::check::loader::STDLIB
+        .iter()
+        .find(|(name, _)| *name == "std/remediation")
+        .map(|(_, text)| *text)
+        .expect("std/remediation is built in");
+    let stdlib = time(runs, || {
+        pfi::syntax::parse(Default::default(), remediation_text)
+            .expect("parses")
+            .0
+            .items
+            .len()
+    });
+    row(
+        "parse std/remediation (once now)",
+        stdlib,
+        &format!("{:.3}% of check_file", 100.0 * stdlib.0 / check.0),
+    );
     let plan = pfi::check::check_file(&path)
         .plan
         .expect("the generated scenario checks");

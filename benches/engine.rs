@@ -383,14 +383,15 @@ probe ping: tcp 127.0.0.1:{port} every 50ms timeout 1s
     );
 }
 
-/// The time of the first journal event containing `text`, in ms.
-fn event_ms(journal: &serde_json::Value, text: &str) -> f64 {
+/// The time of the first journal event of type `kind` (and of `resource`, when given), in ms.
+/// The journal's events are typed (`"event": "all_ready"`), not lines of text.
+fn event_ms(journal: &serde_json::Value, kind: &str, resource: Option<&str>) -> f64 {
     journal["events"]
         .as_array()
         .and_then(|events| {
-            events
-                .iter()
-                .find(|e| e["message"].as_str().is_some_and(|m| m.contains(text)))
+            events.iter().find(|e| {
+                e["event"] == kind && resource.is_none_or(|r| e["resource"].as_str() == Some(r))
+            })
         })
         .and_then(|e| e["at_ms"].as_f64())
         .unwrap_or(f64::NAN)
@@ -437,9 +438,9 @@ probe ping: tcp 127.0.0.1:{port} every 100ms timeout 1s
         walls.push(wall);
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
-        let ready = event_ms(&report, "all resources ready");
-        let completed = event_ms(&report, "experiment completed");
-        let stopped = event_ms(&report, "backend stopped");
+        let ready = event_ms(&report, "all_ready", None);
+        let completed = event_ms(&report, "completed", None);
+        let stopped = event_ms(&report, "resource_stopped", Some("backend"));
         let journal_end = report["wall_ms"].as_f64().unwrap_or(f64::NAN);
         phases.push([
             ready,

@@ -15,9 +15,11 @@ mod init;
 pub(crate) mod plan;
 mod proxy;
 mod recover;
+mod remote_run;
 mod report;
 pub(crate) mod run;
 mod serve;
+mod shutdown_signal;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -17,6 +17,7 @@ pub mod model;
 pub mod monitor;
 pub mod plan;
 pub mod predict;
+pub mod probes;
 pub mod proxy;
 pub mod report;
 pub mod run;

@@ -21,7 +21,15 @@ pub const STDLIB: &[(&str, &str)] = &[
 ];
 
 /// The entries of `std/remediation`, for the plan (the stdlib is checked by its own tests).
+/// Parsed once per process, on the first check that builds a plan; later checks clone the
+/// table.
 pub fn stdlib_remediations() -> Vec<crate::plan::RemediationPlan> {
+    static TABLE: std::sync::OnceLock<Vec<crate::plan::RemediationPlan>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(parse_stdlib_remediations).clone()
+}
+
+fn parse_stdlib_remediations() -> Vec<crate::plan::RemediationPlan> {
     let Some((_, text)) = STDLIB.iter().find(|(name, _)| *name == "std/remediation") else {
         return Vec::new();
     };

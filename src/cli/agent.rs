@@ -73,7 +73,7 @@ pub fn run(args: AgentArgs) -> ExitCode {
         }
         agent
             .serve(async {
-                super::run::shutdown_signal().await;
+                super::shutdown_signal::shutdown_signal().await;
             })
             .await;
         ExitCode::from(exit::OK)

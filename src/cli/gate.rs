@@ -1,15 +1,12 @@
 //! `pfi gate`: run a scenario (here, or on a `pfi serve` server with --server) and exit 1
-//! when its measured risk exceeds the budget, for a deployment pipeline's step. Also the
-//! remote half of `pfi run --server`: submit, stream the events, print the summary.
+//! when its measured risk exceeds the budget, for a deployment pipeline's step. A remote run
+//! goes through `remote_run` (shared with `pfi run --server`).
 
 use super::exit;
-use crate::report::event_line;
-use crate::run::{EventKind, RunEvent};
-use crate::serve::client::{Client, SseMessage};
 use crate::serve::max_risk_of;
 use clap::{Args, Parser};
-use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use serde_json::Value;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -49,7 +46,7 @@ fn parse_budget(text: &str) -> Result<f64, String> {
 
 pub fn run(args: GateArgs) -> ExitCode {
     let (code, record) = match &args.server {
-        Some(server) => run_remote(server, &args.file, args.seed, None),
+        Some(server) => super::remote_run::run_remote(server, &args.file, args.seed, None),
         None => run_local(&args),
     };
     let Some(record) = record else {
@@ -159,157 +156,10 @@ fn run_local(args: &GateArgs) -> (ExitCode, Option<Value>) {
     (code, record)
 }
 
-/// Submits `file` to the server, prints its events as they happen (stderr) and its summary
-/// (stdout); returns the exit code a local run would have had, and the run's record. Ctrl-C
-/// aborts the run on the server (everything reverted) and waits for its end.
-pub(super) fn run_remote(
-    server: &str,
-    file: &Path,
-    seed: Option<u64>,
-    profile: Option<usize>,
-) -> (ExitCode, Option<Value>) {
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(err) => {
-            eprintln!("error: cannot read {}: {err}", file.display());
-            return (ExitCode::from(exit::BAD_INPUT), None);
-        }
-    };
-    let client = match Client::new(server, std::env::var("PFI_TOKEN").ok()) {
-        Ok(client) => client,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return (ExitCode::from(exit::BAD_INPUT), None);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return (ExitCode::from(exit::ENVIRONMENT), None);
-        }
-    };
-    let name = file.file_name().map_or_else(
-        || "scenario.pfi".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let mut request = json!({ "scenario": text, "name": name });
-    if let Some(seed) = seed {
-        request["seed"] = json!(seed);
-    }
-    if let Some(n) = profile {
-        request["profile"] = json!(format!("top:{n}"));
-    }
-    runtime.block_on(async {
-        let (status, body) = match client.json("POST", "/v1/runs", Some(&request)).await {
-            Ok(answer) => answer,
-            Err(err) => {
-                eprintln!("error: {err}");
-                return (ExitCode::from(exit::ENVIRONMENT), None);
-            }
-        };
-        if status != 202 {
-            return (refused(status, &body), None);
-        }
-        let Some(id) = body["id"].as_str().map(str::to_string) else {
-            eprintln!("error: the server accepted the run but gave no id: {body}");
-            return (ExitCode::from(exit::ENVIRONMENT), None);
-        };
-        eprintln!(
-            "run {id} on {server}: {}",
-            body["status"].as_str().unwrap_or("submitted")
-        );
-        let path = format!("/v1/runs/{id}/events");
-        let events = client.events(&path, |message| print_message(&message));
-        let aborted = async {
-            let reason = super::run::shutdown_signal().await;
-            eprintln!("{reason} received: asking the server to abort run {id}");
-            if let Err(err) = client
-                .json("POST", &format!("/v1/runs/{id}/abort"), None)
-                .await
-            {
-                eprintln!("error: {err}");
-            }
-            std::future::pending::<()>().await;
-        };
-        let streamed = tokio::select! {
-            streamed = events => streamed,
-            () = aborted => Ok(()),
-        };
-        if let Err(err) = streamed {
-            eprintln!("error: {err}");
-            return (ExitCode::from(exit::ENVIRONMENT), None);
-        }
-        let run = match client.json("GET", &format!("/v1/runs/{id}"), None).await {
-            Ok((200, run)) => run,
-            Ok((status, body)) => return (refused(status, &body), None),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return (ExitCode::from(exit::ENVIRONMENT), None);
-            }
-        };
-        if let Some(summary) = run["summary"].as_str() {
-            print!("{summary}");
-        }
-        let code = run["exit_code"]
-            .as_u64()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(exit::ENVIRONMENT);
-        let record = run.get("record").filter(|r| !r.is_null()).cloned();
-        (ExitCode::from(code), record)
-    })
-}
-
-/// Prints an event line; false at the end of the stream.
-fn print_message(message: &SseMessage) -> bool {
-    let data: Value = serde_json::from_str(&message.data).unwrap_or(Value::Null);
-    match message.event.as_str() {
-        "event" => {
-            // The server sends each event's log line; it is printed as a note at its time.
-            let event = RunEvent {
-                at_ms: data["at_ms"].as_f64().unwrap_or(0.0),
-                kind: EventKind::Note {
-                    message: data["message"].as_str().unwrap_or("").to_string(),
-                },
-            };
-            eprintln!("{}", event_line(&event));
-            true
-        }
-        "end" => false,
-        _ => true,
-    }
-}
-
-/// Prints the server's error (with the scenario's diagnostics) and picks the exit code.
-fn refused(status: u16, body: &Value) -> ExitCode {
-    let error = &body["error"];
-    eprintln!(
-        "error: the server answered {status}: {}",
-        error["message"].as_str().unwrap_or("(no message)")
-    );
-    for d in error["diagnostics"].as_array().into_iter().flatten() {
-        match d.as_str() {
-            Some(text) => eprintln!("  {text}"),
-            None => eprintln!(
-                "{}:{}:{}: {}[{}]: {}",
-                d["location"]["file"].as_str().unwrap_or("?"),
-                d["location"]["line"],
-                d["location"]["column"],
-                d["severity"].as_str().unwrap_or("error"),
-                d["code"].as_str().unwrap_or(""),
-                d["message"].as_str().unwrap_or("")
-            ),
-        }
-    }
-    match status {
-        400..=499 => ExitCode::from(exit::BAD_INPUT),
-        _ => ExitCode::from(exit::ENVIRONMENT),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn budgets_read_percent_or_fraction() {

@@ -4,9 +4,9 @@
 use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
 use crate::check::check_file;
+use crate::model::profile::{parse_top, profile_of};
 use crate::model::thresholds::effective;
-use crate::model::{Profile, RateTable, profile, timeline};
-use crate::plan::Plan;
+use crate::model::timeline;
 use crate::report::{plan_text, profile_text};
 use clap::Args;
 use serde_json::json;
@@ -26,7 +26,7 @@ pub struct PlanArgs {
     pub json: bool,
     /// Plan only the faults of the top N scenarios of the fault injection profile (`top:N`),
     /// as `pfi run --profile top:N` runs them.
-    #[arg(long, value_name = "top:N", value_parser = super::run::parse_profile)]
+    #[arg(long, value_name = "top:N", value_parser = parse_top)]
     pub profile: Option<usize>,
 }
 
@@ -82,20 +82,4 @@ pub fn run(args: PlanArgs) -> ExitCode {
         }
     }
     ExitCode::from(exit::OK)
-}
-
-/// The fault injection profile of a checked plan: rates from its history (if any), which the
-/// checker loaded into the plan.
-pub(crate) fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
-    let rates = match (&plan.experiment.history, &plan.loaded.incidents) {
-        (None, _) => RateTable::empty(),
-        (Some(_), Some(history)) => RateTable::from_history(history),
-        (Some(path), None) => {
-            return Err(format!(
-                "history file `{}` was not loaded by the checker",
-                path.display()
-            ));
-        }
-    };
-    Ok(profile(plan, &rates, seed))
 }

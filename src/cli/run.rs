@@ -6,7 +6,7 @@
 use super::diagnostics::{Format, print_diagnostics};
 use super::exit;
 use crate::check::check_file;
-use crate::model::profile::restrict;
+use crate::model::profile::{parse_top, profile_of, restrict};
 use crate::model::risk::remedies;
 use crate::model::thresholds::apply as apply_effective;
 use crate::plan::Plan;
@@ -60,7 +60,7 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
     /// Run only the faults of the top N scenarios of the fault injection profile (`top:N`,
     /// as ranked by `pfi plan`); the other faults are left out of the timeline.
-    #[arg(long, value_name = "top:N", value_parser = parse_profile)]
+    #[arg(long, value_name = "top:N", value_parser = parse_top)]
     pub profile: Option<usize>,
     /// Run on a `pfi serve` server instead (e.g. `http://127.0.0.1:7478`): its events are
     /// streamed here, with the same summary and exit code; the token, if the server wants one,
@@ -109,20 +109,14 @@ pub(super) fn restrict_to_top(plan: &mut Plan, profile: &crate::model::Profile, 
     }
 }
 
-pub(crate) fn parse_profile(text: &str) -> Result<usize, String> {
-    text.strip_prefix("top:")
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("`{text}` is not a profile selection; write `top:N` with N ≥ 1"))
-}
-
 pub fn run(args: RunArgs) -> ExitCode {
     if let Some(server) = &args.server {
         if args.junit.is_some() {
             eprintln!("error: --junit is not available with --server (use --journal)");
             return ExitCode::from(exit::BAD_INPUT);
         }
-        let (code, record) = super::gate::run_remote(server, &args.file, args.seed, args.profile);
+        let (code, record) =
+            super::remote_run::run_remote(server, &args.file, args.seed, args.profile);
         if let (Some(path), Some(record)) = (&args.journal, record) {
             let json = serde_json::to_string_pretty(&record).unwrap_or_default();
             if write(path, "journal", &json).is_none() {
@@ -137,7 +131,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(exit::BAD_INPUT);
     };
     let seed = args.seed.unwrap_or(plan.experiment.seed);
-    let profile = match super::plan::profile_of(&plan, seed) {
+    let profile = match profile_of(&plan, seed) {
         Ok(profile) => profile,
         Err(message) => {
             eprintln!("error: {message}");
@@ -185,7 +179,11 @@ pub fn run(args: RunArgs) -> ExitCode {
     if args.fail_inconclusive {
         interpreter = interpreter.failing_inconclusive();
     }
-    let result = runtime.block_on(async { interpreter.run(shutdown_signal()).await });
+    let result = runtime.block_on(async {
+        interpreter
+            .run(super::shutdown_signal::shutdown_signal())
+            .await
+    });
     view.finish();
     match result {
         Err(RunError::Environment(message)) => {
@@ -263,21 +261,6 @@ fn write(path: &Path, what: &str, contents: &str) -> Option<u8> {
                 path.display()
             );
             None
-        }
-    }
-}
-
-/// Completes with the signal's name on Ctrl-C (SIGINT) or SIGTERM.
-pub(crate) async fn shutdown_signal() -> String {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT".to_string(),
-            _ = term.recv() => "SIGTERM".to_string(),
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT".to_string()
         }
     }
 }

@@ -147,7 +147,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 eprintln!("pfi serve: listening on http://{address}");
             }
         }
-        match crate::serve::run(listener, config, super::run::shutdown_signal()).await {
+        match crate::serve::run(listener, config, super::shutdown_signal::shutdown_signal()).await {
             Ok(()) => ExitCode::from(exit::OK),
             Err(err) => {
                 fail(err.to_string());

@@ -3,8 +3,10 @@
 //! builds its action, the risk model reads its failure mode.
 
 use super::KINDS;
+use super::fault_action::FaultAction;
 use super::fault_kind::{FailureMode, FaultKind};
-use crate::plan::TargetFamily;
+use super::settings::Settings;
+use crate::plan::{FaultPlan, TargetFamily};
 
 /// The kind with this keyword.
 pub fn kind(keyword: &str) -> Option<&'static dyn FaultKind> {
@@ -23,6 +25,25 @@ pub fn kinds_for(family: TargetFamily) -> Vec<&'static str> {
 /// The failure mode of a kind (an unknown keyword: a dependency failure).
 pub fn failure_mode(keyword: &str) -> FailureMode {
     kind(keyword).map_or(FailureMode::DependencyFailure, |kind| kind.failure_mode())
+}
+
+impl FaultAction {
+    /// Builds the action of `fault` through its kind; `toxic_name` names the toxic on its
+    /// link.
+    pub fn build(fault: &FaultPlan, toxic_name: &str) -> Result<FaultAction, String> {
+        let kind = kind(&fault.kind)
+            .ok_or_else(|| format!("fault `{}`: unknown kind `{}`", fault.name, fault.kind))?;
+        if !kind.targets().contains(&fault.target_family) {
+            return Err(format!(
+                "fault `{}`: `{}` cannot act on {}",
+                fault.name,
+                fault.kind,
+                fault.target_family.describe()
+            ));
+        }
+        kind.build(&Settings::new(fault, toxic_name))
+            .map_err(|err| format!("fault `{}`: {err}", fault.name))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! twice, or from `pfi recover`, is harmless and says so.
 
 use super::fault_target::FaultTarget;
-use super::revert_action::RevertOutcome;
+use super::revert_outcome::RevertOutcome;
 use super::{FaultError, running_container};
 use crate::targets::docker::{
     NodeAvailability, PlacedTask, SERVICE_NAME_LABEL, ServiceLimits, SwarmService,

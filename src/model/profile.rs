@@ -590,6 +590,31 @@ impl Profile {
     }
 }
 
+/// The fault injection profile of a checked plan: rates from its history (if any), which the
+/// checker loaded into the plan.
+pub fn profile_of(plan: &Plan, seed: u64) -> Result<Profile, String> {
+    let rates = match (&plan.experiment.history, &plan.loaded.incidents) {
+        (None, _) => RateTable::empty(),
+        (Some(_), Some(history)) => RateTable::from_history(history),
+        (Some(path), None) => {
+            return Err(format!(
+                "history file `{}` was not loaded by the checker",
+                path.display()
+            ));
+        }
+    };
+    Ok(profile(plan, &rates, seed))
+}
+
+/// Reads a profile selection, `top:N` with N ≥ 1 (`pfi run --profile`, the service's
+/// `profile` field).
+pub fn parse_top(text: &str) -> Result<usize, String> {
+    text.strip_prefix("top:")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a profile selection; write `top:N` with N ≥ 1"))
+}
+
 /// Keeps only the faults named in `keep`, plus the faults they start after (so `after`
 /// arrivals still have their event). Returns the names of the faults removed. The timeline
 /// draws each fault from its own stream, so the kept faults keep their activations.
@@ -865,5 +890,27 @@ fault kill_api: kill on api { at 2s }
         let plan = plan();
         let rates = RateTable::from_history(&parse_csv(HISTORY).unwrap());
         assert_eq!(profile(&plan, &rates, 9), profile(&plan, &rates, 9));
+    }
+
+    #[test]
+    fn a_profile_selection_is_top_n_with_n_at_least_one() {
+        assert_eq!(parse_top("top:3"), Ok(3));
+        for bad in ["top:0", "top:", "3", "top:x", "first:2"] {
+            let err = parse_top(bad).unwrap_err();
+            assert!(err.contains("write `top:N`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn profile_of_refuses_a_history_the_checker_did_not_load() {
+        let mut plan = check_text(std::path::Path::new("x.pfi"), SCENARIO)
+            .plan
+            .expect("checks");
+        let profile = profile_of(&plan, 3).expect("no history: empty rates");
+        assert!(!profile.scenarios.is_empty());
+        plan.experiment.history = Some("h.csv".into());
+        plan.loaded.incidents = None;
+        let err = profile_of(&plan, 3).unwrap_err();
+        assert!(err.contains("was not loaded by the checker"), "{err}");
     }
 }

@@ -2,10 +2,10 @@
 //! buffers, tagged with the faults active when it was recorded, so a report can compare
 //! "under fault" with "baseline" and a predictor can read recent values.
 
-use super::probe::Observation;
 use super::quantiles::Quantiles;
-use super::run_clock::RunClock;
 use crate::plan::ProbeStats;
+use crate::probes::Observation;
+use crate::probes::RunClock;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

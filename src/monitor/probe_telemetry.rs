@@ -5,8 +5,8 @@
 //! series: they are judged on the observations themselves.
 
 use super::metrics_store::MetricsStore;
-use super::probe::Observation;
 use crate::plan::ProbeStat;
+use crate::probes::Observation;
 
 /// Summarises one probe's new checks at each `sample`.
 pub struct ProbeTelemetry {

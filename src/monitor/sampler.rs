@@ -7,8 +7,8 @@
 //! time and timed from it.
 
 use super::metrics_store::MetricsStore;
-use super::probe::{Observation, Probe, observe_scheduled};
 use super::proc_telemetry::ProcTelemetry;
+use crate::probes::{Observation, Probe, observe_scheduled};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

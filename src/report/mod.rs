@@ -52,7 +52,7 @@ pub use remediation_scripts::run_remediation_scripts;
 pub use risk_assessment::assess;
 pub use run_diff::{DiffRow, RunDiff};
 pub use run_record::{EndKind, JOURNAL_FORMAT, JOURNAL_VERSION, RunRecord};
-pub use summary::{event_line, summary};
+pub use summary::{event_line, log_line, summary};
 pub use telemetry_series::TelemetrySeries;
 pub use terminal_progress::TerminalProgress;
 pub use threshold_record::ThresholdRecord;

@@ -303,5 +303,28 @@ fn health_section(record: &RunRecord) -> String {
 
 /// The log line of an event: `[   5.20s] fault slow (latency on db) applied for 2s`.
 pub fn event_line(event: &crate::run::RunEvent) -> String {
-    format!("[{:>7.2}s] {}", event.at_ms / 1000.0, event.kind)
+    log_line(event.at_ms, &event.kind)
+}
+
+/// A log line at `at_ms` on the run's clock: also the line of an event a `pfi serve` server
+/// streams (it sends each event as the text it stores).
+pub fn log_line(at_ms: f64, message: &dyn std::fmt::Display) -> String {
+    format!("[{:>7.2}s] {message}", at_ms / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_event_line_prints_like_a_local_event() {
+        let local = crate::run::RunEvent {
+            at_ms: 5200.0,
+            kind: crate::run::EventKind::ResourceStarting {
+                resource: "api".into(),
+            },
+        };
+        assert_eq!(event_line(&local), "[   5.20s] starting api");
+        assert_eq!(log_line(5200.0, &"starting api"), event_line(&local));
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::journal::{EventKind, Journal};
 use crate::monitor::{Check, ExpectedStatus, HttpProbe, MetricsStore, Probe, TcpProbe};
-use crate::plan::{CheckKind, CheckPlan, ResourcePlan, format_duration};
+use crate::plan::{CheckKind, CheckPlan, ResourcePlan};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,7 +69,7 @@ impl HealthBoard {
     }
 
     /// Notes one check's outcome at `at_ms`; returns the transition to journal, if any.
-    fn note(&self, index: usize, at_ms: f64, check: &Check) -> Option<String> {
+    fn note(&self, index: usize, at_ms: f64, check: &Check) -> Option<EventKind> {
         let mut reports = self.lock();
         let report = &mut reports[index];
         report.checks += 1;
@@ -83,11 +83,10 @@ impl HealthBoard {
             }
             let period = report.unhealthy.last_mut()?;
             period.until_ms = Some(at_ms);
-            return Some(format!(
-                "{} healthy again after {} unhealthy",
-                report.resource,
-                format_duration((at_ms - period.from_ms).round())
-            ));
+            return Some(EventKind::ResourceHealthy {
+                resource: report.resource.clone(),
+                unhealthy_ms: at_ms - period.from_ms,
+            });
         }
         report.failures += 1;
         if open {
@@ -98,10 +97,11 @@ impl HealthBoard {
             until_ms: None,
             detail: check.detail.clone(),
         });
-        Some(format!(
-            "{} unhealthy: {} ({})",
-            report.resource, check.detail, report.check
-        ))
+        Some(EventKind::ResourceUnhealthy {
+            resource: report.resource.clone(),
+            check: report.check.clone(),
+            detail: check.detail.clone(),
+        })
     }
 }
 
@@ -177,8 +177,8 @@ impl HealthWatch {
                     started
                 };
                 let at_ms = seen.duration_since(zero).as_secs_f64() * 1000.0;
-                if let Some(message) = board.note(index, at_ms, &check) {
-                    journal.record(EventKind::HealthChanged { message });
+                if let Some(change) = board.note(index, at_ms, &check) {
+                    journal.record(change);
                 }
             }
         }
@@ -208,10 +208,21 @@ mod tests {
         let board = board_with("api");
         assert_eq!(board.note(0, 0.0, &Check::success("ok")), None);
         let down = board.note(0, 100.0, &Check::failure("refused")).unwrap();
-        assert!(down.starts_with("api unhealthy: refused"), "{down}");
+        assert_eq!(
+            down,
+            EventKind::ResourceUnhealthy {
+                resource: "api".into(),
+                check: "tcp".into(),
+                detail: "refused".into()
+            }
+        );
+        assert!(
+            down.to_string().starts_with("api unhealthy: refused"),
+            "{down}"
+        );
         assert_eq!(board.note(0, 200.0, &Check::failure("refused")), None);
         let up = board.note(0, 350.0, &Check::success("ok")).unwrap();
-        assert_eq!(up, "api healthy again after 250ms unhealthy");
+        assert_eq!(up.to_string(), "api healthy again after 250ms unhealthy");
         board.note(0, 900.0, &Check::failure("timed out"));
         let report = &board.reports()[0];
         assert_eq!((report.checks, report.failures), (5, 3));

@@ -151,7 +151,6 @@ impl Interpreter {
             records: Vec::new(),
             next_id: 0,
             ready_at: None,
-            zero_ms: 0.0,
         }));
         let store = MetricsStore::new();
         let windows = FaultWindows::new();
@@ -217,9 +216,9 @@ impl Interpreter {
         }
         let predictions = judge_predictions(&plan, &predicted, &windows, &store, &journal);
         let ending = outcome?;
-        let (records, ready_at, zero_ms) = {
+        let (records, ready_at) = {
             let rt = runtime.lock().await;
-            (rt.records.clone(), rt.ready_at, rt.zero_ms)
+            (rt.records.clone(), rt.ready_at)
         };
         let store_origin_ms = journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0;
         let ready_ms = ready_at.map(|at| journal.ms_at(at.into_std()));
@@ -241,7 +240,6 @@ impl Interpreter {
             },
             thresholds,
             faults: records,
-            zero_ms,
             probes: compare_probes(&plan, &store, &windows, warmup, seed),
             health: health.reports(),
             resource_events: liveness.judged(&plan, &windows, &mitigated.firings),

@@ -154,9 +154,17 @@ pub enum EventKind {
         resource: String,
         what: String,
     },
-    /// A health check's state changed (`message` says how).
-    HealthChanged {
-        message: String,
+    /// A resource's health check failed after passing: what the `check` is and what the
+    /// failed check said (`detail`).
+    ResourceUnhealthy {
+        resource: String,
+        check: String,
+        detail: String,
+    },
+    /// A resource's health check passed again, after `unhealthy_ms` of failing.
+    ResourceHealthy {
+        resource: String,
+        unhealthy_ms: f64,
     },
     ContainerCreating {
         resource: String,
@@ -175,7 +183,9 @@ pub enum EventKind {
     DockerApiCalls {
         calls: u64,
     },
-    /// Anything else, as a line of text.
+    /// A line of text, in journals written before every event had a type (their
+    /// `health_changed` lines read back as notes too); this pfi records none.
+    #[serde(alias = "health_changed")]
     Note {
         message: String,
     },
@@ -331,7 +341,19 @@ impl fmt::Display for EventKind {
             EventKind::ResourceChanged { resource, what } => {
                 write!(f, "resource {resource} {what}")
             }
-            EventKind::HealthChanged { message } => write!(f, "{message}"),
+            EventKind::ResourceUnhealthy {
+                resource,
+                check,
+                detail,
+            } => write!(f, "{resource} unhealthy: {detail} ({check})"),
+            EventKind::ResourceHealthy {
+                resource,
+                unhealthy_ms,
+            } => write!(
+                f,
+                "{resource} healthy again after {} unhealthy",
+                format_duration(unhealthy_ms.round())
+            ),
             EventKind::ContainerCreating { resource, image } => {
                 write!(f, "creating a container for {resource} from {image}")
             }
@@ -397,13 +419,6 @@ impl Journal {
         }
     }
 
-    /// Records a line of text (an event without a typed kind of its own).
-    pub fn event(&self, message: impl Into<String>) {
-        self.record(EventKind::Note {
-            message: message.into(),
-        });
-    }
-
     /// Records a typed event.
     pub fn record(&self, kind: EventKind) {
         let event = RunEvent {
@@ -438,13 +453,15 @@ mod tests {
         let journal = Journal::new(Arc::new(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         }));
-        journal.event("one");
+        journal.record(EventKind::ResourceStarting {
+            resource: "api".into(),
+        });
         journal.record(EventKind::FaultReverted {
             fault: "cut".into(),
         });
         let events = journal.events();
         assert_eq!(seen.load(Ordering::SeqCst), 2);
-        assert_eq!(events[0].message(), "one");
+        assert_eq!(events[0].message(), "starting api");
         assert_eq!(events[1].message(), "fault cut reverted");
         assert!(events[0].at_ms <= events[1].at_ms);
     }
@@ -465,5 +482,37 @@ mod tests {
         assert_eq!(json["fault"], "slow");
         let back: RunEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn health_changes_are_typed_and_print_the_same_lines() {
+        let down = EventKind::ResourceUnhealthy {
+            resource: "api".into(),
+            check: "GET http://127.0.0.1:1/health expecting 2xx".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(
+            down.to_string(),
+            "api unhealthy: connection refused (GET http://127.0.0.1:1/health expecting 2xx)"
+        );
+        let json = serde_json::to_value(&down).unwrap();
+        assert_eq!(json["event"], "resource_unhealthy");
+        assert_eq!(json["detail"], "connection refused");
+        let up = EventKind::ResourceHealthy {
+            resource: "api".into(),
+            unhealthy_ms: 250.4,
+        };
+        assert_eq!(up.to_string(), "api healthy again after 250ms unhealthy");
+        let json = serde_json::to_value(&up).unwrap();
+        assert_eq!(json["unhealthy_ms"], 250.4);
+        assert_eq!(serde_json::from_value::<EventKind>(json).unwrap(), up);
+    }
+
+    #[test]
+    fn an_older_journals_text_health_line_reads_back_as_a_note() {
+        let old =
+            serde_json::json!({"event": "health_changed", "message": "api unhealthy: x (tcp)"});
+        let read: EventKind = serde_json::from_value(old).unwrap();
+        assert_eq!(read.to_string(), "api unhealthy: x (tcp)");
     }
 }

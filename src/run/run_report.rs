@@ -112,10 +112,9 @@ pub struct RunReport {
     pub completed: bool,
     pub thresholds: Vec<ThresholdVerdict>,
     /// Fault times (`planned_ms`, `applied_ms`, `reverted_ms`) count from the moment every
-    /// resource was ready; that moment is `zero_ms` on the log's clock (the `[  1.23s]` of
+    /// resource was ready; that moment is `ready_ms` on the log's clock (the `[  1.23s]` of
     /// each event, and the times of `resource_events`), so a summary can print one clock.
     pub faults: Vec<FaultRecord>,
-    pub zero_ms: f64,
     pub probes: Vec<ProbeComparison>,
     /// Health of the resources that declare a `health` check.
     pub health: Vec<HealthReport>,
@@ -130,8 +129,9 @@ pub struct RunReport {
     pub mitigations: Vec<crate::mitigate::Firing>,
     pub wall_ms: f64,
     pub events: Vec<RunEvent>,
-    /// When every resource was ready, on the journal's clock (ms since the run began); fault
-    /// records and health periods count from it. `None` when the run stopped before.
+    /// When every resource was ready, on the journal's clock (ms since the run began): the one
+    /// time zero of fault records and health periods (the live view's `ready_ms` is the same
+    /// moment). `None` when the run stopped before.
     pub ready_ms: Option<f64>,
     /// When the metrics store's clock (checks, telemetry, predictions, mitigations) started,
     /// on the journal's clock.

@@ -44,11 +44,9 @@ pub(super) struct Runtime {
     pub(super) active: Vec<ActiveFault>,
     pub(super) records: Vec<FaultRecord>,
     pub(super) next_id: usize,
-    /// When every resource was ready (time zero of fault records).
+    /// When every resource was ready (time zero of fault records; `RunReport::ready_ms` on
+    /// the log's clock).
     pub(super) ready_at: Option<Instant>,
-    /// When every resource was ready (time zero of the fault records), in ms on the log's
-    /// clock.
-    pub(super) zero_ms: f64,
 }
 
 pub(super) struct ActiveFault {

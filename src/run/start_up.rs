@@ -63,7 +63,6 @@ pub(super) async fn body(
     let probes = build_probes(&plan)?;
     // Time zero of fault records and health periods: every resource is ready.
     let zero = Instant::now();
-    runtime.lock().await.zero_ms = journal.elapsed_ms();
     {
         let mut rt = runtime.lock().await;
         rt.ready_at = Some(zero);
@@ -112,7 +111,7 @@ pub(super) async fn body(
         view.attach(super::progress::LiveSource {
             store: store.clone(),
             store_origin_ms: journal.elapsed_ms() - store.now().as_secs_f64() * 1000.0,
-            ready_ms: runtime.lock().await.zero_ms,
+            ready_ms: journal.ms_at(zero.into_std()),
         });
         let task = drive_progress(
             view,

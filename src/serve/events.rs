@@ -5,7 +5,7 @@
 
 use super::api_error::ApiError;
 use super::app::App;
-use super::runner::LiveEvent;
+use super::live_event::LiveEvent;
 use super::store::StoredEvent;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};

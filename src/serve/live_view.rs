@@ -4,7 +4,7 @@
 //! faults, each probe's recent p99 and error rate), on which the run's page fetches the
 //! charts again. The charts are the report's, drawn from the record so far.
 
-use super::runner::LiveEvent;
+use super::live_event::LiveEvent;
 use crate::plan::Plan;
 use crate::predict::Prediction;
 use crate::report::{LiveInput, RunRecord, live_charts};

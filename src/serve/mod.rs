@@ -19,6 +19,7 @@ mod dashboard;
 mod events;
 mod findings;
 mod footprint;
+mod live_event;
 mod live_view;
 mod login;
 mod manual;
@@ -207,7 +208,7 @@ async fn start_watch(app: &App, file: &std::path::Path) -> Result<String, ServeE
         )));
     };
     let seed = plan.experiment.seed;
-    let profile = crate::cli::plan::profile_of(&plan, seed)
+    let profile = crate::model::profile::profile_of(&plan, seed)
         .map_err(|e| ServeError(format!("refusing to watch {}: {e}", file.display())))?;
     let name = file.display().to_string();
     runs::start(app, name, plan, seed, profile, true)

@@ -5,6 +5,7 @@
 
 use super::alertmanager::{Alertmanager, prediction_alert, run_alert};
 use super::footprint::Footprint;
+use super::live_event::LiveEvent;
 use super::live_view::LiveView;
 use super::metrics::Metrics;
 use super::record;
@@ -23,18 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, broadcast, watch};
-
-/// What subscribers of a live run receive.
-#[derive(Debug, Clone)]
-pub enum LiveEvent {
-    Event(StoredEvent),
-    /// About once a second while the run is measured (see `LiveView`); not stored.
-    Sample(Value),
-    End {
-        status: String,
-        exit_code: i64,
-    },
-}
 
 /// Why a run is being stopped: over the API (`aborted`) or by the server's shutdown.
 #[derive(Debug, Clone)]

@@ -7,10 +7,9 @@ use super::runner::{AbortError, now_ms};
 use super::scenario_source::{ScenarioSource, diagnostics};
 use super::store::RunRow;
 use super::watch::into_watch;
-use crate::cli::plan::profile_of;
-use crate::cli::run::parse_profile;
 use crate::model::Profile;
 use crate::model::profile::restrict;
+use crate::model::profile::{parse_top, profile_of};
 use crate::model::thresholds::apply as apply_effective;
 use crate::plan::Plan;
 use crate::run::ledger::new_run_id;
@@ -42,7 +41,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
     let top = match &request.profile {
-        Some(text) => Some(parse_profile(text).map_err(ApiError::bad_request)?),
+        Some(text) => Some(parse_top(text).map_err(ApiError::bad_request)?),
         None => None,
     };
     let checked = request

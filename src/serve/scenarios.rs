@@ -4,7 +4,7 @@
 use super::api_error::ApiError;
 use super::app::App;
 use super::scenario_source::{ScenarioSource, diagnostics};
-use crate::cli::plan::profile_of;
+use crate::model::profile::profile_of;
 use crate::model::thresholds::effective;
 use crate::model::timeline;
 use axum::Json;

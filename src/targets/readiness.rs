@@ -5,7 +5,7 @@ use super::log_file;
 use super::port_owner::PortOwner;
 use super::process_spec::{ProcessSpec, Readiness};
 use super::target_error::TargetError;
-use crate::monitor::{ExpectedStatus, HttpProbe, Probe, TcpProbe};
+use crate::probes::{ExpectedStatus, HttpProbe, Probe, TcpProbe};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::watch;

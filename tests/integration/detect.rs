@@ -1,21 +1,10 @@
 //! `pfi detect`: the real binary on real files in a temporary folder.
 
+use crate::support::{Ran, Test};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn pfi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pfi"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run pfi: {e}"))
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+fn pfi(args: &[&str]) -> Ran {
+    Test::new().args(args).run()
 }
 
 /// A five-minute series with a daily rhythm, and a spike at row `spike`.
@@ -68,9 +57,8 @@ fn scores_one_row_per_data_row_and_flags_the_spike() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = dir.path().join("cpu.csv");
     write(&file, &series(2000, 1500));
-    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let scored = rows(&stdout(&output));
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]).code(0);
+    let scored = rows(&output.stdout);
     assert_eq!(scored.len(), 2000);
     assert_eq!(scored[0].0, "2014-04-01 00:00:00");
     assert_eq!(scored[1500].1, "200");
@@ -100,11 +88,10 @@ fn every_detector_runs_and_params_are_applied() {
         "changepoint",
         "seasonal",
     ] {
-        let output = pfi(&["detect", "--detector", detector, path]);
-        assert!(output.status.success(), "{detector}: {}", stderr(&output));
-        assert_eq!(rows(&stdout(&output)).len(), 800, "{detector}");
+        let output = pfi(&["detect", "--detector", detector, path]).code(0);
+        assert_eq!(rows(&output.stdout).len(), 800, "{detector}");
     }
-    let default = rows(&stdout(&pfi(&["detect", "--detector", "ewma", path])));
+    let default = rows(&pfi(&["detect", "--detector", "ewma", path]).code(0).stdout);
     let tuned = pfi(&[
         "detect",
         "--detector",
@@ -114,9 +101,9 @@ fn every_detector_runs_and_params_are_applied() {
         "--param",
         "warmup=10",
         path,
-    ]);
-    assert!(tuned.status.success(), "{}", stderr(&tuned));
-    let tuned = rows(&stdout(&tuned));
+    ])
+    .code(0);
+    let tuned = rows(&tuned.stdout);
     assert!(
         tuned[..100].iter().any(|r| r.2 > 0.0),
         "warmup=10 must score early rows"
@@ -135,9 +122,9 @@ fn awkward_csv_keeps_rows_aligned() {
         "--param",
         "warmup=0",
         file.to_str().unwrap_or_default(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let scored = rows(&stdout(&output));
+    ])
+    .code(0);
+    let scored = rows(&output.stdout);
     let stamps: Vec<&str> = scored.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(
         stamps,
@@ -150,7 +137,7 @@ fn awkward_csv_keeps_rows_aligned() {
         ]
     );
     assert_eq!((scored[1].1.as_str(), scored[1].2), ("", 0.0));
-    assert!(stderr(&output).contains("repeated"), "{}", stderr(&output));
+    assert!(output.stderr.contains("repeated"), "{}", output.stderr);
 }
 
 #[test]
@@ -158,10 +145,9 @@ fn empty_file_prints_only_the_header() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = dir.path().join("empty.csv");
     write(&file, "");
-    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "timestamp,value,anomaly_score\n");
-    assert!(stderr(&output).contains("no data rows"));
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]).code(0);
+    assert_eq!(output.stdout, "timestamp,value,anomaly_score\n");
+    assert!(output.stderr.contains("no data rows"));
 }
 
 #[test]
@@ -173,14 +159,14 @@ fn nab_mode_mirrors_the_folder_and_matches_single_file_mode() {
     write(&data.join("artificialB/three.csv"), &series(900, 100));
     write(&data.join("README.md"), "not a csv");
     let out = dir.path().join("out");
-    let output = pfi(&[
+    pfi(&[
         "detect",
         "--nab",
         data.to_str().unwrap_or_default(),
         "--out",
         out.to_str().unwrap_or_default(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    ])
+    .code(0);
     for (name, count) in [
         ("realA/one.csv", 1200),
         ("realA/two.csv", 600),
@@ -191,8 +177,7 @@ fn nab_mode_mirrors_the_folder_and_matches_single_file_mode() {
         assert_eq!(rows(&written).len(), count, "{name}");
         let single = pfi(&["detect", data.join(name).to_str().unwrap_or_default()]);
         assert_eq!(
-            stdout(&single),
-            written,
+            single.stdout, written,
             "{name}: --nab and single-file output differ"
         );
     }
@@ -201,9 +186,8 @@ fn nab_mode_mirrors_the_folder_and_matches_single_file_mode() {
 
 #[test]
 fn list_shows_detectors_and_parameters() {
-    let output = pfi(&["detect", "--list"]);
-    assert!(output.status.success());
-    let text = stdout(&output);
+    let output = pfi(&["detect", "--list"]).code(0);
+    let text = output.stdout;
     for word in [
         "ensemble (default)",
         "ewma",
@@ -286,18 +270,7 @@ fn bad_input_exits_2_with_a_clear_message() {
         ),
     ];
     for (args, needle) in cases {
-        let output = pfi(&args);
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains(needle),
-            "{args:?}: `{needle}` not in {}",
-            stderr(&output)
-        );
+        pfi(&args).code(2).stderr(needle);
     }
 }
 
@@ -329,10 +302,10 @@ fn explain_names_what_fired_and_when_the_limit_is_expected() {
         "direction=1",
         "--explain",
         path,
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(rows(&stdout(&output)).len(), 520);
-    let err = stderr(&output);
+    ])
+    .code(0);
+    assert_eq!(rows(&output.stdout).len(), 520);
+    let err = output.stderr;
     assert!(err.contains("1 alarm(s) at score >= 0.5"), "{err}");
     assert!(
         err.contains("forecast: P(breach of 100") && err.contains("expected in"),
@@ -367,10 +340,9 @@ fn explain_names_what_fired_and_when_the_limit_is_expected() {
     let spike = dir.path().join("spike.csv");
     write(&spike, &series(2000, 1500));
     let output = pfi(&["detect", "--explain", spike.to_str().unwrap_or_default()]);
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(err.contains("ensemble: the extremes view"), "{err}");
-    let output = pfi(&["detect", "--explain", "--alarm", "1.5", path]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    pfi(&["detect", "--explain", "--alarm", "1.5", path]).code(2);
 }
 
 #[test]
@@ -381,9 +353,8 @@ fn awkward_rows_are_named_by_their_line() {
         &file,
         "timestamp,value\n100,1\n200,1\n150,1\n150,1\n300,inf\n400,NaN\n90000,1\n90100,1\n",
     );
-    let output = pfi(&["detect", file.to_str().unwrap_or_default()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let err = stderr(&output);
+    let output = pfi(&["detect", file.to_str().unwrap_or_default()]).code(0);
+    let err = output.stderr;
     for expected in [
         "1 backwards timestamps (first at line 4)",
         "1 repeated timestamps (first at line 5)",
@@ -407,15 +378,11 @@ fn awkward_rows_are_named_by_their_line() {
     assert_eq!(rows(&stdout(&output)).len(), 8);
     let single = dir.path().join("single.csv");
     write(&single, "timestamp,value\n100,5\n");
-    let output = pfi(&["detect", single.to_str().unwrap_or_default()]);
-    assert!(output.status.success());
+    let output = pfi(&["detect", single.to_str().unwrap_or_default()]).code(0);
     assert!(
-        stderr(&output).contains("a single data row (line 2)"),
+        output.stderr.contains("a single data row (line 2)"),
         "{}",
-        stderr(&output)
+        output.stderr
     );
-    assert_eq!(
-        rows(&stdout(&output)),
-        vec![("100".into(), "5".into(), 0.0)]
-    );
+    assert_eq!(rows(&output.stdout), vec![("100".into(), "5".into(), 0.0)]);
 }

@@ -1,11 +1,10 @@
 //! The language end to end: `pfi check`, `pfi plan`, `pfi fmt`, `pfi explain`, diagnostics,
 //! and hostile input, run through the real binary where a user would.
 
-use crate::support::pfi;
+use crate::support::{Ran, Test};
 use pfi::diagnostic::SourceMap;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -18,8 +17,8 @@ fn files(dir: &str) -> Vec<PathBuf> {
     out
 }
 
-fn run(args: &[&str]) -> Output {
-    pfi().args(args).output().unwrap()
+fn run(args: &[&str]) -> Ran {
+    Test::new().args(args).run()
 }
 
 fn stem(path: &Path) -> String {
@@ -42,12 +41,7 @@ fn every_shipped_scenario_and_ok_fixture_checks() {
     );
     for file in all {
         let out = run(&["check", file.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{} failed the check:\n{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.code, 0, "{} failed the check:\n{out}", file.display());
     }
 }
 
@@ -66,21 +60,10 @@ fn stdlib_modules_parse_and_format_canonically() {
 #[test]
 fn plans_of_ok_fixtures_match_snapshots() {
     for file in files("tests/fixtures/ok") {
-        let out = run(&["plan", file.to_str().unwrap(), "--json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        snapshot(
-            &format!("plan_{}", stem(&file)),
-            &String::from_utf8_lossy(&out.stdout),
-        );
+        let out = run(&["plan", file.to_str().unwrap(), "--json"]).code(0);
+        snapshot(&format!("plan_{}", stem(&file)), &out.stdout);
         let text = run(&["plan", file.to_str().unwrap()]);
-        snapshot(
-            &format!("plan_text_{}", stem(&file)),
-            &String::from_utf8_lossy(&text.stdout),
-        );
+        snapshot(&format!("plan_text_{}", stem(&file)), &text.stdout);
     }
 }
 
@@ -101,9 +84,7 @@ fn error_fixtures_render_diagnostics_and_exit_2() {
     assert!(fixtures.len() >= 15);
     for file in fixtures {
         let path = file.to_str().unwrap();
-        let out = run(&["check", path]);
-        assert_eq!(out.status.code(), Some(2), "{path} should fail the check");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stderr = run(&["check", path]).code(2).stderr;
         assert!(
             stderr.contains("[PFI"),
             "{path}: no diagnostic code in\n{stderr}"
@@ -112,9 +93,7 @@ fn error_fixtures_render_diagnostics_and_exit_2() {
         snapshot(&format!("diagnostics_{}", stem(&file)), &stderr);
 
         // The same diagnostics as JSON lines, each with a line and column.
-        let json = run(&["check", "--format", "json", path]);
-        assert_eq!(json.status.code(), Some(2));
-        let stdout = String::from_utf8_lossy(&json.stdout);
+        let stdout = run(&["check", "--format", "json", path]).code(2).stdout;
         assert!(!stdout.trim().is_empty());
         for line in stdout.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -140,7 +119,7 @@ fn check_reports_every_error_not_just_the_first() {
         "json",
         "tests/fixtures/errors/unit_mismatch.pfi",
     ]);
-    assert!(String::from_utf8_lossy(&out.stdout).lines().count() >= 4);
+    assert!(out.stdout.lines().count() >= 4);
 }
 
 #[test]
@@ -280,15 +259,15 @@ fn fmt_rewrites_a_messy_file_keeping_comments() {
     )
     .unwrap();
     let p = path.to_str().unwrap();
-    assert_eq!(run(&["fmt", "--check", p]).status.code(), Some(1));
-    assert!(run(&["fmt", p]).status.success());
+    run(&["fmt", "--check", p]).code(1);
+    run(&["fmt", p]).code(0);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
         text,
         "// head\nexperiment \"x\" {\n  duration 10s // how long\n  seed 1\n}\n\nlink l: tcp 127.0.0.1:1 -> 127.0.0.1:2\n/* block */\nfault f: latency on l {\n  delay normal(5ms, 1ms)\n  at 1s\n}\n"
     );
-    assert!(run(&["fmt", "--check", p]).status.success());
-    assert!(run(&["check", p]).status.success());
+    run(&["fmt", "--check", p]).code(0);
+    run(&["check", p]).code(0);
 }
 
 #[test]
@@ -297,10 +276,10 @@ fn plan_timeline_is_reproducible_for_a_seed_and_changes_with_it() {
     let a = run(&["plan", file, "--json", "--seed", "7"]);
     let b = run(&["plan", file, "--json", "--seed", "7"]);
     let c = run(&["plan", file, "--json", "--seed", "8"]);
-    assert!(a.status.success());
+    assert_eq!(a.code, 0, "{a}");
     assert_eq!(a.stdout, b.stdout);
-    let timeline = |o: &Output| {
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let timeline = |o: &Ran| {
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         v["timeline"]["activations"].clone()
     };
     assert_ne!(timeline(&a), timeline(&c));
@@ -309,20 +288,17 @@ fn plan_timeline_is_reproducible_for_a_seed_and_changes_with_it() {
 
 #[test]
 fn explain_prints_long_explanations() {
-    let out = run(&["explain", "PFI0016"]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("dependency cycle"));
-    assert_eq!(run(&["explain", "PFI9999"]).status.code(), Some(2));
-    let list = run(&["explain"]);
-    assert!(String::from_utf8_lossy(&list.stdout).lines().count() >= 20);
+    run(&["explain", "PFI0016"])
+        .code(0)
+        .stdout("dependency cycle");
+    run(&["explain", "PFI9999"]).code(2);
+    assert!(run(&["explain"]).stdout.lines().count() >= 20);
 }
 
 #[test]
 fn version_completions_and_help() {
-    let v = run(&["--version"]);
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("pfi "));
-    let c = run(&["completions", "bash"]);
-    assert!(String::from_utf8_lossy(&c.stdout).contains("pfi"));
+    assert!(run(&["--version"]).stdout.starts_with("pfi "));
+    run(&["completions", "bash"]).stdout("pfi");
     for cmd in [
         "check",
         "plan",
@@ -332,14 +308,10 @@ fn version_completions_and_help() {
         "proxy",
         "detect",
     ] {
-        let h = run(&[cmd, "--help"]);
-        assert!(h.status.success(), "{cmd} --help");
-        assert!(
-            String::from_utf8_lossy(&h.stdout).len() > 80,
-            "{cmd} --help is too thin"
-        );
+        let h = run(&[cmd, "--help"]).code(0);
+        assert!(h.stdout.len() > 80, "{cmd} --help is too thin");
     }
-    assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
+    run(&["no-such-command"]).code(2);
 }
 
 #[test]
@@ -366,11 +338,8 @@ fn hostile_files_get_a_located_diagnostic_and_exit_2() {
     f.set_len(1 << 30).unwrap(); // a sparse 1 GiB file
     for path in cases.iter().chain([&big]) {
         let out = run(&["check", "--format", "json", path.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(2), "{}", path.display());
-        let first = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .map(str::to_string);
+        assert_eq!(out.code, 2, "{}", path.display());
+        let first = out.stdout.lines().next().map(str::to_string);
         let v: serde_json::Value = serde_json::from_str(&first.unwrap()).unwrap();
         assert!(
             v["location"]["line"].as_u64().unwrap() >= 1,
@@ -521,12 +490,8 @@ fn syntax_errors_name_the_likely_mistake() {
         )
         .unwrap();
         let out = run(&["check", "--format", "json", path.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(2), "{body}");
-        let first = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap()
-            .to_string();
+        assert_eq!(out.code, 2, "{body}");
+        let first = out.stdout.lines().next().unwrap().to_string();
         let v: serde_json::Value = serde_json::from_str(&first).unwrap();
         assert!(first.contains(expected), "{body}: {first}");
         assert_eq!(

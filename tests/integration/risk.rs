@@ -2,7 +2,7 @@
 //! thresholds in `pfi plan`, history diagnostics in `pfi check`, `pfi run --profile top:N`,
 //! and the risk score and remediation in the run's summary, journal and JUnit report.
 
-use super::support::{demo_bin, pfi};
+use super::support::{Test, demo_bin, pfi};
 use std::path::PathBuf;
 
 /// P(kill on postgres within 30 days) from `HISTORY`: 5 kills over one resource-year, with the
@@ -92,12 +92,9 @@ probe ping: tcp 127.0.0.1:{p1} every 50ms timeout 200ms
         if command == "run" {
             c.arg("--state-dir").arg(self.path("state"));
         }
-        let output = c.args(extra).output().unwrap();
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        c.args(extra);
+        let ran = Test::from(c).run();
+        (ran.code, ran.stdout, ran.stderr)
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod container_info;
 mod container_limits;
+mod container_lookup;
 mod container_ref;
 mod container_selector;
 mod container_spec;

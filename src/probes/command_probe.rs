@@ -2,7 +2,6 @@
 //! status (0 unless told) and, when asked, a text in its standard output.
 
 use super::probe::{BoxFuture, Check, Probe, short_duration};
-use crate::targets::Signal;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -86,8 +85,10 @@ impl CommandProbe {
             Ok(Err(err)) => Check::failure(format!("waiting for `{}` failed: {err}", self.argv[0])),
             Err(_) => {
                 // Dropping the future killed the command itself; its children go too.
-                if let Some(pgid) = pgid {
-                    let _ = Signal::KILL.send_to_group(pgid);
+                // (libc directly: `targets::Signal` is above the probes, which readiness uses.)
+                if let Some(pgid) = pgid.and_then(|pgid| libc::pid_t::try_from(pgid).ok()) {
+                    // SAFETY: killpg has no memory-safety preconditions.
+                    unsafe { libc::killpg(pgid, libc::SIGKILL) };
                 }
                 Check::failure(format!(
                     "`{}` timed out after {} and was killed",
