@@ -141,13 +141,18 @@ impl Fault for CpuLimit {
         Box::pin(async move {
             self.clone().validated()?;
             let cores = self.cores;
-            prepare_container_limit(
+            let prepared = prepare_container_limit(
                 "cpu_limit",
                 target,
                 |current| ContainerLimits::cpu_change(cores, current),
                 false,
             )
-            .await
+            .await?;
+            // How much CPU the container then uses, from the engine's stats, in the background.
+            let target = target.clone();
+            Ok(prepared.measured_by(move || async move {
+                cpu_usage::measure_container(&target, cores, cpu_usage::CPU_WINDOW).await
+            }))
         })
     }
 }

@@ -9,6 +9,7 @@
 
 use super::Effect;
 use super::cgroup::{CgroupPlacement, CgroupVersion};
+use crate::targets::ContainerTarget;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,28 @@ pub async fn measure(placement: &CgroupPlacement, cores: f64, window: Duration) 
     let started = Instant::now();
     tokio::time::sleep(window).await;
     let Ok(after) = read() else {
+        return Effect::Unchecked;
+    };
+    cpu_effect(before, after, started.elapsed(), cores)
+}
+
+/// Measures a container's `cpu_limit` over `window` from two stats readings of the engine
+/// (its CPU time and its CFS throttling counters). Not checked when a reading fails (the
+/// container stopped or is gone).
+pub async fn measure_container(target: &ContainerTarget, cores: f64, window: Duration) -> Effect {
+    let read = || async {
+        target.cpu_counters().await.map(|c| CpuUsage {
+            usage_us: c.usage_ns / 1_000,
+            periods: c.periods,
+            throttled: c.throttled_periods,
+        })
+    };
+    let Ok(before) = read().await else {
+        return Effect::Unchecked;
+    };
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let Ok(after) = read().await else {
         return Effect::Unchecked;
     };
     cpu_effect(before, after, started.elapsed(), cores)

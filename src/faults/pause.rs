@@ -114,7 +114,9 @@ impl Fault for Pause {
 /// delivered asynchronously; a process in uninterruptible sleep stops when it wakes).
 async fn stopped_state(pid: u32) -> Effect {
     let mut last = None;
-    for _ in 0..50 {
+    // The state usually turns T within a millisecond: look often at first (so the check adds
+    // little to the apply's latency), then every 10 ms, for 500 ms in all.
+    for attempt in 0..60u64 {
         match ProcStat::read(pid) {
             Ok(Some(stat)) if stat.state == ProcessState::Stopped => {
                 return Effect::Observed(format!("process {pid} is in state T (stopped)"));
@@ -123,7 +125,8 @@ async fn stopped_state(pid: u32) -> Effect {
             Ok(None) => return Effect::NoEffect(format!("process {pid} is gone")),
             Err(err) => return Effect::NoEffect(format!("cannot read /proc/{pid}/stat: {err}")),
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let pause = if attempt < 10 { 1 } else { 10 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     Effect::NoEffect(format!(
         "process {pid} is still in state {} 500 ms after SIGSTOP, not T",

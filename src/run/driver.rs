@@ -220,10 +220,12 @@ impl Driver {
     /// Waits in the background for a fault's effect measurement and writes it into its record
     /// (number `record`) and the journal when it arrives; a measurement that arrives after the
     /// report was built is only in the journal.
+    /// `target` names the container when the fault has several (their findings are joined).
     fn await_measurement(
         &self,
         fault: &str,
         record: usize,
+        target: Option<String>,
         measurement: tokio::task::JoinHandle<crate::faults::Effect>,
     ) {
         let runtime = self.runtime.clone();
@@ -237,13 +239,25 @@ impl Driver {
             let Some(entry) = rt.records.get_mut(record) else {
                 return;
             };
+            let named = |text: String| match &target {
+                Some(target) => format!("{target}: {text}"),
+                None => text,
+            };
+            let joined = |field: &mut Option<String>, text: &str| {
+                *field = Some(match field.take() {
+                    Some(earlier) => format!("{earlier}; {text}"),
+                    None => text.to_string(),
+                });
+            };
             match effect {
                 crate::faults::Effect::Observed(measured) => {
-                    entry.measured = Some(measured.clone());
+                    let measured = named(measured);
+                    joined(&mut entry.measured, &measured);
                     journal.record(EventKind::FaultMeasured { fault, measured });
                 }
                 crate::faults::Effect::NoEffect(reason) => {
-                    entry.no_effect = Some(reason.clone());
+                    let reason = named(reason);
+                    joined(&mut entry.no_effect, &reason);
                     journal.record(EventKind::FaultNoEffect { fault, reason });
                 }
                 crate::faults::Effect::Unchecked => {}
@@ -277,10 +291,30 @@ impl Driver {
         match applied {
             Ok(mut applied) => {
                 record.applied_ms = Some(applied_ms);
-                if let Applied::Process(fault) = &mut applied
-                    && let Some(measurement) = fault.take_measurement()
-                {
-                    self.await_measurement(&activation.fault, rt.records.len(), measurement);
+                match &mut applied {
+                    Applied::Process(fault) => {
+                        if let Some(measurement) = fault.take_measurement() {
+                            let record = rt.records.len();
+                            self.await_measurement(&activation.fault, record, None, measurement);
+                        }
+                    }
+                    Applied::Containers(faults) => {
+                        // One measurement per container, each named when there are several.
+                        let several = faults.len() > 1;
+                        for (_, fault) in faults.iter_mut() {
+                            let name = several.then(|| fault.target().name().to_string());
+                            if let Some(measurement) = fault.take_measurement() {
+                                let record = rt.records.len();
+                                self.await_measurement(
+                                    &activation.fault,
+                                    record,
+                                    name,
+                                    measurement,
+                                );
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 self.store.fault_started(&activation.fault);
                 self.windows.opened(&activation.fault, self.store.now());

@@ -643,3 +643,69 @@ resource cache: container label "app=cache" { pick 0% }
     }
     assert!(!stderr.contains("cannot reach"), "{stderr}");
 }
+
+/// A container's `cpu_limit` is measured like a process's (from the engine's CPU and
+/// throttling counters, in the background): an idle backend never reaches a 0.5-core limit,
+/// and the summary says the limit did not bind rather than claiming an effect.
+#[tokio::test]
+async fn a_cpu_limit_on_an_idle_container_is_measured_and_said_not_to_bind() {
+    let Some(engine) = docker().await else { return };
+    let mut cleanup = Cleanup::default();
+    let target = start_backend(&engine, &mut cleanup).await;
+    let before = restorable(&target.info().await.unwrap());
+    let scenario = Scenario::new(&format!(
+        r#"experiment "idle squeeze" {{
+  duration 3s
+  seed 1
+  baseline 200ms
+}}
+
+resource db: container "{}"
+
+fault squeeze: cpu_limit on db {{ cores 0.5; at 200ms; lasting 2s }}
+"#,
+        target.name()
+    ));
+    let (code, stdout, stderr) = scenario.spawn().finish().await;
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("no observable effect: used 0.")
+            && stdout.contains("under the limit of 0.5 cores anyway")
+            && stdout.contains("the limit did not bind"),
+        "{stdout}"
+    );
+    assert_eq!(restorable(&target.info().await.unwrap()), before);
+}
+
+/// A busy container under a `cpu_limit` is measured throttled: the demo API burns 100 ms of
+/// CPU per request and an open-loop probe asks 20 times a second (about two cores wanted),
+/// under a 0.2-core limit.
+#[tokio::test]
+async fn a_cpu_limit_on_a_busy_container_is_measured_throttled() {
+    let Some(_engine) = docker().await else { return };
+    let port = super::support::free_port();
+    let scenario = Scenario::new(&format!(
+        r#"experiment "busy squeeze" {{
+  duration 4s
+  seed 1
+  baseline 500ms
+}}
+
+resource api: image "{IMAGE}" {{
+  cmd ["api", "--host", "0.0.0.0", "--port", "7000", "--backend", "127.0.0.1:9", "--cpu-work", "100ms"]
+  ports ["127.0.0.1:{port}:7000"]
+  ready tcp 127.0.0.1:{port} within 20s
+}}
+
+fault squeeze: cpu_limit on api {{ cores 0.2; at 1s; lasting 2500ms }}
+
+probe checkout: http get "http://127.0.0.1:{port}/checkout" every 50ms timeout 2s
+"#
+    ));
+    let (code, stdout, stderr) = scenario.spawn().finish().await;
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("measured: used") && stdout.contains("throttled in"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+}

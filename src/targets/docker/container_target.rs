@@ -212,6 +212,43 @@ impl ContainerTarget {
         }
     }
 
+    /// The container's CPU counters now, from one stats reading of the engine: CPU time used
+    /// (nanoseconds) and the CFS periods it ran in and was throttled in. What a `cpu_limit`
+    /// measures its effect with (two readings a window apart).
+    pub async fn cpu_counters(&self) -> Result<CpuCounters, DockerError> {
+        self.engine.count();
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = self.engine.client().stats(&self.id, Some(options));
+        let response = match stream.next().await {
+            Some(Ok(response)) => response,
+            Some(Err(err)) => {
+                return Err(self.engine.error(
+                    err,
+                    "read the stats of",
+                    Object::Container(&self.name),
+                ));
+            }
+            None => {
+                return Err(DockerError::Engine {
+                    action: "read the stats of",
+                    object: format!("container `{}`", self.name),
+                    status: 0,
+                    message: "the engine sent no stats".to_string(),
+                });
+            }
+        };
+        let cpu = response.cpu_stats.unwrap_or_default();
+        let throttling = cpu.throttling_data.unwrap_or_default();
+        Ok(CpuCounters {
+            usage_ns: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
+            periods: throttling.periods.unwrap_or(0),
+            throttled_periods: throttling.throttled_periods.unwrap_or(0),
+        })
+    }
+
     /// Removes a container pfi created (forcefully, with its anonymous volumes) and records
     /// the removal. Removing a container that is gone is fine; a container pfi did not create
     /// is never removed.
@@ -295,6 +332,14 @@ impl ContainerTarget {
 /// Seconds for the engine's `t` parameter.
 fn seconds(grace: Duration) -> i32 {
     i32::try_from(grace.as_secs()).unwrap_or(i32::MAX)
+}
+
+/// A container's CPU counters at one moment (see [`ContainerTarget::cpu_counters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuCounters {
+    pub usage_ns: u64,
+    pub periods: u64,
+    pub throttled_periods: u64,
 }
 
 /// The stats of one container, as they arrive.

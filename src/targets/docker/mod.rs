@@ -23,7 +23,7 @@ pub use container_limits::{
 pub use container_ref::ContainerRef;
 pub use container_selector::{ContainerSelector, pick_indices, plan_selection, validate_pick};
 pub use container_spec::{ContainerSpec, PortMapping, RESOURCE_LABEL, RUN_LABEL};
-pub use container_target::{ContainerTarget, StatsStream};
+pub use container_target::{ContainerTarget, CpuCounters, StatsStream};
 pub use docker_engine::{DockerEngine, Removal};
 pub use docker_error::DockerError;
 pub use network_attachment::NetworkAttachment;
