@@ -682,7 +682,9 @@ fault squeeze: cpu_limit on db {{ cores 0.5; at 200ms; lasting 2s }}
 /// under a 0.2-core limit.
 #[tokio::test]
 async fn a_cpu_limit_on_a_busy_container_is_measured_throttled() {
-    let Some(_engine) = docker().await else { return };
+    let Some(_engine) = docker().await else {
+        return;
+    };
     let port = super::support::free_port();
     let scenario = Scenario::new(&format!(
         r#"experiment "busy squeeze" {{
