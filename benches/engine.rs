@@ -94,6 +94,8 @@ struct PauseActuator {
     called_ms: Vec<f64>,
     /// How long applying took (SIGSTOP, or the whole inject when not prepared ahead).
     applying_ms: Vec<f64>,
+    /// How long the effect check after applying took (state T seen).
+    checking_ms: Vec<f64>,
     errors: usize,
 }
 
@@ -131,10 +133,18 @@ impl Actuator for PauseActuator {
                     .await
                 }
             };
-            let late = self.zero.elapsed().saturating_sub(due);
+            // Applied = when the signal was sent (the fault took hold); its effect check
+            // (the process seen in state T) comes after and is timed apart.
+            let now = self.zero.elapsed();
+            let checking = applied
+                .as_ref()
+                .map(|fault| fault.applied_at().elapsed())
+                .unwrap_or_default();
+            let late = now.saturating_sub(checking).saturating_sub(due);
             self.delays_ms.push(late.as_secs_f64() * 1000.0);
             self.applying_ms
                 .push(late.saturating_sub(called).as_secs_f64() * 1000.0);
+            self.checking_ms.push(checking.as_secs_f64() * 1000.0);
             match applied {
                 Ok(applied) => self.applied = Some(applied),
                 Err(_) => self.errors += 1,
@@ -190,6 +200,7 @@ async fn activation_delay(dir: &Path, count: usize) {
         delays_ms: Vec::with_capacity(count),
         called_ms: Vec::with_capacity(count),
         applying_ms: Vec::with_capacity(count),
+        checking_ms: Vec::with_capacity(count),
         errors: 0,
     };
     schedule
@@ -202,6 +213,7 @@ async fn activation_delay(dir: &Path, count: usize) {
     let delays = sorted(actuator.delays_ms);
     let called = sorted(actuator.called_ms);
     let applying = sorted(actuator.applying_ms);
+    let checking = sorted(actuator.checking_ms);
     println!(
         "(a) {} pause activations of a real `sleep` every {SPACING_MS} ms ({} prepared ahead, {} failed)",
         delays.len(),
@@ -242,6 +254,16 @@ async fn activation_delay(dir: &Path, count: usize) {
             "{:.3} / {:.3} ms",
             quantile(&applying, 0.5),
             quantile(&applying, 0.99)
+        ),
+        "",
+        "",
+    );
+    line(
+        "    then the effect check (state T seen), p50/p99",
+        &format!(
+            "{:.3} / {:.3} ms",
+            quantile(&checking, 0.5),
+            quantile(&checking, 0.99)
         ),
         "",
         "",

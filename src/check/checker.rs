@@ -793,28 +793,10 @@ impl<'a> Checker<'a> {
                 }
             }
             ast::ResourceKind::ContainerLabel { selector } => {
-                if !selector.node.contains('=') && selector.node.trim().is_empty() {
-                    self.error(
-                        Diagnostic::error(Code::InvalidValue, "the label selector is empty")
-                            .at(selector.span, "empty")
-                            .help("select containers by a label: container label \"app=shop\""),
-                    );
-                    ok = false;
-                }
-                let key = selector.node.split('=').next().unwrap_or_default();
-                if let Some(reason) = label_key_problem(key)
-                    && !selector.node.trim().is_empty()
-                {
-                    self.error(
-                        Diagnostic::error(
-                            Code::InvalidValue,
-                            format!("`{}` is not a label selector", selector.node),
-                        )
-                        .at(selector.span, reason)
-                        .help("select containers by a label: container label \"app=shop\" or \"tier\""),
-                    );
-                    ok = false;
-                }
+                ok &= self.label_selector(
+                    selector,
+                    "select containers by a label: container label \"app=shop\"",
+                );
                 let pick = settings
                     .get("pick")
                     .map(|s| self.pick(s))
@@ -853,28 +835,10 @@ impl<'a> Checker<'a> {
                 }
             }
             ast::ResourceKind::ServiceLabel { selector } => {
-                if !selector.node.contains('=') && selector.node.trim().is_empty() {
-                    self.error(
-                        Diagnostic::error(Code::InvalidValue, "the label selector is empty")
-                            .at(selector.span, "empty")
-                            .help("select Swarm services by a label: service label \"tier=shop\""),
-                    );
-                    ok = false;
-                }
-                let key = selector.node.split('=').next().unwrap_or_default();
-                if let Some(reason) = label_key_problem(key)
-                    && !selector.node.trim().is_empty()
-                {
-                    self.error(
-                        Diagnostic::error(
-                            Code::InvalidValue,
-                            format!("`{}` is not a label selector", selector.node),
-                        )
-                        .at(selector.span, reason)
-                        .help("select Swarm services by a label: service label \"tier=shop\" or \"tier\""),
-                    );
-                    ok = false;
-                }
+                ok &= self.label_selector(
+                    selector,
+                    "select Swarm services by a label: service label \"tier=shop\"",
+                );
                 let pick = settings
                     .get("pick")
                     .map(|s| self.pick(s))
@@ -998,6 +962,32 @@ impl<'a> Checker<'a> {
             }
         }
         env
+    }
+
+    /// Checks a `label "k=v"` (or `label "k"`) selector; `help` shows the form for its
+    /// resource (`container label …`, `service label …`). False when it was refused.
+    fn label_selector(&mut self, selector: &Spanned<String>, help: &str) -> bool {
+        if selector.node.trim().is_empty() {
+            self.error(
+                Diagnostic::error(Code::InvalidValue, "the label selector is empty")
+                    .at(selector.span, "empty")
+                    .help(help),
+            );
+            return false;
+        }
+        let key = selector.node.split('=').next().unwrap_or_default();
+        if let Some(reason) = label_key_problem(key) {
+            self.error(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("`{}` is not a label selector", selector.node),
+                )
+                .at(selector.span, reason)
+                .help(format!("{help} or \"tier\"")),
+            );
+            return false;
+        }
+        true
     }
 
     fn pick(&mut self, s: &Setting) -> Option<Pick> {

@@ -244,21 +244,25 @@ impl Prepared {
     /// its own, counted in flight (see `in_flight`): if the caller is dropped (the run was
     /// interrupted), it still finishes, and reverts wait for it.
     pub async fn apply(self) -> Result<String, FaultError> {
-        self.apply_and_verify().await.map(|(detail, _)| detail)
+        self.apply_and_verify().await.map(|(detail, _, _)| detail)
     }
 
-    /// Applies the fault (as [`Prepared::apply`]), then checks its effect.
-    pub async fn apply_and_verify(self) -> Result<(String, Effect), FaultError> {
+    /// Applies the fault (as [`Prepared::apply`]), then checks its effect. Also returns the
+    /// moment applying finished, before the check: when the fault took hold.
+    pub async fn apply_and_verify(
+        self,
+    ) -> Result<(String, Effect, std::time::Instant), FaultError> {
         let guard = in_flight::InFlight::begin();
         let Prepared { apply, verify, .. } = self;
         let task = tokio::spawn(async move {
             let _guard = guard;
             let detail = apply().await?;
+            let applied_at = std::time::Instant::now();
             let effect = match verify {
                 Some(verify) => verify().await,
                 None => Effect::Unchecked,
             };
-            Ok((detail, effect))
+            Ok((detail, effect, applied_at))
         });
         task.await.unwrap_or_else(|err| {
             Err(FaultError::Internal(format!(
@@ -278,6 +282,8 @@ pub struct AppliedFault {
     effect: Effect,
     /// The background measurement of its effect, while nobody has taken it.
     measurement: Option<tokio::task::JoinHandle<Effect>>,
+    /// When applying finished (before its effect was checked).
+    applied_at: std::time::Instant,
 }
 
 impl AppliedFault {
@@ -289,6 +295,11 @@ impl AppliedFault {
 
     pub fn keyword(&self) -> &'static str {
         self.keyword
+    }
+
+    /// When applying finished: the moment the fault took hold, before its effect check.
+    pub fn applied_at(&self) -> std::time::Instant {
+        self.applied_at
     }
 
     pub fn target(&self) -> &FaultTarget {
@@ -388,7 +399,7 @@ impl Recorded {
         let mut prepared = prepared;
         let measure = prepared.measure.take();
         match prepared.apply_and_verify().await {
-            Ok((detail, effect)) => {
+            Ok((detail, effect, applied_at)) => {
                 tracing::info!(fault = keyword, resource = %target.name(), %effect, "{detail}");
                 Ok(AppliedFault {
                     keyword,
@@ -397,6 +408,7 @@ impl Recorded {
                     detail,
                     effect,
                     measurement: measure.map(|measure| tokio::spawn(measure())),
+                    applied_at,
                 })
             }
             Err(err) => {

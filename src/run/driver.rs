@@ -274,7 +274,18 @@ impl Driver {
         ledger_id: String,
         applied: Result<Applied, String>,
     ) {
-        let applied_ms = self.now_ms();
+        // The moment the fault took hold, not after its effect check: how long ago applying
+        // finished (for several containers, the last of them).
+        let since_applied = match &applied {
+            Ok(Applied::Process(fault)) => fault.applied_at().elapsed(),
+            Ok(Applied::Containers(faults)) => faults
+                .iter()
+                .map(|(_, fault)| fault.applied_at().elapsed())
+                .min()
+                .unwrap_or_default(),
+            _ => std::time::Duration::ZERO,
+        };
+        let applied_ms = (self.now_ms() - since_applied.as_secs_f64() * 1000.0).max(0.0);
         let mut record = FaultRecord {
             fault: activation.fault.to_string(),
             kind: activation.kind.to_string(),
