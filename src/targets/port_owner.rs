@@ -34,12 +34,10 @@ impl PortOwner {
         if listening.is_empty() {
             return Ok(PortOwner::NoLocalListener);
         }
-        let mut tree = vec![root];
-        tree.extend(descendants(root).unwrap_or_default());
-        if tree
-            .iter()
-            .any(|&pid| !socket_inodes(proc_root, pid).is_disjoint(&listening))
-        {
+        // The process itself first: the usual case, and the descendants cost a scan of
+        // every process's stat.
+        let ours = |pid: u32| !socket_inodes(proc_root, pid).is_disjoint(&listening);
+        if ours(root) || descendants(root).unwrap_or_default().into_iter().any(ours) {
             return Ok(PortOwner::Ours);
         }
         let mut owners = Vec::new();
