@@ -170,9 +170,8 @@ impl SwarmService {
         self.update(spec, version).await
     }
 
-    /// How many of its tasks meant to run are still `starting` (a task whose service has a
-    /// healthcheck stays `starting` until its first check passes).
-    pub async fn starting_tasks(&self) -> Result<usize, DockerError> {
+    /// Its tasks whose desired state is `running`, whatever their state now.
+    async fn tasks_meant_to_run(&self) -> Result<Vec<bollard::models::Task>, DockerError> {
         self.engine.count();
         let options = ListTasksOptions {
             filters: Some(HashMap::from([
@@ -189,6 +188,13 @@ impl SwarmService {
                 self.engine
                     .error(err, "list the tasks of", Object::Service(&self.name))
             })?;
+        Ok(tasks)
+    }
+
+    /// How many of its tasks meant to run are still `starting` (a task whose service has a
+    /// healthcheck stays `starting` until its first check passes).
+    pub async fn starting_tasks(&self) -> Result<usize, DockerError> {
+        let tasks = self.tasks_meant_to_run().await?;
         Ok(tasks
             .iter()
             .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::STARTING))
@@ -197,22 +203,7 @@ impl SwarmService {
 
     /// Its tasks that are running now (and meant to be).
     pub async fn running_tasks(&self) -> Result<Vec<SwarmTask>, DockerError> {
-        self.engine.count();
-        let options = ListTasksOptions {
-            filters: Some(HashMap::from([
-                ("service".to_string(), vec![self.name.clone()]),
-                ("desired-state".to_string(), vec!["running".to_string()]),
-            ])),
-        };
-        let tasks = self
-            .engine
-            .client()
-            .list_tasks(Some(options))
-            .await
-            .map_err(|err| {
-                self.engine
-                    .error(err, "list the tasks of", Object::Service(&self.name))
-            })?;
+        let tasks = self.tasks_meant_to_run().await?;
         Ok(tasks
             .into_iter()
             .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
